@@ -1,0 +1,165 @@
+"""Configuration: one frozen dataclass per concern; TOML in, JSON out; unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagger.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    format: str = "auto"  # auto | conll | conllu | jsonl
+    tag_column: int = -1  # CoNLL column holding the tag; -1 = last
+    tag_field: str = "upos"  # CoNLL-U: upos | xpos
+    encoding: str = "utf-8"
+    scheme: str = "auto"  # tag scheme of the files: auto | IOB1 | IOB2 | BIOES | none
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    min_freq: int = 1
+    lowercase: bool = True  # casing is carried by the char encoder and casing feature
+    digits_to_zero: bool = True
+    max_word_len: int = 30  # characters kept per word for the char encoder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    word_dim: int = 100
+    char_encoder: str = "cnn"  # cnn | lstm | none
+    char_dim: int = 30
+    char_filters: int = 50  # CNN filters, or LSTM hidden size per direction
+    char_kernel: int = 3
+    casing_dim: int = 8  # 0 disables the casing feature
+    cell: str = "lstm"  # lstm | gru | rnn
+    layers: int = 2
+    hidden: int = 200  # per direction
+    bidirectional: bool = True
+    dropout: float = 0.5
+    head: str = "softmax"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    patience: int = 8
+    batch_size: int = 32
+    lr: float = 0.002
+    lr_decay: float = 0.05  # lr_t = lr / (1 + decay * epoch)
+    weight_decay: float = 0.0
+    clip_norm: float = 5.0
+    word_dropout: float = 0.05  # probability a training word is replaced by <unk>
+    scheme: str = "BIOES"  # internal training scheme for span tags: IOB2 | BIOES
+    seed: int = 1
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 = torch default
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+        _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], source)
+        sections = {}
+        for f in dataclasses.fields(cls):
+            section_type = type(getattr(cls(), f.name))
+            sections[f.name] = _build_section(section_type, data.get(f.name, {}), f"{source} [{f.name}]")
+        return cls(**sections)
+
+
+CHOICES = {
+    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl"},
+    ("corpus", "tag_field"): {"upos", "xpos"},
+    ("corpus", "scheme"): {"auto", "IOB1", "IOB2", "BIOES", "none"},
+    ("model", "char_encoder"): {"cnn", "lstm", "none"},
+    ("model", "cell"): {"lstm", "gru", "rnn"},
+    ("model", "head"): {"softmax"},
+    ("train", "scheme"): {"IOB2", "BIOES"},
+    ("train", "device"): {"auto", "cpu", "cuda"},
+}
+
+
+def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table of settings, got {type(data).__name__}")
+    for key in data:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            suggestion = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{source}: unknown key '{key}'{suggestion} (valid keys: {', '.join(valid)})")
+
+
+def _build_section(section_type: type, values: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(section_type)}
+    _reject_unknown(values, list(fields), source)
+    section_name = source.rsplit("[", 1)[-1].rstrip("]")
+    checked = {}
+    for key, value in values.items():
+        default = getattr(section_type(), key)
+        checked[key] = _coerce(value, type(default), f"{source} {key}")
+        allowed = CHOICES.get((section_name, key))
+        if allowed and checked[key] not in allowed:
+            raise ConfigError(f"{source} {key}: '{value}' is not one of {', '.join(sorted(allowed))}")
+    return section_type(**checked)
+
+
+def _coerce(value: Any, wanted: type, name: str) -> Any:
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if wanted is bool and isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    if isinstance(value, str) and wanted in (int, float):
+        try:
+            return wanted(value)
+        except ValueError:
+            pass
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        raise ConfigError(f"{name}: expected {wanted.__name__}, got {value!r}")
+    return value
+
+
+def parse_override(text: str) -> tuple[str, str, str]:
+    """Split ``section.key=value`` into its parts."""
+    path, sep, value = text.partition("=")
+    section, dot, key = path.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"override '{text}': expected section.key=value, e.g. model.hidden=256")
+    return section, key, value.strip()
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Read a TOML config (or the defaults) and apply ``section.key=value`` overrides."""
+    data: dict[str, dict[str, Any]] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    for text in overrides:
+        section, key, value = parse_override(text)
+        data.setdefault(section, {})[key] = value
+    return Config.from_dict(data, source)
+
+
+def replace(config: Config, section: str, **changes: Any) -> Config:
+    """A copy of ``config`` with some keys of one section changed."""
+    updated = dataclasses.replace(getattr(config, section), **changes)
+    return dataclasses.replace(config, **{section: updated})

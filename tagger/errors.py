@@ -1,0 +1,45 @@
+"""User-facing errors: each is printed by the CLI as one line, never as a traceback."""
+
+from __future__ import annotations
+
+
+class TaggerError(Exception):
+    """Base class for every error a user can cause and fix."""
+
+
+class CorpusFormatError(TaggerError):
+    """A corpus file does not match its format.
+
+    The message reads ``path:line: found ...; expected ...`` so editors and
+    terminals can jump to the place.
+    """
+
+    def __init__(self, path: str, line_no: int, found: str, expected: str, hint: str = ""):
+        self.path, self.line_no, self.found, self.expected, self.hint = path, line_no, found, expected, hint
+        location = f"{path}:{line_no}" if line_no else str(path)
+        message = f"{location}: {found}; expected {expected}"
+        super().__init__(f"{message} ({hint})" if hint else message)
+
+
+class SchemeError(TaggerError):
+    """A tag sequence breaks its tagging scheme; ``index`` is the offending word."""
+
+    def __init__(self, message: str, index: int = -1):
+        self.index = index
+        super().__init__(message)
+
+
+class ConfigError(TaggerError):
+    """A configuration file or override names an unknown key or a bad value."""
+
+
+class ModelDirError(TaggerError):
+    """A model directory is missing, incomplete, corrupt or from another format version."""
+
+    def __init__(self, path: str, problem: str, fix: str = ""):
+        self.path = path
+        super().__init__(f"{path}: {problem}" + (f" ({fix})" if fix else ""))
+
+
+class ScoringError(TaggerError):
+    """Gold and predicted tags cannot be compared."""
