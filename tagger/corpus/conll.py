@@ -1,0 +1,144 @@
+"""CoNLL column files: one word per line, ``word ... tag`` columns, blank lines between sentences.
+
+Columns are tab-separated when the file's first word line uses tabs (then words may contain
+spaces) and separated by runs of spaces otherwise. Only ASCII spaces separate: a non-breaking
+or ideographic space stays inside its word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from tagger.config import CorpusConfig
+from tagger.corpus.lines import read_lines
+from tagger.corpus.sentence import Sentence
+from tagger.errors import CorpusFormatError
+
+DOCSTART = "-DOCSTART-"
+MISSING_TAGS = ("", "_")
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The column layout fixed by the file's first word line; every other line must match it."""
+
+    path: str
+    tabs: bool
+    count: int
+    tag_index: int | None  # None: words only
+    first_line: int
+    tags_required: bool
+
+    def split(self, text: str, line_no: int) -> tuple[str, str | None]:
+        fields = self._fields(text, line_no)
+        if len(fields) != self.count:
+            self._wrong_count(fields, text, line_no)
+        word = fields[0].strip(" ") if self.tabs else fields[0]
+        if not word:
+            raise CorpusFormatError(self.path, line_no, f"an empty word in {text!r}", "a word in column 0")
+        if self.tag_index is None:
+            return word, None
+        tag = fields[self.tag_index].strip(" ")
+        if self.tags_required and tag in MISSING_TAGS:
+            found = f"missing tag {tag!r} for word {word!r}"
+            raise CorpusFormatError(self.path, line_no, found, f"a tag in column {self.tag_index}",
+                                    "tags are needed to train and evaluate")
+        return word, tag
+
+    def _fields(self, text: str, line_no: int) -> list[str]:
+        if self.tabs:
+            fields = text.rstrip(" ").split("\t")
+            while len(fields) > self.count and not fields[-1].strip(" "):
+                fields.pop()  # trailing whitespace, not an extra column
+            return fields
+        if "\t" in text.strip(" \t"):
+            raise CorpusFormatError(self.path, line_no, f"a tab in {text!r}",
+                                    f"columns separated by spaces as on line {self.first_line}",
+                                    "use one separator throughout the file")
+        return [field for field in text.split(" ") if field]
+
+    def _wrong_count(self, fields: list[str], text: str, line_no: int) -> None:
+        hint = ""
+        if not self.tabs and len(fields) > self.count:
+            hint = "a word may contain a space; separate columns with tabs"
+        elif self.tabs and len(fields) == 1 and " " in text.strip(" "):
+            hint = "this line uses spaces where the file uses tabs"
+        found = f"{len(fields)} columns in {text!r}"
+        expected = f"{self.count} columns as on line {self.first_line}"
+        raise CorpusFormatError(self.path, line_no, found, expected, hint)
+
+
+def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tags_required: bool) -> _Columns:
+    tabs = "\t" in text.strip(" \t")
+    fields = text.rstrip(" \t").split("\t") if tabs else [f for f in text.split(" ") if f]
+    count = len(fields)
+    if count == 1:
+        if tags_required:
+            raise CorpusFormatError(path, line_no, f"1 column in {text!r} (no tag column)",
+                                    "word and tag columns", "tags are needed to train and evaluate")
+        return _Columns(path, tabs, count, None, line_no, tags_required)
+    tag_index = config.tag_column if config.tag_column >= 0 else count + config.tag_column
+    if not 0 < tag_index < count:
+        raise CorpusFormatError(path, line_no, f"{count} columns (no tag column {config.tag_column})",
+                                f"a tag column between 1 and {count - 1}", "check --tag-column")
+    return _Columns(path, tabs, count, tag_index, line_no, tags_required)
+
+
+def _is_docstart(text: str) -> bool:
+    return text.startswith(DOCSTART) and text.split(maxsplit=1)[0] == DOCSTART
+
+
+def read_conll(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
+               tags_required: bool = True) -> Iterator[Sentence]:
+    """Yield the sentences of a CoNLL column file, tags exactly as written."""
+    name = str(path)
+    columns: _Columns | None = None
+    words: list[str] = []
+    tags: list[str] = []
+    metadata: dict[str, str] = {}
+    start = 0
+    for line_no, text in read_lines(path, config.encoding):
+        if not text.strip() or _is_docstart(text):
+            if words:
+                yield Sentence(words, tags, name, start, metadata)
+                words, tags, metadata = [], [], {}
+            if text.strip():
+                metadata = {"docstart": "1"}
+            continue
+        if columns is None:
+            columns = _build_columns(text, line_no, name, config, tags_required)
+        word, tag = columns.split(text, line_no)
+        if not words:
+            start = line_no
+        words.append(word)
+        if tag is not None:
+            tags.append(tag)
+    if words:
+        yield Sentence(words, tags, name, start, metadata)
+
+
+def write_conll(sentences: Iterable[Sentence], stream: TextIO, *, docstart: bool = True) -> None:
+    """Write ``word tag`` lines (words only when untagged), a blank line after each sentence.
+
+    Columns are tab-separated when any word contains a space, so the file reads back the same.
+    With ``docstart``, documents marked in metadata (CoNLL ``docstart``, CoNLL-U ``newdoc``)
+    are opened with a ``-DOCSTART-`` line.
+    """
+    sentences = list(sentences)
+    separator = "\t" if any(" " in word for s in sentences for word in s.words) else " "
+    for sentence in sentences:
+        if docstart and opens_document(sentence):
+            stream.write(f"{DOCSTART}{separator}O\n\n" if sentence.tags else f"{DOCSTART}\n\n")
+        if sentence.tags:
+            stream.writelines(f"{w}{separator}{t}\n" for w, t in zip(sentence.words, sentence.tags))
+        else:
+            stream.writelines(f"{w}\n" for w in sentence.words)
+        stream.write("\n")
+
+
+def opens_document(sentence: Sentence) -> bool:
+    """Whether the sentence starts a document (CoNLL -DOCSTART-, CoNLL-U ``# newdoc``)."""
+    return any(key == "docstart" or key.startswith("newdoc") for key in sentence.metadata)

@@ -1,0 +1,108 @@
+"""Decoded, numbered lines of a corpus file: gzip, encodings, BOM, line endings and control characters
+are handled here once, so every format reader sees clean text and can name ``path:line``."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from tagger.errors import ConfigError, CorpusFormatError
+
+# Tab is a column separator; every other C0/C1 control character in a word is corruption.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a corpus file for reading bytes, transparently decompressing ``.gz``."""
+    try:
+        if str(path).endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise CorpusFormatError(str(path), 0, "no such file", "an existing corpus file") from None
+    except OSError as error:
+        raise CorpusFormatError(str(path), 0, f"cannot open ({error.strerror})", "a readable file") from None
+
+
+def read_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Yield ``(line_no, text)`` without line endings; line numbers are 1-based.
+
+    CRLF, LF and lone CR all end a line. A UTF-8 byte-order mark is dropped rather than glued
+    to the first word. Undecodable bytes and control characters raise at their line.
+    """
+    name = str(path)
+    codec = _lookup(encoding)
+    lines = _decode_text_mode(path, codec) if _is_wide(codec) else _decode_by_line(path, codec)
+    for line_no, text in lines:
+        if line_no == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        bad = CONTROL_CHARACTER.search(text)
+        if bad:
+            found = f"control character U+{ord(bad.group()):04X} in {text!r}"
+            raise CorpusFormatError(name, line_no, found, "printable text", "remove it from the file")
+        yield line_no, text
+
+
+def _lookup(encoding: str) -> codecs.CodecInfo:
+    try:
+        return codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"unknown encoding '{encoding}' (e.g. utf-8, latin-1, cp1252)") from None
+
+
+def _is_wide(codec: codecs.CodecInfo) -> bool:
+    # UTF-16/32 bytes contain b"\n" inside other characters, so they cannot be split before decoding.
+    return codec.name.startswith(("utf-16", "utf-32"))
+
+
+def _decode_by_line(path: str | Path, codec: codecs.CodecInfo) -> Iterator[tuple[int, str]]:
+    # Decoding each line on its own lets an encoding error name its line.
+    name, line_no = str(path), 0
+    for raw in _raw_lines(path):
+        for piece in _split_line_endings(raw):
+            line_no += 1
+            try:
+                text = codec.decode(piece)[0]
+            except UnicodeDecodeError as error:
+                found = f"bytes that are not {codec.name} ({error.reason} at byte {error.start + 1})"
+                raise CorpusFormatError(name, line_no, found, f"{codec.name} text", ENCODING_HINT) from None
+            yield line_no, text
+
+
+def _split_line_endings(raw: bytes) -> list[bytes]:
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    # A CR left inside means the file uses lone CR line endings (old Mac style).
+    return raw.split(b"\r") if b"\r" in raw else [raw]
+
+
+def _raw_lines(path: str | Path) -> Iterator[bytes]:
+    with open_binary(path) as stream:
+        line_no = 0
+        try:
+            for raw in stream:
+                line_no += 1
+                yield raw
+        except (OSError, EOFError, zlib.error) as error:
+            raise CorpusFormatError(str(path), line_no + 1, f"corrupt compressed data ({error})",
+                                    "a complete .gz file") from None
+
+
+def _decode_text_mode(path: str | Path, codec: codecs.CodecInfo) -> Iterator[tuple[int, str]]:
+    with io.TextIOWrapper(open_binary(path), encoding=codec.name, newline=None) as stream:
+        line_no = 0
+        try:
+            for line_no, text in enumerate(stream, start=1):
+                yield line_no, text.rstrip("\n")
+        except UnicodeDecodeError as error:
+            found = f"bytes that are not {codec.name} ({error.reason})"
+            raise CorpusFormatError(str(path), line_no + 1, found, f"{codec.name} text", ENCODING_HINT) from None

@@ -1,0 +1,163 @@
+"""Format detection and the two entry points every caller uses: ``read_sentences`` (streaming,
+raw tags) and ``read_corpus`` (everything in memory, span tags checked and converted to IOB2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tagger.config import CorpusConfig
+from tagger.corpus.conll import DOCSTART, opens_document, read_conll
+from tagger.corpus.conllu import read_conllu
+from tagger.corpus.jsonl import read_jsonl
+from tagger.corpus.lines import open_binary, read_lines
+from tagger.corpus.sentence import CorpusReport, Sentence
+from tagger.corpus.tagsets import TagProblem, normalize_tags
+from tagger.errors import ConfigError, CorpusFormatError
+
+Reader = Callable[..., Iterator[Sentence]]
+READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl}
+SUFFIX_FORMATS = {
+    ".conll": "conll", ".conll03": "conll", ".iob": "conll", ".bio": "conll", ".tsv": "conll",
+    ".conllu": "conllu", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+}
+CONLLU_ID = re.compile(r"\d+(-\d+|\.\d+)?")
+SNIFF_BYTES = 65536
+SNIFF_LINES = 50
+
+
+def detect_format(path: str | Path) -> str:
+    """``conll`` | ``conllu`` | ``jsonl`` | ``text``, from the extension (``.gz`` stripped first),
+    else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
+    without a known extension (``eng.train``) default to CoNLL columns."""
+    name = str(path)
+    suffix = Path(name[:-3] if name.endswith(".gz") else name).suffix.lower()
+    if suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[suffix]
+    sniffed = _sniff_format(_sample_lines(path))
+    if sniffed:
+        return sniffed
+    return "text" if suffix == ".txt" else "conll"
+
+
+def _sample_lines(path: str | Path) -> list[str]:
+    try:
+        with open_binary(path) as stream:
+            head = stream.read(SNIFF_BYTES)
+    except (OSError, EOFError, CorpusFormatError):
+        return []  # the reader itself reports the problem with its line
+    lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+    return lines[:-1] if len(head) == SNIFF_BYTES else lines  # the last line may be cut short
+
+
+def _sniff_format(lines: list[str]) -> str | None:
+    content = [line for line in lines if line.strip()][:SNIFF_LINES]
+    if not content:
+        return None
+    if content[0].lstrip().startswith("{"):
+        return "jsonl"
+    words = [line for line in content if not line.startswith("#")]
+    if any(_is_conllu_word_line(line) for line in words):
+        return "conllu"
+    if _looks_like_columns(lines[: SNIFF_LINES * 2]):
+        return "conll"
+    return None
+
+
+def _is_conllu_word_line(line: str) -> bool:
+    fields = line.split("\t")
+    return len(fields) == 10 and CONLLU_ID.fullmatch(fields[0]) is not None
+
+
+def _looks_like_columns(lines: list[str]) -> bool:
+    # CoNLL: runs of short lines with the same number of fields; raw text: prose of varied length.
+    if any(line.split(maxsplit=1)[:1] == [DOCSTART] for line in lines):
+        return True
+    content = [line for line in lines if line.strip()]
+    counts = {len(line.split()) for line in content}
+    has_run = any(a.strip() and b.strip() for a, b in zip(lines, lines[1:]))
+    return has_run and len(counts) == 1 and 2 <= counts.pop() <= 12
+
+
+def _resolve_format(path: str | Path, config: CorpusConfig) -> str:
+    fmt = detect_format(path) if config.format == "auto" else config.format
+    if fmt == "text":
+        raise CorpusFormatError(str(path), 0, "raw text (no word/tag columns)", "a CoNLL, CoNLL-U or JSONL corpus",
+                                "use `tagger tag` for raw text, or pass --format conll if it is one word per line")
+    if fmt not in READERS:
+        raise ConfigError(f"unknown corpus format '{fmt}' (valid: auto, {', '.join(READERS)})")
+    return fmt
+
+
+def _no_sentences(path: str | Path) -> CorpusFormatError:
+    return CorpusFormatError(str(path), 0, "no sentences (the file is empty or has only blank lines or -DOCSTART-)",
+                             "at least one sentence of words")
+
+
+def read_sentences(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
+                   tags_required: bool = True) -> Iterator[Sentence]:
+    """Stream the sentences of a corpus file, tags exactly as written; zero-word sentences are skipped.
+
+    ``tags_required=False`` accepts files without tags (and ``_`` tags), for tagging raw input.
+    """
+    fmt = _resolve_format(path, config)
+    found = False
+    for sentence in READERS[fmt](path, config, tags_required=tags_required):
+        if sentence.words:
+            found = True
+            yield sentence
+    if not found:
+        raise _no_sentences(path)
+
+
+def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
+                tags_required: bool = True) -> tuple[list[Sentence], CorpusReport]:
+    """Read a whole corpus file: span tags validated, their scheme detected (or as declared in
+    ``config.scheme``), converted to IOB2 and repaired; POS tags untouched (scheme ``none``)."""
+    fmt = _resolve_format(path, config)
+    sentences, skipped = [], 0
+    for sentence in READERS[fmt](path, config, tags_required=tags_required):
+        if sentence.words:
+            sentences.append(sentence)
+        else:
+            skipped += 1
+    if not sentences:
+        raise _no_sentences(path)
+    sentences, scheme, repaired = _normalize(sentences, fmt, config)
+    documents = sum(1 for s in sentences if opens_document(s))
+    words = sum(len(s.words) for s in sentences)
+    report = CorpusReport(str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped)
+    return sentences, report
+
+
+def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig) -> tuple[list[Sentence], str, int]:
+    tagged = [s for s in sentences if s.tags]
+    try:
+        converted, scheme, repaired = normalize_tags([s.tags for s in tagged], config.scheme)
+    except TagProblem as problem:
+        sentence = tagged[problem.sentence_index]
+        word = sentence.words[problem.word_index]
+        line_no = _word_line(sentence, problem.word_index, fmt, config.encoding)
+        hint = "fix the tag, or pass --scheme none if the tags are not spans"
+        raise CorpusFormatError(sentence.path, line_no, f"word {word!r}: {problem.message}",
+                                "a valid span tag", hint) from None
+    new_tags = {id(s): tags for s, tags in zip(tagged, converted) if tags != s.tags}
+    updated = [dataclasses.replace(s, tags=new_tags[id(s)]) if id(s) in new_tags else s for s in sentences]
+    return updated, scheme, repaired
+
+
+def _word_line(sentence: Sentence, index: int, fmt: str, encoding: str) -> int:
+    if fmt == "jsonl":
+        return sentence.line  # a whole sentence per line
+    if fmt == "conll":
+        return sentence.line + index  # one word per line, nothing in between
+    # CoNLL-U may interleave ranges and empty nodes: rescan, which only happens on the error path.
+    seen = -1
+    for line_no, text in read_lines(sentence.path, encoding):
+        if line_no >= sentence.line and text.split("\t", 1)[0].isdigit():
+            seen += 1
+            if seen == index:
+                return line_no
+    return sentence.line
