@@ -1,0 +1,98 @@
+"""Sentences -> padded tensors. The one path from words to tensors: training, evaluation and tagging share it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+from tagger.vocab import PAD_ID, Vocab, word_to_casing
+
+
+@dataclass(frozen=True)
+class EncodedSentence:
+    words: tuple[str, ...]
+    word_ids: tuple[int, ...]
+    casing_ids: tuple[int, ...]
+    tag_ids: tuple[int, ...] | None
+
+
+@dataclass
+class Batch:
+    word_ids: torch.Tensor  # (batch_size, seq_len)
+    casing_ids: torch.Tensor  # (batch_size, seq_len)
+    char_ids: torch.Tensor  # (num_unique_words, word_len): each distinct word of the batch once
+    char_index: torch.Tensor  # (batch_size, seq_len): row of char_ids for each word; 0 = padding
+    lengths: torch.Tensor  # (batch_size,) on the CPU, as pack_padded_sequence wants
+    mask: torch.Tensor  # (batch_size, seq_len) True on real words
+    tag_ids: torch.Tensor | None  # (batch_size, seq_len), PAD_ID where masked
+
+    def to(self, device: torch.device) -> "Batch":
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device, non_blocking=True)
+
+        return Batch(move(self.word_ids), move(self.casing_ids), move(self.char_ids), move(self.char_index),
+                     self.lengths, move(self.mask), move(self.tag_ids))
+
+
+def encode_sentence(words: Sequence[str], vocab: Vocab, tags: Sequence[str] | None = None) -> EncodedSentence:
+    tag_ids = None if tags is None else tuple(vocab.label_id(t) for t in tags)
+    return EncodedSentence(
+        words=tuple(words),
+        word_ids=tuple(vocab.word_id(w) for w in words),
+        casing_ids=tuple(word_to_casing(w) for w in words),
+        tag_ids=tag_ids,
+    )
+
+
+def build_batch(sentences: Sequence[EncodedSentence], vocab: Vocab) -> Batch:
+    """Pad a list of encoded sentences; every sentence must have at least one word."""
+    batch_size, seq_len = len(sentences), max(len(s.word_ids) for s in sentences)
+    word_ids = torch.full((batch_size, seq_len), PAD_ID, dtype=torch.long)
+    casing_ids = torch.zeros((batch_size, seq_len), dtype=torch.long)
+    char_index = torch.zeros((batch_size, seq_len), dtype=torch.long)
+    has_tags = all(s.tag_ids is not None for s in sentences)
+    tag_ids = torch.full((batch_size, seq_len), PAD_ID, dtype=torch.long) if has_tags else None
+    unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
+    for i, sentence in enumerate(sentences):
+        n = len(sentence.word_ids)
+        word_ids[i, :n] = torch.tensor(sentence.word_ids)
+        casing_ids[i, :n] = torch.tensor(sentence.casing_ids)
+        char_index[i, :n] = torch.tensor([unique_rows.setdefault(w, len(unique_rows)) for w in sentence.words])
+        if tag_ids is not None:
+            tag_ids[i, :n] = torch.tensor(sentence.tag_ids)
+    lengths = torch.tensor([len(s.word_ids) for s in sentences], dtype=torch.long)
+    mask = torch.arange(seq_len)[None, :] < lengths[:, None]
+    return Batch(word_ids, casing_ids, build_char_ids(list(unique_rows), vocab), char_index, lengths, mask, tag_ids)
+
+
+def build_char_ids(words: list[str], vocab: Vocab) -> torch.Tensor:
+    rows = [vocab.char_ids(w) if w else [] for w in words]
+    width = max(1, max(len(r) for r in rows))
+    char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)  # (num_unique_words, word_len)
+    for i, row in enumerate(rows):
+        if row:
+            char_ids[i, : len(row)] = torch.tensor(row)
+    return char_ids
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None
+                     ) -> Iterator[list[int]]:
+    """Index lists of sentences of similar length, so batches carry little padding.
+
+    Shuffling sorts within random chunks of 50 batches and then shuffles the batch order, keeping
+    the order random across epochs without mixing short and long sentences in one batch.
+    """
+    order = list(range(len(lengths)))
+    if shuffle:
+        (rng or random).shuffle(order)
+    chunk = max(1, batch_size * 50 if shuffle else len(order))
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start: start + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i: i + batch_size] for i in range(0, len(part), batch_size))
+    if shuffle:
+        (rng or random).shuffle(batches)
+    yield from batches

@@ -1,0 +1,120 @@
+"""BiLSTMTagger: words, characters and casing -> emissions (pre-softmax scores per word and tag).
+
+No strings and no files here: the model sees only ids and sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.batching import Batch
+from tagger.config import ModelConfig
+from tagger.errors import ConfigError
+from tagger.vocab import CASINGS, PAD_ID
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+class CharCNN(nn.Module):
+    """Ma & Hovy (2016): char embeddings -> 1-D convolution -> max over the word."""
+
+    def __init__(self, num_chars: int, config: ModelConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, config.char_dim, padding_idx=PAD_ID)
+        self.conv = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel, padding=config.char_kernel // 2)
+        self.output_dim = config.char_filters
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        embedded = self.embedding(char_ids).transpose(1, 2)  # (num_words, char_dim, word_len)
+        features = self.conv(embedded)  # (num_words, filters, word_len)
+        padding = (char_ids == PAD_ID).unsqueeze(1)  # (num_words, 1, word_len)
+        features = features.masked_fill(padding, float("-inf")).amax(dim=2)  # (num_words, filters)
+        return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
+
+
+class CharLSTM(nn.Module):
+    """Lample et al. (2016): final states of a BiLSTM over the word's characters."""
+
+    def __init__(self, num_chars: int, config: ModelConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, config.char_dim, padding_idx=PAD_ID)
+        self.lstm = nn.LSTM(config.char_dim, config.char_filters, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * config.char_filters
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        lengths = (char_ids != PAD_ID).sum(dim=1).clamp(min=1).cpu()  # (num_words,)
+        packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
+        _, (final, _) = self.lstm(packed)  # final: (2, num_words, char_hidden)
+        return torch.cat([final[0], final[1]], dim=1)  # (num_words, 2 * char_hidden)
+
+
+class BiLSTMTagger(nn.Module):
+    def __init__(self, config: ModelConfig, num_words: int, num_chars: int, num_tags: int):
+        super().__init__()
+        self.config = config
+        self.word_embedding = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
+        self.char_encoder = {"cnn": CharCNN, "lstm": CharLSTM}.get(config.char_encoder, lambda *_: None)(num_chars, config)
+        self.casing_embedding = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
+        input_dim = config.word_dim + config.casing_dim + (self.char_encoder.output_dim if self.char_encoder else 0)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](
+            input_dim, config.hidden, num_layers=config.layers, batch_first=True,
+            bidirectional=config.bidirectional, dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.output = nn.Linear(config.hidden * (2 if config.bidirectional else 1), num_tags)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.word_embedding.weight, -(3 / self.config.word_dim) ** 0.5, (3 / self.config.word_dim) ** 0.5)
+        for name, param in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for gate in param.data.chunk(self._gates(), dim=0):
+                    nn.init.orthogonal_(gate)
+            elif name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(param)
+            elif name.startswith("bias"):
+                nn.init.zeros_(param)
+                if self.config.cell == "lstm" and name.startswith("bias_ih"):
+                    param.data.chunk(4)[1].fill_(1.0)  # forget gate (order i, f, g, o): remember by default
+        with torch.no_grad():
+            self.word_embedding.weight[PAD_ID].zero_()
+
+    def _gates(self) -> int:
+        return {"lstm": 4, "gru": 3, "rnn": 1}[self.config.cell]
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        parts = [self.word_embedding(batch.word_ids)]  # (batch_size, seq_len, word_dim)
+        if self.char_encoder is not None:
+            char_features = self.char_encoder(batch.char_ids)  # (num_unique_words, char_out)
+            parts.append(char_features[batch.char_index])  # (batch_size, seq_len, char_out)
+        if self.casing_embedding is not None:
+            parts.append(self.casing_embedding(batch.casing_ids))  # (batch_size, seq_len, casing_dim)
+        return torch.cat(parts, dim=-1)  # (batch_size, seq_len, input_dim)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Emissions (batch_size, seq_len, num_tags) for a batch."""
+        embedded = self.dropout(self.embed(batch))
+        seq_len = embedded.shape[1]
+        packed = pack_padded_sequence(embedded, batch.lengths, batch_first=True, enforce_sorted=False)
+        hidden, _ = self.rnn(packed)
+        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=seq_len)  # (batch_size, seq_len, hidden*dirs)
+        return self.output(self.dropout(hidden))  # (batch_size, seq_len, num_tags)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean cross-entropy over the real words of the batch."""
+        emissions = self(batch)  # (batch_size, seq_len, num_tags)
+        return nn.functional.cross_entropy(emissions[batch.mask], batch.tag_ids[batch.mask])
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is an error, not a silent fallback."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); "
+                          "use --device cpu or auto")
+    return torch.device(device)
