@@ -1,0 +1,152 @@
+"""Tagger: the public inference API. Every caller (CLI, training's dev scoring, spaCy) tags through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from tagger.batching import bucketed_batches, build_batch, encode_sentence
+from tagger.config import Config
+from tagger.corpus import Sentence
+from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
+from tagger.errors import CorpusFormatError
+from tagger.model import BiLSTMTagger, resolve_device
+from tagger.schemes import convert_tags, repair_tags, split_tag, tags_to_spans
+from tagger.scoring import Evaluation, evaluate_tags
+from tagger.serialization import load_model
+from tagger.tokenize import Token, load_tokenizer, split_texts
+from tagger.vocab import Vocab
+
+MAX_WORDS = 1000  # longer sentences are tagged in pieces and rejoined, keeping memory bounded
+
+
+@dataclass(frozen=True)
+class TaggedText:
+    """A raw-text sentence: words with character offsets, tags, and entity spans over the text."""
+
+    tokens: list[Token]
+    tags: list[str]
+    scores: list[float]
+
+    @property
+    def words(self) -> list[str]:
+        return [t.text for t in self.tokens]
+
+    def entities(self) -> list[dict[str, Any]]:
+        return [
+            {"label": kind, "start": self.tokens[start].start, "end": self.tokens[end - 1].end,
+             "start_word": start, "end_word": end}
+            for kind, start, end in tags_to_spans(self.tags, "IOB2")
+        ] if all(t == "O" or "-" in t for t in self.tags) else []
+
+
+class Tagger:
+    def __init__(self, model: BiLSTMTagger, vocab: Vocab, config: Config, device: str | torch.device = "cpu",
+                 metrics: dict[str, Any] | None = None):
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.vocab, self.config, self.metrics = vocab, config, metrics or {}
+        self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
+        self._tokenizer = None
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> "Tagger":
+        loaded = load_model(directory)
+        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics)
+
+    @property
+    def task(self) -> str:
+        return self.vocab.task
+
+    @property
+    def output_labels(self) -> list[str]:
+        """The tags this model emits in IOB2 (span tasks) or as trained (label tasks)."""
+        if self.task == "labels":
+            return list(self.vocab.labels)
+        types = sorted({split_tag(t)[1] for t in self.vocab.labels} - {""})
+        return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in "BI"]
+
+    def tag(self, sentences: Sequence[Sequence[str]], scores: bool = False, scheme: str = "IOB2",
+            batch_size: int = 256) -> list[list[str]] | list[list[tuple[str, float]]]:
+        """Tags for each sentence (a list of words); with ``scores``, (tag, probability) pairs."""
+        pieces, owners = split_long(sentences)
+        predicted = self.predict(pieces, batch_size)
+        results = []
+        for index, sentence in enumerate(sentences):
+            label_ids = [i for p in owners[index] for i in predicted[p][0]]
+            probs = [x for p in owners[index] for x in predicted[p][1]]
+            tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owners[index]) > 1)
+            results.append(list(zip(tags, probs)) if scores else tags)
+        return results
+
+    def ids_to_tags(self, label_ids: list[int], scheme: str, rejoined: bool) -> list[str]:
+        tags = [self.vocab.labels[i] for i in label_ids]
+        if self.task == "labels":
+            return tags
+        if rejoined:  # a piece boundary may cut an entity in two
+            tags, _ = repair_tags(tags, self.vocab.scheme)
+        return convert_tags(tags, self.vocab.scheme, scheme)
+
+    @torch.inference_mode()
+    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[tuple[list[int], list[float]]]:
+        """Label ids and their probabilities, sentence by sentence, batched by length."""
+        results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
+        nonempty = [i for i, s in enumerate(sentences) if len(s)]
+        for indices in bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False):
+            chosen = [nonempty[i] for i in indices]
+            batch = build_batch([encode_sentence(sentences[i], self.vocab) for i in chosen], self.vocab).to(self.device)
+            log_probs = torch.log_softmax(self.model(batch).float(), dim=-1)  # (batch_size, seq_len, num_tags)
+            if self.transitions is None:
+                best = decode_argmax(log_probs)
+            else:
+                best = decode_constrained(log_probs, batch.mask, self.transitions)
+            best_probs = log_probs.gather(2, best.unsqueeze(2)).squeeze(2).exp()  # (batch_size, seq_len)
+            best, best_probs = best.cpu().tolist(), best_probs.cpu().tolist()
+            for row, i in enumerate(chosen):
+                n = len(sentences[i])
+                results[i] = (best[row][:n], best_probs[row][:n])
+        return results
+
+    def tag_text(self, text: str, lang: str = "en") -> list[TaggedText]:
+        """Tokenise raw text with spaCy, then tag each sentence."""
+        return self.tag_texts([text], lang)[0]
+
+    def tag_texts(self, texts: Iterable[str], lang: str = "en", batch_size: int = 256) -> list[list[TaggedText]]:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(lang)
+        documents = list(split_texts(texts, self._tokenizer))
+        flat = [sentence for document in documents for sentence in document]
+        tagged = iter(self.tag([[t.text for t in s] for s in flat], scores=True, batch_size=batch_size))
+        return [[TaggedText(s, *map(list, zip(*next(tagged)))) if s else TaggedText(s, [], []) for s in document]
+                for document in documents]
+
+    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> tuple[Evaluation, list[list[str]]]:
+        """Score the model on gold sentences (tags in IOB2 for span tasks); returns the scores and predictions."""
+        self.check_known_tags(sentences)
+        predictions = self.tag([s.words for s in sentences], batch_size=batch_size)
+        task = "labels" if self.task == "labels" else "spans"
+        return evaluate_tags([s.tags for s in sentences], predictions, task=task), predictions
+
+    def check_known_tags(self, sentences: Sequence[Sentence]) -> None:
+        known = set(self.output_labels)
+        for sentence in sentences:
+            for offset, tag in enumerate(sentence.tags):
+                if tag not in known:
+                    raise CorpusFormatError(
+                        sentence.path, sentence.line + offset if sentence.line else 0, f"tag {tag!r} was not seen in training",
+                        f"one of the model's tags: {', '.join(sorted(known))}",
+                        "evaluate with data labelled like the training data")
+
+
+def split_long(sentences: Sequence[Sequence[str]]) -> tuple[list[Sequence[str]], list[list[int]]]:
+    """Cut sentences longer than MAX_WORDS; ``owners[i]`` lists the pieces of sentence i in order."""
+    pieces: list[Sequence[str]] = []
+    owners: list[list[int]] = []
+    for sentence in sentences:
+        starts = range(0, max(len(sentence), 1), MAX_WORDS)
+        owners.append(list(range(len(pieces), len(pieces) + len(starts))))
+        pieces.extend(sentence[s: s + MAX_WORDS] for s in starts)
+    return pieces, owners

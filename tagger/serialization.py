@@ -1,0 +1,163 @@
+"""The model directory: config.json, vocab.json, model.safetensors, metrics.json, README.md.
+
+Files are data, never code: weights are safetensors, everything else JSON or Markdown. Saving is
+atomic per file (temp file + rename) and config.json, written last, holds the checksum of the
+weights, so a directory caught half-written is refused rather than half-loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from tagger import __version__
+from tagger.config import Config
+from tagger.errors import ConfigError, ModelDirError, TaggerError
+from tagger.model import BiLSTMTagger
+from tagger.vocab import Vocab
+
+FORMAT_VERSION = 1
+REQUIRED_FILES = ("config.json", "vocab.json", "model.safetensors")
+WHAT_A_MODEL_DIR_HOLDS = "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
+PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
+
+
+@dataclass
+class LoadedModel:
+    config: Config
+    vocab: Vocab
+    model: BiLSTMTagger
+    metrics: dict[str, Any]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees either the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def to_json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLSTMTagger,
+               metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
+    directory = Path(directory)
+    state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
+    weights = save(state, metadata={"format": "pt", "tagger_format_version": str(FORMAT_VERSION)})
+    write_atomic(directory / "model.safetensors", weights)
+    write_atomic(directory / "vocab.json", to_json_bytes(vocab.to_dict()))
+    if metrics is not None:
+        write_atomic(directory / "metrics.json", to_json_bytes(metrics))
+    if card is not None:
+        write_atomic(directory / "README.md", card.encode("utf-8"))
+    header = {
+        "format_version": FORMAT_VERSION,
+        "tagger_version": __version__,
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "config": config.to_dict(),
+    }
+    write_atomic(directory / "config.json", to_json_bytes(header))
+    return directory
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load and validate a model directory; every problem is one ModelDirError saying what to do."""
+    directory = Path(directory)
+    check_is_model_dir(directory)
+    header = read_json(directory / "config.json")
+    config = read_config(header, directory / "config.json")
+    vocab = Vocab.from_dict(read_json(directory / "vocab.json"), str(directory / "vocab.json"))
+    state = read_weights(directory / "model.safetensors", header.get("weights_sha256"))
+    model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels))
+    check_weights(state, model, directory / "model.safetensors")
+    model.load_state_dict(state)
+    metrics_path = directory / "metrics.json"
+    metrics = read_json(metrics_path) if metrics_path.exists() else {}
+    return LoadedModel(config, vocab, model.to(device).eval(), metrics)
+
+
+def check_is_model_dir(directory: Path) -> None:
+    if not directory.exists():
+        raise ModelDirError(str(directory), "no such model directory", WHAT_A_MODEL_DIR_HOLDS)
+    if not directory.is_dir():
+        raise ModelDirError(str(directory), "is a file, not a model directory", WHAT_A_MODEL_DIR_HOLDS)
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ModelDirError(str(directory), f"missing {', '.join(missing)}", WHAT_A_MODEL_DIR_HOLDS)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelDirError(str(path), f"not valid JSON ({error})", "restore the file from the original model") from None
+
+
+def read_config(header: Any, path: Path) -> Config:
+    if not isinstance(header, dict) or "format_version" not in header:
+        raise ModelDirError(str(path), "has no format_version", "this is not a tagger model config")
+    version = header["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise ModelDirError(str(path), f"format_version {version!r} is not supported by tagger {__version__} "
+                            f"(reads format_version 1..{FORMAT_VERSION})", "upgrade tagger to load this model")
+    try:
+        return Config.from_dict(header.get("config", {}), str(path))
+    except ConfigError as error:
+        raise ModelDirError(str(path), str(error)) from None
+
+
+def read_weights(path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
+    data = path.read_bytes()
+    if data.startswith(PICKLE_SIGNATURES):
+        raise ModelDirError(str(path), "is a pickle or torch.save archive, not safetensors; refusing to load it",
+                            "pickles can run code: only load models saved by tagger")
+    if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ModelDirError(str(path), "corrupt model file: checksum does not match config.json",
+                            "the weights were changed or truncated; restore or retrain the model")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, ValueError, OSError) as error:
+        raise ModelDirError(str(path), f"corrupt model file ({error})", "restore or retrain the model") from None
+
+
+def check_weights(state: dict[str, torch.Tensor], model: BiLSTMTagger, path: Path) -> None:
+    expected = model.state_dict()
+    for name in expected.keys() - state.keys():
+        raise ModelDirError(str(path), f"tensor {name!r} is missing", "config.json and the weights do not match")
+    for name in state.keys() - expected.keys():
+        raise ModelDirError(str(path), f"unexpected tensor {name!r}", "config.json and the weights do not match")
+    for name, tensor in state.items():
+        want = expected[name]
+        if tensor.shape != want.shape or tensor.dtype != want.dtype:
+            raise ModelDirError(str(path), f"tensor {name!r} has shape {tuple(tensor.shape)} {tensor.dtype}, "
+                                f"expected {tuple(want.shape)} {want.dtype} from config.json and vocab.json",
+                                "config, vocabulary and weights must come from the same model")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ModelDirError(str(path), f"tensor {name!r} contains NaN or Inf", "the model diverged; retrain it")
+
+
+def is_model_dir(directory: str | Path) -> bool:
+    try:
+        check_is_model_dir(Path(directory))
+    except TaggerError:
+        return False
+    return True
