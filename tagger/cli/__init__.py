@@ -1,0 +1,101 @@
+"""The `tagger` command line: each command parses options and calls one library function.
+
+Our own errors (TaggerError) become one line on stderr and exit code 2; heavy imports happen inside
+the commands so `tagger --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from tagger.errors import TaggerError
+
+app = typer.Typer(help="BiLSTM sequence labeling: train, evaluate and tag (NER, POS, chunking).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
+SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
+
+
+@app.command()
+def train(
+    train_path: Path = typer.Option(..., "--train", help="Training corpus (CoNLL, CoNLL-U or JSONL; .gz ok)."),
+    dev_path: Path = typer.Option(..., "--dev", help="Development corpus, for early stopping."),
+    out: Path = typer.Option(..., "--out", help="Model directory to write (best model; last epoch in OUT/last)."),
+    test_path: Optional[Path] = typer.Option(None, "--test", help="Test corpus, scored once with the best model."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML config; see docs/config.md."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda."),
+    overrides: List[str] = SetOption,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+) -> None:
+    """Train a tagger and keep the model with the best dev score."""
+    from tagger.cli.train import run_train
+
+    settings = list(overrides)
+    settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
+    with reported_errors():
+        run_train(console, train_path, dev_path, out, test_path, config_file, settings, overwrite)
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="Model directory."),
+    data: Path = typer.Argument(..., help="Gold corpus to score against."),
+    json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write 'word gold pred' lines (conlleval)."),
+    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_column=3."),
+    device: str = DeviceOption,
+    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+) -> None:
+    """Score a model on a labelled corpus: per-type P/R/F1 (conlleval and strict IOB2) and token accuracy."""
+    from tagger.cli.evaluate import run_evaluate
+
+    with reported_errors():
+        run_evaluate(model, data, json_output, predictions, overrides, device, batch_size)
+
+
+@app.command()
+def tag(
+    model: Path = typer.Argument(..., help="Model directory."),
+    inputs: List[str] = typer.Argument(..., help="Files to tag, or - for stdin."),
+    output: str = typer.Option("-", "-o", "--output", help="Output file, or - for stdout."),
+    output_format: str = typer.Option("conll", "--format", help="conll (word, tag, probability) or jsonl."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, text, conll, conllu or jsonl."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input files."),
+    lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text."),
+    device: str = DeviceOption,
+    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+) -> None:
+    """Tag raw text (.txt) or pre-tokenised files (CoNLL, CoNLL-U, JSONL)."""
+    from tagger.cli.tag import run_tag
+
+    with reported_errors():
+        run_tag(model, inputs, output, output_format, input_format, encoding, lang, device, batch_size, overwrite)
+
+
+@contextmanager
+def reported_errors():
+    """A user error becomes one line on stderr and exit code 2; anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except TaggerError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def main() -> None:
+    app()

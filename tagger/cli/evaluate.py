@@ -1,0 +1,71 @@
+"""`tagger evaluate`: score a model on gold data and print the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tagger.annotate import Tagger
+from tagger.config import Config, load_config
+from tagger.corpus import read_corpus
+from tagger.outputs import format_predictions
+from tagger.scoring import EntityReport, Evaluation
+from tagger.serialization import write_atomic
+
+
+def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_path: Path | None,
+                 overrides: list[str], device: str, batch_size: int) -> None:
+    tagger = Tagger.load(model_dir, device=device)
+    corpus_config = corpus_settings(tagger.config, overrides)
+    sentences, _ = read_corpus(data, corpus_config)
+    evaluation, predictions = tagger.evaluate(sentences, batch_size=batch_size)
+    if predictions_path is not None:
+        text = "".join(format_predictions(s.words, s.tags, p) for s, p in zip(sentences, predictions))
+        write_atomic(predictions_path, text.encode("utf-8"))
+    if json_output:
+        print(json.dumps(evaluation.to_dict(), indent=2))
+    else:
+        print_evaluation(Console(), evaluation, str(data))
+
+
+def corpus_settings(model_config: Config, overrides: list[str]):
+    """How the model's training data was read, with the user's corpus.* overrides on top."""
+    data = model_config.to_dict()
+    base = {"corpus": data["corpus"]}
+    for key, value in load_config(None, overrides).to_dict()["corpus"].items():
+        if value != Config().to_dict()["corpus"][key]:
+            base["corpus"][key] = value
+    return Config.from_dict(base).corpus
+
+
+def print_evaluation(console: Console, evaluation: Evaluation, source: str) -> None:
+    if evaluation.task == "spans":
+        console.print(entity_table(evaluation.conlleval, evaluation.strict, source))
+        console.print(f"entity F1 {pct(evaluation.conlleval.micro.f1)} (conlleval-compatible, IOB2); "
+                      f"strict IOB2 F1 {pct(evaluation.strict.micro.f1)}; "
+                      f"token accuracy {pct(evaluation.token_accuracy)} "
+                      f"({evaluation.sentences:,} sentences, {evaluation.words:,} words)", highlight=False)
+    else:
+        console.print(f"token accuracy {pct(evaluation.token_accuracy)} on {source} "
+                      f"({evaluation.sentences:,} sentences, {evaluation.words:,} words)", highlight=False)
+
+
+def entity_table(report: EntityReport, strict: EntityReport, source: str) -> Table:
+    table = Table(title=f"{source}: entities, mode {report.mode} (strict IOB2 F1 beside)")
+    for column in ("type", "precision", "recall", "F1", "strict F1", "support"):
+        table.add_column(column, justify="right")
+    for name, score in sorted(report.per_type.items()):
+        strict_score = strict.per_type.get(name)
+        table.add_row(name, pct(score.precision), pct(score.recall), pct(score.f1),
+                      pct(strict_score.f1) if strict_score else "—", f"{score.support:,}")
+    for name, score, strict_score in (("micro", report.micro, strict.micro), ("macro", report.macro, strict.macro)):
+        table.add_row(f"[bold]{name}", pct(score.precision), pct(score.recall), f"[bold]{pct(score.f1)}",
+                      pct(strict_score.f1), f"{score.support:,}")
+    return table
+
+
+def pct(value: float | None) -> str:
+    return "undefined" if value is None else f"{100 * value:.2f}"

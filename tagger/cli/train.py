@@ -1,0 +1,70 @@
+"""`tagger train`: renders the events of training.run_training with rich."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tagger.config import load_config
+from tagger.training import EpochRecord, StepInfo, TrainingResult, TrainingStart, run_training
+
+
+def run_train(console: Console, train: Path, dev: Path, out: Path, test: Path | None, config_file: Path | None,
+              overrides: list[str], overwrite: bool) -> None:
+    config = load_config(config_file, overrides)
+    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
+                        TimeRemainingColumn(), console=console, transient=True)
+    task_id, words, started = None, 0, 0.0
+    with progress:
+        for event in run_training(config, train, dev, out, test, overwrite):
+            if isinstance(event, TrainingStart):
+                print_start(console, event)
+            elif isinstance(event, StepInfo):
+                if event.step == 1:
+                    task_id = progress.add_task("train", total=event.steps, epoch=event.epoch, loss=event.loss, wps=0.0)
+                    words, started = 0, progress.get_time()
+                words += event.words
+                elapsed = max(progress.get_time() - started, 1e-6)
+                progress.update(task_id, advance=1, loss=event.loss, wps=words / elapsed)
+            elif isinstance(event, EpochRecord):
+                progress.remove_task(task_id)
+                console.print(epoch_line(event), highlight=False)
+            elif isinstance(event, TrainingResult):
+                print_result(console, event)
+
+
+def print_start(console: Console, start: TrainingStart) -> None:
+    for report in start.reports:
+        repaired = f", {report.repaired} tags repaired" if report.repaired else ""
+        skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
+        console.print(f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
+                      f"scheme {report.scheme}{repaired}{skipped}", highlight=False)
+    console.print(f"task {start.task}: {len(start.labels)} labels, {start.vocab_words:,} words in vocabulary, "
+                  f"{start.parameters:,} parameters, device {start.device}", highlight=False)
+    console.print(f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False)
+
+
+def epoch_line(record: EpochRecord) -> str:
+    mark = " *" if record.improved else ""
+    return (f"{record.epoch:>5} {record.loss:>8.4f} {record.lr:>8.5f} {100 * record.dev_score:>7.2f} "
+            f"{100 * record.best_score:>7.2f} {record.seconds:>6.0f}s {record.words_per_second:>9,.0f}{mark}")
+
+
+def print_result(console: Console, result: TrainingResult) -> None:
+    table = Table(title=f"best epoch {result.best_epoch}, {result.seconds / 60:.1f} min → {result.out_dir}")
+    for column in ("split", "headline", "strict IOB2 F1", "token accuracy"):
+        table.add_column(column, justify="right")
+    for split, evaluation in (("dev", result.dev), ("test", result.test)):
+        if evaluation is None:
+            continue
+        if evaluation.task == "spans":
+            headline = f"F1 {100 * evaluation.conlleval.micro.f1:.2f} (conlleval)"
+            strict = f"{100 * evaluation.strict.micro.f1:.2f}"
+        else:
+            headline, strict = f"accuracy {100 * evaluation.token_accuracy:.2f}", "—"
+        table.add_row(split, headline, strict, f"{100 * evaluation.token_accuracy:.2f}")
+    console.print(table)

@@ -1,0 +1,150 @@
+"""The CLI through typer's CliRunner: exit codes, outputs, and one clear line for every user error."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tagger.cli import app
+from tests.conftest import NER_SENTENCES
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith("error:"), message
+    assert "Traceback" not in result.output and "Traceback" not in message
+    for fragment in fragments:
+        assert fragment in " ".join(message.split()), message
+
+
+def load_conlleval():
+    spec = importlib.util.spec_from_file_location("conlleval", ROOT / "scripts" / "conlleval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_command_writes_a_model_and_refuses_to_overwrite_it(ner_files, tmp_path):
+    out = tmp_path / "model"
+    args = ["train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--epochs", "2",
+            "--seed", "3", "--device", "cpu", "--set", "model.hidden=8", "--set", "model.word_dim=8"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"]["hidden"] == 8 and config["train"]["epochs"] == 2 and config["train"]["seed"] == 3
+    assert_user_error(invoke(*args), "already holds a model", "--overwrite")
+
+
+def test_evaluate_json_and_predictions_agree_with_independent_conlleval(trained_model, ner_files, tmp_path):
+    predictions = tmp_path / "predictions.txt"
+    result = invoke("evaluate", trained_model, ner_files[0], "--json", "--predictions", predictions)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["conlleval"]["mode"] == "conlleval" and scores["strict"]["mode"] == "strict IOB2"
+    independent = load_conlleval().evaluate_lines(predictions.read_text().splitlines())
+    assert abs(independent["f1"] - 100 * scores["conlleval"]["micro"]["f1"]) < 0.01
+
+
+def test_evaluate_prints_a_per_type_table(trained_model, ner_files):
+    result = invoke("evaluate", trained_model, ner_files[1])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.stdout.split())  # rich wraps at the terminal width
+    for fragment in ("PER", "LOC", "micro", "macro", "strict IOB2 F1", "token accuracy"):
+        assert fragment in printed
+
+
+def test_tag_raw_text_to_jsonl_with_character_offsets(trained_model, tmp_path):
+    text = "John Smith lives in Paris.\n\nAnna likes German beer."
+    source = tmp_path / "news.txt"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "news.jsonl"
+    result = invoke("tag", trained_model, source, "-o", out, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    found = [(text[e["start"]:e["end"]], e["label"]) for r in records for e in r["entities"]]
+    assert ("John Smith", "PER") in found and ("Paris", "LOC") in found and ("Anna", "PER") in found
+    assert all(len(r["probabilities"]) == len(r["words"]) for r in records)
+
+
+def test_tag_conll_from_stdin_to_stdout(trained_model):
+    words, tags = NER_SENTENCES[0]
+    result = invoke("tag", trained_model, "-", "--input-format", "conll", input="\n".join(words.split()) + "\n")
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [r[1] for r in rows] == tags.split()
+    assert all(0.0 < float(r[2]) <= 1.0 for r in rows)
+
+
+def test_bad_input_tag_refuses_to_overwrite_its_input(trained_model, ner_files):
+    assert_user_error(invoke("tag", trained_model, ner_files[0], "-o", ner_files[0]), "is also an input")
+
+
+def test_bad_input_evaluate_wrong_column_count(trained_model, tmp_path):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("John B-PER\nSmith I-PER extra\n", encoding="utf-8")
+    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "expected 2 columns")
+
+
+def test_bad_input_evaluate_invalid_utf8(trained_model, tmp_path):
+    bad = tmp_path / "latin1.conll"
+    bad.write_bytes("Paris B-LOC\nM\u00fcnchen B-LOC\n".encode("latin-1"))
+    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "--encoding")
+
+
+def test_bad_input_evaluate_empty_file(trained_model, tmp_path):
+    empty = tmp_path / "empty.conll"
+    empty.write_text("", encoding="utf-8")
+    assert_user_error(invoke("evaluate", trained_model, empty), str(empty), "no sentences")
+
+
+def test_bad_input_evaluate_tag_outside_any_scheme(trained_model, tmp_path):
+    bad = tmp_path / "bare.conll"
+    bad.write_text("John B-PER\nParis LOC\n", encoding="utf-8")
+    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "LOC")
+
+
+def test_bad_input_evaluate_tag_unseen_in_training(trained_model, tmp_path):
+    bad = tmp_path / "unseen.conll"
+    bad.write_text("John B-PER\nmeets O\nFIFA B-SPORTS\n", encoding="utf-8")
+    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:3", "B-SPORTS", "B-PER")
+
+
+def test_bad_input_missing_model_directory(tmp_path, ner_files):
+    assert_user_error(invoke("evaluate", tmp_path / "nope", ner_files[1]), "no such model directory")
+
+
+def test_bad_input_corrupted_weights(trained_model, tmp_path, ner_files):
+    import shutil
+
+    copy = Path(shutil.copytree(trained_model, tmp_path / "model"))
+    (copy / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert_user_error(invoke("tag", copy, ner_files[1]), "corrupt model file")
+
+
+def test_bad_input_missing_input_file(trained_model, tmp_path):
+    assert_user_error(invoke("tag", trained_model, tmp_path / "absent.txt"), "absent.txt", "no such file")
+
+
+def test_bad_input_unknown_config_override(ner_files, tmp_path):
+    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m",
+                    "--set", "model.hiden=3")
+    assert_user_error(result, "unknown key 'hiden'", "did you mean 'hidden'")
+
+
+def test_bad_input_cuda_requested_without_cuda(trained_model, ner_files):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert_user_error(invoke("tag", trained_model, ner_files[1], "--device", "cuda"), "no CUDA device")
