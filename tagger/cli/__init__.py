@@ -22,6 +22,7 @@ app = typer.Typer(help="BiLSTM sequence labeling: train, evaluate and tag (NER, 
 console = Console(stderr=True)
 
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
+TagColumnOption = typer.Option(None, "--tag-column", help="CoNLL column of the tags (0-based; -1 = last).")
 SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
 
 
@@ -34,6 +35,7 @@ def train(
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML config; see docs/config.md."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
+    tag_column: Optional[int] = TagColumnOption,
     device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda."),
     overrides: List[str] = SetOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
@@ -43,6 +45,7 @@ def train(
 
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
+    settings += [f"corpus.tag_column={tag_column}"] if tag_column is not None else []
     with reported_errors():
         run_train(console, train_path, dev_path, out, test_path, config_file, settings, overwrite)
 
@@ -53,7 +56,8 @@ def evaluate(
     data: Path = typer.Argument(..., help="Gold corpus to score against."),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write 'word gold pred' lines (conlleval)."),
-    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_column=3."),
+    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.encoding=latin-1."),
+    tag_column: Optional[int] = TagColumnOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
 ) -> None:
@@ -61,7 +65,8 @@ def evaluate(
     from tagger.cli.evaluate import run_evaluate
 
     with reported_errors():
-        run_evaluate(model, data, json_output, predictions, overrides, device, batch_size)
+        settings = list(overrides) + ([f"corpus.tag_column={tag_column}"] if tag_column is not None else [])
+        run_evaluate(model, data, json_output, predictions, settings, device, batch_size)
 
 
 @app.command()

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tagger.annotate import Tagger
-from tagger.config import Config, load_config
+from tagger.config import Config, CorpusConfig, parse_override
+from tagger.errors import ConfigError
 from tagger.corpus import read_corpus
 from tagger.outputs import format_predictions
 from tagger.scoring import EntityReport, Evaluation
@@ -31,14 +32,15 @@ def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_pat
         print_evaluation(Console(), evaluation, str(data))
 
 
-def corpus_settings(model_config: Config, overrides: list[str]):
+def corpus_settings(model_config: Config, overrides: list[str]) -> CorpusConfig:
     """How the model's training data was read, with the user's corpus.* overrides on top."""
-    data = model_config.to_dict()
-    base = {"corpus": data["corpus"]}
-    for key, value in load_config(None, overrides).to_dict()["corpus"].items():
-        if value != Config().to_dict()["corpus"][key]:
-            base["corpus"][key] = value
-    return Config.from_dict(base).corpus
+    settings = dict(model_config.to_dict()["corpus"])
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if section != "corpus":
+            raise ConfigError(f"--set {text}: evaluation reads data only; expected a corpus.* setting")
+        settings[key] = value
+    return Config.from_dict({"corpus": settings}, "--set").corpus
 
 
 def print_evaluation(console: Console, evaluation: Evaluation, source: str) -> None:

@@ -83,7 +83,7 @@ def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tag
     tag_index = config.tag_column if config.tag_column >= 0 else count + config.tag_column
     if not 0 < tag_index < count:
         raise CorpusFormatError(path, line_no, f"{count} columns (no tag column {config.tag_column})",
-                                f"a tag column between 1 and {count - 1}", "check --tag-column")
+                                f"a tag column between 1 and {count - 1}", "choose the column with --tag-column N")
     return _Columns(path, tabs, count, tag_index, line_no, tags_required)
 
 

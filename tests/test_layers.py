@@ -1,0 +1,74 @@
+"""The architecture in DESIGN.md, enforced: no module imports from a layer above it, and heavy
+third-party libraries stay in the one module (or layer) that owns them."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
+
+LAYERS = {
+    "errors": 0, "config": 0,
+    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1,
+    "batching": 2, "model": 2, "decoding": 2,
+    "serialization": 3, "annotate": 3, "model_card": 3,
+    "training": 4,
+    "cli": 5, "spacy_component": 5,
+}
+OWNERS = {  # third-party package -> the modules allowed to import it
+    "seqeval": {"scoring"},
+    "datasets": {"corpus"},
+    "spacy": {"tokenize", "spacy_component"},
+    "typer": {"cli"},
+    "rich": {"cli"},
+    "safetensors": {"serialization"},
+}
+TORCH_FROM_LAYER = 2
+
+
+def module_name(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def package_files() -> list[Path]:
+    return [p for p in PACKAGE.rglob("*.py") if module_name(p) not in {"__init__", "__main__"}]
+
+
+def test_every_module_has_a_layer():
+    assert {module_name(p) for p in package_files()} <= set(LAYERS)
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    for path in package_files():
+        own = module_name(path)
+        for name in imports(path):
+            parts = name.split(".")
+            if parts[0] == "tagger" and len(parts) > 1 and parts[1] in LAYERS:
+                assert LAYERS[parts[1]] <= LAYERS[own], f"{path}: layer {LAYERS[own]} imports {name}"
+                assert parts[1] not in {"cli", "spacy_component"} or parts[1] == own, f"{path} imports adapter {name}"
+
+
+def test_heavy_dependencies_stay_at_the_edges():
+    for path in package_files():
+        own = module_name(path)
+        for name in imports(path):
+            top = name.split(".")[0]
+            if top in OWNERS:
+                assert own in OWNERS[top], f"{path} imports {top}; only {OWNERS[top]} may"
+            if top == "torch":
+                assert LAYERS[own] >= TORCH_FROM_LAYER, f"{path} imports torch below layer {TORCH_FROM_LAYER}"
+
+
+def test_nothing_in_the_package_uses_pickle():
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "import pickle" not in source and "torch.load(" not in source, path
