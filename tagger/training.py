@@ -22,7 +22,7 @@ from tagger import __version__
 from tagger.annotate import Tagger
 from tagger.batching import EncodedSentence, bucketed_batches, build_batch, encode_sentence
 from tagger.config import Config
-from tagger.corpus import CorpusReport, Sentence, read_corpus
+from tagger.corpus import CorpusReport, Sentence, read_corpus, read_dataset_splits
 from tagger.errors import ConfigError
 from tagger.model import BiLSTMTagger, resolve_device
 from tagger.model_card import write_card
@@ -73,6 +73,19 @@ class TrainingResult:
     metrics: dict[str, Any] = field(repr=False)
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """Where the data comes from: corpus files, or a dataset by name (hub, data-file folder, save_to_disk)."""
+
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    dataset: str | None = None
+    dataset_config: str | None = None
+    word_column: str = "tokens"
+    tag_column: str = "ner_tags"
+
+
 @dataclass
 class Data:
     train: list[Sentence]
@@ -81,6 +94,7 @@ class Data:
     reports: list[CorpusReport]
     task: str  # spans | labels
     scheme: str  # internal scheme of the labels
+    fingerprints: list[dict[str, Any]]
 
 
 def score_of(evaluation: Evaluation) -> float:
@@ -96,13 +110,39 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def read_data(config: Config, train: Path, dev: Path, test: Path | None) -> Data:
-    paths = [train, dev] + ([test] if test else [])
-    read = [read_corpus(path, config.corpus) for path in paths]
-    sentences, reports = [r[0] for r in read], [r[1] for r in read]
+def read_data(config: Config, source: DataSource) -> Data:
+    splits = read_dataset(config, source) if source.dataset else read_files(config, source)
+    sentences, reports = [s for s, _ in splits], [r for _, r in splits]
+    fingerprints = [fingerprint(s, r) for s, r in splits]
     spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
-    return Data(sentences[0], sentences[1], sentences[2] if test else None, reports,
-                "spans" if spans else "labels", config.train.scheme if spans else "none")
+    return Data(sentences[0], sentences[1], sentences[2] if len(splits) > 2 else None, reports,
+                "spans" if spans else "labels", config.train.scheme if spans else "none", fingerprints)
+
+
+def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
+    if source.train is None or source.dev is None:
+        raise ConfigError("training needs --train and --dev corpus files, or --dataset NAME")
+    paths = [source.train, source.dev] + ([source.test] if source.test else [])
+    return [read_corpus(path, config.corpus) for path in paths]
+
+
+def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
+    splits = read_dataset_splits(source.dataset, source.dataset_config, source.word_column, source.tag_column,
+                                 config.corpus)
+    dev_split = next((name for name in ("validation", "dev") if name in splits), None)
+    if "train" not in splits or dev_split is None:
+        raise ConfigError(f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
+                          "training needs 'train' and 'validation' (or 'dev')")
+    return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
+
+
+def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, Any]:
+    """A digest of the words and tags as read, so a model records exactly what it was trained on."""
+    digest = hashlib.sha256()
+    for sentence in sentences:
+        digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
+    return {"path": report.path, "sha256": digest.hexdigest(), "sentences": report.sentences,
+            "words": report.words, "scheme": report.scheme, "repaired": report.repaired}
 
 
 def encode_training_data(data: Data, vocab: Vocab) -> list[EncodedSentence]:
@@ -136,8 +176,7 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
 
 
-def run_training(config: Config, train: Path, dev: Path, out_dir: Path, test: Path | None = None,
-                 overwrite: bool = False) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
+def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
     started = time.perf_counter()
     out_dir = Path(out_dir)
     if is_model_dir(out_dir) and not overwrite:
@@ -146,7 +185,7 @@ def run_training(config: Config, train: Path, dev: Path, out_dir: Path, test: Pa
         torch.set_num_threads(config.train.threads)
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
-    data = read_data(config, train, dev, test)
+    data = read_data(config, source)
     vocab = build_vocab((s.words for s in data.train), build_labels(data), data.scheme, config.vocab)
     encoded = encode_training_data(data, vocab)
     model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels)).to(device)
@@ -178,11 +217,11 @@ def run_training(config: Config, train: Path, dev: Path, out_dir: Path, test: Pa
         yield record
         if epoch - best_epoch >= config.train.patience:
             break
-    yield finish(config, data, out_dir, device, best_epoch, log, time.perf_counter() - started, [train, dev, test])
+    yield finish(config, data, out_dir, device, best_epoch, log, time.perf_counter() - started)
 
 
 def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best_epoch: int,
-           log: list[EpochRecord], seconds: float, paths: list[Path | None]) -> TrainingResult:
+           log: list[EpochRecord], seconds: float) -> TrainingResult:
     """Score the best model on dev and test, then write its metrics and model card."""
     best = Tagger.load(out_dir, device=str(device))
     dev_eval, _ = best.evaluate(data.dev)
@@ -196,23 +235,16 @@ def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best
         "device": str(device),
         "dev": dev_eval.to_dict(),
         "test": test_eval.to_dict() if test_eval else None,
-        "data": [fingerprint(p, r) for p, r in zip([p for p in paths if p], data.reports)],
+        "data": data.fingerprints,
     }
     write_atomic(out_dir / "metrics.json", to_json_bytes(metrics))
     write_card(out_dir, config, best.vocab, metrics)
     return TrainingResult(out_dir, best_epoch, dev_eval, test_eval, seconds, metrics)
 
 
-def fingerprint(path: Path, report: CorpusReport) -> dict[str, Any]:
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"path": str(path), "sha256": digest, "sentences": report.sentences, "words": report.words,
-            "scheme": report.scheme, "repaired": report.repaired}
-
-
-def train(config: Config, train: Path, dev: Path, out_dir: Path, test: Path | None = None,
-          overwrite: bool = False) -> TrainingResult:
+def train(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False) -> TrainingResult:
     """Train without any display; returns the result of the best epoch."""
-    for event in run_training(config, train, dev, out_dir, test, overwrite):
+    for event in run_training(config, source, out_dir, overwrite):
         if isinstance(event, TrainingResult):
             return event
     raise AssertionError("run_training ended without a result")

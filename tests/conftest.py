@@ -46,8 +46,8 @@ def tiny_config():
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, ner_files, tiny_config) -> Path:
     """A model overfitted on the tiny corpus; its dev set is a subset of train, so it must be perfect."""
-    from tagger.training import train
+    from tagger.training import DataSource, train
 
     out = tmp_path_factory.mktemp("model") / "ner"
-    train(tiny_config, ner_files[0], ner_files[1], out, test=ner_files[1])
+    train(tiny_config, DataSource(ner_files[0], ner_files[1], test=ner_files[1]), out)
     return out

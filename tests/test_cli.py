@@ -148,3 +148,28 @@ def test_bad_input_cuda_requested_without_cuda(trained_model, ner_files):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     assert_user_error(invoke("tag", trained_model, ner_files[1], "--device", "cuda"), "no CUDA device")
+
+
+def test_train_from_a_dataset_with_class_label_tags(tmp_path, monkeypatch):
+    """The Hugging Face path: a DatasetDict saved to disk (what the hub gives) trains like corpus files."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+    rows = {"tokens": [s.split() for s, _ in NER_SENTENCES],
+            "ner_tags": [[names.index(t) for t in tags.split()] for _, tags in NER_SENTENCES]}
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    split = datasets.Dataset.from_dict(rows, features=features)
+    datasets.DatasetDict({"train": split, "validation": split}).save_to_disk(str(tmp_path / "conll-like"))
+    out = tmp_path / "model"
+    result = invoke("train", "--dataset", tmp_path / "conll-like", "--out", out, "--epochs", "1",
+                    "--set", "model.hidden=8", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"][0]["path"].endswith("conll-like[train]") and metrics["data"][0]["sentences"] == 8
+    assert set(json.loads((out / "vocab.json").read_text())["labels"]) >= {"B-PER", "E-PER", "S-LOC"}
+
+
+def test_bad_input_train_without_data(tmp_path):
+    assert_user_error(invoke("train", "--out", tmp_path / "m"), "--train and --dev", "--dataset")

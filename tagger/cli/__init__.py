@@ -28,10 +28,15 @@ SetOption = typer.Option([], "--set", help="Config override section.key=value, e
 
 @app.command()
 def train(
-    train_path: Path = typer.Option(..., "--train", help="Training corpus (CoNLL, CoNLL-U or JSONL; .gz ok)."),
-    dev_path: Path = typer.Option(..., "--dev", help="Development corpus, for early stopping."),
     out: Path = typer.Option(..., "--out", help="Model directory to write (best model; last epoch in OUT/last)."),
+    train_path: Optional[Path] = typer.Option(None, "--train", help="Training corpus (CoNLL, CoNLL-U, JSONL; .gz ok)."),
+    dev_path: Optional[Path] = typer.Option(None, "--dev", help="Development corpus, for early stopping."),
     test_path: Optional[Path] = typer.Option(None, "--test", help="Test corpus, scored once with the best model."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Instead of files: a Hugging Face dataset name, "
+                                          "a folder of data files, or a save_to_disk folder (train/validation/test)."),
+    dataset_config: Optional[str] = typer.Option(None, "--dataset-config", help="The dataset's configuration name."),
+    word_column: str = typer.Option("tokens", "--word-column", help="The dataset's column of words."),
+    tag_column_name: str = typer.Option("ner_tags", "--tag-column-name", help="The dataset's column of tags."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML config; see docs/config.md."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
@@ -42,12 +47,14 @@ def train(
 ) -> None:
     """Train a tagger and keep the model with the best dev score."""
     from tagger.cli.train import run_train
+    from tagger.training import DataSource
 
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
     settings += [f"corpus.tag_column={tag_column}"] if tag_column is not None else []
     with reported_errors():
-        run_train(console, train_path, dev_path, out, test_path, config_file, settings, overwrite)
+        source = DataSource(train_path, dev_path, test_path, dataset, dataset_config, word_column, tag_column_name)
+        run_train(console, source, out, config_file, settings, overwrite)
 
 
 @app.command()

@@ -9,18 +9,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from tagger.config import load_config
-from tagger.training import EpochRecord, StepInfo, TrainingResult, TrainingStart, run_training
+from tagger.training import DataSource, EpochRecord, StepInfo, TrainingResult, TrainingStart, run_training
 
 
-def run_train(console: Console, train: Path, dev: Path, out: Path, test: Path | None, config_file: Path | None,
-              overrides: list[str], overwrite: bool) -> None:
+def run_train(console: Console, source: DataSource, out: Path, config_file: Path | None, overrides: list[str],
+              overwrite: bool) -> None:
     config = load_config(config_file, overrides)
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
                         TimeRemainingColumn(), console=console, transient=True)
     task_id, words, started = None, 0, 0.0
     with progress:
-        for event in run_training(config, train, dev, out, test, overwrite):
+        for event in run_training(config, source, out, overwrite):
             if isinstance(event, TrainingStart):
                 print_start(console, event)
             elif isinstance(event, StepInfo):

@@ -9,12 +9,13 @@ Text is kept as written: no Unicode normalisation (NFC or otherwise) is applied.
 
 from tagger.corpus.conll import read_conll, write_conll
 from tagger.corpus.conllu import read_conllu, write_conllu
-from tagger.corpus.hub import load_corpus
+from tagger.corpus.hub import load_corpus, read_dataset_splits
 from tagger.corpus.jsonl import read_jsonl, write_jsonl
 from tagger.corpus.reading import detect_format, read_corpus, read_sentences
 from tagger.corpus.sentence import CorpusReport, Sentence
 
 __all__ = [
+    "read_dataset_splits",
     "CorpusReport", "Sentence", "detect_format", "load_corpus", "read_conll", "read_conllu", "read_corpus",
     "read_jsonl", "read_sentences", "write_conll", "write_conllu", "write_jsonl",
 ]

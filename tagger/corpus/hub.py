@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tagger.config import CorpusConfig
 from tagger.corpus.reading import read_corpus
+from tagger.corpus.sentence import CorpusReport, Sentence
 from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import ConfigError, CorpusFormatError
 
@@ -128,3 +129,22 @@ def _check_rows(source: str, words: list, tags: list[list[str]]) -> None:
             raise CorpusFormatError(source, row, f"words {str(row_words)[:60]}", "a list of strings")
         if len(row_words) != len(row_tags):
             raise CorpusFormatError(source, row, f"{len(row_words)} words but {len(row_tags)} tags", "one tag per word")
+
+
+def read_dataset_splits(name: str, hub_config: str | None = None, word_column: str = "tokens",
+                        tag_column: str = "ner_tags", config: CorpusConfig = CorpusConfig()
+                        ) -> dict[str, tuple[list[Sentence], CorpusReport]]:
+    """A dataset by name as ``Sentence`` lists per split, as training reads files; ``line`` is the row."""
+    from tagger.schemes import detect_scheme
+
+    loaded = load_corpus(name=name, hub_config=hub_config, word_column=word_column, tag_column=tag_column,
+                         config=config)
+    splits = {}
+    for split, dataset in loaded.items():
+        source = f"{name}[{split}]"
+        sentences = [Sentence(words, tags, source, row) for row, (words, tags)
+                     in enumerate(zip(dataset["words"], dataset["tags"]), start=1) if words]
+        report = CorpusReport(source, "dataset", len(sentences), sum(len(s.words) for s in sentences), 1,
+                              detect_scheme(s.tags for s in sentences), 0, len(dataset) - len(sentences))
+        splits[split] = (sentences, report)
+    return splits
