@@ -15,13 +15,15 @@ import json
 import os
 import platform
 import shlex
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from conlleval import evaluate_lines  # noqa: E402  (the independent scorer beside this script)
+from tagging_speed import tagging_speed  # noqa: E402
 SHARED = Path(os.environ.get("TAGGER_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
 
 TASKS = {
@@ -64,20 +66,14 @@ def train_command(task: dict, out: Path, extra: list[str]) -> list[str]:
     return command
 
 
-def tagging_speed(model_dir: Path, test: Path, runs: int = 5) -> tuple[float, float]:
-    from tagger import Tagger
-    from tagger.corpus import read_corpus
-
-    tagger = Tagger.load(model_dir, device="cpu")
-    sentences = [s.words for s in read_corpus(test, tagger.config.corpus)[0]]
-    words = sum(map(len, sentences))
-    tagger.tag(sentences[:500])  # warm-up
-    speeds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        tagger.tag(sentences)
-        speeds.append(words / (time.perf_counter() - start))
-    return statistics.median(speeds), statistics.pstdev(speeds)
+def conlleval_agreement(model_dir: Path, test: Path) -> tuple[float, float]:
+    """Headline F1 of `tagger evaluate` and of the independent scripts/conlleval.py on its --predictions."""
+    predictions = model_dir / "test_predictions.txt"
+    shown = subprocess.run(["tagger", "evaluate", str(model_dir), str(test), "--json", "--predictions", str(predictions)],
+                           check=True, capture_output=True, text=True).stdout
+    with open(predictions, encoding="utf-8") as lines:
+        independent = evaluate_lines(lines)
+    return 100 * json.loads(shown)["conlleval"]["micro"]["f1"], independent["f1"]
 
 
 def run(name: str, out_root: Path, extra: list[str]) -> dict:
@@ -91,8 +87,9 @@ def run(name: str, out_root: Path, extra: list[str]) -> dict:
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
     metrics = json.loads((out / "metrics.json").read_text())
-    speed, spread = tagging_speed(out, task["test"])
-    return {"task": name, "title": task["title"], "command": shlex.join(command), "wall_seconds": wall,
+    speed, spread, _ = tagging_speed(out, task["test"])
+    agreement = conlleval_agreement(out, task["test"]) if metrics["task"] == "spans" else None
+    return {"conlleval_agreement": agreement, "task": name, "title": task["title"], "command": shlex.join(command), "wall_seconds": wall,
             "metrics": metrics, "words_per_second": speed, "words_per_second_sd": spread}
 
 
@@ -113,6 +110,8 @@ def markdown(result: dict, when: str, host: str) -> str:
         f"training wall time {result['wall_seconds'] / 60:.1f} min (whole command, including data reading and scoring)",
         f"- tagging speed (pre-tokenised test set, CPU, median of 5 after warm-up): "
         f"{result['words_per_second']:,.0f} ± {result['words_per_second_sd']:,.0f} words/s",
+        *([f"- `tagger evaluate` F1 {result['conlleval_agreement'][0]:.4f} vs independent `scripts/conlleval.py` "
+           f"on its `--predictions` {result['conlleval_agreement'][1]:.4f}"] if result["conlleval_agreement"] else []),
         "",
     ])
 

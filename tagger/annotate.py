@@ -30,17 +30,20 @@ class TaggedText:
     tokens: list[Token]
     tags: list[str]
     scores: list[float]
+    scheme: str = "IOB2"  # of ``tags``; "none" for labels such as POS, which have no entities
 
     @property
     def words(self) -> list[str]:
         return [t.text for t in self.tokens]
 
     def entities(self) -> list[dict[str, Any]]:
+        if self.scheme == "none":
+            return []
         return [
             {"label": kind, "start": self.tokens[start].start, "end": self.tokens[end - 1].end,
              "start_word": start, "end_word": end}
-            for kind, start, end in tags_to_spans(self.tags, "IOB2")
-        ] if all(t == "O" or "-" in t for t in self.tags) else []
+            for kind, start, end in tags_to_spans(convert_tags(self.tags, self.scheme, "IOB2"), "IOB2")
+        ]
 
 
 class Tagger:
@@ -50,7 +53,7 @@ class Tagger:
         self.model = model.to(self.device).eval()
         self.vocab, self.config, self.metrics = vocab, config, metrics or {}
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
-        self._tokenizer = None
+        self._tokenizers: dict[tuple[str, str | None], Any] = {}
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> "Tagger":
@@ -110,25 +113,32 @@ class Tagger:
                 results[i] = (best[row][:n], best_probs[row][:n])
         return results
 
-    def tag_text(self, text: str, lang: str = "en") -> list[TaggedText]:
-        """Tokenise raw text with spaCy, then tag each sentence."""
-        return self.tag_texts([text], lang)[0]
+    def tag_text(self, text: str, lang: str = "en", pipeline: str | None = None, scheme: str = "IOB2") -> list[TaggedText]:
+        """Split raw text into sentences and words with spaCy, then tag each sentence."""
+        return self.tag_texts([text], lang, pipeline, scheme)[0]
 
-    def tag_texts(self, texts: Iterable[str], lang: str = "en", batch_size: int = 256) -> list[list[TaggedText]]:
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(lang)
-        documents = list(split_texts(texts, self._tokenizer))
+    def tag_texts(self, texts: Iterable[str], lang: str = "en", pipeline: str | None = None, scheme: str = "IOB2",
+                  batch_size: int = 256) -> list[list[TaggedText]]:
+        """``tag_text`` for many texts at once; spaCy's ``blank(lang)``, or the installed ``pipeline``."""
+        if (lang, pipeline) not in self._tokenizers:
+            self._tokenizers[(lang, pipeline)] = load_tokenizer(lang, pipeline)
+        documents = list(split_texts(texts, self._tokenizers[(lang, pipeline)]))
         flat = [sentence for document in documents for sentence in document]
-        tagged = iter(self.tag([[t.text for t in s] for s in flat], scores=True, batch_size=batch_size))
-        return [[TaggedText(s, *map(list, zip(*next(tagged)))) if s else TaggedText(s, [], []) for s in document]
-                for document in documents]
+        words = [[t.text for t in s] for s in flat]
+        tagged = iter(self.tag(words, scores=True, scheme=scheme, batch_size=batch_size))
+        results = []
+        for document in documents:
+            pairs = [next(tagged) for _ in document]
+            results.append([TaggedText(tokens, [t for t, _ in tags], [p for _, p in tags],
+                                       scheme if self.task == "spans" else "none")
+                            for tokens, tags in zip(document, pairs)])
+        return results
 
     def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> tuple[Evaluation, list[list[str]]]:
         """Score the model on gold sentences (tags in IOB2 for span tasks); returns the scores and predictions."""
         self.check_known_tags(sentences)
         predictions = self.tag([s.words for s in sentences], batch_size=batch_size)
-        task = "labels" if self.task == "labels" else "spans"
-        return evaluate_tags([s.tags for s in sentences], predictions, task=task), predictions
+        return evaluate_tags([s.tags for s in sentences], predictions, task=self.task), predictions
 
     def check_known_tags(self, sentences: Sequence[Sentence]) -> None:
         known = set(self.output_labels)

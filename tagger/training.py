@@ -205,7 +205,8 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
         lr = optimizer.param_groups[0]["lr"]
         schedule.step()
         dev_eval, _ = Tagger(model, vocab, config, device).evaluate(data.dev)
-        score, improved = score_of(dev_eval), score_of(dev_eval) > best_score
+        score = score_of(dev_eval)
+        improved = score > best_score
         if improved:
             best_score, best_epoch = score, epoch
             save_model(out_dir, config, vocab, model)

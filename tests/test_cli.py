@@ -90,34 +90,21 @@ def test_bad_input_tag_refuses_to_overwrite_its_input(trained_model, ner_files):
     assert_user_error(invoke("tag", trained_model, ner_files[0], "-o", ner_files[0]), "is also an input")
 
 
-def test_bad_input_evaluate_wrong_column_count(trained_model, tmp_path):
-    bad = tmp_path / "bad.conll"
-    bad.write_text("John B-PER\nSmith I-PER extra\n", encoding="utf-8")
-    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "expected 2 columns")
+BAD_EVALUATION_FILES = {  # name: (content, line of the error, what the message must say)
+    "wrong_column_count": ("John B-PER\nSmith I-PER extra\n".encode(), 2, "expected 2 columns"),
+    "invalid_utf8": ("Paris B-LOC\nM\u00fcnchen B-LOC\n".encode("latin-1"), 2, "--encoding"),
+    "empty_file": (b"", None, "no sentences"),
+    "tag_outside_any_scheme": (b"John B-PER\nParis LOC\n", 2, "LOC"),
+    "tag_unseen_in_training": (b"John B-PER\nmeets O\nFIFA B-SPORTS\n", 3, "'B-SPORTS' was not seen"),
+}
 
 
-def test_bad_input_evaluate_invalid_utf8(trained_model, tmp_path):
-    bad = tmp_path / "latin1.conll"
-    bad.write_bytes("Paris B-LOC\nM\u00fcnchen B-LOC\n".encode("latin-1"))
-    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "--encoding")
-
-
-def test_bad_input_evaluate_empty_file(trained_model, tmp_path):
-    empty = tmp_path / "empty.conll"
-    empty.write_text("", encoding="utf-8")
-    assert_user_error(invoke("evaluate", trained_model, empty), str(empty), "no sentences")
-
-
-def test_bad_input_evaluate_tag_outside_any_scheme(trained_model, tmp_path):
-    bad = tmp_path / "bare.conll"
-    bad.write_text("John B-PER\nParis LOC\n", encoding="utf-8")
-    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:2", "LOC")
-
-
-def test_bad_input_evaluate_tag_unseen_in_training(trained_model, tmp_path):
-    bad = tmp_path / "unseen.conll"
-    bad.write_text("John B-PER\nmeets O\nFIFA B-SPORTS\n", encoding="utf-8")
-    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:3", "B-SPORTS", "B-PER")
+@pytest.mark.parametrize("case", sorted(BAD_EVALUATION_FILES))
+def test_bad_input_evaluate(trained_model, tmp_path, case):
+    content, line, expected = BAD_EVALUATION_FILES[case]
+    bad = tmp_path / f"{case}.conll"
+    bad.write_bytes(content)
+    assert_user_error(invoke("evaluate", trained_model, bad), f"{bad}:{line}" if line else str(bad), expected)
 
 
 def test_bad_input_missing_model_directory(tmp_path, ner_files):
@@ -173,3 +160,13 @@ def test_train_from_a_dataset_with_class_label_tags(tmp_path, monkeypatch):
 
 def test_bad_input_train_without_data(tmp_path):
     assert_user_error(invoke("train", "--out", tmp_path / "m"), "--train and --dev", "--dataset")
+
+
+def test_tag_in_bioes_keeps_the_same_entities(trained_model, tmp_path):
+    source = tmp_path / "news.txt"
+    source.write_text("Acme Corp hired Anna Lee in Berlin.", encoding="utf-8")
+    result = invoke("tag", trained_model, source, "--format", "jsonl", "--scheme", "BIOES")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["tags"][:6] == ["B-ORG", "E-ORG", "O", "B-PER", "E-PER", "O"]
+    assert [e["label"] for e in record["entities"]] == ["ORG", "PER", "LOC"]

@@ -23,6 +23,16 @@ def edit_json(path: Path, change) -> None:
     path.write_text(json.dumps(data))
 
 
+def edit_weights(directory: Path, change, keep_checksum: bool = False) -> None:
+    """Change the tensors in place; by default also drop the checksum, so the loader's deeper checks are reached."""
+    weights = directory / "model.safetensors"
+    state = load_file(str(weights))
+    change(state)
+    save_file(state, str(weights))
+    if not keep_checksum:
+        edit_json(directory / "config.json", lambda d: d.pop("weights_sha256"))
+
+
 def refused(directory: Path, *fragments: str) -> str:
     with pytest.raises(ModelDirError) as caught:
         load_model(directory)
@@ -72,37 +82,22 @@ def test_bad_input_pickle_renamed_to_safetensors_is_never_unpickled(model_copy, 
 
 
 def test_bad_input_tensor_with_wrong_shape(model_copy):
-    weights = model_copy / "model.safetensors"
-    state = load_file(str(weights))
-    state["output.bias"] = state["output.bias"][:-1].clone()
-    save_file(state, str(weights))
-    edit_json(model_copy / "config.json", lambda d: d.pop("weights_sha256"))
+    edit_weights(model_copy, lambda state: state.update({"output.bias": state["output.bias"][:-1].clone()}))
     refused(model_copy, "'output.bias'", "expected")
 
 
 def test_bad_input_missing_and_extra_tensors(model_copy):
-    weights = model_copy / "model.safetensors"
-    state = load_file(str(weights))
-    state["surprise"] = state.pop("output.bias")
-    save_file(state, str(weights))
-    edit_json(model_copy / "config.json", lambda d: d.pop("weights_sha256"))
+    edit_weights(model_copy, lambda state: state.update({"surprise": state.pop("output.bias")}))
     refused(model_copy, "'output.bias' is missing")
 
 
 def test_bad_input_nan_weights(model_copy):
-    weights = model_copy / "model.safetensors"
-    state = load_file(str(weights))
-    state["output.bias"][0] = float("nan")
-    save_file(state, str(weights))
-    edit_json(model_copy / "config.json", lambda d: d.pop("weights_sha256"))
+    edit_weights(model_copy, lambda state: state["output.bias"].__setitem__(0, float("nan")))
     refused(model_copy, "'output.bias' contains NaN or Inf")
 
 
 def test_bad_input_weights_changed_after_saving_fail_the_checksum(model_copy):
-    weights = model_copy / "model.safetensors"
-    state = load_file(str(weights))
-    state["output.bias"] += 1.0
-    save_file(state, str(weights))
+    edit_weights(model_copy, lambda state: state["output.bias"].add_(1.0), keep_checksum=True)
     refused(model_copy, "checksum does not match")
 
 

@@ -23,6 +23,7 @@ console = Console(stderr=True)
 
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
 TagColumnOption = typer.Option(None, "--tag-column", help="CoNLL column of the tags (0-based; -1 = last).")
+EncodingOption = typer.Option(None, "--encoding", help="Encoding of the corpus files (default utf-8).")
 SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
 
 
@@ -41,6 +42,7 @@ def train(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
     tag_column: Optional[int] = TagColumnOption,
+    encoding: Optional[str] = EncodingOption,
     device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda."),
     overrides: List[str] = SetOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
@@ -51,7 +53,7 @@ def train(
 
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
-    settings += [f"corpus.tag_column={tag_column}"] if tag_column is not None else []
+    settings += corpus_settings(tag_column, encoding)
     with reported_errors():
         source = DataSource(train_path, dev_path, test_path, dataset, dataset_config, word_column, tag_column_name)
         run_train(console, source, out, config_file, settings, overwrite)
@@ -65,6 +67,7 @@ def evaluate(
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write 'word gold pred' lines (conlleval)."),
     overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.encoding=latin-1."),
     tag_column: Optional[int] = TagColumnOption,
+    encoding: Optional[str] = EncodingOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
 ) -> None:
@@ -72,7 +75,7 @@ def evaluate(
     from tagger.cli.evaluate import run_evaluate
 
     with reported_errors():
-        settings = list(overrides) + ([f"corpus.tag_column={tag_column}"] if tag_column is not None else [])
+        settings = list(overrides) + corpus_settings(tag_column, encoding)
         run_evaluate(model, data, json_output, predictions, settings, device, batch_size)
 
 
@@ -84,16 +87,26 @@ def tag(
     output_format: str = typer.Option("conll", "--format", help="conll (word, tag, probability) or jsonl."),
     input_format: str = typer.Option("auto", "--input-format", help="auto, text, conll, conllu or jsonl."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input files."),
-    lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text."),
+    lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text (spacy.blank + sentencizer)."),
+    spacy_model: Optional[str] = typer.Option(None, "--spacy-model", help="An installed spaCy pipeline to split raw "
+                                              "text instead, e.g. en_core_web_sm."),
+    scheme: str = typer.Option("IOB2", "--scheme", help="Output scheme for span tags: IOB2, BIOES or IOB1."),
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
     """Tag raw text (.txt) or pre-tokenised files (CoNLL, CoNLL-U, JSONL)."""
-    from tagger.cli.tag import run_tag
+    from tagger.cli.tag import TagOptions, run_tag
 
     with reported_errors():
-        run_tag(model, inputs, output, output_format, input_format, encoding, lang, device, batch_size, overwrite)
+        options = TagOptions(output_format, input_format, encoding, lang, spacy_model, scheme, batch_size)
+        run_tag(model, inputs, output, options, device, overwrite)
+
+
+def corpus_settings(tag_column: int | None, encoding: str | None) -> list[str]:
+    """The shorthand corpus options as the ``--set`` overrides they stand for."""
+    settings = [f"corpus.tag_column={tag_column}"] if tag_column is not None else []
+    return settings + ([f"corpus.encoding={encoding}"] if encoding else [])
 
 
 @contextmanager

@@ -89,10 +89,10 @@ def _is_saved_dataset(name: str) -> bool:
 
 def _check_columns(dataset: Any, source: str, word_column: str, tag_column: str) -> None:
     available = ", ".join(dataset.column_names)
-    for role, column in (("word", word_column), ("tag", tag_column)):
+    for role, column, option in (("word", word_column, "--word-column"), ("tag", tag_column, "--tag-column-name")):
         if column not in dataset.column_names:
             raise ConfigError(f"{source}: no {role} column '{column}' (available columns: {available}); "
-                              f"pass --{role}-column")
+                              f"name it with {option}")
 
 
 def _tag_strings(dataset: Any, tag_column: str) -> list[list[str]]:

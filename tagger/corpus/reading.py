@@ -85,7 +85,7 @@ def _resolve_format(path: str | Path, config: CorpusConfig) -> str:
     fmt = detect_format(path) if config.format == "auto" else config.format
     if fmt == "text":
         raise CorpusFormatError(str(path), 0, "raw text (no word/tag columns)", "a CoNLL, CoNLL-U or JSONL corpus",
-                                "use `tagger tag` for raw text, or pass --format conll if it is one word per line")
+                                "use `tagger tag` for raw text, or pass --set corpus.format=conll if it is one word per line")
     if fmt not in READERS:
         raise ConfigError(f"unknown corpus format '{fmt}' (valid: auto, {', '.join(READERS)})")
     return fmt
@@ -140,7 +140,7 @@ def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig) -> tup
         sentence = tagged[problem.sentence_index]
         word = sentence.words[problem.word_index]
         line_no = _word_line(sentence, problem.word_index, fmt, config.encoding)
-        hint = "fix the tag, or pass --scheme none if the tags are not spans"
+        hint = "fix the tag, or pass --set corpus.scheme=none if the tags are not spans"
         raise CorpusFormatError(sentence.path, line_no, f"word {word!r}: {problem.message}",
                                 "a valid span tag", hint) from None
     new_tags = {id(s): tags for s, tags in zip(tagged, converted) if tags != s.tags}
