@@ -101,17 +101,25 @@ class Tagger:
         for indices in bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False):
             chosen = [nonempty[i] for i in indices]
             batch = build_batch([encode_sentence(sentences[i], self.vocab) for i in chosen], self.vocab).to(self.device)
-            log_probs = torch.log_softmax(self.model(batch).float(), dim=-1)  # (batch_size, seq_len, num_tags)
-            if self.transitions is None:
-                best = decode_argmax(log_probs)
-            else:
-                best = decode_constrained(log_probs, batch.mask, self.transitions)
-            best_probs = log_probs.gather(2, best.unsqueeze(2)).squeeze(2).exp()  # (batch_size, seq_len)
+            best, best_probs = self.decode(self.model(batch).float(), batch.mask)  # (batch_size, seq_len) each
             best, best_probs = best.cpu().tolist(), best_probs.cpu().tolist()
             for row, i in enumerate(chosen):
                 n = len(sentences[i])
                 results[i] = (best[row][:n], best_probs[row][:n])
         return results
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best label ids and the probability of each (CRF: posterior marginal; softmax: its softmax)."""
+        if self.model.crf is not None:
+            best = self.model.crf.decode(emissions, mask)  # (batch_size, seq_len)
+            probs = self.model.crf.marginals(emissions, mask)  # (batch_size, seq_len, num_tags)
+            return best, probs.gather(2, best.unsqueeze(2)).squeeze(2)
+        log_probs = torch.log_softmax(emissions, dim=-1)  # (batch_size, seq_len, num_tags)
+        if self.transitions is None:
+            best = decode_argmax(log_probs)
+        else:
+            best = decode_constrained(log_probs, mask, self.transitions)
+        return best, log_probs.gather(2, best.unsqueeze(2)).squeeze(2).exp()
 
     def tag_text(self, text: str, lang: str = "en", pipeline: str | None = None, scheme: str = "IOB2") -> list[TaggedText]:
         """Split raw text into sentences and words with spaCy, then tag each sentence."""

@@ -27,6 +27,8 @@ class VocabConfig:
     lowercase: bool = True  # casing is carried by the char encoder and casing feature
     digits_to_zero: bool = True
     max_word_len: int = 30  # characters kept per word for the char encoder
+    vectors: str = ""  # pretrained word vectors: a GloVe/word2vec/fastText text file (.gz ok) or spacy:PIPELINE
+    vectors_limit: int = 0  # keep only the first N vectors (files are frequency-sorted); 0 = all
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,11 @@ class ModelConfig:
     layers: int = 2
     hidden: int = 200  # per direction
     bidirectional: bool = True
-    dropout: float = 0.5
-    head: str = "softmax"
+    embedding_dropout: float = 0.5  # on the word ⊕ char ⊕ casing input
+    recurrent_dropout: float = 0.5  # between stacked recurrent layers
+    output_dropout: float = 0.5  # before the output layer
+    head: str = "softmax"  # softmax (constrained decoding for span tags) | crf
+    freeze_vectors: bool = False  # keep pretrained word vectors fixed during training
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,16 @@ class TrainConfig:
     epochs: int = 40
     patience: int = 8
     batch_size: int = 32
+    optimizer: str = "adam"  # adam | sgd (with momentum)
     lr: float = 0.002
-    lr_decay: float = 0.05  # lr_t = lr / (1 + decay * epoch)
+    momentum: float = 0.9  # sgd only
+    schedule: str = "decay"  # decay: lr / (1 + lr_decay * epoch) | plateau: halve lr when dev stops improving
+    lr_decay: float = 0.05
+    plateau_patience: int = 2  # epochs without a better dev score before the plateau schedule halves lr
     weight_decay: float = 0.0
     clip_norm: float = 5.0
     word_dropout: float = 0.05  # probability a training word is replaced by <unk>
+    singleton_unk: float = 0.0  # probability a word seen once in training is replaced by <unk> (Lample et al.: 0.5)
     scheme: str = "BIOES"  # internal training scheme for span tags: IOB2 | BIOES
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
@@ -87,7 +97,9 @@ CHOICES = {
     ("corpus", "scheme"): {"auto", "IOB1", "IOB2", "BIOES", "none"},
     ("model", "char_encoder"): {"cnn", "lstm", "none"},
     ("model", "cell"): {"lstm", "gru", "rnn"},
-    ("model", "head"): {"softmax"},
+    ("model", "head"): {"softmax", "crf"},
+    ("train", "optimizer"): {"adam", "sgd"},
+    ("train", "schedule"): {"decay", "plateau"},
     ("train", "scheme"): {"IOB2", "BIOES"},
     ("train", "device"): {"auto", "cpu", "cuda"},
 }
@@ -141,22 +153,52 @@ def parse_override(text: str) -> tuple[str, str, str]:
     return section, key, value.strip()
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
-    """Read a TOML config (or the defaults) and apply ``section.key=value`` overrides."""
-    data: dict[str, dict[str, Any]] = {}
-    source = "defaults"
+# Named starting points, applied before a config file and --set overrides. Provisional until the
+# ablation benchmark (scripts/, issue 3) measures them: see BENCHMARKS.md.
+PRESETS: dict[str, list[str]] = {
+    "default": [],
+    "fast": ["model.layers=1", "model.hidden=128", "model.char_filters=30", "train.epochs=20", "train.patience=4"],
+    "accurate": ["model.head=crf", "model.hidden=256", "train.singleton_unk=0.5", "train.epochs=60",
+                 "train.patience=10"],
+}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), preset: str = "default") -> Config:
+    """A preset, then a TOML config file, then ``section.key=value`` overrides, each over the one before."""
+    if preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r}: expected one of {', '.join(PRESETS)}")
+    data = overrides_to_dict(PRESETS[preset])
+    source = "defaults" if preset == "default" else f"preset {preset}"
     if path is not None:
         source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid TOML ({error})") from None
-    for text in overrides:
+        merge_settings(data, read_toml(Path(path)))
+    merge_settings(data, overrides_to_dict(overrides))
+    return Config.from_dict(data, source)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+
+
+def overrides_to_dict(texts: list[str]) -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = {}
+    for text in texts:
         section, key, value = parse_override(text)
         data.setdefault(section, {})[key] = value
-    return Config.from_dict(data, source)
+    return data
+
+
+def merge_settings(data: dict[str, Any], updates: dict[str, Any]) -> None:
+    for section, values in updates.items():
+        if isinstance(values, dict) and isinstance(data.get(section, {}), dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values  # not a table: Config.from_dict reports it
 
 
 def replace(config: Config, section: str, **changes: Any) -> Config:

@@ -11,8 +11,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.batching import Batch
 from tagger.config import ModelConfig
+from tagger.crf import CRF
+from tagger.decoding import TransitionMask
 from tagger.errors import ConfigError
-from tagger.vocab import CASINGS, PAD_ID
+from tagger.vocab import CASINGS, PAD_ID, Vocab
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -51,19 +53,24 @@ class CharLSTM(nn.Module):
 
 
 class BiLSTMTagger(nn.Module):
-    def __init__(self, config: ModelConfig, num_words: int, num_chars: int, num_tags: int):
+    """``transitions`` constrain the CRF head (built by the owner from the labels and their scheme)."""
+
+    def __init__(self, config: ModelConfig, num_words: int, num_chars: int, num_tags: int,
+                 transitions: TransitionMask | None = None):
         super().__init__()
         self.config = config
         self.word_embedding = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
         self.char_encoder = {"cnn": CharCNN, "lstm": CharLSTM}.get(config.char_encoder, lambda *_: None)(num_chars, config)
         self.casing_embedding = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
         input_dim = config.word_dim + config.casing_dim + (self.char_encoder.output_dim if self.char_encoder else 0)
-        self.dropout = nn.Dropout(config.dropout)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = CELLS[config.cell](
             input_dim, config.hidden, num_layers=config.layers, batch_first=True,
-            bidirectional=config.bidirectional, dropout=config.dropout if config.layers > 1 else 0.0,
+            bidirectional=config.bidirectional, dropout=config.recurrent_dropout if config.layers > 1 else 0.0,
         )
+        self.output_dropout = nn.Dropout(config.output_dropout)
         self.output = nn.Linear(config.hidden * (2 if config.bidirectional else 1), num_tags)
+        self.crf = CRF(num_tags, transitions) if config.head == "crf" else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -95,16 +102,18 @@ class BiLSTMTagger(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Emissions (batch_size, seq_len, num_tags) for a batch."""
-        embedded = self.dropout(self.embed(batch))
+        embedded = self.embedding_dropout(self.embed(batch))
         seq_len = embedded.shape[1]
         packed = pack_padded_sequence(embedded, batch.lengths, batch_first=True, enforce_sorted=False)
         hidden, _ = self.rnn(packed)
         hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=seq_len)  # (batch_size, seq_len, hidden*dirs)
-        return self.output(self.dropout(hidden))  # (batch_size, seq_len, num_tags)
+        return self.output(self.output_dropout(hidden))  # (batch_size, seq_len, num_tags)
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """Mean cross-entropy over the real words of the batch."""
+        """CRF: mean negative log-likelihood per sentence; softmax: mean cross-entropy per word."""
         emissions = self(batch)  # (batch_size, seq_len, num_tags)
+        if self.crf is not None:
+            return self.crf.neg_log_likelihood(emissions, batch.tag_ids, batch.mask)
         return nn.functional.cross_entropy(emissions[batch.mask], batch.tag_ids[batch.mask])
 
 
@@ -118,3 +127,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); "
                           "use --device cpu or auto")
     return torch.device(device)
+
+
+def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:
+    """The model for a vocabulary; its CRF may only use the transitions the labels' scheme allows."""
+    transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None
+    return BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels), transitions)

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save
 from tagger import __version__
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, TaggerError
-from tagger.model import BiLSTMTagger
+from tagger.model import BiLSTMTagger, build_model
 from tagger.vocab import Vocab
 
 FORMAT_VERSION = 1
@@ -87,7 +87,7 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Loa
     config = read_config(header, directory / "config.json")
     vocab = Vocab.from_dict(read_json(directory / "vocab.json"), str(directory / "vocab.json"))
     state = read_weights(directory / "model.safetensors", header.get("weights_sha256"))
-    model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels))
+    model = build_model(config.model, vocab)
     check_weights(state, model, directory / "model.safetensors")
     model.load_state_dict(state)
     metrics_path = directory / "metrics.json"

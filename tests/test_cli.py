@@ -170,3 +170,17 @@ def test_tag_in_bioes_keeps_the_same_entities(trained_model, tmp_path):
     record = json.loads(result.stdout)
     assert record["tags"][:6] == ["B-ORG", "E-ORG", "O", "B-PER", "E-PER", "O"]
     assert [e["label"] for e in record["entities"]] == ["ORG", "PER", "LOC"]
+
+
+def test_train_preset_and_seeds(ner_files, tmp_path):
+    out = tmp_path / "fast"
+    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--preset", "fast",
+                    "--seeds", "2", "--epochs", "1", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"]["layers"] == 1 and config["model"]["hidden"] == 128 and config["train"]["epochs"] == 1
+    summary = json.loads((out / "seeds.json").read_text())
+    assert summary["seeds"] == [1, 2] and len(summary["dev"]["scores"]) == 2
+    assert "2 seeds: dev entity F1 (conlleval)" in " ".join(result.stderr.split())
+    assert_user_error(invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "x",
+                             "--preset", "fastest"), "preset 'fastest'", "fast")

@@ -8,8 +8,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 
 LAYERS = {
     "errors": 0, "config": 0,
-    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1,
-    "batching": 2, "model": 2, "decoding": 2,
+    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1,
+    "batching": 2, "model": 2, "decoding": 2, "crf": 2,
     "serialization": 3, "annotate": 3, "model_card": 3,
     "training": 4,
     "cli": 5, "spacy_component": 5,
@@ -17,7 +17,7 @@ LAYERS = {
 OWNERS = {  # third-party package -> the modules allowed to import it
     "seqeval": {"scoring"},
     "datasets": {"corpus"},
-    "spacy": {"tokenize", "spacy_component"},
+    "spacy": {"tokenize", "spacy_component", "vectors"},  # vectors: an installed pipeline's word vectors
     "typer": {"cli"},
     "rich": {"cli"},
     "safetensors": {"serialization"},

@@ -13,7 +13,8 @@ TAGS = [["B-PER", "O", "O", "B-LOC"], ["O"], ["B-ORG", "I-ORG", "O", "B-PER", "I
 def make(char_encoder: str = "cnn", cell: str = "lstm"):
     vocab = build_vocab(SENTENCES, {t for s in TAGS for t in s}, "IOB2")
     config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
-                         dropout=0.0, char_encoder=char_encoder, cell=cell)
+                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0,
+                         char_encoder=char_encoder, cell=cell)
     model = BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels))
     return vocab, model
 

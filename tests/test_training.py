@@ -63,3 +63,33 @@ def test_tag_text_gives_entities_with_character_offsets(trained_model):
     sentences = Tagger.load(trained_model).tag_text(text)
     entities = [e for s in sentences for e in s.entities()]
     assert [(text[e["start"]:e["end"]], e["label"]) for e in entities] == [("John Smith", "PER"), ("Paris", "LOC")]
+
+
+def test_crf_head_and_plateau_schedule_overfit_too(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, model=replace(tiny_config.model, head="crf"),
+                     train=replace(tiny_config.train, schedule="plateau", optimizer="sgd", lr=0.1, singleton_unk=0.3))
+    result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "crf")
+    assert result.dev.conlleval.micro.f1 == 1.0
+    tagged = Tagger.load(tmp_path / "crf").tag(WORDS, scores=True)
+    assert [[t for t, _ in s] for s in tagged] == GOLD
+    assert all(0.0 < p <= 1.0 for s in tagged for _, p in s)  # CRF posterior marginals
+
+
+def test_seeds_report_mean_and_keep_the_best_dev_model(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, SeedsResult, run_seeds
+
+    config = replace(tiny_config, train=replace(tiny_config.train, epochs=3, patience=3))
+    events = list(run_seeds(config, DataSource(ner_files[0], ner_files[1], test=ner_files[1]), tmp_path / "m", 2))
+    result = events[-1]
+    assert isinstance(result, SeedsResult) and result.summary["seeds"] == [1, 2]
+    scores = result.summary["dev"]["scores"]
+    assert result.summary["dev"]["mean"] == round(sum(scores) / 2, 2)
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["seed"] == result.best_seed
+    assert max(scores) == result.summary["dev"]["scores"][result.best_seed - 1]
+    assert Tagger.load(tmp_path / "m").tag(WORDS[:1])

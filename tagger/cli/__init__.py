@@ -39,6 +39,8 @@ def train(
     word_column: str = typer.Option("tokens", "--word-column", help="The dataset's column of words."),
     tag_column_name: str = typer.Option("ner_tags", "--tag-column-name", help="The dataset's column of tags."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML config; see docs/config.md."),
+    preset: str = typer.Option("default", "--preset", help="Starting settings: default, fast or accurate."),
+    seeds: int = typer.Option(1, "--seeds", help="Train this many seeds; report mean ± sd, keep the best on dev."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed."),
     tag_column: Optional[int] = TagColumnOption,
@@ -49,6 +51,7 @@ def train(
 ) -> None:
     """Train a tagger and keep the model with the best dev score."""
     from tagger.cli.train import run_train
+    from tagger.config import load_config
     from tagger.training import DataSource
 
     settings = list(overrides)
@@ -56,7 +59,7 @@ def train(
     settings += corpus_settings(tag_column, encoding)
     with reported_errors():
         source = DataSource(train_path, dev_path, test_path, dataset, dataset_config, word_column, tag_column_name)
-        run_train(console, source, out, config_file, settings, overwrite)
+        run_train(console, source, out, load_config(config_file, settings, preset), seeds, overwrite)
 
 
 @app.command()

@@ -8,19 +8,22 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tagger.config import load_config
-from tagger.training import DataSource, EpochRecord, StepInfo, TrainingResult, TrainingStart, run_training
+from tagger.config import Config
+from tagger.training import (DataSource, EpochRecord, SeedsResult, StepInfo, TrainingResult, TrainingStart, describe,
+                             run_seeds, run_training)
 
 
-def run_train(console: Console, source: DataSource, out: Path, config_file: Path | None, overrides: list[str],
-              overwrite: bool) -> None:
-    config = load_config(config_file, overrides)
+def run_train(console: Console, source: DataSource, out: Path, config: Config, seeds: int, overwrite: bool) -> None:
+    if seeds == 1:
+        events = run_training(config, source, out, overwrite)
+    else:
+        events = run_seeds(config, source, out, seeds, overwrite)
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
                         TimeRemainingColumn(), console=console, transient=True)
     task_id, words, started = None, 0, 0.0
     with progress:
-        for event in run_training(config, source, out, overwrite):
+        for event in events:
             if isinstance(event, TrainingStart):
                 print_start(console, event)
             elif isinstance(event, StepInfo):
@@ -35,6 +38,9 @@ def run_train(console: Console, source: DataSource, out: Path, config_file: Path
                 console.print(epoch_line(event), highlight=False)
             elif isinstance(event, TrainingResult):
                 print_result(console, event)
+            elif isinstance(event, SeedsResult):
+                console.print(f"{describe(event.summary)}; best dev: seed {event.best_seed}, copied to {event.out_dir}",
+                              highlight=False)
 
 
 def print_start(console: Console, start: TrainingStart) -> None:
@@ -43,6 +49,8 @@ def print_start(console: Console, start: TrainingStart) -> None:
         skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
         console.print(f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
                       f"scheme {report.scheme}{repaired}{skipped}", highlight=False)
+    if start.vectors:
+        console.print(start.vectors, highlight=False)
     console.print(f"task {start.task}: {len(start.labels)} labels, {start.vocab_words:,} words in vocabulary, "
                   f"{start.parameters:,} parameters, device {start.device}", highlight=False)
     console.print(f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False)

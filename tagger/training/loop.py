@@ -1,12 +1,11 @@
-"""Training: read data, build the vocabulary and model, run epochs, keep the best model on dev.
+"""The training loop: epochs over length-bucketed batches, dev scoring, best and last model kept.
 
-``run_training`` is a generator of events (steps, epochs, the final result); the CLI renders them,
-``train`` just runs it. Saving, early stopping and scoring all happen here, never in the CLI.
+``run_training`` is a generator of events (start, steps, epochs, the final result); the CLI renders
+them, ``train`` just runs it. Saving, early stopping and scoring all happen here, never in the CLI.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -20,16 +19,16 @@ import torch
 
 from tagger import __version__
 from tagger.annotate import Tagger
-from tagger.batching import EncodedSentence, bucketed_batches, build_batch, encode_sentence
+from tagger.batching import EncodedSentence, bucketed_batches, build_batch
 from tagger.config import Config
-from tagger.corpus import CorpusReport, Sentence, read_corpus, read_dataset_splits
+from tagger.corpus import CorpusReport
 from tagger.errors import ConfigError
-from tagger.model import BiLSTMTagger, resolve_device
+from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
-from tagger.schemes import convert_tags, is_span_tagset
 from tagger.scoring import Evaluation
 from tagger.serialization import is_model_dir, save_model, to_json_bytes, write_atomic
-from tagger.vocab import UNK_ID, Vocab, build_vocab
+from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
+from tagger.vocab import UNK_ID, Vocab
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class TrainingStart:
     vocab_words: int
     parameters: int
     device: str
+    vectors: str  # coverage of the pretrained vectors, "" without them
 
 
 @dataclass(frozen=True)
@@ -71,30 +71,6 @@ class TrainingResult:
     test: Evaluation | None
     seconds: float
     metrics: dict[str, Any] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Where the data comes from: corpus files, or a dataset by name (hub, data-file folder, save_to_disk)."""
-
-    train: Path | None = None
-    dev: Path | None = None
-    test: Path | None = None
-    dataset: str | None = None
-    dataset_config: str | None = None
-    word_column: str = "tokens"
-    tag_column: str = "ner_tags"
-
-
-@dataclass
-class Data:
-    train: list[Sentence]
-    dev: list[Sentence]
-    test: list[Sentence] | None
-    reports: list[CorpusReport]
-    task: str  # spans | labels
-    scheme: str  # internal scheme of the labels
-    fingerprints: list[dict[str, Any]]
 
 
 def score_of(evaluation: Evaluation) -> float:
@@ -110,64 +86,38 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def read_data(config: Config, source: DataSource) -> Data:
-    splits = read_dataset(config, source) if source.dataset else read_files(config, source)
-    sentences, reports = [s for s, _ in splits], [r for _, r in splits]
-    fingerprints = [fingerprint(s, r) for s, r in splits]
-    spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
-    return Data(sentences[0], sentences[1], sentences[2] if len(splits) > 2 else None, reports,
-                "spans" if spans else "labels", config.train.scheme if spans else "none", fingerprints)
+def build_optimizer(model: BiLSTMTagger, config: Config) -> tuple[torch.optim.Optimizer, Any]:
+    train = config.train
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if train.optimizer == "sgd":
+        optimizer = torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(parameters, lr=train.lr, weight_decay=train.weight_decay)
+    if train.schedule == "plateau":
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
+                                                              patience=train.plateau_patience)
+    else:
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1 / (1 + train.lr_decay * epoch))
+    return optimizer, schedule
 
 
-def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
-    if source.train is None or source.dev is None:
-        raise ConfigError("training needs --train and --dev corpus files, or --dataset NAME")
-    paths = [source.train, source.dev] + ([source.test] if source.test else [])
-    return [read_corpus(path, config.corpus) for path in paths]
-
-
-def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
-    splits = read_dataset_splits(source.dataset, source.dataset_config, source.word_column, source.tag_column,
-                                 config.corpus)
-    dev_split = next((name for name in ("validation", "dev") if name in splits), None)
-    if "train" not in splits or dev_split is None:
-        raise ConfigError(f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
-                          "training needs 'train' and 'validation' (or 'dev')")
-    return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
-
-
-def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, Any]:
-    """A digest of the words and tags as read, so a model records exactly what it was trained on."""
-    digest = hashlib.sha256()
-    for sentence in sentences:
-        digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
-    return {"path": report.path, "sha256": digest.hexdigest(), "sentences": report.sentences,
-            "words": report.words, "scheme": report.scheme, "repaired": report.repaired}
-
-
-def encode_training_data(data: Data, vocab: Vocab) -> list[EncodedSentence]:
-    def internal(tags: list[str]) -> list[str]:
-        return convert_tags(tags, "IOB2", data.scheme) if data.task == "spans" else tags
-
-    return [encode_sentence(s.words, vocab, internal(s.tags)) for s in data.train]
-
-
-def build_labels(data: Data) -> set[str]:
-    labels = set()
-    for sentence in data.train:
-        labels.update(convert_tags(sentence.tags, "IOB2", data.scheme) if data.task == "spans" else sentence.tags)
-    return labels
+def replace_with_unk(word_ids: torch.Tensor, mask: torch.Tensor, config: Config, singletons: torch.Tensor) -> torch.Tensor:
+    """Word dropout and singleton replacement: the model learns what to do with words it has not seen."""
+    dropped = torch.rand(word_ids.shape, device=word_ids.device) < config.train.word_dropout
+    if config.train.singleton_unk > 0 and len(singletons):
+        is_singleton = torch.isin(word_ids, singletons)
+        dropped |= is_singleton & (torch.rand(word_ids.shape, device=word_ids.device) < config.train.singleton_unk)
+    return word_ids.masked_fill(dropped & mask, UNK_ID)
 
 
 def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: list[EncodedSentence],
-                vocab: Vocab, config: Config, epoch: int, rng: random.Random, device: torch.device) -> Iterator[StepInfo]:
+                vocab: Vocab, config: Config, epoch: int, rng: random.Random, device: torch.device,
+                singletons: torch.Tensor) -> Iterator[StepInfo]:
     model.train()
     batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
     for step, indices in enumerate(batches, 1):
         batch = build_batch([encoded[i] for i in indices], vocab).to(device)
-        if config.train.word_dropout > 0:
-            dropped = (torch.rand(batch.word_ids.shape, device=device) < config.train.word_dropout) & batch.mask
-            batch.word_ids = batch.word_ids.masked_fill(dropped, UNK_ID)
+        batch.word_ids = replace_with_unk(batch.word_ids, batch.mask, config, singletons)
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(batch)
         loss.backward()
@@ -176,7 +126,8 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
 
 
-def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
+def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False
+                 ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
     started = time.perf_counter()
     out_dir = Path(out_dir)
     if is_model_dir(out_dir) and not overwrite:
@@ -186,26 +137,33 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
     seed_everything(config.train.seed)
     device = resolve_device(config.train.device)
     data = read_data(config, source)
-    vocab = build_vocab((s.words for s in data.train), build_labels(data), data.scheme, config.vocab)
+    vocab, embeddings = build_vocabulary(config, data)
     encoded = encode_training_data(data, vocab)
-    model = BiLSTMTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1 / (1 + config.train.lr_decay * epoch))
+    model = build_model(config.model, vocab)
+    if embeddings is not None:
+        model.word_embedding.weight.data.copy_(torch.from_numpy(embeddings.matrix))
+        model.word_embedding.weight.requires_grad_(not config.model.freeze_vectors)
+    model.to(device)
+    optimizer, schedule = build_optimizer(model, config)
+    singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
     yield TrainingStart(data.reports, data.task, list(vocab.labels), len(vocab.words),
-                        sum(p.numel() for p in model.parameters()), str(device))
+                        sum(p.numel() for p in model.parameters()), str(device),
+                        embeddings.coverage if embeddings else "")
     rng = random.Random(config.train.seed)
     best_score, best_epoch, log = -math.inf, 0, []
     for epoch in range(1, config.train.epochs + 1):
         epoch_start, losses, words = time.perf_counter(), [], 0
-        for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device):
+        for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons):
             losses.append(info.loss)
             words += info.words
             yield info
         train_seconds = time.perf_counter() - epoch_start
         lr = optimizer.param_groups[0]["lr"]
-        schedule.step()
-        dev_eval, _ = Tagger(model, vocab, config, device).evaluate(data.dev)
-        score = score_of(dev_eval)
+        score = score_of(Tagger(model, vocab, config, device).evaluate(data.dev)[0])
+        if config.train.schedule == "plateau":
+            schedule.step(score)
+        else:
+            schedule.step()
         improved = score > best_score
         if improved:
             best_score, best_epoch = score, epoch
@@ -234,6 +192,7 @@ def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best
         "epochs_run": len(log),
         "train_seconds": round(seconds, 1),
         "device": str(device),
+        "seed": config.train.seed,
         "dev": dev_eval.to_dict(),
         "test": test_eval.to_dict() if test_eval else None,
         "data": data.fingerprints,

@@ -1,0 +1,118 @@
+"""Training data: read the splits, build the vocabulary (with pretrained vectors), encode once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tagger.batching import EncodedSentence, encode_sentence
+from tagger.config import Config
+from tagger.corpus import CorpusReport, Sentence, read_corpus, read_dataset_splits
+from tagger.errors import ConfigError
+from tagger.schemes import convert_tags, is_span_tagset
+from tagger.vocab import Vocab, build_vocab
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the data comes from: corpus files, or a dataset by name (hub, data-file folder, save_to_disk)."""
+
+    train: Path | None = None
+    dev: Path | None = None
+    test: Path | None = None
+    dataset: str | None = None
+    dataset_config: str | None = None
+    word_column: str = "tokens"
+    tag_column: str = "ner_tags"
+
+
+@dataclass
+class Data:
+    train: list[Sentence]
+    dev: list[Sentence]
+    test: list[Sentence] | None
+    reports: list[CorpusReport]
+    task: str  # spans | labels
+    scheme: str  # internal scheme of the labels
+    fingerprints: list[dict[str, Any]]
+
+    def internal_tags(self, sentence: Sentence) -> list[str]:
+        return convert_tags(sentence.tags, "IOB2", self.scheme) if self.task == "spans" else sentence.tags
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Pretrained rows for the word embedding, and what they cover."""
+
+    matrix: np.ndarray  # (num_words, word_dim)
+    coverage: str
+
+
+def read_data(config: Config, source: DataSource) -> Data:
+    splits = read_dataset(config, source) if source.dataset else read_files(config, source)
+    sentences, reports = [s for s, _ in splits], [r for _, r in splits]
+    fingerprints = [fingerprint(s, r) for s, r in splits]
+    spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
+    return Data(sentences[0], sentences[1], sentences[2] if len(splits) > 2 else None, reports,
+                "spans" if spans else "labels", config.train.scheme if spans else "none", fingerprints)
+
+
+def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
+    if source.train is None or source.dev is None:
+        raise ConfigError("training needs --train and --dev corpus files, or --dataset NAME")
+    paths = [source.train, source.dev] + ([source.test] if source.test else [])
+    return [read_corpus(path, config.corpus) for path in paths]
+
+
+def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
+    splits = read_dataset_splits(source.dataset, source.dataset_config, source.word_column, source.tag_column,
+                                 config.corpus)
+    dev_split = next((name for name in ("validation", "dev") if name in splits), None)
+    if "train" not in splits or dev_split is None:
+        raise ConfigError(f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
+                          "training needs 'train' and 'validation' (or 'dev')")
+    return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
+
+
+def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, Any]:
+    """A digest of the words and tags as read, so a model records exactly what it was trained on."""
+    digest = hashlib.sha256()
+    for sentence in sentences:
+        digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
+    return {"path": report.path, "sha256": digest.hexdigest(), "sentences": report.sentences,
+            "words": report.words, "scheme": report.scheme, "repaired": report.repaired}
+
+
+def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | None]:
+    """Training words, chars and labels; words of the pretrained vectors join the vocabulary."""
+    labels = {tag for sentence in data.train for tag in data.internal_tags(sentence)}
+    vocab = build_vocab((s.words for s in data.train), labels, data.scheme, config.vocab)
+    if not config.vocab.vectors:
+        return vocab, None
+    from tagger.vectors import build_embedding_matrix, load_vectors, measure_coverage, words_to_add
+
+    vectors = load_vectors(config.vocab.vectors, limit=config.vocab.vectors_limit or None)
+    if vectors.dim != config.model.word_dim:
+        raise ConfigError(f"{vectors.source} has {vectors.dim}-dimensional vectors but model.word_dim is "
+                          f"{config.model.word_dim}; pass --set model.word_dim={vectors.dim}")
+    counts = Counter(w for s in data.train for w in s.words)
+    coverage = measure_coverage(counts, vectors, vocab.normalise).summary()
+    vocab = replace(vocab, words=vocab.words + tuple(words_to_add(vocab.words, vectors, vocab.normalise)))
+    matrix, _ = build_embedding_matrix(vocab.words, vectors, vocab.normalise, np.random.default_rng(config.train.seed))
+    return vocab, Embeddings(matrix, coverage)
+
+
+def encode_training_data(data: Data, vocab: Vocab) -> list[EncodedSentence]:
+    return [encode_sentence(s.words, vocab, data.internal_tags(s)) for s in data.train]
+
+
+def singleton_ids(data: Data, vocab: Vocab) -> list[int]:
+    """Ids of words seen once in training: the ones replaced by <unk> with ``train.singleton_unk``."""
+    counts = Counter(vocab.word_id(w) for s in data.train for w in s.words)
+    return sorted(word_id for word_id, n in counts.items() if n == 1)

@@ -1,0 +1,75 @@
+"""Several seeds of one configuration: mean ± standard deviation of the scores (Reimers & Gurevych 2017),
+and the model with the best dev score kept as the result."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from tagger.config import Config
+from tagger.errors import ConfigError
+from tagger.serialization import is_model_dir, to_json_bytes, write_atomic
+from tagger.training.data import DataSource
+from tagger.training.loop import TrainingResult, run_training, score_of
+
+# config.json last: it carries the weights' checksum, so a reader never pairs it with other weights
+MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "config.json")
+
+
+@dataclass(frozen=True)
+class SeedsResult:
+    out_dir: Path
+    best_seed: int
+    summary: dict[str, Any]  # per split: scores of every seed, mean and standard deviation
+
+
+def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, overwrite: bool = False
+              ) -> Iterator[Any]:
+    """Train seeds ``train.seed``, ``train.seed + 1``, ... into OUT/seeds/seed-N; copy the best to OUT."""
+    out_dir = Path(out_dir)
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: expected at least 1")
+    if is_model_dir(out_dir) and not overwrite:
+        raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
+    results: list[TrainingResult] = []
+    for seed in range(config.train.seed, config.train.seed + seeds):
+        seeded = replace(config, train=replace(config.train, seed=seed))
+        for event in run_training(seeded, source, out_dir / "seeds" / f"seed-{seed}", overwrite=True):
+            if isinstance(event, TrainingResult):
+                results.append(event)
+            yield event
+    best = max(results, key=lambda r: score_of(r.dev))
+    summary = summarise(results)
+    copy_model(best.out_dir, out_dir)
+    write_atomic(out_dir / "seeds.json", to_json_bytes(summary))
+    yield SeedsResult(out_dir, best.metrics["seed"], summary)
+
+
+def summarise(results: list[TrainingResult]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"seeds": [r.metrics["seed"] for r in results]}
+    for split in ("dev", "test"):
+        evaluations = [getattr(r, split) for r in results]
+        if any(e is None for e in evaluations):
+            continue
+        scores = [100 * score_of(e) for e in evaluations]
+        summary[split] = {
+            "metric": "entity F1 (conlleval)" if evaluations[0].task == "spans" else "token accuracy",
+            "scores": [round(s, 2) for s in scores],
+            "mean": round(statistics.mean(scores), 2),
+            "sd": round(statistics.stdev(scores), 2) if len(scores) > 1 else 0.0,
+        }
+    return summary
+
+
+def copy_model(source: Path, target: Path) -> None:
+    for name in MODEL_FILES:
+        if (source / name).exists():
+            write_atomic(target / name, (source / name).read_bytes())
+
+
+def describe(summary: dict[str, Any]) -> str:
+    parts = [f"{split} {summary[split]['metric']} {summary[split]['mean']:.2f} ± {summary[split]['sd']:.2f} "
+             f"({', '.join(f'{s:.2f}' for s in summary[split]['scores'])})" for split in ("dev", "test") if split in summary]
+    return f"{len(summary['seeds'])} seeds: " + "; ".join(parts)
