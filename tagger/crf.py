@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tagger.decoding import TransitionMask
+from tagger.decoding import TransitionMask, viterbi
 
 
 class CRF(nn.Module):
@@ -64,21 +64,7 @@ class CRF(nn.Module):
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best tag ids (batch_size, seq_len) by batched Viterbi; positions beyond a sentence repeat its last tag."""
         emissions, mask = self._check_inputs(emissions, mask)
-        start, middle, end = self._scores()
-        score = start + emissions[:, 0]  # (batch_size, num_tags)
-        stay = torch.arange(self.num_tags, device=emissions.device).expand_as(score)  # (batch_size, num_tags)
-        backpointers = []
-        for t in range(1, emissions.shape[1]):
-            best, best_from = (score.unsqueeze(2) + middle).max(dim=1)  # (batch_size, num_tags)
-            step = mask[:, t].unsqueeze(1)  # (batch_size, 1)
-            score = torch.where(step, best + emissions[:, t], score)
-            backpointers.append(torch.where(step, best_from, stay))
-        last = (score + end).argmax(dim=1)  # (batch_size,)
-        path = [last]
-        for pointers in reversed(backpointers):
-            last = pointers.gather(1, last.unsqueeze(1)).squeeze(1)  # (batch_size,)
-            path.append(last)
-        return torch.stack(path[::-1], dim=1)  # (batch_size, seq_len)
+        return viterbi(emissions, mask, *self._scores())
 
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Posteriors p(tag at t | sentence) (batch_size, seq_len, num_tags) by forward-backward.

@@ -32,23 +32,30 @@ def decode_argmax(log_probs: torch.Tensor) -> torch.Tensor:
 
 
 def decode_constrained(log_probs: torch.Tensor, mask: torch.Tensor, transitions: TransitionMask) -> torch.Tensor:
-    """Best tag sequence per sentence that only uses allowed transitions.
+    """Best tag sequence per sentence that only uses allowed transitions (softmax head)."""
+    return viterbi(log_probs, mask, transitions.start, transitions.middle, transitions.end)
 
-    log_probs (batch_size, seq_len, num_tags); mask (batch_size, seq_len) with real words first.
-    Loops over positions, never over sentences.
+
+def viterbi(scores: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, middle: torch.Tensor,
+            end: torch.Tensor) -> torch.Tensor:
+    """Highest-scoring tag ids (batch_size, seq_len) under additive start, transition and end scores.
+
+    scores (batch_size, seq_len, num_tags); mask (batch_size, seq_len) with real words first; start and
+    end (num_tags,), middle (num_tags, num_tags) from -> to. Loops over positions, never over sentences;
+    beyond a sentence's length the path repeats its last tag.
     """
-    batch_size, seq_len, num_tags = log_probs.shape
-    score = log_probs[:, 0] + transitions.start  # (batch_size, num_tags)
+    num_tags = scores.shape[2]
+    score = scores[:, 0] + start  # (batch_size, num_tags)
+    stay = torch.arange(num_tags, device=scores.device).expand_as(score)  # (batch_size, num_tags)
     backpointers = []
-    for t in range(1, seq_len):
-        candidates = score.unsqueeze(2) + transitions.middle  # (batch_size, from, to)
-        best, best_from = candidates.max(dim=1)  # (batch_size, num_tags)
+    for t in range(1, scores.shape[1]):
+        best, best_from = (score.unsqueeze(2) + middle).max(dim=1)  # (batch_size, num_tags)
         step = mask[:, t].unsqueeze(1)  # (batch_size, 1)
-        score = torch.where(step, best + log_probs[:, t], score)
-        backpointers.append(torch.where(step, best_from, torch.arange(num_tags, device=score.device)))
-    last = (score + transitions.end).argmax(dim=1)  # (batch_size,)
+        score = torch.where(step, best + scores[:, t], score)
+        backpointers.append(torch.where(step, best_from, stay))
+    last = (score + end).argmax(dim=1)  # (batch_size,)
     path = [last]
     for pointers in reversed(backpointers):
-        last = pointers.gather(1, last.unsqueeze(1)).squeeze(1)
+        last = pointers.gather(1, last.unsqueeze(1)).squeeze(1)  # (batch_size,)
         path.append(last)
     return torch.stack(path[::-1], dim=1)  # (batch_size, seq_len)
