@@ -4,6 +4,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+import torch
+
 from tagger import Tagger
 from tests.conftest import NER_SENTENCES
 
@@ -93,3 +96,44 @@ def test_seeds_report_mean_and_keep_the_best_dev_model(ner_files, tiny_config, t
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["seed"] == result.best_seed
     assert max(scores) == result.summary["dev"]["scores"][result.best_seed - 1]
     assert Tagger.load(tmp_path / "m").tag(WORDS[:1])
+
+
+def write_glove(path, vectors: dict[str, list[float]]) -> None:
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_glove_vectors_end_to_end(ner_files, tiny_config, tmp_path, freeze):
+    """Vector words join the vocabulary, coverage is reported, and frozen vectors stay as in the file."""
+    from dataclasses import replace
+
+    from tagger.training import DataSource, TrainingStart, run_training
+
+    glove = {"john": [0.5] * 16, "paris": [-0.25] * 16, "madrid": [0.125] * 16}  # madrid: not in the corpus
+    write_glove(tmp_path / "glove.16d.txt", glove)
+    config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors=str(tmp_path / "glove.16d.txt")),
+                     model=replace(tiny_config.model, freeze_vectors=freeze),
+                     train=replace(tiny_config.train, epochs=3))
+    events = list(run_training(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m"))
+    start = next(e for e in events if isinstance(e, TrainingStart))
+    assert "vectors cover" in start.vectors
+    tagger = Tagger.load(tmp_path / "m")
+    assert "madrid" in tagger.vocab.words  # known from the vectors alone
+    embedding = tagger.model.word_embedding.weight
+    def keeps_its_vector(word: str) -> bool:
+        return torch.allclose(embedding[tagger.vocab.word_id(word)].detach(), torch.tensor(glove[word]))
+
+    assert keeps_its_vector("madrid")  # never in a training batch: no gradient, frozen or not
+    assert keeps_its_vector("john") == freeze  # trained on: moves only when fine-tuned
+
+
+def test_vectors_with_the_wrong_dimension_are_refused(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.errors import ConfigError
+    from tagger.training import DataSource, train
+
+    write_glove(tmp_path / "glove.3d.txt", {"john": [1.0, 2.0, 3.0]})
+    config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors=str(tmp_path / "glove.3d.txt")))
+    with pytest.raises(ConfigError, match="3-dimensional vectors but model.word_dim is 16"):
+        train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")

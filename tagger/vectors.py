@@ -1,0 +1,293 @@
+"""Pretrained word vectors: read GloVe / word2vec / fastText text files or a spaCy pipeline's table,
+and turn them into the initial weights of a word embedding whose rows follow a vocabulary."""
+
+from __future__ import annotations
+
+import codecs
+import math
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tagger.corpus.lines import ENCODING_HINT, open_binary
+from tagger.errors import ConfigError, CorpusFormatError
+from tagger.vocab import SPECIALS
+
+SPACY_PREFIX = "spacy:"
+LINE_FORMAT = "'word v1 ... vd' per line, optionally after a 'count dim' header line"
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays field by field is ambiguous
+class WordVectors:
+    words: list[str]
+    matrix: np.ndarray  # (num_vectors, dim) float32, row i is the vector of words[i]
+    source: str  # the file path, or "spacy:<pipeline>"
+
+    def __post_init__(self) -> None:
+        if self.matrix.ndim != 2 or self.matrix.shape[0] != len(self.words):
+            raise ValueError(f"{len(self.words)} words need a ({len(self.words)}, dim) matrix, got {self.matrix.shape}")
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    types: int
+    types_found: int
+    tokens: int
+    tokens_found: int
+    lowercase_matches: int  # types absent in their own case but present in lower case
+
+    def summary(self) -> str:
+        return (f"vectors cover {_percent(self.tokens_found, self.tokens)} of training words "
+                f"({_percent(self.types_found, self.types)} of word types; "
+                f"{self.lowercase_matches:,} found only in lower case)")
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "0.0%"
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
+    """``spacy:NAME`` for an installed (or saved) spaCy pipeline, anything else a vectors text file."""
+    if spec.startswith(SPACY_PREFIX):
+        _check_limit(limit)
+        vectors = spacy_vectors(spec[len(SPACY_PREFIX):])
+        if limit is None or limit >= len(vectors.words):
+            return vectors
+        return WordVectors(vectors.words[:limit], vectors.matrix[:limit], vectors.source)
+    path = Path(spec)
+    if path.is_dir():
+        raise ConfigError(f"word vectors '{spec}' is a directory; give a vectors file, "
+                          f"or '{SPACY_PREFIX}{spec}' for the vectors of a spaCy pipeline saved there")
+    if not path.is_file():
+        raise ConfigError(f"word vectors file '{spec}' does not exist; give a GloVe, word2vec or fastText "
+                          f"text file (.txt, .vec, optionally .gz) or '{SPACY_PREFIX}<pipeline>'")
+    return read_word_vectors(path, encoding, limit)
+
+
+def read_word_vectors(path: str | Path, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
+    """Read a GloVe file (no header) or a word2vec / fastText text file (``count dim`` header), maybe .gz.
+
+    The first line fixes the dimension. Some GloVe releases have words with spaces (``at name@domain.com``),
+    so the last ``dim`` fields are the values and the rest is the word. The first vector of a word wins;
+    ``limit`` keeps the first N words (the files are sorted by frequency) and stops reading there.
+    """
+    name = str(path)
+    _check_readable(name, encoding, limit)
+    index: dict[str, int] = {}
+    rows: list[np.ndarray] = []  # each (dim,) float32
+    line_nos: list[int] = []
+    dim, declared, vector_lines, line_no = 0, None, 0, 0
+    for line_no, text in _vector_lines(name, codecs.lookup(encoding)):
+        if not dim:
+            dim, declared = _read_first_line(name, line_no, text)
+            if declared is not None:
+                continue
+        vector_lines += 1
+        word, row = _read_vector_line(name, line_no, text, dim)
+        if word not in index:
+            index[word] = len(rows)
+            rows.append(row)
+            line_nos.append(line_no)
+            if len(rows) == limit:
+                break
+    if not rows:
+        found = "a header but no vectors" if dim else "an empty file"
+        raise CorpusFormatError(name, max(line_no, 1), found, f"word vectors, {LINE_FORMAT}")
+    if declared is not None and len(rows) != limit and vector_lines < declared:
+        raise CorpusFormatError(name, line_no, f"the file ends after {vector_lines:,} vectors",
+                                f"{declared:,} as the header says", "the file may be truncated: download it again")
+    matrix = np.stack(rows)  # (num_vectors, dim)
+    _check_finite(name, matrix, line_nos)
+    return WordVectors(list(index), matrix, name)
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise ConfigError(f"the vectors limit must be a positive number of words, got {limit}")
+
+
+def _check_readable(name: str, encoding: str, limit: int | None) -> None:
+    _check_limit(limit)
+    if name.removesuffix(".gz").endswith(".bin"):
+        raise ConfigError(f"{name} is a binary vectors file; only text formats are read "
+                          "(use the .vec or .txt download, or save it with gensim's binary=False)")
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"unknown encoding '{encoding}' (e.g. utf-8, latin-1, cp1252)") from None
+    if codec.name.startswith(("utf-16", "utf-32")):
+        # Lines are split as bytes before decoding, which wide encodings do not survive.
+        raise ConfigError(f"cannot read vectors in {codec.name}; convert {name} to utf-8")
+
+
+def _vector_lines(name: str, codec: codecs.CodecInfo) -> Iterator[tuple[int, str]]:
+    # Not tagger.corpus.lines.read_lines: vector files hold crawled words with control characters,
+    # which a corpus rejects but a vector file legitimately contains.
+    with open_binary(name) as stream:
+        line_no = 0
+        try:
+            for line_no, raw in enumerate(stream, start=1):
+                try:
+                    text = codec.decode(raw)[0]
+                except UnicodeDecodeError as error:
+                    found = f"bytes that are not {codec.name} ({error.reason} at byte {error.start + 1})"
+                    raise CorpusFormatError(name, line_no, found, f"{codec.name} text", ENCODING_HINT) from None
+                # fastText ends every line with a space; blank lines carry no vector.
+                text = text.rstrip(" \t\r\n").removeprefix("\ufeff" if line_no == 1 else "")
+                if text:
+                    yield line_no, text
+        except (OSError, EOFError, zlib.error) as error:
+            raise CorpusFormatError(name, line_no + 1, f"corrupt compressed data ({error})",
+                                    "a complete .gz file") from None
+
+
+def _read_first_line(name: str, line_no: int, text: str) -> tuple[int, int | None]:
+    """``(dim, declared count)`` from a word2vec header, or ``(dim, None)`` from a GloVe first vector."""
+    parts = text.split(" ")
+    if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+        if int(parts[1]) == 0:
+            raise CorpusFormatError(name, line_no, f"header {text!r} with dimension 0", "a positive dimension")
+        return int(parts[1]), int(parts[0])
+    if len(parts) < 2:
+        raise CorpusFormatError(name, line_no, f"{text[:50]!r} without values", f"word vectors, {LINE_FORMAT}")
+    return len(parts) - 1, None
+
+
+def _read_vector_line(name: str, line_no: int, text: str, dim: int) -> tuple[str, np.ndarray]:
+    parts = text.split(" ")
+    # Extra fields belong to a word with spaces unless they are numbers, i.e. the line has too many values.
+    if len(parts) <= dim or (len(parts) > dim + 1 and _is_number(parts[-dim - 1])):
+        got = len(parts) - 1 if len(parts) <= dim else _count_trailing_numbers(parts)
+        raise CorpusFormatError(name, line_no, f"{got} values for {parts[0][:50]!r}",
+                                f"{dim} values like the first vector or the header")
+    try:
+        return " ".join(parts[:-dim]), np.asarray(parts[-dim:], dtype=np.float32)
+    except ValueError:
+        bad = next(value for value in parts[-dim:] if not _is_number(value))
+        raise CorpusFormatError(name, line_no, f"{bad[:50]!r} among the values of {parts[0][:50]!r}",
+                                "numbers such as 0.0123 or -1.5e-3") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _count_trailing_numbers(parts: list[str]) -> int:
+    count = 0
+    while count < len(parts) - 1 and _is_number(parts[-count - 1]):
+        count += 1
+    return count
+
+
+def _check_finite(name: str, matrix: np.ndarray, line_nos: list[int]) -> None:
+    # float() reads "nan" and "inf"; one such value turns every loss into nan, so stop here instead.
+    bad_rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(bad_rows):
+        raise CorpusFormatError(name, line_nos[bad_rows[0]], "a value that is nan or infinite", "finite numbers")
+
+
+def spacy_vectors(pipeline: str) -> WordVectors:
+    """The word vectors of an installed spaCy pipeline (a package name or a saved directory)."""
+    try:
+        import spacy  # lazily: only this function needs spaCy, and importing it takes a second
+    except ImportError:
+        raise ConfigError("spaCy is not installed; install it or give a vectors file instead") from None
+    try:
+        nlp = spacy.load(pipeline)
+    except OSError:
+        raise ConfigError(f"spaCy pipeline '{pipeline}' is neither an installed package nor a pipeline directory "
+                          f"(python -m spacy download {pipeline}, or save one with nlp.to_disk)") from None
+    table = nlp.vocab.vectors
+    if table.mode == "floret":
+        raise ConfigError(f"spaCy pipeline '{pipeline}' has floret (subword hash) vectors, which have no word "
+                          "list; use a pipeline with a word table, e.g. a _md or _lg one")
+    strings = nlp.vocab.strings
+    # Row order is the order of the source vectors file: by frequency, which first-wins matching relies on.
+    pairs = sorted((row, strings[key]) for key, row in table.key2row.items() if key in strings)
+    if not pairs:
+        raise ConfigError(f"spaCy pipeline '{pipeline}' has no word vectors "
+                          "(_sm and _trf pipelines ship without; use a _md or _lg one)")
+    rows = np.array([row for row, _ in pairs])
+    matrix = np.asarray(table.data, dtype=np.float32)[rows]  # (num_keys, dim)
+    return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline)
+
+
+# --- using ----------------------------------------------------------------------------------------
+
+class _VectorIndex:
+    """Where a word's vector is: its exact form, else its normalised form, else its lower case."""
+
+    def __init__(self, vectors: WordVectors, normalise: Callable[[str], str]):
+        self.normalise = normalise
+        self.exact: dict[str, int] = {}
+        self.normalised: dict[str, int] = {}
+        for row, word in enumerate(vectors.words):
+            self.exact.setdefault(word, row)
+            # Vectors are frequency-sorted, so a normal form maps to its most common spelling ("the", not "The").
+            self.normalised.setdefault(normalise(word), row)
+
+    def find(self, word: str) -> int | None:
+        row = self.exact.get(word)
+        if row is None:
+            row = self.normalised.get(self.normalise(word))
+        if row is None:
+            row = self.exact.get(word.lower())
+        return row
+
+
+def build_embedding_matrix(vocab_words: Sequence[str], vectors: WordVectors, normalise: Callable[[str], str],
+                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Initial embedding weights with rows in ``vocab_words`` order, and which rows came from ``vectors``.
+
+    Row 0 (<pad>) is zeros and row 1 (<unk>) random; words without a vector get uniform(-a, a) with
+    a = sqrt(3 / dim), so that their variance is 1 / dim.
+    """
+    if tuple(vocab_words[:2]) != SPECIALS:
+        raise ValueError(f"vocab_words must start with {SPECIALS}, got {tuple(vocab_words[:2])}")
+    index = _VectorIndex(vectors, normalise)
+    scale = math.sqrt(3.0 / vectors.dim)
+    matrix = rng.uniform(-scale, scale, size=(len(vocab_words), vectors.dim)).astype(np.float32)  # (num_words, dim)
+    found = np.zeros(len(vocab_words), dtype=bool)  # (num_words,)
+    for word_id, word in enumerate(vocab_words[2:], start=2):
+        row = index.find(word)
+        if row is not None:
+            matrix[word_id] = vectors.matrix[row]
+            found[word_id] = True
+    matrix[0] = 0.0
+    return matrix, found
+
+
+def words_to_add(train_words: Iterable[str], vectors: WordVectors, normalise: Callable[[str], str]) -> list[str]:
+    """Normalised vector words the training words lack, sorted: adding them to the vocabulary lets words
+    seen only in dev, test or at tagging time keep their pretrained embedding."""
+    known = {normalise(word) for word in train_words} | set(SPECIALS)
+    new = {normalise(word) for word in vectors.words} - known
+    new.discard("")
+    return sorted(new)
+
+
+def measure_coverage(word_counts: Mapping[str, int], vectors: WordVectors,
+                     normalise: Callable[[str], str]) -> Coverage:
+    """How many training words (as written in the corpus) get a pretrained vector."""
+    index = _VectorIndex(vectors, normalise)
+    types_found = tokens_found = lowercase_matches = 0
+    for word, count in word_counts.items():
+        if index.find(word) is not None:
+            types_found += 1
+            tokens_found += count
+        if word not in index.exact and word.lower() in index.exact:
+            lowercase_matches += 1
+    return Coverage(len(word_counts), types_found, sum(word_counts.values()), tokens_found, lowercase_matches)
