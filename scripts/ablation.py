@@ -1,0 +1,95 @@
+"""Ablation: train each configuration with several seeds on the shared corpora; mean ± sd table.
+
+    python scripts/ablation.py --task ner --seeds 3                    # every configuration below
+    python scripts/ablation.py --task upos --seeds 3 --only softmax crf
+
+Each (task, configuration, seed) run lives in runs/ablation/TASK/CONFIG/seed-N and is skipped when its
+metrics.json exists, so an interrupted ablation resumes where it stopped. The table (scores as mean ± sd over
+seeds, training wall time, tagging words/s of the best-on-dev seed) is printed and, with --record, appended
+to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import ROOT, TASKS, machine, train_command  # noqa: E402
+from tagging_speed import tagging_speed  # noqa: E402
+
+CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
+    "softmax": ("default: softmax head, char-CNN, casing, BIOES inside", []),
+    "crf": ("CRF head", ["model.head=crf"]),
+    "char-lstm": ("char-BiLSTM instead of char-CNN", ["model.char_encoder=lstm", "model.char_filters=25"]),
+    "no-casing": ("without the casing feature", ["model.casing_dim=0"]),
+    "iob2-inside": ("IOB2 instead of BIOES inside", ["train.scheme=IOB2"]),
+    "accurate": ("--preset accurate", ["--preset", "accurate"]),
+    "fast": ("--preset fast", ["--preset", "fast"]),
+}
+
+
+def run_seed(task: str, name: str, seed: int, out_root: Path) -> dict:
+    out = out_root / task / name / f"seed-{seed}"
+    if (out / "metrics.json").exists() and (out / "wall.json").exists():
+        return {**json.loads((out / "metrics.json").read_text()), **json.loads((out / "wall.json").read_text())}
+    settings = CONFIGURATIONS[name][1]
+    extra = [s for s in settings if "=" in s]
+    command = train_command(TASKS[task], out, extra) + ["--seed", str(seed)]
+    command += [s for s in settings if "=" not in s]  # flags such as --preset accurate
+    start = time.perf_counter()
+    subprocess.run(command, check=True)
+    (out / "wall.json").write_text(json.dumps({"wall_seconds": time.perf_counter() - start, "command": command}))
+    return run_seed(task, name, seed, out_root)
+
+
+def score(split: dict) -> float:
+    return 100 * (split["conlleval"]["micro"]["f1"] if split["task"] == "spans" else split["token_accuracy"])
+
+
+def summarise(task: str, name: str, runs: list[dict], out_root: Path) -> str:
+    dev, test = [score(r["dev"]) for r in runs], [score(r["test"]) for r in runs]
+    walls = [r["wall_seconds"] / 60 for r in runs]
+    best = max(range(len(runs)), key=lambda i: dev[i])
+    speed, _, _ = tagging_speed(out_root / task / name / f"seed-{runs[best]['seed']}", TASKS[task]["test"])
+
+    def mean_sd(values: list[float]) -> str:
+        return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}"
+
+    return (f"| {name} | {CONFIGURATIONS[name][0]} | {mean_sd(dev)} | {mean_sd(test)} | "
+            f"{', '.join(f'{t:.2f}' for t in test)} | {statistics.mean(walls):.1f} | {speed:,.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=list(TASKS), required=True)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", choices=list(CONFIGURATIONS), help="A subset of the configurations.")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablation")
+    parser.add_argument("--record", action="store_true", help="Append the table to BENCHMARKS.md.")
+    args = parser.parse_args()
+    rows = []
+    for name in args.only or CONFIGURATIONS:
+        runs = [run_seed(args.task, name, seed, args.out) for seed in range(1, args.seeds + 1)]
+        rows.append(summarise(args.task, name, runs, args.out))
+    metric = "entity F1 (conlleval)" if args.task == "ner" else "accuracy"
+    table = "\n".join([
+        f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
+        "", f"- machine: {machine()}", f"- command: `python scripts/ablation.py --task {args.task} --seeds {args.seeds}`", "",
+        f"| config | what | dev {metric} | test {metric} | test per seed | train min | tag words/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+    ])
+    print(table)
+    if args.record:
+        with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as record:
+            record.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
