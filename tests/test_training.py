@@ -137,3 +137,14 @@ def test_vectors_with_the_wrong_dimension_are_refused(ner_files, tiny_config, tm
     config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors=str(tmp_path / "glove.3d.txt")))
     with pytest.raises(ConfigError, match="3-dimensional vectors but model.word_dim is 16"):
         train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
+
+
+def test_same_seed_and_data_give_bitwise_identical_weights(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, train=replace(tiny_config.train, epochs=3, word_dropout=0.1))
+    for name in ("a", "b"):
+        train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / name)
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
