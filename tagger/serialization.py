@@ -62,7 +62,9 @@ def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLST
                metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
     directory = Path(directory)
     state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
-    weights = save(state, metadata={"format": "pt", "tagger_format_version": str(FORMAT_VERSION)})
+    # One metadata key only: safetensors writes the metadata map in hash order, and identical models must give
+    # identical bytes (the format version lives in config.json).
+    weights = save(state, metadata={"format": "pt"})
     write_atomic(directory / "model.safetensors", weights)
     write_atomic(directory / "vocab.json", to_json_bytes(vocab.to_dict()))
     if metrics is not None:
