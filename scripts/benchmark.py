@@ -26,6 +26,8 @@ from conlleval import evaluate_lines  # noqa: E402  (the independent scorer besi
 from tagging_speed import tagging_speed  # noqa: E402
 SHARED = Path(os.environ.get("TAGGER_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
 
+EWT = {split: SHARED / "ud_en_ewt" / f"en_ewt-ud-{name}.conllu" for split, name in
+       (("train", "train"), ("dev", "dev"), ("test", "test"))}
 TASKS = {
     "ner": {
         "title": "CoNLL-2003 English NER (IOB1 as shipped; test = eng.testb)",
@@ -34,20 +36,8 @@ TASKS = {
         "test": SHARED / "conll2003" / "eng.testb",
         "settings": ["corpus.tag_column=3"],
     },
-    "upos": {
-        "title": "UD English EWT UPOS",
-        "train": SHARED / "ud_en_ewt" / "en_ewt-ud-train.conllu",
-        "dev": SHARED / "ud_en_ewt" / "en_ewt-ud-dev.conllu",
-        "test": SHARED / "ud_en_ewt" / "en_ewt-ud-test.conllu",
-        "settings": [],
-    },
-    "xpos": {
-        "title": "UD English EWT XPOS (Penn Treebank tags)",
-        "train": SHARED / "ud_en_ewt" / "en_ewt-ud-train.conllu",
-        "dev": SHARED / "ud_en_ewt" / "en_ewt-ud-dev.conllu",
-        "test": SHARED / "ud_en_ewt" / "en_ewt-ud-test.conllu",
-        "settings": ["corpus.tag_field=xpos"],
-    },
+    "upos": {"title": "UD English EWT UPOS", **EWT, "settings": []},
+    "xpos": {"title": "UD English EWT XPOS (Penn Treebank tags)", **EWT, "settings": ["corpus.tag_field=xpos"]},
 }
 
 
