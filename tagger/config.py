@@ -87,7 +87,7 @@ class Config:
         sections = {}
         for f in dataclasses.fields(cls):
             section_type = type(getattr(cls(), f.name))
-            sections[f.name] = _build_section(section_type, data.get(f.name, {}), f"{source} [{f.name}]")
+            sections[f.name] = _build_section(section_type, f.name, data.get(f.name, {}), f"{source} [{f.name}]")
         return cls(**sections)
 
 
@@ -115,10 +115,9 @@ def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None
             raise ConfigError(f"{source}: unknown key '{key}'{suggestion} (valid keys: {', '.join(valid)})")
 
 
-def _build_section(section_type: type, values: dict[str, Any], source: str) -> Any:
+def _build_section(section_type: type, section_name: str, values: dict[str, Any], source: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(section_type)}
     _reject_unknown(values, list(fields), source)
-    section_name = source.rsplit("[", 1)[-1].rstrip("]")
     checked = {}
     for key, value in values.items():
         default = getattr(section_type(), key)

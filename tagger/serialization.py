@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from tagger import __version__
 from tagger.config import Config
@@ -39,19 +40,25 @@ class LoadedModel:
     metrics: dict[str, Any]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees either the old file or the new one, never a mix."""
+@contextmanager
+def open_atomic(path: Path, mode: str = "wb", **options: Any) -> Iterator[IO]:
+    """A file that replaces ``path`` only when the block ends without error: readers see the old file or
+    the new one, never a mix, and a failure leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
+        with os.fdopen(handle, mode, **options) as temp:
+            yield temp
             temp.flush()
             os.fsync(temp.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    finally:
         Path(temp_name).unlink(missing_ok=True)
-        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with open_atomic(path) as stream:
+        stream.write(data)
 
 
 def to_json_bytes(data: Any) -> bytes:
@@ -136,7 +143,7 @@ def read_weights(path: Path, expected_sha256: str | None) -> dict[str, torch.Ten
         raise ModelDirError(str(path), "corrupt model file: checksum does not match config.json",
                             "the weights were changed or truncated; restore or retrain the model")
     try:
-        return load_file(str(path))
+        return load(data)  # the bytes already read and checked, not a second read of the file
     except (SafetensorError, ValueError, OSError) as error:
         raise ModelDirError(str(path), f"corrupt model file ({error})", "restore or retrain the model") from None
 

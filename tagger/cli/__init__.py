@@ -6,7 +6,6 @@ the commands so `tagger --help` stays fast.
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
@@ -56,7 +55,7 @@ def train(
 
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
-    settings += corpus_settings(tag_column, encoding)
+    settings += corpus_overrides(tag_column, encoding)
     with reported_errors():
         source = DataSource(train_path, dev_path, test_path, dataset, dataset_config, word_column, tag_column_name)
         run_train(console, source, out, load_config(config_file, settings, preset), seeds, overwrite)
@@ -78,7 +77,7 @@ def evaluate(
     from tagger.cli.evaluate import run_evaluate
 
     with reported_errors():
-        settings = list(overrides) + corpus_settings(tag_column, encoding)
+        settings = list(overrides) + corpus_overrides(tag_column, encoding)
         run_evaluate(model, data, json_output, predictions, settings, device, batch_size)
 
 
@@ -106,7 +105,7 @@ def tag(
         run_tag(model, inputs, output, options, device, overwrite)
 
 
-def corpus_settings(tag_column: int | None, encoding: str | None) -> list[str]:
+def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:
     """The shorthand corpus options as the ``--set`` overrides they stand for."""
     settings = [f"corpus.tag_column={tag_column}"] if tag_column is not None else []
     return settings + ([f"corpus.encoding={encoding}"] if encoding else [])

@@ -20,7 +20,7 @@ from tagger.serialization import write_atomic
 def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_path: Path | None,
                  overrides: list[str], device: str, batch_size: int) -> None:
     tagger = Tagger.load(model_dir, device=device)
-    corpus_config = corpus_settings(tagger.config, overrides)
+    corpus_config = reading_config(tagger.config, overrides)
     sentences, _ = read_corpus(data, corpus_config)
     evaluation, predictions = tagger.evaluate(sentences, batch_size=batch_size)
     if predictions_path is not None:
@@ -32,7 +32,7 @@ def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_pat
         print_evaluation(Console(), evaluation, str(data))
 
 
-def corpus_settings(model_config: Config, overrides: list[str]) -> CorpusConfig:
+def reading_config(model_config: Config, overrides: list[str]) -> CorpusConfig:
     """How the model's training data was read, with the user's corpus.* overrides on top."""
     settings = dict(model_config.to_dict()["corpus"])
     for text in overrides:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from tagger.corpus import detect_format, read_sentences
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.outputs import format_conll, format_jsonl
 from tagger.schemes import SCHEMES
+from tagger.serialization import open_atomic
 from tagger.tokenize import read_text_blocks
 
 INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl")
@@ -48,15 +48,8 @@ def run_tag(model_dir: Path, inputs: list[str], output: str, options: TagOptions
     if output == "-":
         write_all(tagger, inputs, sys.stdout, options)
         return
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            write_all(tagger, inputs, stream, options)
-        os.replace(temp_name, target)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+    with open_atomic(Path(output), "w", encoding="utf-8", newline="\n") as stream:
+        write_all(tagger, inputs, stream, options)
 
 
 def check_output(output: str, inputs: list[str], overwrite: bool) -> None:

@@ -126,12 +126,17 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
 
 
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    """Never replace a user's model by accident."""
+    if is_model_dir(out_dir) and not overwrite:
+        raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
+
+
 def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False
                  ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if is_model_dir(out_dir) and not overwrite:
-        raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
+    check_out_dir(out_dir, overwrite)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     seed_everything(config.train.seed)
@@ -150,7 +155,7 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
                         sum(p.numel() for p in model.parameters()), str(device),
                         embeddings.coverage if embeddings else "")
     rng = random.Random(config.train.seed)
-    best_score, best_epoch, log = -math.inf, 0, []
+    best_score, best_epoch, best_dev, log = -math.inf, 0, None, []
     for epoch in range(1, config.train.epochs + 1):
         epoch_start, losses, words = time.perf_counter(), [], 0
         for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons):
@@ -159,14 +164,15 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
             yield info
         train_seconds = time.perf_counter() - epoch_start
         lr = optimizer.param_groups[0]["lr"]
-        score = score_of(Tagger(model, vocab, config, device).evaluate(data.dev)[0])
+        dev_eval, _ = Tagger(model, vocab, config, device).evaluate(data.dev)
+        score = score_of(dev_eval)
         if config.train.schedule == "plateau":
             schedule.step(score)
         else:
             schedule.step()
         improved = score > best_score
         if improved:
-            best_score, best_epoch = score, epoch
+            best_score, best_epoch, best_dev = score, epoch, dev_eval
             save_model(out_dir, config, vocab, model)
         save_model(out_dir / "last", config, vocab, model)
         record = EpochRecord(epoch, float(np.mean(losses)), lr, score, best_score, improved,
@@ -176,14 +182,13 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
         yield record
         if epoch - best_epoch >= config.train.patience:
             break
-    yield finish(config, data, out_dir, device, best_epoch, log, time.perf_counter() - started)
+    yield finish(config, data, out_dir, device, best_epoch, best_dev, log, time.perf_counter() - started)
 
 
 def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best_epoch: int,
-           log: list[EpochRecord], seconds: float) -> TrainingResult:
-    """Score the best model on dev and test, then write its metrics and model card."""
+           dev_eval: Evaluation, log: list[EpochRecord], seconds: float) -> TrainingResult:
+    """Score the saved best model on test, then write its metrics and model card."""
     best = Tagger.load(out_dir, device=str(device))
-    dev_eval, _ = best.evaluate(data.dev)
     test_eval = best.evaluate(data.test)[0] if data.test else None
     metrics = {
         "tagger_version": __version__,

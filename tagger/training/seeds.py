@@ -10,9 +10,9 @@ from typing import Any, Iterator
 
 from tagger.config import Config
 from tagger.errors import ConfigError
-from tagger.serialization import is_model_dir, to_json_bytes, write_atomic
+from tagger.serialization import to_json_bytes, write_atomic
 from tagger.training.data import DataSource
-from tagger.training.loop import TrainingResult, run_training, score_of
+from tagger.training.loop import TrainingResult, check_out_dir, run_training, score_of
 
 # config.json last: it carries the weights' checksum, so a reader never pairs it with other weights
 MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "config.json")
@@ -31,8 +31,7 @@ def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, ove
     out_dir = Path(out_dir)
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: expected at least 1")
-    if is_model_dir(out_dir) and not overwrite:
-        raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
+    check_out_dir(out_dir, overwrite)
     results: list[TrainingResult] = []
     for seed in range(config.train.seed, config.train.seed + seeds):
         seeded = replace(config, train=replace(config.train, seed=seed))
