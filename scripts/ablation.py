@@ -27,6 +27,8 @@ from tagging_speed import tagging_speed  # noqa: E402
 CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
     "softmax": ("default: softmax head, char-CNN, casing, BIOES inside", []),
     "crf": ("CRF head", ["model.head=crf"]),
+    "document": ("document context (pooled word states)", ["model.document_context=true"]),
+    "crf-document": ("CRF head + document context", ["model.head=crf", "model.document_context=true"]),
     "char-lstm": ("char-BiLSTM instead of char-CNN", ["model.char_encoder=lstm", "model.char_filters=25"]),
     "no-casing": ("without the casing feature", ["model.casing_dim=0"]),
     "iob2-inside": ("IOB2 instead of BIOES inside", ["train.scheme=IOB2"]),

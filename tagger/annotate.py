@@ -8,9 +8,9 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from tagger.batching import bucketed_batches, build_batch, encode_sentence
+from tagger.batching import bucketed_batches, build_batch, document_batches, encode_sentence
 from tagger.config import Config
-from tagger.corpus import Sentence
+from tagger.corpus import Sentence, document_ids
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.errors import CorpusFormatError
 from tagger.model import BiLSTMTagger, resolve_device
@@ -73,10 +73,17 @@ class Tagger:
         return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in "BI"]
 
     def tag(self, sentences: Sequence[Sequence[str]], scores: bool = False, scheme: str = "IOB2",
-            batch_size: int = 256) -> list[list[str]] | list[list[tuple[str, float]]]:
-        """Tags for each sentence (a list of words); with ``scores``, (tag, probability) pairs."""
+            batch_size: int = 256, documents: Sequence[int] | None = None
+            ) -> list[list[str]] | list[list[tuple[str, float]]]:
+        """Tags for each sentence (a list of words); with ``scores``, (tag, probability) pairs.
+
+        ``documents`` numbers the document of each sentence (in order) for models trained with document
+        context; without it the sentences are taken as one document.
+        """
         pieces, owners = split_long(sentences)
-        predicted = self.predict(pieces, batch_size)
+        documents = documents or [0] * len(sentences)
+        piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
+        predicted = self.predict(pieces, batch_size, piece_documents)
         results = []
         for index, sentence in enumerate(sentences):
             label_ids = [i for p in owners[index] for i in predicted[p][0]]
@@ -94,13 +101,21 @@ class Tagger:
         return convert_tags(tags, self.vocab.scheme, scheme)
 
     @torch.inference_mode()
-    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[tuple[list[int], list[float]]]:
-        """Label ids and their probabilities, sentence by sentence, batched by length."""
+    def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 256, documents: Sequence[int] | None = None
+                ) -> list[tuple[list[int], list[float]]]:
+        """Label ids and their probabilities, sentence by sentence, batched by length (or by document)."""
         results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
+        documents = documents or [0] * len(sentences)
         nonempty = [i for i, s in enumerate(sentences) if len(s)]
-        for indices in bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False):
+        context = self.model.config.document_context
+        if context:
+            order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
+        else:
+            order = bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False)
+        for indices in order:
             chosen = [nonempty[i] for i in indices]
-            batch = build_batch([encode_sentence(sentences[i], self.vocab) for i in chosen], self.vocab).to(self.device)
+            encoded = [encode_sentence(sentences[i], self.vocab, document=documents[i]) for i in chosen]
+            batch = build_batch(encoded, self.vocab, context).to(self.device)
             best, best_probs = self.decode(self.model(batch).float(), batch.mask)  # (batch_size, seq_len) each
             best, best_probs = best.cpu().tolist(), best_probs.cpu().tolist()
             for row, i in enumerate(chosen):
@@ -131,9 +146,9 @@ class Tagger:
         if (lang, pipeline) not in self._tokenizers:
             self._tokenizers[(lang, pipeline)] = load_tokenizer(lang, pipeline)
         documents = list(split_texts(texts, self._tokenizers[(lang, pipeline)]))
-        flat = [sentence for document in documents for sentence in document]
-        words = [[t.text for t in s] for s in flat]
-        tagged = iter(self.tag(words, scores=True, scheme=scheme, batch_size=batch_size))
+        words = [[t.text for t in s] for document in documents for s in document]
+        numbers = [n for n, document in enumerate(documents) for _ in document]
+        tagged = iter(self.tag(words, scores=True, scheme=scheme, batch_size=batch_size, documents=numbers))
         results = []
         for document in documents:
             pairs = [next(tagged) for _ in document]
@@ -145,7 +160,8 @@ class Tagger:
     def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> tuple[Evaluation, list[list[str]]]:
         """Score the model on gold sentences (tags in IOB2 for span tasks); returns the scores and predictions."""
         self.check_known_tags(sentences)
-        predictions = self.tag([s.words for s in sentences], batch_size=batch_size)
+        words = [s.words for s in sentences]
+        predictions = self.tag(words, batch_size=batch_size, documents=document_ids(sentences))
         return evaluate_tags([s.tags for s in sentences], predictions, task=self.task), predictions
 
     def check_known_tags(self, sentences: Sequence[Sentence]) -> None:

@@ -47,6 +47,8 @@ class ModelConfig:
     recurrent_dropout: float = 0.5  # between stacked recurrent layers
     output_dropout: float = 0.5  # before the output layer
     head: str = "softmax"  # softmax (constrained decoding for span tags) | crf
+    # the output layer also sees, for each word, the mean BiLSTM state of that word across its document
+    document_context: bool = False
     freeze_vectors: bool = False  # keep pretrained word vectors fixed during training
 
 

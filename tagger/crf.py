@@ -76,7 +76,8 @@ class CRF(nn.Module):
         betas = self._backward_scores(emissions, mask)  # (batch_size, seq_len, num_tags)
         log_z = self._log_partition(alphas)  # (batch_size,)
         posteriors = (alphas + betas - log_z[:, None, None]).exp()  # (batch_size, seq_len, num_tags)
-        return posteriors.masked_fill(~mask.unsqueeze(2), 0.0)
+        # alphas + betas and log_z are summed in different orders: rounding may put a certain tag a hair above 1
+        return posteriors.clamp(max=1.0).masked_fill(~mask.unsqueeze(2), 0.0)
 
     def _scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Learned plus fixed scores: start (num_tags,), middle (num_tags, num_tags), end (num_tags,)."""

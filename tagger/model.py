@@ -69,7 +69,8 @@ class BiLSTMTagger(nn.Module):
             bidirectional=config.bidirectional, dropout=config.recurrent_dropout if config.layers > 1 else 0.0,
         )
         self.output_dropout = nn.Dropout(config.output_dropout)
-        self.output = nn.Linear(config.hidden * (2 if config.bidirectional else 1), num_tags)
+        hidden_dim = config.hidden * (2 if config.bidirectional else 1)
+        self.output = nn.Linear(hidden_dim * (2 if config.document_context else 1), num_tags)
         self.crf = CRF(num_tags, transitions) if config.head == "crf" else None
         self.reset_parameters()
 
@@ -107,6 +108,8 @@ class BiLSTMTagger(nn.Module):
         packed = pack_padded_sequence(embedded, batch.lengths, batch_first=True, enforce_sorted=False)
         hidden, _ = self.rnn(packed)
         hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=seq_len)  # (batch_size, seq_len, hidden*dirs)
+        if self.config.document_context:
+            hidden = torch.cat([hidden, pool_by_index(hidden, batch.context_index)], dim=-1)
         return self.output(self.output_dropout(hidden))  # (batch_size, seq_len, num_tags)
 
     def loss(self, batch: Batch) -> torch.Tensor:
@@ -115,6 +118,19 @@ class BiLSTMTagger(nn.Module):
         if self.crf is not None:
             return self.crf.neg_log_likelihood(emissions, batch.tag_ids, batch.mask)
         return nn.functional.cross_entropy(emissions[batch.mask], batch.tag_ids[batch.mask])
+
+
+def pool_by_index(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """For each position, the mean of ``hidden`` over all positions sharing its ``index`` (batch-wide).
+
+    The same word elsewhere in the document often sits in a clearer context ("Clinton said" vs
+    "President Bill Clinton"); pooling lets every mention see them all (Akbik et al. 2019, pooled embeddings).
+    """
+    flat_hidden, flat_index = hidden.reshape(-1, hidden.shape[-1]), index.reshape(-1)  # (positions, dim), (positions,)
+    size = int(flat_index.max()) + 1
+    sums = hidden.new_zeros(size, hidden.shape[-1]).index_add_(0, flat_index, flat_hidden)  # (size, dim)
+    counts = hidden.new_zeros(size).index_add_(0, flat_index, hidden.new_ones(flat_index.shape[0]))  # (size,)
+    return (sums / counts.clamp(min=1).unsqueeze(1))[index]  # (batch_size, seq_len, dim)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -11,7 +11,8 @@ from typing import Iterable, Iterator, TextIO
 
 from tagger.annotate import Tagger
 from tagger.config import CorpusConfig
-from tagger.corpus import detect_format, read_sentences
+from tagger.batching import MAX_CONTEXT_SENTENCES
+from tagger.corpus import Sentence, detect_format, document_ids, opens_document, read_sentences
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.outputs import format_conll, format_jsonl
 from tagger.schemes import SCHEMES
@@ -99,15 +100,28 @@ def chunked(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def document_chunks(sentences: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
+    """Chunks of at least ``size`` sentences that end where a document ends, so document context stays whole;
+    a document that runs on is cut after ``size`` + MAX_CONTEXT_SENTENCES sentences."""
+    chunk: list[Sentence] = []
+    for sentence in sentences:
+        if len(chunk) >= size and (opens_document(sentence) or len(chunk) >= size + MAX_CONTEXT_SENTENCES):
+            yield chunk
+            chunk = []
+        chunk.append(sentence)
+    if chunk:
+        yield chunk
+
+
 def tag_tokenised_file(tagger: Tagger, path: Path, file_format: str, options: TagOptions) -> Iterator[str]:
     config = CorpusConfig(format=file_format, encoding=options.encoding)
-    sentences = (s.words for s in read_sentences(path, config, tags_required=False))
     formatter = format_conll if options.output_format == "conll" else format_jsonl
-    for chunk in chunked(sentences, CHUNK_SENTENCES):
+    for chunk in document_chunks(read_sentences(path, config, tags_required=False), CHUNK_SENTENCES):
         out = io.StringIO()
-        tagged = tagger.tag(chunk, scores=True, scheme=options.scheme, batch_size=options.batch_size)
-        for words, pairs in zip(chunk, tagged):
-            out.write(formatter(words, [t for t, _ in pairs], [p for _, p in pairs]))
+        tagged = tagger.tag([s.words for s in chunk], scores=True, scheme=options.scheme,
+                            batch_size=options.batch_size, documents=document_ids(chunk))
+        for sentence, pairs in zip(chunk, tagged):
+            out.write(formatter(sentence.words, [t for t, _ in pairs], [p for _, p in pairs]))
         yield out.getvalue()
 
 

@@ -12,10 +12,11 @@ from tagger.corpus.conllu import read_conllu, write_conllu
 from tagger.corpus.hub import load_corpus, read_dataset_splits
 from tagger.corpus.jsonl import read_jsonl, write_jsonl
 from tagger.corpus.reading import detect_format, read_corpus, read_sentences
-from tagger.corpus.sentence import CorpusReport, Sentence
+from tagger.corpus.sentence import CorpusReport, Sentence, document_ids, opens_document
 
 __all__ = [
     "read_dataset_splits",
-    "CorpusReport", "Sentence", "detect_format", "load_corpus", "read_conll", "read_conllu", "read_corpus",
+    "CorpusReport", "Sentence", "detect_format", "document_ids", "opens_document", "load_corpus", "read_conll",
+    "read_conllu", "read_corpus",
     "read_jsonl", "read_sentences", "write_conll", "write_conllu", "write_jsonl",
 ]

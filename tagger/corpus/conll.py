@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import read_lines
-from tagger.corpus.sentence import Sentence
+from tagger.corpus.sentence import Sentence, opens_document
 from tagger.errors import CorpusFormatError
 
 DOCSTART = "-DOCSTART-"
@@ -137,8 +137,3 @@ def write_conll(sentences: Iterable[Sentence], stream: TextIO, *, docstart: bool
         else:
             stream.writelines(f"{w}\n" for w in sentence.words)
         stream.write("\n")
-
-
-def opens_document(sentence: Sentence) -> bool:
-    """Whether the sentence starts a document (CoNLL -DOCSTART-, CoNLL-U ``# newdoc``)."""
-    return any(key == "docstart" or key.startswith("newdoc") for key in sentence.metadata)

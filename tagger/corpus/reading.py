@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tagger.config import CorpusConfig
-from tagger.corpus.conll import DOCSTART, opens_document, read_conll
+from tagger.corpus.conll import DOCSTART, read_conll
 from tagger.corpus.conllu import read_conllu
 from tagger.corpus.jsonl import read_jsonl
 from tagger.corpus.lines import open_binary, read_lines
-from tagger.corpus.sentence import CorpusReport, Sentence
+from tagger.corpus.sentence import CorpusReport, Sentence, opens_document
 from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import ConfigError, CorpusFormatError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,18 @@ class CorpusReport:
     scheme: str  # scheme of the file (declared or detected): IOB1 | IOB2 | BIOES | none
     repaired: int  # words whose tag was repaired to a valid sequence
     skipped_empty: int  # zero-word sentences skipped
+
+
+def opens_document(sentence: Sentence) -> bool:
+    """Whether the sentence starts a document (CoNLL -DOCSTART-, CoNLL-U ``# newdoc``)."""
+    return any(key == "docstart" or key.startswith("newdoc") for key in sentence.metadata)
+
+
+def document_ids(sentences: Sequence[Sentence]) -> list[int]:
+    """The document of each sentence, numbered from 0; a file that marks none is one document."""
+    ids, current = [], 0
+    for index, sentence in enumerate(sentences):
+        if index and (opens_document(sentence) or sentence.path != sentences[index - 1].path):
+            current += 1
+        ids.append(current)
+    return ids

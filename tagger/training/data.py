@@ -13,7 +13,7 @@ import numpy as np
 
 from tagger.batching import EncodedSentence, encode_sentence
 from tagger.config import Config
-from tagger.corpus import CorpusReport, Sentence, read_corpus, read_dataset_splits
+from tagger.corpus import CorpusReport, Sentence, document_ids, read_corpus, read_dataset_splits
 from tagger.errors import ConfigError
 from tagger.schemes import convert_tags, is_span_tagset
 from tagger.vocab import Vocab, build_vocab
@@ -109,7 +109,8 @@ def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | No
 
 
 def encode_training_data(data: Data, vocab: Vocab) -> list[EncodedSentence]:
-    return [encode_sentence(s.words, vocab, data.internal_tags(s)) for s in data.train]
+    documents = document_ids(data.train)
+    return [encode_sentence(s.words, vocab, data.internal_tags(s), d) for s, d in zip(data.train, documents)]
 
 
 def singleton_ids(data: Data, vocab: Vocab) -> list[int]:

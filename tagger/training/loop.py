@@ -19,7 +19,7 @@ import torch
 
 from tagger import __version__
 from tagger.annotate import Tagger
-from tagger.batching import EncodedSentence, bucketed_batches, build_batch
+from tagger.batching import EncodedSentence, bucketed_batches, build_batch, document_batches
 from tagger.config import Config
 from tagger.corpus import CorpusReport
 from tagger.errors import ConfigError
@@ -114,9 +114,13 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
                 vocab: Vocab, config: Config, epoch: int, rng: random.Random, device: torch.device,
                 singletons: torch.Tensor) -> Iterator[StepInfo]:
     model.train()
-    batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
+    context = config.model.document_context
+    if context:
+        batches = list(document_batches([s.document for s in encoded], config.train.batch_size, True, rng))
+    else:
+        batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
     for step, indices in enumerate(batches, 1):
-        batch = build_batch([encoded[i] for i in indices], vocab).to(device)
+        batch = build_batch([encoded[i] for i in indices], vocab, context).to(device)
         batch.word_ids = replace_with_unk(batch.word_ids, batch.mask, config, singletons)
         optimizer.zero_grad(set_to_none=True)
         loss = model.loss(batch)

@@ -1,0 +1,132 @@
+"""Document context: words pool their BiLSTM states across the sentences of their document, never beyond it."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from tagger.annotate import Tagger
+from tagger.batching import MAX_CONTEXT_SENTENCES, build_batch, document_batches, encode_sentence
+from tagger.config import ModelConfig
+from tagger.corpus import Sentence, document_ids, read_corpus
+from tagger.model import BiLSTMTagger, pool_by_index
+from tagger.vocab import build_vocab
+
+from conftest import NER_SENTENCES, write_conll
+
+SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"], ["CLINTON", "WINS"]]
+
+
+def make_model():
+    vocab = build_vocab(SENTENCES, {"O", "B-PER", "I-PER"}, "IOB2")
+    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=1,
+                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, document_context=True)
+    return vocab, BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels)).eval()
+
+
+def emissions(model, vocab, sentences, documents):
+    encoded = [encode_sentence(words, vocab, document=d) for words, d in zip(sentences, documents)]
+    return model(build_batch(encoded, vocab, context=True))
+
+
+def test_document_ids_follow_docstart_newdoc_and_files():
+    def sentence(path="a", **metadata):
+        return Sentence(["w"], ["O"], path, 1, metadata)
+
+    sentences = [sentence(), sentence(docstart="1"), sentence(), sentence(**{"newdoc id": "x"}), sentence("b")]
+    assert document_ids(sentences) == [0, 1, 1, 2, 3]
+    assert document_ids([sentence(), sentence()]) == [0, 0]  # no marks: the file is one document
+
+
+def test_conll_docstart_lines_open_documents(tmp_path):
+    path = tmp_path / "docs.conll"
+    path.write_text("-DOCSTART- O\n\nA O\n\nB O\n\n-DOCSTART- O\n\nC O\n", encoding="utf-8")
+    sentences, _ = read_corpus(path)
+    assert document_ids(sentences) == [0, 0, 1]
+
+
+def test_context_index_is_shared_by_one_word_form_within_a_document_only():
+    vocab, _ = make_model()
+    encoded = [encode_sentence(w, vocab, document=d) for w, d in zip(SENTENCES, [0, 0, 1])]
+    index = build_batch(encoded, vocab, context=True).context_index
+    assert index[0, 0] == index[1, 2]  # "Clinton" twice in document 0
+    assert index[2, 0] != index[0, 0]  # "CLINTON" in document 1: another document
+    assert index[0, 1] != index[0, 0] and index[0, 3] == 0  # other word; padding
+
+
+def test_pooling_is_the_mean_over_positions_with_the_same_index():
+    hidden = torch.arange(12, dtype=torch.float).reshape(1, 4, 3)
+    pooled = pool_by_index(hidden, torch.tensor([[1, 2, 1, 3]]))
+    assert torch.equal(pooled[0, 0], (hidden[0, 0] + hidden[0, 2]) / 2)
+    assert torch.equal(pooled[0, 0], pooled[0, 2]) and torch.equal(pooled[0, 1], hidden[0, 1])
+
+
+def test_a_sentence_sees_its_document_but_not_other_documents():
+    vocab, model = make_model()
+    alone = emissions(model, vocab, SENTENCES[:1], [0])
+    with_other_document = emissions(model, vocab, SENTENCES[:2], [0, 1])
+    with_same_document = emissions(model, vocab, SENTENCES[:2], [0, 0])
+    assert torch.allclose(alone[0, :3], with_other_document[0, :3], atol=1e-6)
+    assert not torch.allclose(alone[0, 0], with_same_document[0, 0], atol=1e-4)  # "Clinton" pools both mentions
+    assert torch.allclose(alone[0, 1], with_same_document[0, 1], atol=1e-6)  # "said" occurs once
+
+
+def test_document_batches_keep_documents_whole_and_cover_every_sentence():
+    documents = [0] * 5 + [1] * 2 + [2] * 7 + [3] * (MAX_CONTEXT_SENTENCES + 3)
+    batches = list(document_batches(documents, batch_size=4, shuffle=False))
+    assert sorted(i for b in batches for i in b) == list(range(len(documents)))
+    assert batches[:3] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10, 11, 12, 13], [14 + i for i in range(MAX_CONTEXT_SENTENCES)]]
+    for batch in batches:  # a document is cut only into windows of MAX_CONTEXT_SENTENCES
+        for document in {documents[i] for i in batch}:
+            whole = [i for i, d in enumerate(documents) if d == document]
+            assert [i for i in batch if documents[i] == document] == whole or document == 3
+
+
+@pytest.fixture(scope="module")
+def context_model(tmp_path_factory, tiny_config):
+    """Trained on two documents; dev has the same two."""
+    from tagger.training import DataSource, train
+
+    folder = tmp_path_factory.mktemp("documents")
+    train_file = write_conll(folder / "train.conll", NER_SENTENCES)
+    text = train_file.read_text(encoding="utf-8").split("\n\n")
+    train_file.write_text("-DOCSTART- O\n\n" + "\n\n".join(text[:4]) + "\n\n-DOCSTART- O\n\n" + "\n\n".join(text[4:]),
+                          encoding="utf-8")
+    config = replace(tiny_config, model=replace(tiny_config.model, document_context=True))
+    train(config, DataSource(train_file, train_file), folder / "model")
+    return folder / "model", train_file
+
+
+def test_document_context_model_trains_and_tags_documents_alike_in_any_batching(context_model):
+    model_dir, train_file = context_model
+    tagger = Tagger.load(model_dir, device="cpu")
+    sentences, _ = read_corpus(train_file)
+    evaluation, predictions = tagger.evaluate(sentences)
+    assert evaluation.conlleval.micro.f1 == 1.0
+    documents = document_ids(sentences)
+    one_by_one = []
+    for document in sorted(set(documents)):
+        words = [s.words for s, d in zip(sentences, documents) if d == document]
+        one_by_one += tagger.tag(words, batch_size=1)
+    assert one_by_one == predictions == tagger.tag([s.words for s in sentences], batch_size=3, documents=documents)
+
+
+def test_tag_command_keeps_documents_whole_across_its_chunks(context_model, tmp_path, monkeypatch):
+    import importlib
+
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    tag_command = importlib.import_module("tagger.cli.tag")  # the module, not the command it defines
+
+    model_dir, train_file = context_model
+    sentences, _ = read_corpus(train_file)
+    _, expected = Tagger.load(model_dir, device="cpu").evaluate(sentences)
+    monkeypatch.setattr(tag_command, "CHUNK_SENTENCES", 3)  # chunks end only where a document ends
+    out = tmp_path / "tagged.conll"
+    result = CliRunner().invoke(app, ["tag", str(model_dir), str(train_file), "-o", str(out), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    blocks = out.read_text(encoding="utf-8").strip().split("\n\n")
+    assert [[line.split("\t")[1] for line in block.split("\n")] for block in blocks] == expected
+    assert list(tag_command.document_chunks(sentences, 3)) == [sentences[:4], sentences[4:]]
