@@ -28,27 +28,29 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
     "softmax": ("default: softmax head, char-CNN, casing, BIOES inside", []),
     "crf": ("CRF head", ["model.head=crf"]),
     "document": ("document context (pooled word states)", ["model.document_context=true"]),
-    "crf-document": ("CRF head + document context", ["model.head=crf", "model.document_context=true"]),
+    "crf-document": ("CRF head + document context (= --preset accurate)", ["model.head=crf", "model.document_context=true"]),
+    "crf-256-singleton": ("CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
+                          ["model.head=crf", "model.hidden=256", "train.singleton_unk=0.5", "train.epochs=60",
+                           "train.patience=10"]),
     "char-lstm": ("char-BiLSTM instead of char-CNN", ["model.char_encoder=lstm", "model.char_filters=25"]),
     "no-casing": ("without the casing feature", ["model.casing_dim=0"]),
     "iob2-inside": ("IOB2 instead of BIOES inside", ["train.scheme=IOB2"]),
-    "accurate": ("--preset accurate", ["--preset", "accurate"]),
     "fast": ("--preset fast", ["--preset", "fast"]),
 }
 
 
-def run_seed(task: str, name: str, seed: int, out_root: Path) -> dict:
+def run_seed(task: str, name: str, seed: int, out_root: Path, overrides: list[str] = ()) -> dict:
     out = out_root / task / name / f"seed-{seed}"
     if (out / "metrics.json").exists() and (out / "wall.json").exists():
         return {**json.loads((out / "metrics.json").read_text()), **json.loads((out / "wall.json").read_text())}
     settings = CONFIGURATIONS[name][1]
-    extra = [s for s in settings if "=" in s]
+    extra = [s for s in settings if "=" in s] + list(overrides)
     command = train_command(TASKS[task], out, extra) + ["--seed", str(seed)]
     command += [s for s in settings if "=" not in s]  # flags such as --preset accurate
     start = time.perf_counter()
     subprocess.run(command, check=True)
     (out / "wall.json").write_text(json.dumps({"wall_seconds": time.perf_counter() - start, "command": command}))
-    return run_seed(task, name, seed, out_root)
+    return run_seed(task, name, seed, out_root, overrides)
 
 
 def score(split: dict) -> float:
@@ -72,13 +74,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=list(TASKS), required=True)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seed-list", type=int, nargs="*", help="Train only these seeds (e.g. one per process).")
+    parser.add_argument("--set", action="append", default=[],
+                        help="Extra override for every run, e.g. train.threads=1 when runs share the CPU.")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGURATIONS), help="A subset of the configurations.")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablation")
     parser.add_argument("--record", action="store_true", help="Append the table to BENCHMARKS.md.")
     args = parser.parse_args()
     rows = []
     for name in args.only or CONFIGURATIONS:
-        runs = [run_seed(args.task, name, seed, args.out) for seed in range(1, args.seeds + 1)]
+        seeds = args.seed_list or range(1, args.seeds + 1)
+        runs = [run_seed(args.task, name, seed, args.out, args.set) for seed in seeds]
         rows.append(summarise(args.task, name, runs, args.out))
     metric = "entity F1 (conlleval)" if args.task == "ner" else "accuracy"
     table = "\n".join([
