@@ -49,6 +49,7 @@ class ModelConfig:
     head: str = "softmax"  # softmax (constrained decoding for span tags) | crf
     # the output layer also sees, for each word, the mean BiLSTM state of that word across its document
     document_context: bool = False
+    context_between_layers: bool = False  # with document_context: each upper recurrent layer sees the pooled states too
     freeze_vectors: bool = False  # keep pretrained word vectors fixed during training
 
 
@@ -65,6 +66,7 @@ class TrainConfig:
     plateau_patience: int = 2  # epochs without a better dev score before the plateau schedule halves lr
     weight_decay: float = 0.0
     clip_norm: float = 5.0
+    average: float = 0.0  # decay of an exponential moving average of the weights, scored and saved instead; 0 = off
     word_dropout: float = 0.05  # probability a training word is replaced by <unk>
     singleton_unk: float = 0.0  # probability a word seen once in training is replaced by <unk> (Lample et al.: 0.5)
     scheme: str = "BIOES"  # internal training scheme for span tags: IOB2 | BIOES

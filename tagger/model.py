@@ -64,19 +64,31 @@ class BiLSTMTagger(nn.Module):
         self.casing_embedding = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
         input_dim = config.word_dim + config.casing_dim + (self.char_encoder.output_dim if self.char_encoder else 0)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.rnn = CELLS[config.cell](
-            input_dim, config.hidden, num_layers=config.layers, batch_first=True,
-            bidirectional=config.bidirectional, dropout=config.recurrent_dropout if config.layers > 1 else 0.0,
-        )
+        self.rnn = self._build_recurrent(input_dim)
         self.output_dropout = nn.Dropout(config.output_dropout)
         hidden_dim = config.hidden * (2 if config.bidirectional else 1)
         self.output = nn.Linear(hidden_dim * (2 if config.document_context else 1), num_tags)
         self.crf = CRF(num_tags, transitions) if config.head == "crf" else None
         self.reset_parameters()
 
+    def _build_recurrent(self, input_dim: int) -> nn.Module:
+        """One stacked RNN; or, when the upper layers see pooled document states, one RNN per layer."""
+        config = self.config
+        directions = 2 if config.bidirectional else 1
+        if not (config.document_context and config.context_between_layers):
+            return CELLS[config.cell](
+                input_dim, config.hidden, num_layers=config.layers, batch_first=True,
+                bidirectional=config.bidirectional, dropout=config.recurrent_dropout if config.layers > 1 else 0.0,
+            )
+        self.recurrent_dropout = nn.Dropout(config.recurrent_dropout)
+        sizes = [input_dim] + [2 * directions * config.hidden] * (config.layers - 1)  # upper: state ⊕ pooled state
+        return nn.ModuleList(CELLS[config.cell](size, config.hidden, batch_first=True, bidirectional=config.bidirectional)
+                             for size in sizes)
+
     def reset_parameters(self) -> None:
         nn.init.uniform_(self.word_embedding.weight, -(3 / self.config.word_dim) ** 0.5, (3 / self.config.word_dim) ** 0.5)
-        for name, param in self.rnn.named_parameters():
+        for full_name, param in self.rnn.named_parameters():
+            name = full_name.rsplit(".", 1)[-1]  # "weight_hh_l0" alone or in "1.weight_hh_l0"
             if name.startswith("weight_hh"):
                 for gate in param.data.chunk(self._gates(), dim=0):
                     nn.init.orthogonal_(gate)
@@ -104,10 +116,13 @@ class BiLSTMTagger(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """Emissions (batch_size, seq_len, num_tags) for a batch."""
         embedded = self.embedding_dropout(self.embed(batch))
-        seq_len = embedded.shape[1]
-        packed = pack_padded_sequence(embedded, batch.lengths, batch_first=True, enforce_sorted=False)
-        hidden, _ = self.rnn(packed)
-        hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=seq_len)  # (batch_size, seq_len, hidden*dirs)
+        if isinstance(self.rnn, nn.ModuleList):
+            hidden = run_recurrent(self.rnn[0], embedded, batch.lengths)  # (batch_size, seq_len, hidden*dirs)
+            for layer in self.rnn[1:]:
+                pooled = pool_by_index(hidden, batch.context_index)
+                hidden = run_recurrent(layer, self.recurrent_dropout(torch.cat([hidden, pooled], dim=-1)), batch.lengths)
+        else:
+            hidden = run_recurrent(self.rnn, embedded, batch.lengths)  # (batch_size, seq_len, hidden*dirs)
         if self.config.document_context:
             hidden = torch.cat([hidden, pool_by_index(hidden, batch.context_index)], dim=-1)
         return self.output(self.output_dropout(hidden))  # (batch_size, seq_len, num_tags)
@@ -118,6 +133,13 @@ class BiLSTMTagger(nn.Module):
         if self.crf is not None:
             return self.crf.neg_log_likelihood(emissions, batch.tag_ids, batch.mask)
         return nn.functional.cross_entropy(emissions[batch.mask], batch.tag_ids[batch.mask])
+
+
+def run_recurrent(rnn: nn.Module, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Run an RNN over padded inputs (batch_size, seq_len, dim), padding skipped; padded outputs back."""
+    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+    hidden, _ = rnn(packed)
+    return pad_packed_sequence(hidden, batch_first=True, total_length=inputs.shape[1])[0]
 
 
 def pool_by_index(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

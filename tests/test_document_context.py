@@ -17,10 +17,11 @@ from conftest import NER_SENTENCES, write_conll
 SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"], ["CLINTON", "WINS"]]
 
 
-def make_model():
+def make_model(between_layers: bool = False):
     vocab = build_vocab(SENTENCES, {"O", "B-PER", "I-PER"}, "IOB2")
-    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=1,
-                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, document_context=True)
+    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
+                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, document_context=True,
+                         context_between_layers=between_layers)
     return vocab, BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels)).eval()
 
 
@@ -61,14 +62,25 @@ def test_pooling_is_the_mean_over_positions_with_the_same_index():
     assert torch.equal(pooled[0, 0], pooled[0, 2]) and torch.equal(pooled[0, 1], hidden[0, 1])
 
 
-def test_a_sentence_sees_its_document_but_not_other_documents():
-    vocab, model = make_model()
+@pytest.mark.parametrize("between_layers", [False, True])
+def test_a_sentence_sees_its_document_but_not_other_documents(between_layers):
+    vocab, model = make_model(between_layers)
     alone = emissions(model, vocab, SENTENCES[:1], [0])
     with_other_document = emissions(model, vocab, SENTENCES[:2], [0, 1])
     with_same_document = emissions(model, vocab, SENTENCES[:2], [0, 0])
     assert torch.allclose(alone[0, :3], with_other_document[0, :3], atol=1e-6)
     assert not torch.allclose(alone[0, 0], with_same_document[0, 0], atol=1e-4)  # "Clinton" pools both mentions
-    assert torch.allclose(alone[0, 1], with_same_document[0, 1], atol=1e-6)  # "said" occurs once
+    # "said" occurs once: it changes only when an upper layer carries Clinton's pooled state along the sentence
+    assert torch.allclose(alone[0, 1], with_same_document[0, 1], atol=1e-6) != between_layers
+
+
+def test_every_parameter_learns_with_context_between_layers():
+    vocab, model = make_model(between_layers=True)
+    tags = [["B-PER", "O", "O"], ["O", "B-PER", "I-PER", "O"], ["B-PER", "O"]]
+    encoded = [encode_sentence(w, vocab, t, document=0) for w, t in zip(SENTENCES, tags)]
+    model.train().loss(build_batch(encoded, vocab, context=True)).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
 def test_document_batches_keep_documents_whole_and_cover_every_sentence():

@@ -148,3 +148,19 @@ def test_same_seed_and_data_give_bitwise_identical_weights(ner_files, tiny_confi
     for name in ("a", "b"):
         train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / name)
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_weight_average_is_what_gets_scored_and_saved(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from tagger.training import DataSource, train
+
+    source = DataSource(ner_files[0], ner_files[1])
+    averaged = train(replace(tiny_config, train=replace(tiny_config.train, average=0.9)), source, tmp_path / "avg")
+    assert averaged.dev.conlleval.micro.f1 == 1.0
+    train(tiny_config, source, tmp_path / "raw")
+    weights = [load_file(tmp_path / name / "model.safetensors") for name in ("avg", "raw")]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[1])  # same seed: only the average differs
+    assert Tagger.load(tmp_path / "avg").tag(WORDS) == GOLD

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tagger import __version__
 from tagger.annotate import Tagger
@@ -110,9 +111,16 @@ def replace_with_unk(word_ids: torch.Tensor, mask: torch.Tensor, config: Config,
     return word_ids.masked_fill(dropped & mask, UNK_ID)
 
 
+def build_average(model: BiLSTMTagger, config: Config) -> AveragedModel | None:
+    """The moving average of the weights that ``train.average`` asks for; it is what gets scored and saved."""
+    if not config.train.average:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.train.average))
+
+
 def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: list[EncodedSentence],
                 vocab: Vocab, config: Config, epoch: int, rng: random.Random, device: torch.device,
-                singletons: torch.Tensor) -> Iterator[StepInfo]:
+                singletons: torch.Tensor, average: AveragedModel | None = None) -> Iterator[StepInfo]:
     model.train()
     context = config.model.document_context
     if context:
@@ -127,6 +135,8 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.clip_norm)
         optimizer.step()
+        if average is not None:
+            average.update_parameters(model)
         yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
 
 
@@ -159,16 +169,18 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
                         sum(p.numel() for p in model.parameters()), str(device),
                         embeddings.coverage if embeddings else "")
     rng = random.Random(config.train.seed)
+    average = build_average(model, config)
+    scored = model if average is None else average.module
     best_score, best_epoch, best_dev, log = -math.inf, 0, None, []
     for epoch in range(1, config.train.epochs + 1):
         epoch_start, losses, words = time.perf_counter(), [], 0
-        for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons):
+        for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons, average):
             losses.append(info.loss)
             words += info.words
             yield info
         train_seconds = time.perf_counter() - epoch_start
         lr = optimizer.param_groups[0]["lr"]
-        dev_eval, _ = Tagger(model, vocab, config, device).evaluate(data.dev)
+        dev_eval, _ = Tagger(scored, vocab, config, device).evaluate(data.dev)
         score = score_of(dev_eval)
         if config.train.schedule == "plateau":
             schedule.step(score)
@@ -177,8 +189,8 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
         improved = score > best_score
         if improved:
             best_score, best_epoch, best_dev = score, epoch, dev_eval
-            save_model(out_dir, config, vocab, model)
-        save_model(out_dir / "last", config, vocab, model)
+            save_model(out_dir, config, vocab, scored)
+        save_model(out_dir / "last", config, vocab, scored)
         record = EpochRecord(epoch, float(np.mean(losses)), lr, score, best_score, improved,
                              time.perf_counter() - epoch_start, words / max(train_seconds, 1e-9))
         log.append(record)
