@@ -56,8 +56,8 @@ def run_seed(task: str, name: str, seed: int, out_root: Path, overrides: list[st
     return run_seed(task, name, seed, out_root, overrides)
 
 
-def score(split: dict) -> float:
-    return 100 * (split["conlleval"]["micro"]["f1"] if split["task"] == "spans" else split["token_accuracy"])
+def score(split: dict, mode: str = "conlleval") -> float:
+    return 100 * (split[mode]["micro"]["f1"] if split["task"] == "spans" else split["token_accuracy"])
 
 
 def summarise(task: str, name: str, runs: list[dict], out_root: Path) -> str:
@@ -69,7 +69,8 @@ def summarise(task: str, name: str, runs: list[dict], out_root: Path) -> str:
     def mean_sd(values: list[float]) -> str:
         return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}"
 
-    return (f"| {name} | {CONFIGURATIONS[name][0]} | {mean_sd(dev)} | {mean_sd(test)} | "
+    strict = [score(r["test"], "strict") for r in runs]
+    return (f"| {name} | {CONFIGURATIONS[name][0]} | {len(runs)} | {mean_sd(dev)} | {mean_sd(test)} | {mean_sd(strict)} | "
             f"{', '.join(f'{t:.2f}' for t in test)} | {statistics.mean(walls):.1f} | {speed:,.0f} |")
 
 
@@ -92,9 +93,9 @@ def main() -> None:
     metric = "entity F1 (conlleval)" if args.task == "ner" else "accuracy"
     table = "\n".join([
         f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
-        "", f"- machine: {machine()}", f"- command: `python scripts/ablation.py --task {args.task} --seeds {args.seeds}`", "",
-        f"| config | what | dev {metric} | test {metric} | test per seed | train min | tag words/s |",
-        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+        "", f"- machine: {machine()}", f"- command: `python scripts/ablation.py {' '.join(sys.argv[1:])}`", "",
+        f"| config | what | seeds | dev {metric} | test {metric} | test strict IOB2 | test per seed | train min | tag words/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
     ])
     print(table)
     if args.record:
