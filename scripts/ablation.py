@@ -28,8 +28,9 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
     "softmax": ("default: softmax head, char-CNN, casing, BIOES inside", []),
     "crf": ("CRF head", ["model.head=crf"]),
     "document": ("document context (pooled word states)", ["model.document_context=true"]),
-    "crf-document": ("CRF head + document context (= --preset accurate)", ["model.head=crf", "model.document_context=true"]),
-    "crf-document-layers-average": ("CRF + document context, also between BiLSTM layers, + weight average 0.999",
+    "crf-document": ("CRF head + document context", ["model.head=crf", "model.document_context=true"]),
+    "crf-document-layers-average": ("= --preset accurate: CRF + document context, also between BiLSTM layers, "
+                                    "+ weight average 0.999",
                                     ["model.head=crf", "model.document_context=true",
                                      "model.context_between_layers=true", "train.average=0.999"]),
     "crf-256-singleton": ("CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
@@ -84,12 +85,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=list(CONFIGURATIONS), help="A subset of the configurations.")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablation")
     parser.add_argument("--record", action="store_true", help="Append the table to BENCHMARKS.md.")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="Train nothing: tabulate the finished seeds of each configuration.")
     args = parser.parse_args()
     rows = []
     for name in args.only or CONFIGURATIONS:
         seeds = args.seed_list or range(1, args.seeds + 1)
+        if args.finished_only:
+            seeds = [seed for seed in seeds if (args.out / args.task / name / f"seed-{seed}" / "wall.json").exists()]
         runs = [run_seed(args.task, name, seed, args.out, args.set) for seed in seeds]
-        rows.append(summarise(args.task, name, runs, args.out))
+        if runs:
+            rows.append(summarise(args.task, name, runs, args.out))
     metric = "entity F1 (conlleval)" if args.task == "ner" else "accuracy"
     table = "\n".join([
         f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
