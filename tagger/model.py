@@ -149,7 +149,7 @@ def pool_by_index(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     "President Bill Clinton"); pooling lets every mention see them all (Akbik et al. 2019, pooled embeddings).
     """
     flat_hidden, flat_index = hidden.reshape(-1, hidden.shape[-1]), index.reshape(-1)  # (positions, dim), (positions,)
-    size = int(flat_index.max()) + 1
+    size = flat_index.shape[0] + 1  # a bound on the ids that needs no device-to-host read of index.max()
     sums = hidden.new_zeros(size, hidden.shape[-1]).index_add_(0, flat_index, flat_hidden)  # (size, dim)
     counts = hidden.new_zeros(size).index_add_(0, flat_index, hidden.new_ones(flat_index.shape[0]))  # (size,)
     return (sums / counts.clamp(min=1).unsqueeze(1))[index]  # (batch_size, seq_len, dim)
@@ -169,5 +169,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:
     """The model for a vocabulary; its CRF may only use the transitions the labels' scheme allows."""
+    if config.context_between_layers and not config.document_context:
+        raise ConfigError("model.context_between_layers needs model.document_context = true")
     transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None
     return BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels), transitions)

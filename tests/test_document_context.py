@@ -142,3 +142,12 @@ def test_tag_command_keeps_documents_whole_across_its_chunks(context_model, tmp_
     blocks = out.read_text(encoding="utf-8").strip().split("\n\n")
     assert [[line.split("\t")[1] for line in block.split("\n")] for block in blocks] == expected
     assert list(tag_command.document_chunks(sentences, 3)) == [sentences[:4], sentences[4:]]
+
+
+def test_context_between_layers_without_document_context_is_refused():
+    from tagger.errors import ConfigError
+    from tagger.model import build_model
+
+    vocab, _ = make_model()
+    with pytest.raises(ConfigError, match="needs model.document_context"):
+        build_model(ModelConfig(context_between_layers=True), vocab)
