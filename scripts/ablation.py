@@ -46,7 +46,8 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
 def run_seed(task: str, name: str, seed: int, out_root: Path, overrides: list[str] = ()) -> dict:
     out = out_root / task / name / f"seed-{seed}"
     if (out / "metrics.json").exists() and (out / "wall.json").exists():
-        return {**json.loads((out / "metrics.json").read_text()), **json.loads((out / "wall.json").read_text())}
+        metrics, wall = json.loads((out / "metrics.json").read_text()), json.loads((out / "wall.json").read_text())
+        return {**metrics, **wall, "seed": seed}
     settings = CONFIGURATIONS[name][1]
     extra = [s for s in settings if "=" in s] + list(overrides)
     command = train_command(TASKS[task], out, extra) + ["--seed", str(seed)]
