@@ -16,6 +16,7 @@ MAX_CONTEXT_SENTENCES = 128  # a longer document shares word context in windows 
 @dataclass(frozen=True)
 class EncodedSentence:
     words: tuple[str, ...]
+    forms: tuple[str, ...]  # the words normalised as the vocabulary does (lower case, digits -> 0)
     word_ids: tuple[int, ...]
     casing_ids: tuple[int, ...]
     tag_ids: tuple[int, ...] | None
@@ -45,9 +46,11 @@ class Batch:
 def encode_sentence(words: Sequence[str], vocab: Vocab, tags: Sequence[str] | None = None,
                     document: int = 0) -> EncodedSentence:
     tag_ids = None if tags is None else tuple(vocab.label_id(t) for t in tags)
+    forms = tuple(vocab.normalise(w) for w in words)
     return EncodedSentence(
         words=tuple(words),
-        word_ids=tuple(vocab.word_id(w) for w in words),
+        forms=forms,
+        word_ids=tuple(vocab.form_id(f) for f in forms),
         casing_ids=tuple(word_to_casing(w) for w in words),
         tag_ids=tag_ids,
         document=document,
@@ -74,8 +77,8 @@ def build_batch(sentences: Sequence[EncodedSentence], vocab: Vocab, context: boo
         casing_ids[i, :n] = torch.tensor(sentence.casing_ids)
         char_index[i, :n] = torch.tensor([unique_rows.setdefault(w, len(unique_rows)) for w in sentence.words])
         if context_index is not None:
-            context_index[i, :n] = torch.tensor([contexts.setdefault((sentence.document, vocab.normalise(w)),
-                                                                     len(contexts) + 1) for w in sentence.words])
+            context_index[i, :n] = torch.tensor([contexts.setdefault((sentence.document, form), len(contexts) + 1)
+                                                 for form in sentence.forms])
         if tag_ids is not None:
             tag_ids[i, :n] = torch.tensor(sentence.tag_ids)
     lengths = torch.tensor([len(s.word_ids) for s in sentences], dtype=torch.long)

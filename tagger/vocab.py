@@ -73,7 +73,11 @@ class Vocab:
         return word
 
     def word_id(self, word: str) -> int:
-        return self._word_ids.get(self.normalise(word), UNK_ID)
+        return self.form_id(self.normalise(word))
+
+    def form_id(self, form: str) -> int:
+        """The id of an already normalised word."""
+        return self._word_ids.get(form, UNK_ID)
 
     def char_ids(self, word: str) -> list[int]:
         return [self._char_ids.get(c, UNK_ID) for c in word[: self.max_word_len]] or [UNK_ID]
