@@ -82,3 +82,16 @@ def _count_repairs(tags: Sequence[str], iob2: list[str], scheme: str) -> int:
     if scheme == INTERNAL_SCHEME:
         return sum(old != new for old, new in zip(tags, iob2))
     return repair_tags(tags, scheme)[1]
+
+
+# The 17 Universal POS tags (UD v2); spaCy's ``token.pos_`` accepts these (and its own SPACE).
+UNIVERSAL_POS = frozenset({"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
+                           "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"})
+
+
+def spacy_attribute(labels: Sequence[str], task: str) -> str:
+    """Where spaCy keeps tags like these: ``ents`` for spans, ``pos`` when every label is a Universal
+    POS tag, ``tag`` for any other tag set (PTB, XPOS, chunk labels without a scheme)."""
+    if task == "spans":
+        return "ents"
+    return "pos" if set(labels) <= UNIVERSAL_POS | {"SPACE"} else "tag"
