@@ -16,7 +16,7 @@ from tagger.errors import CorpusFormatError
 from tagger.model import BiLSTMTagger, resolve_device
 from tagger.schemes import convert_tags, repair_tags, split_tag, tags_to_spans
 from tagger.scoring import Evaluation, evaluate_tags
-from tagger.serialization import load_model
+from tagger.serialization import load_model_files, read_model_files
 from tagger.tokenize import Token, load_tokenizer, split_texts
 from tagger.vocab import Vocab
 
@@ -57,7 +57,12 @@ class Tagger:
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> "Tagger":
-        loaded = load_model(directory)
+        return cls.from_files(read_model_files(directory), directory, device)
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], source: str | Path, device: str = "auto") -> "Tagger":
+        """A tagger from the bytes of a model directory's files; ``source`` names them in errors."""
+        loaded = load_model_files(files, source)
         return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics)
 
     @property

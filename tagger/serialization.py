@@ -28,6 +28,9 @@ from tagger.vocab import Vocab
 
 FORMAT_VERSION = 1
 REQUIRED_FILES = ("config.json", "vocab.json", "model.safetensors")
+# Written in this order: config.json last, since it carries the weights' checksum, so a reader never
+# pairs it with other weights.
+MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "config.json")
 WHAT_A_MODEL_DIR_HOLDS = "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
 PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
 
@@ -91,16 +94,37 @@ def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLST
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Load and validate a model directory; every problem is one ModelDirError saying what to do."""
     directory = Path(directory)
+    return load_model_files(read_model_files(directory), directory, device)
+
+
+def read_model_files(directory: str | Path) -> dict[str, bytes]:
+    """The bytes of every file of a model directory, by name (for loading, or copying a model verbatim)."""
+    directory = Path(directory)
     check_is_model_dir(directory)
-    header = read_json(directory / "config.json")
-    config = read_config(header, directory / "config.json")
-    vocab = Vocab.from_dict(read_json(directory / "vocab.json"), str(directory / "vocab.json"))
-    state = read_weights(directory / "model.safetensors", header.get("weights_sha256"))
+    return {name: (directory / name).read_bytes() for name in MODEL_FILES if (directory / name).is_file()}
+
+
+def write_model_files(directory: str | Path, files: dict[str, bytes]) -> None:
+    """Write a model's files (from ``read_model_files``) into ``directory``, each atomically."""
+    for name in MODEL_FILES:
+        if name in files:
+            write_atomic(Path(directory) / name, files[name])
+
+
+def load_model_files(files: dict[str, bytes], source: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model from its files' bytes (as ``read_model_files`` gives them); ``source`` names it in errors."""
+    source = Path(source)
+    missing = [name for name in REQUIRED_FILES if not isinstance(files.get(name), bytes)]
+    if missing:
+        raise ModelDirError(str(source), f"missing {', '.join(missing)}", WHAT_A_MODEL_DIR_HOLDS)
+    header = parse_json(files["config.json"], source / "config.json")
+    config = read_config(header, source / "config.json")
+    vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
+    state = read_weights(files["model.safetensors"], source / "model.safetensors", header.get("weights_sha256"))
     model = build_model(config.model, vocab)
-    check_weights(state, model, directory / "model.safetensors")
+    check_weights(state, model, source / "model.safetensors")
     model.load_state_dict(state)
-    metrics_path = directory / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.exists() else {}
+    metrics = parse_json(files["metrics.json"], source / "metrics.json") if "metrics.json" in files else {}
     return LoadedModel(config, vocab, model.to(device).eval(), metrics)
 
 
@@ -114,9 +138,9 @@ def check_is_model_dir(directory: Path) -> None:
         raise ModelDirError(str(directory), f"missing {', '.join(missing)}", WHAT_A_MODEL_DIR_HOLDS)
 
 
-def read_json(path: Path) -> Any:
+def parse_json(data: bytes, path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelDirError(str(path), f"not valid JSON ({error})", "restore the file from the original model") from None
 
@@ -134,8 +158,7 @@ def read_config(header: Any, path: Path) -> Config:
         raise ModelDirError(str(path), str(error)) from None
 
 
-def read_weights(path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
-    data = path.read_bytes()
+def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
     if data.startswith(PICKLE_SIGNATURES):
         raise ModelDirError(str(path), "is a pickle or torch.save archive, not safetensors; refusing to load it",
                             "pickles can run code: only load models saved by tagger")
@@ -143,7 +166,7 @@ def read_weights(path: Path, expected_sha256: str | None) -> dict[str, torch.Ten
         raise ModelDirError(str(path), "corrupt model file: checksum does not match config.json",
                             "the weights were changed or truncated; restore or retrain the model")
     try:
-        return load(data)  # the bytes already read and checked, not a second read of the file
+        return load(data)
     except (SafetensorError, ValueError, OSError) as error:
         raise ModelDirError(str(path), f"corrupt model file ({error})", "restore or retrain the model") from None
 

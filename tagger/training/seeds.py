@@ -10,13 +10,9 @@ from typing import Any, Iterator
 
 from tagger.config import Config
 from tagger.errors import ConfigError
-from tagger.serialization import to_json_bytes, write_atomic
+from tagger.serialization import read_model_files, to_json_bytes, write_atomic, write_model_files
 from tagger.training.data import DataSource
 from tagger.training.loop import TrainingResult, check_out_dir, run_training, score_of
-
-# config.json last: it carries the weights' checksum, so a reader never pairs it with other weights
-MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "config.json")
-
 
 @dataclass(frozen=True)
 class SeedsResult:
@@ -63,9 +59,7 @@ def summarise(results: list[TrainingResult]) -> dict[str, Any]:
 
 
 def copy_model(source: Path, target: Path) -> None:
-    for name in MODEL_FILES:
-        if (source / name).exists():
-            write_atomic(target / name, (source / name).read_bytes())
+    write_model_files(target, read_model_files(source))
 
 
 def describe(summary: dict[str, Any]) -> str:
