@@ -14,7 +14,7 @@ from tagger.errors import ConfigError
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    format: str = "auto"  # auto | conll | conllu | jsonl
+    format: str = "auto"  # auto | conll | conllu | jsonl | spacy
     tag_column: int = -1  # CoNLL column holding the tag; -1 = last
     tag_field: str = "upos"  # CoNLL-U: upos | xpos
     encoding: str = "utf-8"
@@ -96,7 +96,7 @@ class Config:
 
 
 CHOICES = {
-    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl"},
+    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl", "spacy"},
     ("corpus", "tag_field"): {"upos", "xpos"},
     ("corpus", "scheme"): {"auto", "IOB1", "IOB2", "BIOES", "none"},
     ("model", "char_encoder"): {"cnn", "lstm", "none"},

@@ -17,7 +17,8 @@ LAYERS = {
 OWNERS = {  # third-party package -> the modules allowed to import it
     "seqeval": {"scoring"},
     "datasets": {"corpus"},
-    "spacy": {"tokenize", "spacy_component", "vectors"},  # vectors: an installed pipeline's word vectors
+    # vectors: an installed pipeline's word vectors; corpus: DocBin (.spacy) files, imported lazily
+    "spacy": {"tokenize", "spacy_component", "vectors", "corpus"},
     "typer": {"cli"},
     "rich": {"cli"},
     "safetensors": {"serialization"},

@@ -1,14 +1,16 @@
-"""Corpora: read and write CoNLL columns, CoNLL-U and JSONL (``.gz`` transparent), and load
+"""Corpora: read and write CoNLL columns, CoNLL-U, JSONL (``.gz`` transparent) and spaCy DocBin, and load
 local files or Hugging Face datasets as a ``datasets.DatasetDict``.
 
-Modules by concern: ``lines`` (bytes -> checked lines), ``conll``, ``conllu``, ``jsonl`` (one format
-each, reader and writer), ``tagsets`` (span-tag checks and IOB2 conversion), ``reading`` (format
-detection and the public readers), ``hub`` (``load_corpus``; the only importer of ``datasets``).
+Modules by concern: ``lines`` (bytes -> checked lines), ``conll``, ``conllu``, ``jsonl``, ``docbin``
+(one format each, reader and writer; ``docbin`` imports spacy only when called), ``tagsets`` (span-tag
+checks and IOB2 conversion), ``reading`` (format detection and the public readers), ``hub``
+(``load_corpus``; the only importer of ``datasets``).
 Text is kept as written: no Unicode normalisation (NFC or otherwise) is applied.
 """
 
 from tagger.corpus.conll import read_conll, write_conll
 from tagger.corpus.conllu import read_conllu, write_conllu
+from tagger.corpus.docbin import read_docbin, write_docbin
 from tagger.corpus.hub import load_corpus, read_dataset_splits
 from tagger.corpus.jsonl import read_jsonl, write_jsonl
 from tagger.corpus.reading import detect_format, read_corpus, read_sentences
@@ -17,6 +19,6 @@ from tagger.corpus.sentence import CorpusReport, Sentence, document_ids, opens_d
 __all__ = [
     "read_dataset_splits",
     "CorpusReport", "Sentence", "detect_format", "document_ids", "opens_document", "load_corpus", "read_conll",
-    "read_conllu", "read_corpus",
-    "read_jsonl", "read_sentences", "write_conll", "write_conllu", "write_jsonl",
+    "read_conllu", "read_corpus", "read_docbin",
+    "read_jsonl", "read_sentences", "write_conll", "write_conllu", "write_docbin", "write_jsonl",
 ]

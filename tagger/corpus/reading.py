@@ -11,6 +11,7 @@ from pathlib import Path
 from tagger.config import CorpusConfig
 from tagger.corpus.conll import DOCSTART, read_conll
 from tagger.corpus.conllu import read_conllu
+from tagger.corpus.docbin import read_docbin
 from tagger.corpus.jsonl import read_jsonl
 from tagger.corpus.lines import open_binary, read_lines
 from tagger.corpus.sentence import CorpusReport, Sentence, opens_document
@@ -18,10 +19,11 @@ from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import ConfigError, CorpusFormatError
 
 Reader = Callable[..., Iterator[Sentence]]
-READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl}
+READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl, "spacy": read_docbin}
 SUFFIX_FORMATS = {
     ".conll": "conll", ".conll03": "conll", ".iob": "conll", ".bio": "conll", ".tsv": "conll",
     ".conllu": "conllu", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+    ".spacy": "spacy",  # binary: known by its extension only, never sniffed
 }
 CONLLU_ID = re.compile(r"\d+(-\d+|\.\d+)?")
 SNIFF_BYTES = 65536
@@ -29,17 +31,26 @@ SNIFF_LINES = 50
 
 
 def detect_format(path: str | Path) -> str:
-    """``conll`` | ``conllu`` | ``jsonl`` | ``text``, from the extension (``.gz`` stripped first),
+    """``conll`` | ``conllu`` | ``jsonl`` | ``spacy`` | ``text``, from the extension (``.gz`` stripped first),
     else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
     without a known extension (``eng.train``) default to CoNLL columns."""
-    name = str(path)
-    suffix = Path(name[:-3] if name.endswith(".gz") else name).suffix.lower()
-    if suffix in SUFFIX_FORMATS:
-        return SUFFIX_FORMATS[suffix]
+    known = suffix_format(path)
+    if known:
+        return known
     sniffed = _sniff_format(_sample_lines(path))
     if sniffed:
         return sniffed
-    return "text" if suffix == ".txt" else "conll"
+    return "text" if _suffix(path) == ".txt" else "conll"
+
+
+def suffix_format(path: str | Path) -> str | None:
+    """The corpus format named by the extension (``.gz`` stripped first), or None."""
+    return SUFFIX_FORMATS.get(_suffix(path))
+
+
+def _suffix(path: str | Path) -> str:
+    name = str(path)
+    return Path(name[:-3] if name.endswith(".gz") else name).suffix.lower()
 
 
 def _sample_lines(path: str | Path) -> list[str]:
@@ -84,7 +95,8 @@ def _looks_like_columns(lines: list[str]) -> bool:
 def _resolve_format(path: str | Path, config: CorpusConfig) -> str:
     fmt = detect_format(path) if config.format == "auto" else config.format
     if fmt == "text":
-        raise CorpusFormatError(str(path), 0, "raw text (no word/tag columns)", "a CoNLL, CoNLL-U or JSONL corpus",
+        raise CorpusFormatError(str(path), 0, "raw text (no word/tag columns)",
+                                "a CoNLL, CoNLL-U, JSONL or spaCy DocBin corpus",
                                 "use `tagger tag` for raw text, or pass --set corpus.format=conll if it is one word per line")
     if fmt not in READERS:
         raise ConfigError(f"unknown corpus format '{fmt}' (valid: auto, {', '.join(READERS)})")
@@ -149,8 +161,8 @@ def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig) -> tup
 
 
 def _word_line(sentence: Sentence, index: int, fmt: str, encoding: str) -> int:
-    if fmt == "jsonl":
-        return sentence.line  # a whole sentence per line
+    if fmt in ("jsonl", "spacy"):
+        return sentence.line  # a whole sentence per line; a DocBin has no lines (0)
     if fmt == "conll":
         return sentence.line + index  # one word per line, nothing in between
     # CoNLL-U may interleave ranges and empty nodes: rescan, which only happens on the error path.
