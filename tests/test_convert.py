@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
+from typer.testing import CliRunner
 
+from tagger.cli import app
 from tagger.config import CorpusConfig
 from tagger.corpus import (
     Sentence, detect_format, document_ids, read_corpus, read_docbin, read_sentences, write_conll, write_docbin,
@@ -26,6 +28,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 CONLL03 = FIXTURES / "conll2003_style.conll"
 UD_DEV = ROOT / "corpora" / "ud_en_ewt" / "en_ewt-ud-dev.conllu.gz"
 SAMPLE_NER = ROOT / "corpora" / "sample_ner" / "dev.conll"
+runner = CliRunner()
 
 
 def spacy_docs(path: Path) -> list[Doc]:
@@ -211,3 +214,90 @@ def test_importing_corpus_does_not_import_spacy():
     code = "import sys, tagger.corpus; print('spacy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --- tagger convert ----------------------------------------------------------------------------
+
+def invoke(*args):
+    return runner.invoke(app, ["convert", *[str(a) for a in args]])
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert message.startswith("error:") and "Traceback" not in result.output, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_convert_conll_to_spacy_and_back(tmp_path):
+    docbin, conll = tmp_path / "ner.spacy", tmp_path / "ner.conll"
+    result = invoke(CONLL03, docbin)
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stderr.split()) == (f"wrote {docbin}: 3 sentences, 2 documents, 16 words "
+                                               "(conll → spacy)")
+    assert invoke(docbin, conll).exit_code == 0
+    original, _ = read_corpus(CONLL03)
+    back, report = read_corpus(conll)
+    assert report.scheme == "IOB2" and words_tags_documents(back) == words_tags_documents(original)
+
+
+def test_convert_refuses_to_overwrite_without_the_flag_and_never_the_input(tmp_path):
+    target = tmp_path / "ner.spacy"
+    target.write_bytes(b"keep me")
+    assert_user_error(invoke(CONLL03, target), "exists", "--overwrite")
+    assert target.read_bytes() == b"keep me"
+    assert invoke(CONLL03, target, "--overwrite").exit_code == 0
+    assert len(spacy_docs(target)) == 2
+    assert_user_error(invoke(target, target, "--overwrite"), "is the input")
+
+
+def test_convert_writes_the_scheme_asked_for_and_gzip(tmp_path):
+    target = tmp_path / "ner.bioes.conll.gz"
+    result = invoke(CONLL03, target, "--scheme", "BIOES", "--tag-column", "3")
+    assert result.exit_code == 0, result.output
+    lines = gzip.decompress(target.read_bytes()).decode("utf-8").splitlines()
+    assert lines[:4] == ["-DOCSTART- O", "", "Zorvath B-ORG", "Mining E-ORG"]
+
+
+def test_convert_conllu_pos_to_spacy_with_explicit_formats(tmp_path):
+    target = tmp_path / "pos.bin"
+    result = invoke(FIXTURES / "sample.conllu", target, "--from", "conllu", "--to", "spacy", "--attr", "tag")
+    assert result.exit_code == 0, result.output
+    assert [t.tag_ for t in spacy_docs(target)[0]][:3] == ["AUX", "PART", "VERB"]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["out.unknown"], ["cannot tell the format of OUTPUT", "--to"]),
+    (["out.spacy", "--attr", "deps"], ["--attr 'deps'", "ents, tag, pos"]),
+    (["out.conll", "--to", "xml"], ["--to 'xml'"]),
+    (["out.spacy", "--attr", "pos", "--tag-column", "1"], ["attr 'pos': tag '.' is not a Universal POS tag"]),
+    (["out.spacy.gz"], ["compressed already"]),
+    (["out.conll", "--set", "model.hidden=3"], ["expected a corpus.* setting"]),
+])
+def test_convert_bad_options_are_one_line(tmp_path, args, fragments):
+    assert_user_error(invoke(CONLL03, tmp_path / args[0], *args[1:]), *fragments)
+    assert not (tmp_path / args[0]).exists()
+
+
+def test_convert_a_broken_docbin_names_it(tmp_path):
+    fake = tmp_path / "fake.spacy"
+    fake.write_text("John B-PER\n", encoding="utf-8")
+    assert_user_error(invoke(fake, tmp_path / "out.conll"), str(fake), "not a spaCy DocBin (.spacy) file")
+
+
+def test_evaluate_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files, tmp_path):
+    docbin = tmp_path / "dev.spacy"
+    assert invoke(ner_files[1], docbin).exit_code == 0
+    scores = [runner.invoke(app, ["evaluate", str(trained_model), str(path), "--json"])
+              for path in (ner_files[1], docbin)]
+    assert all(result.exit_code == 0 for result in scores), [result.output for result in scores]
+    assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout)
+
+
+def test_tag_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files, tmp_path):
+    docbin = tmp_path / "dev.spacy"
+    assert invoke(ner_files[1], docbin).exit_code == 0
+    tagged = [runner.invoke(app, ["tag", str(trained_model), str(path)]) for path in (ner_files[1], docbin)]
+    assert all(result.exit_code == 0 for result in tagged), [result.output for result in tagged]
+    assert tagged[0].stdout == tagged[1].stdout and "B-PER" in tagged[1].stdout

@@ -29,7 +29,8 @@ SetOption = typer.Option([], "--set", help="Config override section.key=value, e
 @app.command()
 def train(
     out: Path = typer.Option(..., "--out", help="Model directory to write (best model; last epoch in OUT/last)."),
-    train_path: Optional[Path] = typer.Option(None, "--train", help="Training corpus (CoNLL, CoNLL-U, JSONL; .gz ok)."),
+    train_path: Optional[Path] = typer.Option(None, "--train", help="Training corpus (CoNLL, CoNLL-U, JSONL, "
+                                              ".spacy; .gz ok)."),
     dev_path: Optional[Path] = typer.Option(None, "--dev", help="Development corpus, for early stopping."),
     test_path: Optional[Path] = typer.Option(None, "--test", help="Test corpus, scored once with the best model."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Instead of files: a Hugging Face dataset name, "
@@ -87,7 +88,7 @@ def tag(
     inputs: List[str] = typer.Argument(..., help="Files to tag, or - for stdin."),
     output: str = typer.Option("-", "-o", "--output", help="Output file, or - for stdout."),
     output_format: str = typer.Option("conll", "--format", help="conll (word, tag, probability) or jsonl."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, text, conll, conllu or jsonl."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto, text, conll, conllu, jsonl or spacy."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input files."),
     lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text (spacy.blank + sentencizer)."),
     spacy_model: Optional[str] = typer.Option(None, "--spacy-model", help="An installed spaCy pipeline to split raw "
@@ -97,12 +98,37 @@ def tag(
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
 ) -> None:
-    """Tag raw text (.txt) or pre-tokenised files (CoNLL, CoNLL-U, JSONL)."""
+    """Tag raw text (.txt) or pre-tokenised files (CoNLL, CoNLL-U, JSONL, spaCy DocBin)."""
     from tagger.cli.tag import TagOptions, run_tag
 
     with reported_errors():
         options = TagOptions(output_format, input_format, encoding, lang, spacy_model, scheme, batch_size)
         run_tag(model, inputs, output, options, device, overwrite)
+
+
+@app.command()
+def convert(
+    input_path: Path = typer.Argument(..., metavar="INPUT", help="Corpus to read: CoNLL, CoNLL-U, JSONL (.gz ok) "
+                                      "or a spaCy DocBin (.spacy)."),
+    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="File to write (UTF-8; .gz compresses text)."),
+    source_format: str = typer.Option("auto", "--from", help="auto, conll, conllu, jsonl or spacy."),
+    target_format: str = typer.Option("auto", "--to", help="auto (from OUTPUT's extension), conll, conllu, jsonl "
+                                      "or spacy."),
+    attr: str = typer.Option("auto", "--attr", help="Where .spacy output keeps the tags: ents, tag (token.tag_), "
+                             "pos (token.pos_), or auto from the tags."),
+    scheme: str = typer.Option("IOB2", "--scheme", help="Scheme of span tags written to CoNLL, CoNLL-U or JSONL: "
+                               "IOB2, IOB1 or BIOES."),
+    tag_column: Optional[int] = TagColumnOption,
+    encoding: Optional[str] = EncodingOption,
+    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_field=xpos."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+) -> None:
+    """Convert a corpus between CoNLL, CoNLL-U, JSONL and spaCy DocBin, or between span schemes."""
+    from tagger.cli.convert import ConvertOptions, run_convert
+
+    with reported_errors():
+        options = ConvertOptions(source_format, target_format, attr, scheme, overwrite)
+        run_convert(console, input_path, output_path, options, list(overrides) + corpus_overrides(tag_column, encoding))
 
 
 def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:

@@ -19,7 +19,7 @@ from tagger.schemes import SCHEMES
 from tagger.serialization import open_atomic
 from tagger.tokenize import read_text_blocks
 
-INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl")
+INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl", "spacy")
 OUTPUT_FORMATS = ("conll", "jsonl")
 CHUNK_SENTENCES = 2000  # sentences tagged together; bounds memory on large inputs
 CHUNK_BLOCKS = 200  # raw-text paragraphs tokenised and tagged together
@@ -74,7 +74,7 @@ def write_all(tagger: Tagger, inputs: list[str], stream: TextIO, options: TagOpt
                            stream, options)
             continue
         if not Path(name).is_file():
-            raise CorpusFormatError(name, 0, "no such file", "an existing text, CoNLL, CoNLL-U or JSONL file")
+            raise CorpusFormatError(name, 0, "no such file", "an existing text, CoNLL, CoNLL-U, JSONL or .spacy file")
         chosen = detect_format(Path(name)) if options.input_format == "auto" else options.input_format
         write_file(tagger, Path(name), chosen, stream, options)
 
