@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.config import Config
-from tagger.serialization import write_atomic
+from tagger.atomic import write_atomic
 from tagger.vocab import Vocab
 
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from tagger import __version__
+from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, TaggerError
 from tagger.model import BiLSTMTagger, build_model
@@ -41,27 +39,6 @@ class LoadedModel:
     vocab: Vocab
     model: BiLSTMTagger
     metrics: dict[str, Any]
-
-
-@contextmanager
-def open_atomic(path: Path, mode: str = "wb", **options: Any) -> Iterator[IO]:
-    """A file that replaces ``path`` only when the block ends without error: readers see the old file or
-    the new one, never a mix, and a failure leaves no temporary file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, mode, **options) as temp:
-            yield temp
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    with open_atomic(path) as stream:
-        stream.write(data)
 
 
 def to_json_bytes(data: Any) -> bytes:

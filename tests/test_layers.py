@@ -7,7 +7,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 
 LAYERS = {
-    "errors": 0, "config": 0,
+    "errors": 0, "config": 0, "atomic": 0,
     "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1,
     "batching": 2, "model": 2, "decoding": 2, "crf": 2,
     "serialization": 3, "annotate": 3, "model_card": 3,

@@ -19,7 +19,7 @@ from tagger.corpus.docbin import ATTRIBUTES
 from tagger.corpus.reading import suffix_format
 from tagger.errors import ConfigError
 from tagger.schemes import SCHEMES, convert_tags
-from tagger.serialization import open_atomic
+from tagger.atomic import open_atomic
 
 TEXT_WRITERS = {"conll": write_conll, "conllu": write_conllu, "jsonl": write_jsonl}
 FORMATS = (*TEXT_WRITERS, "spacy")

@@ -14,7 +14,7 @@ from tagger.errors import ConfigError
 from tagger.corpus import read_corpus
 from tagger.outputs import format_predictions
 from tagger.scoring import EntityReport, Evaluation
-from tagger.serialization import write_atomic
+from tagger.atomic import write_atomic
 
 
 def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_path: Path | None,

@@ -16,7 +16,7 @@ from tagger.corpus import Sentence, detect_format, document_ids, opens_document,
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.outputs import format_conll, format_jsonl
 from tagger.schemes import SCHEMES
-from tagger.serialization import open_atomic
+from tagger.atomic import open_atomic
 from tagger.tokenize import read_text_blocks
 
 INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl", "spacy")

@@ -9,14 +9,13 @@ spaCy is imported only when a DocBin is read or written, so ``import tagger.corp
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tagger.atomic import write_atomic
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import CONTROL_CHARACTER, open_binary
 from tagger.corpus.sentence import Sentence, document_ids, opens_document
@@ -138,7 +137,7 @@ def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "a
     chosen = _choose_attribute(sentences, attr)
     vocab = _blank_vocab()
     docs = [_sentences_to_doc(vocab, group, chosen) for group in _group_documents(sentences)]
-    _write_atomically(Path(path), DocBin(docs=docs, store_user_data=True).to_bytes())
+    write_atomic(Path(path), DocBin(docs=docs, store_user_data=True).to_bytes())
 
 
 def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:
@@ -202,18 +201,3 @@ def _set_token_tags(doc: Doc, sentences: list[Sentence], field: str) -> None:
             if tag != "_":  # "_" is a missing tag (raw input read without tags_required)
                 setattr(doc[offset + index], field, tag)
         offset += len(sentence.words)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # The one-call twin of serialization.open_atomic, which lives a layer above the corpus readers:
-    # readers see the old file or the new one, and a failure leaves no temporary file behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)

@@ -27,7 +27,8 @@ from tagger.errors import ConfigError
 from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
 from tagger.scoring import Evaluation
-from tagger.serialization import is_model_dir, save_model, to_json_bytes, write_atomic
+from tagger.atomic import write_atomic
+from tagger.serialization import is_model_dir, save_model, to_json_bytes
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.vocab import UNK_ID, Vocab
 

@@ -10,7 +10,8 @@ from typing import Any, Iterator
 
 from tagger.config import Config
 from tagger.errors import ConfigError
-from tagger.serialization import read_model_files, to_json_bytes, write_atomic, write_model_files
+from tagger.atomic import write_atomic
+from tagger.serialization import read_model_files, to_json_bytes, write_model_files
 from tagger.training.data import DataSource
 from tagger.training.loop import TrainingResult, check_out_dir, run_training, score_of
 
