@@ -83,7 +83,8 @@ def test_corpus_without_documents_becomes_one_doc_per_sentence(tmp_path):
     sentences = [Sentence(["Paris", "is", "big"], ["B-LOC", "O", "O"]), Sentence(["No", "names"], ["O", "O"])]
     write_docbin(sentences, tmp_path / "plain.spacy")
     docs = spacy_docs(tmp_path / "plain.spacy")
-    assert [doc.text for doc in docs] == ["Paris is big", "No names"]
+    assert [[t.text for t in doc] for doc in docs] == [["Paris", "is", "big"], ["No", "names"]]
+    assert all(doc.has_unknown_spaces for doc in docs)  # so spaCy's evaluation keeps these tokens
     assert docs[1].has_annotation("ENT_IOB")  # all "O" is annotation, not missing
     back = list(read_docbin(tmp_path / "plain.spacy"))
     assert [s.tags for s in back] == [s.tags for s in sentences] and document_ids(back) == [0, 1]

@@ -127,8 +127,8 @@ def _tag(token: Token, attr: str, doc_index: int, path: str, tags_required: bool
 
 
 def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "auto") -> None:
-    """Write one Doc per document (one per sentence when the corpus marks no documents), words joined by
-    single spaces, sentence starts set, tags in ``doc.ents`` (span tags, any scheme), ``token.pos_``
+    """Write one Doc per document (one per sentence when the corpus marks no documents), spacing unknown
+    (spaCy renders it as single spaces), sentence starts set, tags in ``doc.ents`` (span tags, any scheme), ``token.pos_``
     (Universal POS) or ``token.tag_``. ``auto`` picks the attribute from the tags. The file is replaced
     only once it is complete."""
     from spacy.tokens import DocBin
@@ -169,7 +169,9 @@ def _sentences_to_doc(vocab: Vocab, sentences: list[Sentence], attr: str) -> Doc
 
     words = [word for s in sentences for word in s.words]
     sent_starts = [index == 0 for s in sentences for index in range(len(s.words))]
-    doc = Doc(vocab, words=words, spaces=[True] * (len(words) - 1) + [False], sent_starts=sent_starts)
+    # No spaces given: the corpus does not record spacing, and spaCy then keeps these words as the tokens
+    # of what it evaluates (`spacy evaluate` re-tokenizes the text of docs whose spacing is known).
+    doc = Doc(vocab, words=words, sent_starts=sent_starts)
     if attr == "ents":
         _set_entities(doc, sentences)
     else:
