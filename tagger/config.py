@@ -68,6 +68,7 @@ class TrainConfig:
     clip_norm: float = 5.0
     average: float = 0.0  # decay of an exponential moving average of the weights, scored and saved instead; 0 = off
     word_dropout: float = 0.05  # probability a training word is replaced by <unk>
+    context_dropout: float = 0.0  # document context: chance a document's sentences are trained as separate documents
     singleton_unk: float = 0.0  # probability a word seen once in training is replaced by <unk> (Lample et al.: 0.5)
     scheme: str = "BIOES"  # internal training scheme for span tags: IOB2 | BIOES
     seed: int = 1

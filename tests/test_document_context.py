@@ -151,3 +151,19 @@ def test_context_between_layers_without_document_context_is_refused():
     vocab, _ = make_model()
     with pytest.raises(ConfigError, match="needs model.document_context"):
         build_model(ModelConfig(context_between_layers=True), vocab)
+
+
+def test_context_dropout_isolates_whole_documents_only():
+    import random
+
+    from tagger.batching import EncodedSentence
+    from tagger.training.loop import isolate_documents
+
+    encoded = [EncodedSentence((), (), (), (), None, document) for document in [0, 0, 0, 1, 1, 2, 2, 2, 2]]
+    assert isolate_documents(encoded, 0.0, random.Random(0)) == encoded
+    assert len({s.document for s in isolate_documents(encoded, 1.0, random.Random(0))}) == len(encoded)
+    for seed in range(20):  # each document is either kept whole or split into one document per sentence
+        documents = [s.document for s in isolate_documents(encoded, 0.5, random.Random(seed))]
+        for original in (0, 1, 2):
+            mine = [d for d, s in zip(documents, encoded) if s.document == original]
+            assert mine == [original] * len(mine) or len(set(mine)) == len(mine) > 0 and original not in mine

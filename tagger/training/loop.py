@@ -6,11 +6,12 @@ them, ``train`` just runs it. Saving, early stopping and scoring all happen here
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -125,6 +126,7 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
     model.train()
     context = config.model.document_context
     if context:
+        encoded = isolate_documents(encoded, config.train.context_dropout, rng)
         batches = list(document_batches([s.document for s in encoded], config.train.batch_size, True, rng))
     else:
         batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
@@ -139,6 +141,16 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         if average is not None:
             average.update_parameters(model)
         yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
+
+
+def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: random.Random) -> list[EncodedSentence]:
+    """With ``probability`` per document, its sentences become documents of their own for this epoch: a model
+    trained only on whole documents tags a sentence that comes alone (one spaCy doc, one line) badly."""
+    if not probability:
+        return encoded
+    isolated = {d for d in sorted({s.document for s in encoded}) if rng.random() < probability}
+    fresh = itertools.count(max(s.document for s in encoded) + 1)
+    return [replace(s, document=next(fresh)) if s.document in isolated else s for s in encoded]
 
 
 def check_out_dir(out_dir: Path, overwrite: bool) -> None:
