@@ -193,3 +193,21 @@ def test_score_matches_tagger_evaluate(trained_model, tmp_path):
     scores = nlp.evaluate(examples)
     assert scores["ents_f"] == pytest.approx(evaluation.conlleval.micro.f1)
     assert set(scores["ents_per_type"]) == {"PER", "LOC", "ORG", "MISC"}
+
+
+def test_spacy_evaluate_on_a_converted_docbin_agrees_with_tagger_evaluate(trained_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    unseen = write_conll(tmp_path / "test.conll", [
+        ("Anna Lee visited Berlin and Acme Corp .", "B-PER I-PER O B-LOC O B-ORG I-ORG O"),
+        ("Peter Smith likes Rome .", "B-PER I-PER O B-LOC O"), ("German Corp hired Mary .", "B-ORG I-ORG O B-PER O")])
+    runner = CliRunner()
+    assert runner.invoke(app, ["convert", str(unseen), str(tmp_path / "test.spacy")]).exit_code == 0
+    ours = runner.invoke(app, ["evaluate", str(trained_model), str(unseen), "--json", "--device", "cpu"])
+    make_nlp(trained_model).to_disk(tmp_path / "pipeline")
+    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "pipeline"), str(tmp_path / "test.spacy"),
+                    "--gold-preproc", "--output", str(tmp_path / "scores.json")], check=True, capture_output=True)
+    spacy_f1 = json.loads((tmp_path / "scores.json").read_text())["ents_f"]
+    assert spacy_f1 == pytest.approx(json.loads(ours.stdout)["conlleval"]["micro"]["f1"]) and 0 < spacy_f1 < 1
