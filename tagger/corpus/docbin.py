@@ -61,7 +61,7 @@ def _read_docs(path: str | Path) -> list[Doc]:
 
     data = _read_bytes(path)
     try:
-        return list(DocBin().from_bytes(data).get_docs(_blank_vocab()))
+        return list(DocBin().from_bytes(data).get_docs(blank_vocab()))
     except BROKEN_DOCBIN:
         raise CorpusFormatError(str(path), 0, NOT_A_DOCBIN, EXPECTED_DOCBIN,
                                 "if it is a text corpus, pass --set corpus.format=conll, conllu or jsonl") from None
@@ -75,7 +75,7 @@ def _read_bytes(path: str | Path) -> bytes:
             raise CorpusFormatError(str(path), 0, f"corrupt compressed data ({error})", "a complete .gz file") from None
 
 
-def _blank_vocab() -> Vocab:
+def blank_vocab() -> Vocab:
     import spacy
 
     # A language's vocab, not a bare Vocab(): token.is_space is a lexical attribute that a bare vocab lacks.
@@ -135,8 +135,8 @@ def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "a
 
     sentences = [s for s in sentences if s.words]
     chosen = _choose_attribute(sentences, attr)
-    vocab = _blank_vocab()
-    docs = [_sentences_to_doc(vocab, group, chosen) for group in _group_documents(sentences)]
+    vocab = blank_vocab()
+    docs = [sentences_to_doc(vocab, group, chosen) for group in _group_documents(sentences)]
     write_atomic(Path(path), DocBin(docs=docs, store_user_data=True).to_bytes())
 
 
@@ -164,14 +164,16 @@ def _group_documents(sentences: list[Sentence]) -> list[list[Sentence]]:
     return [[s for _, s in group] for _, group in groupby(pairs, key=lambda pair: pair[0])]
 
 
-def _sentences_to_doc(vocab: Vocab, sentences: list[Sentence], attr: str) -> Doc:
+def sentences_to_doc(vocab: Vocab, sentences: list[Sentence], attr: str, spaces: list[bool] | None = None) -> Doc:
+    """One Doc of the sentences' words with their sentence starts and tags in ``attr`` (ents, pos or tag);
+    ``spaces`` says which words a space follows, when the input recorded it (raw text)."""
     from spacy.tokens import Doc
 
     words = [word for s in sentences for word in s.words]
     sent_starts = [index == 0 for s in sentences for index in range(len(s.words))]
     # No spaces given: the corpus does not record spacing, and spaCy then keeps these words as the tokens
     # of what it evaluates (`spacy evaluate` re-tokenizes the text of docs whose spacing is known).
-    doc = Doc(vocab, words=words, sent_starts=sent_starts)
+    doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)
     if attr == "ents":
         _set_entities(doc, sentences)
     else:
