@@ -17,8 +17,9 @@ LAYERS = {
 OWNERS = {  # third-party package -> the modules allowed to import it
     "seqeval": {"scoring"},
     "datasets": {"corpus"},
-    # vectors: an installed pipeline's word vectors; corpus: DocBin (.spacy) files, imported lazily
-    "spacy": {"tokenize", "spacy_component", "vectors", "corpus"},
+    # vectors: an installed pipeline's word vectors; corpus: DocBin (.spacy) files; outputs: DocBin outputs and
+    # displaCy's HTML; both import it lazily
+    "spacy": {"tokenize", "spacy_component", "vectors", "corpus", "outputs"},
     "typer": {"cli"},
     "rich": {"cli"},
     "safetensors": {"serialization"},

@@ -1,0 +1,46 @@
+"""The contract between the batch engine and each output format.
+
+The engine calls ``begin()``, then ``write()`` once per chunk of sentences in file order, then ``end()``,
+and concatenates what they return into the output file. Text writers return ``str``; only ``spacy``
+returns ``bytes`` (and only from ``end()``, since a DocBin is written in one piece).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from tagger.outputs.tagged import TaggedSentence, check_lengths
+
+
+class Writer(Protocol):
+    binary: bool  # True when the pieces are bytes (spacy)
+
+    def begin(self) -> str | bytes: ...
+
+    def write(self, tagged: Sequence[TaggedSentence]) -> str | bytes: ...
+
+    def end(self) -> str | bytes: ...
+
+
+class TextWriter:
+    """A writer of text that streams: each chunk's text is returned as soon as it is tagged."""
+
+    binary = False
+
+    def begin(self) -> str:
+        return ""
+
+    def write(self, tagged: Sequence[TaggedSentence]) -> str:
+        check_lengths(tagged)
+        return "".join(self.format_sentence(item) for item in tagged)
+
+    def format_sentence(self, tagged: TaggedSentence) -> str:
+        raise NotImplementedError
+
+    def end(self) -> str:
+        return ""
+
+
+def join_lines(lines: Sequence[str]) -> str:
+    """Lines with a newline after each, the last one included."""
+    return "".join(line + "\n" for line in lines)
