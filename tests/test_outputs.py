@@ -51,8 +51,8 @@ def predict(sentence: Sentence, offsets=None, labels: bool = False) -> TaggedSen
     return TaggedSentence(sentence, tags, fake_scores(sentence.words), offsets)
 
 
-def read(path: Path, input_format: str) -> list[Sentence]:
-    return list(read_sentences(path, CorpusConfig(format=input_format), tags_required=False))
+def read(path: Path, input_format: str, encoding: str = "utf-8") -> list[Sentence]:
+    return list(read_sentences(path, CorpusConfig(format=input_format, encoding=encoding), tags_required=False))
 
 
 def run_writer(output_format: str, path: Path | None, tagged: list[TaggedSentence], chunk: int | None = None,
@@ -67,7 +67,8 @@ def run_writer(output_format: str, path: Path | None, tagged: list[TaggedSentenc
 
 
 def tag_file(path: Path, input_format: str, output_format: str, chunk: int | None = None, **options) -> str | bytes:
-    tagged = [predict(s, labels=options.get("task") == "labels") for s in read(path, input_format)]
+    sentences = read(path, input_format, options.get("encoding", "utf-8"))
+    tagged = [predict(s, labels=options.get("task") == "labels") for s in sentences]
     return run_writer(output_format, path, tagged, chunk, input_format=input_format, **options)
 
 
@@ -94,7 +95,8 @@ def raw_text_sentences(text: str, path: str = "news.txt") -> list[TaggedSentence
         for index, line in enumerate(re.finditer(r"[^\n]+", paragraph.group())):
             spans = [(paragraph.start() + line.start() + m.start(), paragraph.start() + line.start() + m.end())
                      for m in re.finditer(r"\S+", line.group())]
-            sentence = Sentence([text[a:b] for a, b in spans], [], path, 0, {"newdoc": str(number)} if index == 0 else {})
+            metadata = {"newdoc": str(number)} if index == 0 else {}
+            sentence = Sentence([text[a:b] for a, b in spans], [], path, 0, metadata)
             tagged.append(predict(sentence, spans))
     return tagged
 
@@ -124,7 +126,8 @@ def test_bad_input_unknown_format_or_field_is_one_clear_line(call, message):
 
 def test_the_old_formatting_functions_are_still_importable():
     assert format_conll(["a", "b c"], ["O", "B-X"], [0.5, 0.25]) == "a\tO\t0.5000\nb c\tB-X\t0.2500\n\n"
-    assert json.loads(format_jsonl(["a"], ["O"], [0.123456])) == {"words": ["a"], "tags": ["O"], "probabilities": [0.1235]}
+    record = json.loads(format_jsonl(["a"], ["O"], [0.123456]))
+    assert record == {"words": ["a"], "tags": ["O"], "probabilities": [0.1235]}
     assert format_predictions(["New York"], ["B-LOC"], ["O"]) == "New_York B-LOC O\n\n"
 
 
@@ -171,6 +174,17 @@ def test_faithful_conll_keeps_what_the_reader_accepts(tmp_path):
                       "-DOCSTART-\nD\tNNP\tB-PER\tB-PER\t\ne\tVB\tO\tO\n")
 
 
+def test_faithful_conll_of_gzip_and_latin1_inputs(tmp_path):
+    import gzip
+
+    text = "M\u00fcnchen NNP B-LOC\nliegt VBZ O\n"
+    latin1 = write(tmp_path, "de.conll", text.encode("latin-1"))
+    assert tag_file(latin1, "conll", "conll", encoding="latin-1") == text.replace("B-LOC\n", "B-LOC B-PER\n") \
+        .replace("O\n", "O O\n")
+    packed = write(tmp_path, "de.conll.gz", gzip.compress(text.encode("utf-8")))
+    assert tag_file(packed, "conll", "conll") == tag_file(latin1, "conll", "conll", encoding="latin-1")
+
+
 def test_faithful_conll_of_space_separated_lines_with_trailing_spaces(tmp_path):
     source = write(tmp_path, "spaces.conll", "John  NNP B-PER \nruns VBZ O\n\n\n")
     assert tag_file(source, "conll", "conll") == "John  NNP B-PER B-PER \nruns VBZ O O\n\n\n"
@@ -206,7 +220,8 @@ def test_faithful_conllu_in_misc_minus_the_tag_is_the_input_exactly(probabilitie
     restored = "".join(without_tag_in_misc(line) + "\n" for line in output.splitlines())
     assert restored == CONLLU.read_text(encoding="utf-8")
     assert "1\tDo\tdo\tAUX\tVBP\t_\t3\taux\t_\tTag=B-PER" in output
-    assert "1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_\n" in output and "2.1\tleft\tleave\tVERB\tVBD\t_\t_\t_\t1:nsubj\t_\n" in output
+    assert "1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_\n" in output
+    assert "2.1\tleft\tleave\tVERB\tVBD\t_\t_\t_\t1:nsubj\t_\n" in output
     assert ("TagProb=0.9900" in output) == probabilities
 
 
@@ -245,8 +260,10 @@ def test_conllu_from_raw_text_has_the_real_text_and_newdoc_per_paragraph():
     text = "Ann  Lee\nruns (fast).\n\nBo sleeps.\n"
     tagged = raw_text_sentences(text)
     output = run_writer("conllu", None, tagged, input_format="text", probabilities=True)
-    assert "# newdoc\n# sent_id = 1\n# text = Ann Lee\n1\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=B-PER|TagProb=0.9900\n" in output
-    assert "# sent_id = 2\n# text = runs (fast).\n" in output and "# newdoc\n# sent_id = 3\n# text = Bo sleeps.\n" in output
+    assert "# newdoc\n# sent_id = 1\n# text = Ann Lee\n1\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=B-PER|TagProb=0.9900\n" \
+        in output
+    assert "# sent_id = 2\n# text = runs (fast).\n" in output
+    assert "# newdoc\n# sent_id = 3\n# text = Bo sleeps.\n" in output
 
 
 # --- JSONL ------------------------------------------------------------------------------------
@@ -374,6 +391,13 @@ def test_html_has_a_section_per_document_and_every_label():
     assert output.count('<div class="entities"') == 3  # one per sentence
     for label in {t.split("-")[1] for s in read(CONLL03, "conll") for t in fake_tags(s.words) if t != "O"}:
         assert f">{label}</span>" in output
+
+
+def test_html_of_raw_text_has_an_untitled_section_per_paragraph():
+    output = run_writer("html", Path("news.txt"), raw_text_sentences("Ann Lee met Bo.\n\nEd  sleeps.\n"),
+                        input_format="text")
+    assert output.count('<section class="document">\n<div class="entities"') == 2 and "<h2>" not in output
+    assert "<title>news.txt</title>" in output and " sleeps.</div>" in output
 
 
 def test_html_of_labels_puts_each_tag_under_its_word():

@@ -1,4 +1,5 @@
-"""HTML out: a self-contained page for a person to read, one section per document, one paragraph per sentence.
+"""HTML out: a self-contained page for a person to read, one section per document (or paragraph
+of raw text), one paragraph per sentence.
 
 Entities are highlighted by spaCy's displaCy: its entity renderer, as ``displacy.render(..., style="ent",
 manual=True)`` uses it, one sentence at a time so that the page does not depend on how the sentences were
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tagger.corpus import opens_document
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths, entity_spans, sentence_text, word_starts
+from tagger.outputs.tagged import (
+    TaggedSentence, WriterOptions, check_lengths, entity_spans, sentence_text, text_span, word_starts,
+)
 from tagger.outputs.writer import TextWriter
 
 if TYPE_CHECKING:
@@ -58,11 +61,12 @@ class HtmlWriter(TextWriter):
         return "".join(pieces)
 
     def open_section(self, first: TaggedSentence) -> str:
-        """Close the section before, if any, and open the next, titled when the input marks documents."""
+        """Close the section before, if any, and open the next, titled when the input marks documents (the
+        paragraphs of raw text, documents of their own, need no title)."""
         closing = "</section>\n" if self.documents else ""
         self.documents += 1
         heading = ""
-        if opens_document(first.sentence):
+        if opens_document(first.sentence) and self.options.input_format != "text":
             name = html.escape(first.sentence.metadata.get("newdoc id", ""))
             heading = f"<h2>Document {self.documents}{': ' + name if name else ''}</h2>\n"
         return f'{closing}<section class="document">\n{heading}'
@@ -82,8 +86,10 @@ class HtmlWriter(TextWriter):
 def render_entities(renderer: EntityRenderer, tagged: TaggedSentence, scheme: str) -> str:
     """One sentence with its entities highlighted by displaCy."""
     starts = word_starts(tagged)
-    entities = [{"start": starts[start], "end": starts[end - 1] + len(tagged.words[end - 1]), "label": html.escape(label)}
-                for label, start, end in entity_spans(tagged, scheme)]
+    entities = []
+    for label, start, end in entity_spans(tagged, scheme):
+        first, last = text_span(tagged, starts, start, end)
+        entities.append({"start": first, "end": last, "label": html.escape(label)})
     sentence: dict[str, Any] = {"text": sentence_text(tagged), "ents": entities}
     return renderer.render([sentence], page=False, minify=False).strip()
 

@@ -68,24 +68,24 @@ def entity_spans(tagged: TaggedSentence, scheme: str) -> list[tuple[str, int, in
     return tags_to_spans(tagged.tags, scheme)
 
 
+def text_span(tagged: TaggedSentence, starts: list[int], start: int, end: int) -> tuple[int, int]:
+    """Where words ``start`` to ``end`` (exclusive) lie in ``sentence_text``, given its ``word_starts``."""
+    return starts[start], starts[end - 1] + len(tagged.words[end - 1])
+
+
 def entity_records(tagged: TaggedSentence, scheme: str) -> list[dict[str, Any]]:
     """Entities as ``TaggedText.entities()`` gives them, plus their text: ``start``/``end`` are character
     offsets into the input file (raw text only), ``start_word``/``end_word`` word indices."""
+    text, starts = sentence_text(tagged), word_starts(tagged)
     records = []
     for label, start, end in entity_spans(tagged, scheme):
         record: dict[str, Any] = {"label": label}
         if tagged.offsets is not None:
             record.update(start=tagged.offsets[start][0], end=tagged.offsets[end - 1][1])
-        text = sentence_text(_words_between(tagged, start, end))
-        record.update(start_word=start, end_word=end, text=text)
+        first, last = text_span(tagged, starts, start, end)
+        record.update(start_word=start, end_word=end, text=text[first:last])
         records.append(record)
     return records
-
-
-def _words_between(tagged: TaggedSentence, start: int, end: int) -> TaggedSentence:
-    piece = Sentence(tagged.words[start:end], [], tagged.sentence.path, 0)
-    offsets = tagged.offsets[start:end] if tagged.offsets is not None else None
-    return TaggedSentence(piece, tagged.tags[start:end], tagged.scores[start:end], offsets)
 
 
 def check_lengths(tagged: Sequence[TaggedSentence]) -> None:
@@ -95,5 +95,6 @@ def check_lengths(tagged: Sequence[TaggedSentence]) -> None:
         if item.offsets is not None:
             counts.add(len(item.offsets))
         if len(counts) != 1:
+            offsets = f", {len(item.offsets)} offsets" if item.offsets is not None else ""
             raise ValueError(f"{item.sentence.path}:{item.sentence.line}: {len(item.words)} words but "
-                             f"{len(item.tags)} tags, {len(item.scores)} scores")
+                             f"{len(item.tags)} tags, {len(item.scores)} scores{offsets}")
