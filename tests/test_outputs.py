@@ -15,7 +15,7 @@ from spacy.tokens import DocBin
 
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, document_ids, read_docbin, read_sentences
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, CorpusFormatError
 from tagger.outputs import (
     OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, format_conll, format_jsonl,
     format_predictions, make_writer, output_suffix,
@@ -468,6 +468,15 @@ def test_a_sentence_out_of_step_with_the_file_is_a_bug_not_garbage():
 def test_without_an_input_path_conll_input_is_written_as_word_tag_lines():
     tagged = [predict(s) for s in read(CONLL03, "conll")]
     assert run_writer("conll", None, tagged, input_format="conll").startswith("-DOCSTART-\tO\n\nZorvath\tB-PER\n")
+
+
+@pytest.mark.parametrize("output_format, name", [("conll", "CoNLL"), ("conllu", "CoNLL-U")])
+def test_bad_input_a_jsonl_word_with_a_tab_or_line_break_cannot_become_a_column(tmp_path, output_format, name):
+    source = write(tmp_path, "odd.jsonl", '{"words": ["fine"]}\n{"words": ["a\\tb", "c"]}\n')
+    with pytest.raises(CorpusFormatError, match=re.escape(f"odd.jsonl:2: word 'a\\tb' holds a tab or a line break; "
+                                                          f"expected words that {name} columns can hold")):
+        tag_file(source, "jsonl", output_format)
+    assert json.loads(tag_file(source, "jsonl", "jsonl").splitlines()[1])["words"] == ["a\tb", "c"]
 
 
 # --- with a trained model ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from tagger.corpus import opens_document
 from tagger.corpus.conll import DOCSTART
 from tagger.outputs.source import SourceLines
 from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
-from tagger.outputs.writer import TextWriter, join_lines
+from tagger.outputs.writer import TextWriter, check_column_words, join_lines
 
 
 def format_conll(words: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None) -> str:
@@ -40,6 +40,7 @@ class ConllWriter(TextWriter):
         self.options = options
 
     def format_sentence(self, tagged: TaggedSentence) -> str:
+        check_column_words(tagged, "CoNLL")
         docstart = f"{DOCSTART}\tO\n\n" if opens_document(tagged.sentence) else ""
         scores = tagged.scores if self.options.probabilities else None
         return docstart + format_conll(tagged.words, tagged.tags, scores)

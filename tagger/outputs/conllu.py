@@ -17,7 +17,7 @@ from tagger.corpus import opens_document
 from tagger.corpus.conllu import COLUMNS, TAG_INDEX
 from tagger.outputs.source import SourceLines
 from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths, sentence_text
-from tagger.outputs.writer import TextWriter, join_lines
+from tagger.outputs.writer import TextWriter, check_column_words, join_lines
 
 CONLLU_FIELDS = ("upos", "xpos", "misc")
 MISC_INDEX = 9
@@ -51,6 +51,7 @@ class ConlluWriter(TextWriter):
         self.sentences = 0
 
     def format_sentence(self, tagged: TaggedSentence) -> str:
+        check_column_words(tagged, "CoNLL-U")
         self.sentences += 1
         comments = []
         if opens_document(tagged.sentence):

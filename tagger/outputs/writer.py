@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
+from tagger.errors import CorpusFormatError
 from tagger.outputs.tagged import TaggedSentence, check_lengths
 
 
@@ -44,3 +45,14 @@ class TextWriter:
 def join_lines(lines: Sequence[str]) -> str:
     """Lines with a newline after each, the last one included."""
     return "".join(line + "\n" for line in lines)
+
+
+def check_column_words(tagged: TaggedSentence, output_format: str) -> None:
+    """Refuse a word that would break a column file: JSONL and DocBin words may hold a tab or a line break
+    (the readers accept them), which CoNLL and CoNLL-U lines cannot."""
+    for word in tagged.words:
+        if "\t" in word or "\n" in word:
+            found = f"word {word!r} holds a tab or a line break"
+            expected = f"words that {output_format} columns can hold"
+            raise CorpusFormatError(tagged.sentence.path, tagged.sentence.line, found, expected,
+                                    "write this file as jsonl, spacy or html")
