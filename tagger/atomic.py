@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+TEMPORARY_SUFFIX = ".tmp"
+
 
 def _current_umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
@@ -15,22 +17,54 @@ def _current_umask() -> int:
     return mask
 
 
+def temporary_name_pattern(path: Path) -> str:
+    """A glob for the temporary files of ``path`` (left behind only by a killed process)."""
+    return f".{path.name}.*{TEMPORARY_SUFFIX}"
+
+
+class AtomicFile:
+    """A temporary file beside ``path`` that replaces it on ``commit()`` and disappears on ``abort()``."""
+
+    def __init__(self, path: Path, mode: str = "wb", **options: Any):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, self.temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMPORARY_SUFFIX,
+                                                  dir=self.path.parent)
+        try:
+            # mkstemp makes the file private (0600); the result should have the permissions open() would give it
+            os.fchmod(handle, 0o666 & ~_current_umask())
+            self.stream: IO = os.fdopen(handle, mode, **options)
+        except BaseException:
+            os.close(handle)
+            Path(self.temp_name).unlink(missing_ok=True)
+            raise
+
+    def commit(self) -> None:
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self.temp_name, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.stream.close()
+        Path(self.temp_name).unlink(missing_ok=True)
+
+
 @contextmanager
 def open_atomic(path: Path, mode: str = "wb", **options: Any) -> Iterator[IO]:
     """A file that replaces ``path`` only when the block ends without error: readers see the old file or
     the new one, never a mix, and a failure leaves no temporary file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    file = AtomicFile(path, mode, **options)
     try:
-        # mkstemp makes the file private (0600); the result should have the permissions open() would give it
-        os.fchmod(handle, 0o666 & ~_current_umask())
-        with os.fdopen(handle, mode, **options) as temp:
-            yield temp
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+        yield file.stream
+    except BaseException:
+        file.abort()
+        raise
+    file.commit()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -69,7 +69,7 @@ def test_tag_raw_text_to_jsonl_with_character_offsets(trained_model, tmp_path):
     source = tmp_path / "news.txt"
     source.write_text(text, encoding="utf-8")
     out = tmp_path / "news.jsonl"
-    result = invoke("tag", trained_model, source, "-o", out, "--format", "jsonl")
+    result = invoke("tag", trained_model, source, "-o", out, "--format", "jsonl", "--probabilities")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
     found = [(text[e["start"]:e["end"]], e["label"]) for r in records for e in r["entities"]]
@@ -79,9 +79,10 @@ def test_tag_raw_text_to_jsonl_with_character_offsets(trained_model, tmp_path):
 
 def test_tag_conll_from_stdin_to_stdout(trained_model):
     words, tags = NER_SENTENCES[0]
-    result = invoke("tag", trained_model, "-", "--input-format", "conll", input="\n".join(words.split()) + "\n")
+    result = invoke("tag", trained_model, "-", "--input-format", "conll", "--probabilities",
+                    input="\n".join(words.split()) + "\n")
     assert result.exit_code == 0, result.output
-    rows = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    rows = [line.split() for line in result.stdout.strip().splitlines()]
     assert [r[1] for r in rows] == tags.split()
     assert all(0.0 < float(r[2]) <= 1.0 for r in rows)
 

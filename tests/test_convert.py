@@ -299,6 +299,7 @@ def test_evaluate_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_
 def test_tag_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files, tmp_path):
     docbin = tmp_path / "dev.spacy"
     assert invoke(ner_files[1], docbin).exit_code == 0
-    tagged = [runner.invoke(app, ["tag", str(trained_model), str(path)]) for path in (ner_files[1], docbin)]
+    tagged = [runner.invoke(app, ["tag", str(trained_model), str(path), "--output-format", "jsonl"])
+              for path in (ner_files[1], docbin)]
     assert all(result.exit_code == 0 for result in tagged), [result.output for result in tagged]
     assert tagged[0].stdout == tagged[1].stdout and "B-PER" in tagged[1].stdout

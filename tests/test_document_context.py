@@ -123,25 +123,21 @@ def test_document_context_model_trains_and_tags_documents_alike_in_any_batching(
     assert one_by_one == predictions == tagger.tag([s.words for s in sentences], batch_size=3, documents=documents)
 
 
-def test_tag_command_keeps_documents_whole_across_its_chunks(context_model, tmp_path, monkeypatch):
-    import importlib
-
+def test_tag_command_keeps_documents_whole_across_its_pools(context_model, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    from tagger.batch import engine
     from tagger.cli import app
-
-    tag_command = importlib.import_module("tagger.cli.tag")  # the module, not the command it defines
 
     model_dir, train_file = context_model
     sentences, _ = read_corpus(train_file)
     _, expected = Tagger.load(model_dir, device="cpu").evaluate(sentences)
-    monkeypatch.setattr(tag_command, "CHUNK_SENTENCES", 3)  # chunks end only where a document ends
+    monkeypatch.setattr(engine, "POOL_SENTENCES", 3)  # a pool is tagged only where a document ends
     out = tmp_path / "tagged.conll"
     result = CliRunner().invoke(app, ["tag", str(model_dir), str(train_file), "-o", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    blocks = out.read_text(encoding="utf-8").strip().split("\n\n")
-    assert [[line.split("\t")[1] for line in block.split("\n")] for block in blocks] == expected
-    assert list(tag_command.document_chunks(sentences, 3)) == [sentences[:4], sentences[4:]]
+    blocks = [b for b in out.read_text(encoding="utf-8").strip().split("\n\n") if not b.startswith("-DOCSTART-")]
+    assert [[line.split()[-1] for line in block.split("\n")] for block in blocks] == expected
 
 
 def test_context_between_layers_without_document_context_is_refused():

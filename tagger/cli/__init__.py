@@ -85,10 +85,16 @@ def evaluate(
 @app.command()
 def tag(
     model: Path = typer.Argument(..., help="Model directory."),
-    inputs: List[str] = typer.Argument(..., help="Files to tag, or - for stdin."),
-    output: str = typer.Option("-", "-o", "--output", help="Output file, or - for stdout."),
-    output_format: str = typer.Option("conll", "--format", help="conll (word, tag, probability) or jsonl."),
-    input_format: str = typer.Option("auto", "--input-format", help="auto, text, conll, conllu, jsonl or spacy."),
+    inputs: List[str] = typer.Argument(..., help="Files, folders (searched recursively) or glob patterns, or - for stdin."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the outputs, mirroring the input tree; running "
+                                       "the same command again skips finished files and redoes missing or stale ones."),
+    output: str = typer.Option("-", "-o", "--output", help="Without --out: one output file, or - for stdout."),
+    output_format: str = typer.Option("auto", "--output-format", "--format", help="auto (the input's format; conll for "
+                                      "raw text), conll, conllu, jsonl, spacy (DocBin) or html."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto (per file), text, conll, conllu, jsonl, spacy."),
+    probabilities: bool = typer.Option(False, "--probabilities", help="Also write each tag's probability."),
+    conllu_field: str = typer.Option("misc", "--conllu-field", help="CoNLL-U output: the prediction goes into upos, "
+                                     "xpos or misc (Tag=...)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the input files."),
     lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text (spacy.blank + sentencizer)."),
     spacy_model: Optional[str] = typer.Option(None, "--spacy-model", help="An installed spaCy pipeline to split raw "
@@ -96,14 +102,23 @@ def tag(
     scheme: str = typer.Option("IOB2", "--scheme", help="Output scheme for span tags: IOB2, BIOES or IOB1."),
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (CPU), each with its share of the cores."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo finished outputs; replace files not written by us."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table (errors still print)."),
 ) -> None:
-    """Tag raw text (.txt) or pre-tokenised files (CoNLL, CoNLL-U, JSONL, spaCy DocBin)."""
-    from tagger.cli.tag import TagOptions, run_tag
+    """Tag raw text (.txt) and pre-tokenised files (CoNLL, CoNLL-U, JSONL, .spacy), one file or whole folders.
+
+    Exit code 0 when every file succeeded, 1 when any failed (each failure is listed with path:line), 2 on a
+    usage error.
+    """
+    from tagger.batch import BatchOptions
+    from tagger.cli.tag import run_tag
 
     with reported_errors():
-        options = TagOptions(output_format, input_format, encoding, lang, spacy_model, scheme, batch_size)
-        run_tag(model, inputs, output, options, device, overwrite)
+        options = BatchOptions(input_format, output_format, scheme, probabilities, conllu_field, encoding, lang,
+                               spacy_model, batch_size, device, workers, overwrite)
+        code = run_tag(console, model, inputs, out, output, options, quiet)
+    raise typer.Exit(code)
 
 
 @app.command()

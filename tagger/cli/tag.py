@@ -1,56 +1,140 @@
-"""`tagger tag`: tag raw text or pre-tokenised files, writing CoNLL columns or JSON lines."""
+"""`tagger tag`: files, folders and globs into a mirrored output folder (resumable), or into one stream."""
 
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import IO
 
-from tagger.annotate import Tagger
-from tagger.config import CorpusConfig
-from tagger.batching import MAX_CONTEXT_SENTENCES
-from tagger.corpus import Sentence, detect_format, document_ids, opens_document, read_sentences
-from tagger.errors import ConfigError, CorpusFormatError
-from tagger.outputs import format_conll, format_jsonl
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tagger.atomic import AtomicFile
+from tagger.batch import (BatchOptions, FileResult, FileTask, InputFile, Listener, annotate_folder, find_inputs,
+                          tag_files)
+from tagger.errors import ConfigError
+from tagger.outputs import OUTPUT_FORMATS, default_output_format
 from tagger.schemes import SCHEMES
-from tagger.atomic import open_atomic
-from tagger.tokenize import read_text_blocks
 
 INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl", "spacy")
-OUTPUT_FORMATS = ("conll", "jsonl")
-CHUNK_SENTENCES = 2000  # sentences tagged together; bounds memory on large inputs
-CHUNK_BLOCKS = 200  # raw-text paragraphs tokenised and tagged together
+CONLLU_FIELDS = ("upos", "xpos", "misc")
+SINGLE_DOCUMENT_FORMATS = ("spacy", "html")  # one file each: they cannot be concatenated into a stream
 
 
-@dataclass(frozen=True)
-class TagOptions:
-    output_format: str = "conll"
-    input_format: str = "auto"
-    encoding: str = "utf-8"
-    lang: str = "en"
-    spacy_model: str | None = None
-    scheme: str = "IOB2"
-    batch_size: int = 256
-
-    def check(self) -> None:
-        for option, value, valid in (("--input-format", self.input_format, INPUT_FORMATS),
-                                     ("--format", self.output_format, OUTPUT_FORMATS), ("--scheme", self.scheme, SCHEMES)):
-            if value not in valid:
-                raise ConfigError(f"{option} {value!r}: expected one of {', '.join(valid)}")
+def check_options(options: BatchOptions) -> None:
+    for option, value, valid in (("--input-format", options.input_format, INPUT_FORMATS),
+                                 ("--output-format", options.output_format, ("auto", *OUTPUT_FORMATS)),
+                                 ("--scheme", options.scheme, SCHEMES), ("--conllu-field", options.conllu_field, CONLLU_FIELDS)):
+        if value not in valid:
+            raise ConfigError(f"{option} {value!r}: expected one of {', '.join(valid)}")
+    if options.workers < 1 or options.batch_size < 1:
+        raise ConfigError("--workers and --batch-size must be at least 1")
 
 
-def run_tag(model_dir: Path, inputs: list[str], output: str, options: TagOptions, device: str, overwrite: bool) -> None:
-    options.check()
-    check_output(output, inputs, overwrite)
-    tagger = Tagger.load(model_dir, device=device)
-    if output == "-":
-        write_all(tagger, inputs, sys.stdout, options)
-        return
-    with open_atomic(Path(output), "w", encoding="utf-8", newline="\n") as stream:
-        write_all(tagger, inputs, stream, options)
+def run_tag(console: Console, model_dir: Path, inputs: list[str], out_dir: Path | None, output: str,
+            options: BatchOptions, quiet: bool) -> int:
+    """Tag, print a summary, and return the exit code: 0 when every file succeeded, 1 when any failed."""
+    check_options(options)
+    if out_dir is None:
+        tag_to_stream(model_dir, inputs, output, options)
+        return 0
+    if output != "-":
+        raise ConfigError("--out (a folder of outputs) and --output (one file) exclude each other; choose one")
+    if "-" in inputs:
+        raise ConfigError("stdin (-) can be tagged to stdout or --output FILE, not into an --out folder")
+    with ProgressDisplay(console, quiet) as listener:
+        results = annotate_folder(model_dir, inputs, out_dir, options, listener)
+    if not quiet:
+        console.print(summary_table(results))
+    for result in results:
+        if result.status == "failed":
+            console.print(f"[bold red]failed:[/] {escape(result.message)}", highlight=False, soft_wrap=True)
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+class ProgressDisplay:
+    """A rich progress bar (files, words, words/s, ETA by input bytes) fed by the batch run's Listener."""
+
+    def __init__(self, console: Console, quiet: bool):
+        self.console, self.quiet = console, quiet
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"),
+                                 TextColumn("{task.fields[words]:,} words"), TextColumn("{task.fields[speed]}"),
+                                 TimeRemainingColumn(), console=console, disable=quiet)
+        self.sizes: dict[str, int] = {}
+        self.words = self.done = self.total = 0
+        self.task = self.progress.add_task("tagging", total=None, files="", words=0, speed="")
+
+    def __enter__(self) -> Listener:
+        self.progress.start()
+        return Listener(self.planned, self.tagged, self.finished)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def planned(self, tasks: list[FileTask]) -> None:
+        self.sizes = {str(t.input.path): t.input.path.stat().st_size for t in tasks}
+        self.total = len(tasks)
+        self.progress.update(self.task, total=max(sum(self.sizes.values()), 1), files=f"0/{self.total} files")
+
+    def tagged(self, words: int) -> None:
+        self.words += words
+        elapsed = self.progress.tasks[0].elapsed or 0
+        speed = f"{self.words / elapsed:,.0f} words/s" if elapsed else ""
+        self.progress.update(self.task, words=self.words, speed=speed)
+
+    def finished(self, result: FileResult) -> None:
+        self.done += 1
+        self.progress.update(self.task, advance=self.sizes.get(result.input, 0), files=f"{self.done}/{self.total} files")
+
+
+def summary_table(results: list[FileResult]) -> Table:
+    table = Table(title="tagger tag")
+    for column in ("", "files", "words"):
+        table.add_column(column, justify="right" if column else "left")
+    for status in ("done", "skipped", "failed"):
+        chosen = [r for r in results if r.status == status]
+        table.add_row(status, f"{len(chosen):,}", f"{sum(r.words for r in chosen):,}")
+    return table
+
+
+def tag_to_stream(model_dir: Path, inputs: list[str], output: str, options: BatchOptions) -> None:
+    """Everything into stdout or one file (written atomically); a bad file stops the run with its error."""
+    from tagger.annotate import Tagger
+
+    with ExitStack() as stack:
+        check_output(output, inputs, options.overwrite)
+        files = [stdin_file(stack, options) if name == "-" else file
+                 for name in inputs for file in ([None] if name == "-" else find_inputs([name], options.input_format))]
+        tasks = [FileTask(file, None, chosen_format(file.format, options)) for file in files]
+        if len(tasks) > 1 and any(t.output_format in SINGLE_DOCUMENT_FORMATS for t in tasks):
+            raise ConfigError("spacy and html outputs hold one input each: use --out FOLDER for several inputs")
+        tagger = Tagger.load(model_dir, device=options.device)
+        target = None if output == "-" else AtomicFile(Path(output))
+        stream: IO[bytes] = sys.stdout.buffer if target is None else target.stream
+        try:
+            for _ in tag_files(tagger, tasks, options, stream, stop_on_error=True):
+                stream.flush()
+        except BaseException:
+            if target is not None:
+                target.abort()
+            raise
+        if target is not None:
+            target.commit()
+
+
+def chosen_format(input_format: str, options: BatchOptions) -> str:
+    return default_output_format(input_format) if options.output_format == "auto" else options.output_format
+
+
+def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
+    """Standard input saved to a temporary file (the readers work on paths); raw text unless told otherwise."""
+    path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-stdin-"))) / "stdin"
+    path.write_bytes(sys.stdin.buffer.read())
+    return InputFile(path, Path("stdin"), "text" if options.input_format == "auto" else options.input_format)
 
 
 def check_output(output: str, inputs: list[str], overwrite: bool) -> None:
@@ -61,80 +145,3 @@ def check_output(output: str, inputs: list[str], overwrite: bool) -> None:
         raise ConfigError(f"--output {output} is also an input; refusing to overwrite an input file")
     if target.exists() and not overwrite:
         raise ConfigError(f"--output {output} exists; pass --overwrite to replace it")
-
-
-def write_all(tagger: Tagger, inputs: list[str], stream: TextIO, options: TagOptions) -> None:
-    for name in inputs:
-        if name == "-":
-            with tempfile.TemporaryDirectory(prefix="tagger-stdin-") as folder:
-                # The readers work on paths (format sniffing, line numbers); stdin goes through a file.
-                path = Path(folder) / "stdin"
-                path.write_bytes(sys.stdin.buffer.read())
-                write_file(tagger, path, "text" if options.input_format == "auto" else options.input_format,
-                           stream, options)
-            continue
-        if not Path(name).is_file():
-            raise CorpusFormatError(name, 0, "no such file", "an existing text, CoNLL, CoNLL-U, JSONL or .spacy file")
-        chosen = detect_format(Path(name)) if options.input_format == "auto" else options.input_format
-        write_file(tagger, Path(name), chosen, stream, options)
-
-
-def write_file(tagger: Tagger, path: Path, file_format: str, stream: TextIO, options: TagOptions) -> None:
-    if file_format == "text":
-        chunks = tag_text_file(tagger, path, options)
-    else:
-        chunks = tag_tokenised_file(tagger, path, file_format, options)
-    for chunk in chunks:
-        stream.write(chunk)
-    stream.flush()
-
-
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def document_chunks(sentences: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
-    """Chunks of at least ``size`` sentences that end where a document ends, so document context stays whole;
-    a document that runs on is cut after ``size`` + MAX_CONTEXT_SENTENCES sentences."""
-    chunk: list[Sentence] = []
-    for sentence in sentences:
-        if len(chunk) >= size and (opens_document(sentence) or len(chunk) >= size + MAX_CONTEXT_SENTENCES):
-            yield chunk
-            chunk = []
-        chunk.append(sentence)
-    if chunk:
-        yield chunk
-
-
-def tag_tokenised_file(tagger: Tagger, path: Path, file_format: str, options: TagOptions) -> Iterator[str]:
-    config = CorpusConfig(format=file_format, encoding=options.encoding)
-    formatter = format_conll if options.output_format == "conll" else format_jsonl
-    for chunk in document_chunks(read_sentences(path, config, tags_required=False), CHUNK_SENTENCES):
-        out = io.StringIO()
-        tagged = tagger.tag([s.words for s in chunk], scores=True, scheme=options.scheme,
-                            batch_size=options.batch_size, documents=document_ids(chunk))
-        for sentence, pairs in zip(chunk, tagged):
-            out.write(formatter(sentence.words, [t for t, _ in pairs], [p for _, p in pairs]))
-        yield out.getvalue()
-
-
-def tag_text_file(tagger: Tagger, path: Path, options: TagOptions) -> Iterator[str]:
-    for blocks in chunked(read_text_blocks(path, options.encoding), CHUNK_BLOCKS):
-        out = io.StringIO()
-        documents = tagger.tag_texts([text for _, text in blocks], options.lang, options.spacy_model,
-                                     options.scheme, options.batch_size)
-        for (offset, _), document in zip(blocks, documents):
-            for sentence in document:
-                if options.output_format == "conll":
-                    out.write(format_conll(sentence.words, sentence.tags, sentence.scores))
-                    continue
-                entities = [dict(e, start=e["start"] + offset, end=e["end"] + offset) for e in sentence.entities()]
-                out.write(format_jsonl(sentence.words, sentence.tags, sentence.scores, entities))
-        yield out.getvalue()

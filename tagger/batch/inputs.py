@@ -1,0 +1,103 @@
+"""What to tag: input files found from paths, folders and globs, and each file as a stream of sentences."""
+
+from __future__ import annotations
+
+import glob
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from tagger.config import CorpusConfig
+from tagger.corpus import Sentence, detect_format, read_sentences
+from tagger.errors import ConfigError, CorpusFormatError
+from tagger.tokenize import read_text_blocks, split_texts
+
+GLOB_CHARACTERS = set("*?[")
+# Offsets of each word in the input text (raw text only), beside the sentence it belongs to
+Offsets = list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    relative: Path  # where it sits below the folder (or glob root) it was found in: mirrored under --out
+    format: str  # text | conll | conllu | jsonl | spacy
+
+
+def find_inputs(names: list[str], input_format: str = "auto", exclude: Path | None = None) -> list[InputFile]:
+    """Files named, found recursively in folders, or matched by globs, in a stable order; hidden files and
+    files found inside ``exclude`` (the output folder) are left out. A name that matches nothing is an error."""
+    found: dict[Path, InputFile] = {}
+    for name in names:
+        named_file = Path(name).is_file()
+        for path, relative in expand(name):
+            resolved = path.resolve()
+            if exclude is not None and not named_file and resolved.is_relative_to(exclude.resolve()):
+                continue  # earlier outputs inside an input folder are not inputs
+            if resolved not in found:
+                chosen = detect_format(path) if input_format == "auto" else input_format
+                found[resolved] = InputFile(path, relative, chosen)
+    return list(found.values())
+
+
+def expand(name: str) -> list[tuple[Path, Path]]:
+    """(path, relative path) of every file ``name`` stands for."""
+    if GLOB_CHARACTERS & set(name):
+        root = glob_root(name)
+        matches = sorted(Path(p) for p in glob.glob(name, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise ConfigError(f"{name}: the pattern matches no file")
+        return [(p, p.relative_to(root)) for p in matches if not is_hidden(p.relative_to(root))]
+    path = Path(name)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p.relative_to(path)))
+        return [(p, p.relative_to(path)) for p in files]
+    if not path.is_file():
+        raise CorpusFormatError(name, 0, "no such file or folder", "an existing file, folder or glob pattern")
+    return [(path, Path(path.name))]
+
+
+def glob_root(pattern: str) -> Path:
+    """The folder above the first part of ``pattern`` with a wildcard."""
+    fixed: list[str] = []
+    for part in Path(pattern).parts[:-1]:
+        if GLOB_CHARACTERS & set(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def read_units(file: InputFile, encoding: str, nlp: Any) -> Iterator[tuple[Sentence, Offsets | None]]:
+    """The sentences of a file, each with its words' character offsets when the file is raw text.
+
+    Raw text is split into paragraphs (at blank lines), each paragraph a document, and into sentences and
+    words by spaCy (``nlp``); the other formats are read by their readers, documents as they mark them.
+    """
+    if file.format != "text":
+        config = CorpusConfig(format=file.format, encoding=encoding)
+        for sentence in read_sentences(file.path, config, tags_required=False):
+            yield sentence, None
+        return
+    starts: deque[int] = deque()  # spaCy reads a few paragraphs ahead of what it yields
+
+    def texts() -> Iterator[str]:
+        for start, text in read_text_blocks(file.path, encoding):
+            starts.append(start)
+            yield text
+
+    found = False
+    for number, sentences in enumerate(split_texts(texts(), nlp)):
+        start = starts.popleft()
+        for index, tokens in enumerate(sentences):
+            found = True
+            metadata = {"newdoc": str(number)} if index == 0 else {}
+            yield (Sentence([t.text for t in tokens], [], str(file.path), 0, metadata),
+                   [(start + t.start, start + t.end) for t in tokens])
+    if not found:
+        raise CorpusFormatError(str(file.path), 0, "no sentences (the file is empty or only whitespace)",
+                                "text to tag")

@@ -1,0 +1,116 @@
+"""What a batch run has finished, so that running the same command again redoes only what is missing or stale.
+
+The manifest is an append-only JSON-lines file in the output folder: one record per finished output, added
+after the output was renamed into place. A process killed mid-append leaves at most a torn last line, which
+is ignored, and that output is redone. A lock file keeps two runs from writing one folder at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from tagger import __version__
+from tagger.atomic import temporary_name_pattern
+from tagger.errors import ConfigError
+
+MANIFEST_NAME = ".tagger-manifest.jsonl"
+LOCK_NAME = ".tagger.lock"
+READ_SIZE = 1 << 20
+
+
+def file_fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(READ_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def job_fingerprint(model_dir: Path, settings: dict[str, Any]) -> str:
+    """The model (config.json holds its weights' checksum; vocab.json its labels) and every setting that
+    changes an output's bytes: a change to either makes earlier outputs stale."""
+    digest = hashlib.sha256(__version__.encode())
+    for name in ("config.json", "vocab.json"):
+        digest.update((model_dir / name).read_bytes())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+class Manifest:
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / MANIFEST_NAME
+        self.records = self._load()
+        self._stream: IO | None = None
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        if not self.path.exists():
+            return {}
+        records = {}
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+                records[record["output"]] = record
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line from a killed run: that output is simply redone
+        return records
+
+    def is_current(self, output: Path, relative: str, input_fingerprint: str, job: str) -> bool:
+        record = self.records.get(relative)
+        return (record is not None and record.get("status") == "done" and record.get("job") == job
+                and record.get("input_sha256") == input_fingerprint and output.is_file())
+
+    def owns(self, relative: str) -> bool:
+        """Whether a run into this folder started writing ``relative``: then replacing it loses nothing of the user's."""
+        return relative in self.records
+
+    def add(self, relative: str, status: str, source: str, input_fingerprint: str, job: str) -> None:
+        """Record ``status`` "started" before an output is written and "done" once it is in place."""
+        if self._stream is None:
+            self._stream = open(self.path, "a", encoding="utf-8")
+        record = {"output": relative, "status": status, "input": source, "input_sha256": input_fingerprint,
+                  "job": job}
+        self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
+        self.records[relative] = record
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
+@contextmanager
+def exclusive_folder(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder's lock for the run: a second run on the same folder is refused, not interleaved."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; documented
+        yield
+        return
+    with open(out_dir / LOCK_NAME, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"{out_dir} is being written by another tagger tag run (it holds {LOCK_NAME}); "
+                              "wait for it to finish or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def remove_temporaries(outputs: list[Path]) -> int:
+    """Delete the temporary files a killed run left beside these outputs; only ours, and only under the lock."""
+    removed = 0
+    for output in outputs:
+        if output.parent.is_dir():
+            for leftover in output.parent.glob(temporary_name_pattern(output)):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -1,0 +1,183 @@
+"""A batch run into an output folder: plan what is missing or stale, tag it (in worker processes if asked),
+and record each finished output in the manifest."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
+from tagger.batch.inputs import InputFile, find_inputs
+from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint, remove_temporaries
+from tagger.errors import ConfigError
+from tagger.outputs import default_output_format, output_suffix
+
+WORKER_DONE = "done"
+
+
+@dataclass
+class Listener:
+    """What a caller (the CLI's progress bar) hears: planned work, words tagged, files finished."""
+
+    planned: Callable[[list[FileTask]], None] = lambda tasks: None
+    words: Callable[[int], None] = lambda words: None
+    finished: Callable[[FileResult], None] = lambda result: None
+
+
+def annotate_folder(model_dir: Path, names: list[str], out_dir: Path, options: BatchOptions,
+                    listener: Listener = Listener()) -> list[FileResult]:
+    """Tag every input into ``out_dir``, mirroring the input tree; outputs already done are skipped."""
+    check_folders(names, out_dir)
+    inputs = find_inputs(names, options.input_format, exclude=out_dir)
+    if not inputs:
+        raise ConfigError(f"no input files in {' '.join(names)}")
+    job = job_fingerprint(model_dir, options.output_settings())
+    with exclusive_folder(out_dir):
+        manifest = Manifest(out_dir)
+        try:
+            todo, skipped = plan(inputs, out_dir, options, manifest, job)
+            remove_temporaries([task.output for task in todo])
+            for task in todo:
+                manifest.add(task.relative, "started", str(task.input.path), task.fingerprint, job)
+            listener.planned(todo)
+            results = list(skipped)
+            for result, task in run_tasks(model_dir, todo, options, listener):
+                if result.status == "done":
+                    manifest.add(task.relative, "done", str(task.input.path), task.fingerprint, job)
+                listener.finished(result)
+                results.append(result)
+        finally:
+            manifest.close()
+    return results
+
+
+def check_folders(names: list[str], out_dir: Path) -> None:
+    for name in names:
+        if Path(name).is_dir() and Path(name).resolve().is_relative_to(out_dir.resolve()):
+            raise ConfigError(f"--out {out_dir} is or contains the input folder {name}: outputs would overwrite "
+                              "the input files or mix with them; choose another --out")
+
+
+def plan(inputs: list[InputFile], out_dir: Path, options: BatchOptions, manifest: Manifest, job: str
+         ) -> tuple[list[FileTask], list[FileResult]]:
+    """Tasks still to do, and results for the outputs that are done and current."""
+    tasks = [output_task(file, out_dir, options) for file in inputs]
+    check_outputs(tasks, inputs)
+    todo, skipped = [], []
+    for task in tasks:
+        if not task.input.path.is_file():
+            continue
+        task = replace(task, fingerprint=file_fingerprint(task.input.path))
+        if not options.overwrite and manifest.is_current(task.output, task.relative, task.fingerprint, job):
+            skipped.append(FileResult(str(task.input.path), str(task.output), "skipped", 0, "already done"))
+        elif task.output.exists() and not options.overwrite and not manifest.owns(task.relative):
+            raise ConfigError(f"{task.output} exists and was not written by tagger tag into this folder; "
+                              "pass --overwrite to replace it or choose another --out")
+        else:
+            todo.append(task)
+    return todo, skipped
+
+
+def output_task(file: InputFile, out_dir: Path, options: BatchOptions) -> FileTask:
+    output_format = default_output_format(file.format) if options.output_format == "auto" else options.output_format
+    relative = output_relative(file.relative, output_suffix(output_format))
+    return FileTask(file, out_dir / relative, output_format, relative.as_posix())
+
+
+def output_relative(relative: Path, suffix: str) -> Path:
+    """The input's path below --out, ``.gz`` dropped, the output suffix added unless the name has it:
+    ``news/a.txt`` → ``news/a.txt.conll``, ``b.conll.gz`` → ``b.conll``; distinct inputs keep distinct outputs."""
+    name = relative.name.removesuffix(".gz")
+    return relative.with_name(name if name.endswith(suffix) else name + suffix)
+
+
+def check_outputs(tasks: list[FileTask], inputs: list[InputFile]) -> None:
+    sources = {file.path.resolve() for file in inputs}
+    seen: dict[Path, FileTask] = {}
+    for task in tasks:
+        target = task.output.resolve()
+        if target in sources:
+            raise ConfigError(f"{task.output} would overwrite the input {task.input.path}; choose another --out")
+        if target in seen:
+            raise ConfigError(f"{seen[target].input.path} and {task.input.path} would both be written to "
+                              f"{task.output}; tag them into different --out folders")
+        seen[target] = task
+
+
+def run_tasks(model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
+              ) -> Iterator[tuple[FileResult, FileTask]]:
+    """(result, task) pairs as files finish: in this process, or spread over ``options.workers`` processes."""
+    by_input = {str(task.input.path): task for task in tasks}
+    if options.workers <= 1 or len(tasks) <= 1:
+        from tagger.annotate import Tagger
+
+        tagger = Tagger.load(model_dir, device=options.device)
+        for result in tag_files(tagger, tasks, options, on_words=listener.words):
+            yield result, by_input[result.input]
+        return
+    for result in run_in_workers(model_dir, tasks, options, listener):
+        yield result, by_input[result.input]
+
+
+def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:
+    """Largest files first, each to the least loaded worker; each share keeps the input order."""
+    shares: list[list[FileTask]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for task in sorted(tasks, key=lambda t: -t.input.path.stat().st_size):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(task)
+        loads[lightest] += task.input.path.stat().st_size
+    order = {id(task): index for index, task in enumerate(tasks)}
+    return [sorted(share, key=lambda t: order[id(t)]) for share in shares if share]
+
+
+def run_in_workers(model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
+                   ) -> Iterator[FileResult]:
+    context = multiprocessing.get_context("spawn")  # not fork: a forked process inherits torch's thread pools
+    messages = context.Queue()
+    shares = split_work(tasks, options.workers)
+    threads = max(1, (os.cpu_count() or 1) // len(shares))
+    processes = [context.Process(target=worker_main, args=(model_dir, share, options, threads, messages, os.getpid()),
+                                 daemon=True) for share in shares]
+    for process in processes:
+        process.start()
+    running = len(processes)
+    while running:
+        kind, payload = messages.get()
+        if kind == "words":
+            listener.words(payload)
+        elif kind == "result":
+            yield payload
+        elif kind == "error":
+            raise RuntimeError(f"a tagging worker failed:\n{payload}")
+        else:
+            running -= 1
+    for process in processes:
+        process.join()
+
+
+def worker_main(model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any,
+                parent: int) -> None:
+    import traceback
+
+    import torch
+
+    from tagger.annotate import Tagger
+
+    torch.set_num_threads(threads)  # workers share the cores instead of each taking all of them
+
+    def words(count: int) -> None:
+        if os.getppid() != parent:  # the parent was killed: stop rather than write into a folder nobody owns
+            os._exit(1)
+        messages.put(("words", count))
+
+    try:
+        tagger = Tagger.load(model_dir, device=options.device)
+        for result in tag_files(tagger, tasks, options, on_words=words):
+            messages.put(("result", result))
+    except Exception:  # a bug, not bad input (that is a failed file): the parent reports it and stops
+        messages.put(("error", traceback.format_exc()))
+    messages.put((WORKER_DONE, None))
