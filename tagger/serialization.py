@@ -130,9 +130,10 @@ def read_config(header: Any, path: Path) -> Config:
         raise ModelDirError(str(path), f"format_version {version!r} is not supported by tagger {__version__} "
                             f"(reads format_version 1..{FORMAT_VERSION})", "upgrade tagger to load this model")
     try:
-        return Config.from_dict(header.get("config", {}), str(path))
+        return Config.from_dict(header.get("config", {}), "config")
     except ConfigError as error:
-        raise ModelDirError(str(path), str(error)) from None
+        raise ModelDirError(str(path), str(error), "the model was saved by another tagger version, or edited; "
+                            "retrain it, or restore config.json") from None
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
