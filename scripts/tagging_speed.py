@@ -8,27 +8,22 @@ Run it on a quiet machine: another CPU-heavy process (even a niced one) changes 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 
 def tagging_speed(model_dir: Path, data: Path, runs: int = 5, batch_size: int = 256) -> tuple[float, float, int]:
     """(median words/s, standard deviation, words per pass) after one warm-up pass."""
     from tagger import Tagger
+    from tagger.benchmark import time_passes
     from tagger.corpus import document_ids, read_corpus
 
     tagger = Tagger.load(model_dir, device="cpu")
     corpus = read_corpus(data, tagger.config.corpus)[0]
     sentences, documents = [s.words for s in corpus], document_ids(corpus)
     words = sum(map(len, sentences))
-    tagger.tag(sentences, batch_size=batch_size, documents=documents)  # warm-up
-    speeds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        tagger.tag(sentences, batch_size=batch_size, documents=documents)
-        speeds.append(words / (time.perf_counter() - start))
-    return statistics.median(speeds), statistics.pstdev(speeds), words
+    speed = time_passes("pre-tokenised", lambda: tagger.tag(sentences, batch_size=batch_size, documents=documents),
+                        words, runs)
+    return speed.median, speed.spread, words
 
 
 def main() -> None:

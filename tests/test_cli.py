@@ -185,3 +185,16 @@ def test_train_preset_and_seeds(ner_files, tmp_path):
     assert "2 seeds: dev entity F1 (conlleval)" in " ".join(result.stderr.split())
     assert_user_error(invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "x",
                              "--preset", "fastest"), "preset 'fastest'", "fast")
+
+
+def test_benchmark_reports_speed_memory_and_startup(trained_model, ner_files):
+    from tagger.benchmark import startup_seconds
+
+    result = invoke("benchmark", trained_model, ner_files[1], "--runs", "2", "--no-startup", "--json", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    words = sum(len(words.split()) for words, _ in NER_SENTENCES[:4])
+    assert [(s["name"], s["words"], len(s["passes"])) for s in report["speeds"]] == [
+        ("pre-tokenised", words, 2), ("raw text", words, 2)]
+    assert all(s["median"] > 0 for s in report["speeds"]) and report["peak_memory_mb"] > 0
+    assert 0 < startup_seconds(trained_model, runs=1) < 60

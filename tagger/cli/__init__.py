@@ -146,6 +146,28 @@ def convert(
         run_convert(console, input_path, output_path, options, list(overrides) + corpus_overrides(tag_column, encoding))
 
 
+@app.command()
+def benchmark(
+    model: Path = typer.Argument(..., help="Model directory."),
+    data: Path = typer.Argument(..., help="Corpus to tag (CoNLL, CoNLL-U, JSONL, .spacy); its words are also "
+                                "joined into raw text, one text per document."),
+    runs: int = typer.Option(5, "--runs", help="Timed passes after one warm-up; the median is reported."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    device: str = DeviceOption,
+    startup: bool = typer.Option(True, "--startup/--no-startup", help="Also time tagger tag to its first output."),
+    json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout."),
+    tag_column: Optional[int] = TagColumnOption,
+    encoding: Optional[str] = EncodingOption,
+    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.format=conll."),
+) -> None:
+    """Tagging speed (words/s, pre-tokenised and raw text), peak memory and startup time of a model."""
+    from tagger.cli.benchmark import run_benchmark
+
+    with reported_errors():
+        settings = list(overrides) + corpus_overrides(tag_column, encoding)
+        run_benchmark(console, model, data, runs, batch_size, device, settings, startup, json_output)
+
+
 def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:
     """The shorthand corpus options as the ``--set`` overrides they stand for."""
     settings = [f"corpus.tag_column={tag_column}"] if tag_column is not None else []

@@ -1,0 +1,79 @@
+"""How fast a model tags: words/s on pre-tokenised sentences and on raw text, peak memory, and the time
+from process start to the first output of `tagger tag`. Figures are medians of several timed passes
+after a warm-up pass, so one-off costs (allocation, spaCy's first load) do not count."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tagger.annotate import Tagger
+from tagger.corpus import Sentence, document_ids
+
+STARTUP_INPUT = b"EU rejects German call to boycott British lamb.\n"
+
+
+@dataclass(frozen=True)
+class Speed:
+    name: str
+    words: int  # per pass
+    median: float  # words/s
+    spread: float  # standard deviation of the passes' words/s
+    passes: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def time_passes(name: str, work: Callable[[], Any], words: int, runs: int) -> Speed:
+    work()  # warm-up
+    speeds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        speeds.append(words / (time.perf_counter() - start))
+    return Speed(name, words, statistics.median(speeds), statistics.pstdev(speeds), speeds)
+
+
+def tagging_speeds(tagger: Tagger, sentences: Sequence[Sentence], runs: int = 5, batch_size: int = 256) -> list[Speed]:
+    """Pre-tokenised (``Tagger.tag``, documents kept) and raw text (``Tagger.tag_texts``: spaCy's tokenizer
+    and sentencizer included; each document one text, its words joined by spaces)."""
+    words = [s.words for s in sentences]
+    documents = document_ids(sentences)
+    count = sum(map(len, words))
+    by_document: dict[int, list[str]] = {}
+    for sentence, document in zip(words, documents):
+        by_document.setdefault(document, []).extend(sentence)
+    texts = [" ".join(document) for document in by_document.values()]
+    return [
+        time_passes("pre-tokenised", lambda: tagger.tag(words, batch_size=batch_size, documents=documents), count, runs),
+        time_passes("raw text", lambda: tagger.tag_texts(texts, batch_size=batch_size), count, runs),
+    ]
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def startup_seconds(model_dir: Path, device: str = "cpu", runs: int = 3) -> float:
+    """Median time from starting ``tagger tag MODEL -`` to its first byte of output."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "tagger", "tag", str(model_dir), "-", "--device", device],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process.stdin.write(STARTUP_INPUT)
+        process.stdin.close()
+        process.stdout.read(1)
+        times.append(time.perf_counter() - start)
+        process.stdout.read()
+        process.wait()
+    return statistics.median(times)
