@@ -6,6 +6,7 @@ the commands so `tagger --help` stays fast.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
@@ -187,5 +188,12 @@ def reported_errors():
         raise typer.Exit(130) from None
 
 
+# oneDNN caches a compiled kernel for every tensor shape it meets (1,024 by default), and the scratch memory
+# they hold made `tagger tag` grow by ~100 MB per million words of varied sentences; without the cache the
+# speed was the same (19,400 vs 19,200 words/s) and memory flat. Set before torch creates its first kernel.
+ONEDNN_CACHE = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")
+
+
 def main() -> None:
+    os.environ.setdefault(*ONEDNN_CACHE)
     app()
