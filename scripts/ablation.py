@@ -29,14 +29,15 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
     "crf": ("CRF head", ["model.head=crf"]),
     "document": ("document context (pooled word states)", ["model.document_context=true"]),
     "crf-document": ("CRF head + document context", ["model.head=crf", "model.document_context=true"]),
-    "crf-document-layers-average": ("= --preset accurate: CRF + document context, also between BiLSTM layers, "
-                                    "+ weight average 0.999",
+    "crf-document-layers-average": ("CRF + document context, also between BiLSTM layers, + weight average 0.999 "
+                                    "(--preset accurate before context dropout)",
                                     ["model.head=crf", "model.document_context=true",
                                      "model.context_between_layers=true", "train.average=0.999"]),
     "document-layers-average": ("the accurate settings with the softmax head",
                                 ["model.document_context=true", "model.context_between_layers=true",
                                  "train.average=0.999"]),
-    "accurate-context-dropout": ("the accurate settings + context dropout 0.25 (sentences also trained alone)",
+    "accurate-context-dropout": ("= --preset accurate: the row above + context dropout 0.25 (sentences also "
+                                 "trained alone)",
                                  ["model.head=crf", "model.document_context=true", "model.context_between_layers=true",
                                   "train.average=0.999", "train.context_dropout=0.25"]),
     "crf-256-singleton": ("CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
