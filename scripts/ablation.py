@@ -36,8 +36,8 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of the defaults)
     "document-layers-average": ("the accurate settings with the softmax head",
                                 ["model.document_context=true", "model.context_between_layers=true",
                                  "train.average=0.999"]),
-    "accurate-context-dropout": ("= --preset accurate: the row above + context dropout 0.25 (sentences also "
-                                 "trained alone)",
+    "accurate-context-dropout": ("= --preset accurate: crf-document-layers-average + context dropout 0.25 "
+                                 "(sentences also trained alone)",
                                  ["model.head=crf", "model.document_context=true", "model.context_between_layers=true",
                                   "train.average=0.999", "train.context_dropout=0.25"]),
     "crf-256-singleton": ("CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
