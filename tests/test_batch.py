@@ -190,29 +190,38 @@ def test_two_workers_write_the_same_outputs_as_one(trained_model, tmp_path):
     assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
 
 
-def run_tag_process(model: Path, inputs: Path, out: Path) -> subprocess.Popen:
+def run_tag_process(model: Path, inputs: Path, out: Path, workers: int = 0) -> subprocess.Popen:
     command = [sys.executable, "-m", "tagger", "tag", str(model), str(inputs), "--out", str(out), "--device", "cpu",
-               "--quiet"]
+               "--quiet", "--workers", str(workers)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def count_outputs(out: Path) -> int:
+    return sum(1 for p in out.rglob("*.*") if not p.name.startswith(".")) if out.exists() else 0
+
+
+def kill_when(process: subprocess.Popen, out: Path, outputs_done: int) -> None:
+    """SIGKILL the run once ``outputs_done`` outputs exist (or at once if it ends first)."""
+    while process.poll() is None and count_outputs(out) < outputs_done:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
 
 
 @pytest.mark.slow
 def test_killed_runs_resume_to_the_same_bytes_as_one_uninterrupted_run(trained_model, tmp_path):
     inputs = tmp_path / "inputs"
     make_corpus(inputs, copies=150, per_file=60)  # 9,000 sentences: several pools, committed one after another
-    started = time.perf_counter()
     assert run_tag_process(trained_model, inputs, tmp_path / "whole").wait() == 0
-    duration = time.perf_counter() - started
     rng = random.Random(7)
-    out, finished = tmp_path / "resumed", []
-    for _ in range(5):
-        process = run_tag_process(trained_model, inputs, out)
-        time.sleep(rng.uniform(0.2, duration))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        finished.append(len(outputs(out)) if out.exists() else 0)
-    assert any(0 < count < 150 for count in finished), finished  # some kills did land mid-run
+    out, interrupted = tmp_path / "resumed", 0
+    for round_number in range(5):  # kill at a random point of the remaining work, one or two worker processes
+        done = count_outputs(out)
+        target = rng.randint(done + 1, done + max(1, (150 - done) // 2))  # in the first half of what is left
+        kill_when(run_tag_process(trained_model, inputs, out, workers=1 + round_number % 2), out, target)
+        interrupted += count_outputs(out) < 150
+    assert interrupted >= 2  # outputs are committed a pool (~33 files here) at a time: the last kills may be late
     assert run_tag_process(trained_model, inputs, out).wait() == 0
     assert outputs(out) == outputs(tmp_path / "whole")
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]

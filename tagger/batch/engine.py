@@ -31,7 +31,7 @@ class BatchOptions:
     spacy_model: str | None = None
     batch_size: int = 256
     device: str = "auto"
-    workers: int = 1
+    workers: int = 0  # 0: as many as the CPU has cores (at most MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
 
     def output_settings(self) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from tagger.errors import ConfigError
 from tagger.outputs import default_output_format, output_suffix
 
 WORKER_DONE = "done"
+# Measured on 2 cores (1M words in 101 files): 2 workers of 1 thread 29,200 words/s, 1 worker of 2 threads 25,200.
+# Each worker holds its own model and spaCy (~0.7 GB), hence the cap.
+MAX_AUTO_WORKERS = 8
 
 
 @dataclass
@@ -111,15 +114,25 @@ def run_tasks(model_dir: Path, tasks: list[FileTask], options: BatchOptions, lis
               ) -> Iterator[tuple[FileResult, FileTask]]:
     """(result, task) pairs as files finish: in this process, or spread over ``options.workers`` processes."""
     by_input = {str(task.input.path): task for task in tasks}
-    if options.workers <= 1 or len(tasks) <= 1:
+    workers = options.workers or auto_workers(options.device)
+    if workers <= 1 or len(tasks) <= 1:
         from tagger.annotate import Tagger
 
         tagger = Tagger.load(model_dir, device=options.device)
         for result in tag_files(tagger, tasks, options, on_words=listener.words):
             yield result, by_input[result.input]
         return
-    for result in run_in_workers(model_dir, tasks, options, listener):
+    for result in run_in_workers(model_dir, tasks, replace(options, workers=workers), listener):
         yield result, by_input[result.input]
+
+
+def auto_workers(device: str) -> int:
+    """One process per core on CPU; one on a GPU, which a single process keeps busy."""
+    import torch
+
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
 
 
 def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:

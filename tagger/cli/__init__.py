@@ -103,7 +103,8 @@ def tag(
     scheme: str = typer.Option("IOB2", "--scheme", help="Output scheme for span tags: IOB2, BIOES or IOB1."),
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
-    workers: int = typer.Option(1, "--workers", help="Worker processes (CPU), each with its share of the cores."),
+    workers: int = typer.Option(0, "--workers", help="Worker processes, each with its share of the CPU cores; "
+                                "0: one per core (at most 8), 1 on a GPU."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo finished outputs; replace files not written by us."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table (errors still print)."),
 ) -> None:

@@ -31,8 +31,8 @@ def check_options(options: BatchOptions) -> None:
                                  ("--scheme", options.scheme, SCHEMES), ("--conllu-field", options.conllu_field, CONLLU_FIELDS)):
         if value not in valid:
             raise ConfigError(f"{option} {value!r}: expected one of {', '.join(valid)}")
-    if options.workers < 1 or options.batch_size < 1:
-        raise ConfigError("--workers and --batch-size must be at least 1")
+    if options.workers < 0 or options.batch_size < 1:
+        raise ConfigError("--workers must be 0 (one per core) or more, --batch-size at least 1")
 
 
 def run_tag(console: Console, model_dir: Path, inputs: list[str], out_dir: Path | None, output: str,
