@@ -8,14 +8,12 @@ final newline is added: the text is otherwise byte for byte the input's.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 from tagger.corpus import opens_document
 from tagger.corpus.conll import DOCSTART
-from tagger.outputs.source import SourceLines
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
-from tagger.outputs.writer import TextWriter, check_column_words, join_lines
+from tagger.outputs.tagged import TaggedSentence, WriterOptions
+from tagger.outputs.writer import FaithfulWriter, TextWriter, check_column_words, join_lines
 
 
 def format_conll(words: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None) -> str:
@@ -46,22 +44,13 @@ class ConllWriter(TextWriter):
         return docstart + format_conll(tagged.words, tagged.tags, scores)
 
 
-class FaithfulConllWriter(TextWriter):
+class FaithfulConllWriter(FaithfulWriter):
     """The input CoNLL file's lines, each word line with the prediction as a new last column."""
 
-    def __init__(self, input_path: Path, options: WriterOptions):
-        self.options = options
-        self.source = SourceLines(input_path, options.encoding)
-
-    def write(self, tagged: Sequence[TaggedSentence]) -> str:
-        check_lengths(tagged)
-        lines = []
-        for item in tagged:
-            # A CoNLL sentence is its words' lines, one after another; what lies before them passes through.
-            lines += self.source.take_before(item.sentence.line)
-            for word, tag, score in zip(item.words, item.tags, item.scores):
-                lines.append(self.append_prediction(self.take_word_line(word), tag, score))
-        return join_lines(lines)
+    def tag_sentence(self, tagged: TaggedSentence) -> str:
+        # A CoNLL sentence is its words' lines, one after another.
+        return join_lines([self.append_prediction(self.take_word_line(word), tag, score)
+                           for word, tag, score in zip(tagged.words, tagged.tags, tagged.scores)])
 
     def take_word_line(self, word: str) -> str:
         line = self.source.take()
@@ -77,6 +66,3 @@ class FaithfulConllWriter(TextWriter):
         content = line.rstrip(" \t")
         # Trailing whitespace stays at the end of the line, so the new column is the last one.
         return content + "".join(separator + column for column in columns) + line[len(content):]
-
-    def end(self) -> str:
-        return join_lines(self.source.take_rest())

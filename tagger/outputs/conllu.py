@@ -10,14 +10,11 @@ A probability goes to MISC as ``TagProb=0.9876`` whatever the field. As for CoNL
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
 
 from tagger.corpus import opens_document
 from tagger.corpus.conllu import COLUMNS, TAG_INDEX
-from tagger.outputs.source import SourceLines
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths, sentence_text
-from tagger.outputs.writer import TextWriter, check_column_words, join_lines
+from tagger.outputs.tagged import TaggedSentence, WriterOptions, sentence_text
+from tagger.outputs.writer import FaithfulWriter, TextWriter, check_column_words, join_lines
 
 CONLLU_FIELDS = ("upos", "xpos", "misc")
 MISC_INDEX = 9
@@ -65,21 +62,12 @@ class ConlluWriter(TextWriter):
         return join_lines(comments + rows) + "\n"
 
 
-class FaithfulConlluWriter(TextWriter):
+class FaithfulConlluWriter(FaithfulWriter):
     """The input CoNLL-U file's lines, each word line with the prediction placed per ``conllu_field``."""
 
-    def __init__(self, input_path: Path, options: WriterOptions):
-        self.options = options
-        self.source = SourceLines(input_path, options.encoding)
-
-    def write(self, tagged: Sequence[TaggedSentence]) -> str:
-        check_lengths(tagged)
-        lines = []
-        for item in tagged:
-            # Comments and a range before the first word pass through; the sentence runs to its blank line.
-            lines += self.source.take_before(item.sentence.line)
-            lines += self.tag_block(self.source.take_block(), item)
-        return join_lines(lines)
+    def tag_sentence(self, tagged: TaggedSentence) -> str:
+        # Comments and a range before the first word passed through; the sentence runs to its blank line.
+        return join_lines(self.tag_block(self.source.take_block(), tagged))
 
     def tag_block(self, block: list[str], tagged: TaggedSentence) -> list[str]:
         predictions = iter(zip(tagged.words, tagged.tags, tagged.scores))
@@ -101,9 +89,6 @@ class FaithfulConlluWriter(TextWriter):
             raise ValueError(f"{self.source.path}:{line_no}: word line {line!r} does not match the sentence's words")
         _, tag, score = prediction
         return "\t".join(place_prediction(fields, tag, score, self.options)) + line[len(content):]
-
-    def end(self) -> str:
-        return join_lines(self.source.take_rest())
 
 
 def _is_word_line(line: str) -> bool:

@@ -9,13 +9,11 @@ no words, which the reader skips, is kept with empty predictions.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Sequence
 
 from tagger.corpus import Sentence
-from tagger.outputs.source import SourceLines
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths, entity_records
-from tagger.outputs.writer import TextWriter
+from tagger.outputs.tagged import TaggedSentence, WriterOptions, entity_records
+from tagger.outputs.writer import FaithfulWriter, TextWriter
 
 PREDICTION_KEYS = ("tags", "probabilities", "entities")  # what a run writes; stale ones from an earlier run go
 
@@ -52,20 +50,11 @@ class JsonlWriter(TextWriter):
         return format_record({"words": list(tagged.words), **prediction_fields(tagged, self.options)})
 
 
-class FaithfulJsonlWriter(TextWriter):
+class FaithfulJsonlWriter(FaithfulWriter):
     """The input JSONL file's records, in order, each with the predictions for its words."""
 
-    def __init__(self, input_path: Path, options: WriterOptions):
-        self.options = options
-        self.source = SourceLines(input_path, options.encoding)
-
-    def write(self, tagged: Sequence[TaggedSentence]) -> str:
-        check_lengths(tagged)
-        pieces = []
-        for item in tagged:
-            pieces += [self.format_unread(line) for line in self.source.take_before(item.sentence.line)]
-            pieces.append(self.format_line(self.source.take(), item))
-        return "".join(pieces)
+    def tag_sentence(self, tagged: TaggedSentence) -> str:
+        return self.format_line(self.source.take(), tagged)
 
     def format_line(self, line: str, tagged: TaggedSentence) -> str:
         record = json.loads(line)  # the reader parsed this very line: a JSON object with a word list
@@ -79,12 +68,9 @@ class FaithfulJsonlWriter(TextWriter):
         record.update(fields)  # a key the input already had keeps its place
         return format_record(record)
 
-    def format_unread(self, line: str) -> str:
+    def pass_through(self, line: str) -> str:
         """A line the reader yielded no sentence for: blank (dropped), or a record with no words."""
         if not line.strip():
             return ""
         empty = Sentence([], [], self.source.path, self.source.line_no)
         return self.format_line(line, TaggedSentence(empty, [], []))
-
-    def end(self) -> str:
-        return "".join(self.format_unread(line) for line in self.source.take_rest())

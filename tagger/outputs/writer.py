@@ -7,10 +7,12 @@ returns ``bytes`` (and only from ``end()``, since a DocBin is written in one pie
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, Sequence
 
 from tagger.errors import CorpusFormatError
-from tagger.outputs.tagged import TaggedSentence, check_lengths
+from tagger.outputs.source import SourceLines
+from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
 
 
 class Writer(Protocol):
@@ -40,6 +42,33 @@ class TextWriter:
 
     def end(self) -> str:
         return ""
+
+
+class FaithfulWriter(TextWriter):
+    """The input file's own text, read in step with its sentences: each sentence's part gets the predictions
+    (``tag_sentence``), and whatever lies between sentences passes through (``pass_through``)."""
+
+    def __init__(self, input_path: Path, options: WriterOptions):
+        self.options = options
+        self.source = SourceLines(input_path, options.encoding)
+
+    def write(self, tagged: Sequence[TaggedSentence]) -> str:
+        check_lengths(tagged)
+        pieces = []
+        for item in tagged:
+            pieces += [self.pass_through(line) for line in self.source.take_before(item.sentence.line)]
+            pieces.append(self.tag_sentence(item))
+        return "".join(pieces)
+
+    def tag_sentence(self, tagged: TaggedSentence) -> str:
+        """The text of the sentence's own lines, taken from ``self.source``, with its predictions."""
+        raise NotImplementedError
+
+    def pass_through(self, line: str) -> str:
+        return line + "\n"
+
+    def end(self) -> str:
+        return "".join(self.pass_through(line) for line in self.source.take_rest())
 
 
 def join_lines(lines: Sequence[str]) -> str:
