@@ -27,7 +27,7 @@ from spacy.tokens import Doc, Span, SpanGroup, Token
 from spacy.training import Example
 
 from tagger.annotate import Tagger
-from tagger.corpus.tagsets import UNIVERSAL_POS, spacy_attribute
+from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
 from tagger.schemes import tags_to_spans
 from tagger.serialization import read_model_files, write_model_files
@@ -195,7 +195,7 @@ def resolve_attribute(attr: str, tagger: Tagger, source: str) -> str:
         raise ConfigError(f"{FACTORY}: {source} is a {'NER' if natural == 'ents' else 'POS'} model; "
                           f"it cannot set {attr}; use attr={natural!r} or 'auto'")
     if attr == "pos":
-        unknown = sorted(set(tagger.output_labels) - UNIVERSAL_POS)
+        unknown = not_universal_pos(tagger.output_labels)
         raise ConfigError(f"{FACTORY}: {source} has tags that are not Universal POS tags ({', '.join(unknown[:8])}); "
                           "token.pos_ takes only UPOS: use attr='tag'")
     return attr  # UPOS labels may go to token.tag_ too

@@ -19,7 +19,7 @@ from tagger.atomic import write_atomic
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import CONTROL_CHARACTER, open_binary
 from tagger.corpus.sentence import Sentence, document_ids, opens_document
-from tagger.corpus.tagsets import UNIVERSAL_POS, spacy_attribute
+from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.schemes import is_span_tagset, tags_to_spans
 
@@ -150,8 +150,8 @@ def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:
         bad = next(tag for tag in labels if not is_span_tagset([tag]))
         raise ConfigError(f"attr 'ents': tag {bad!r} is not a span tag (O, B-X, I-X, E-X, S-X); "
                           "use attr 'tag' or 'pos' for word labels")
-    if attr == "pos" and not set(labels) <= UNIVERSAL_POS | {"SPACE"}:
-        bad = next(tag for tag in labels if tag not in UNIVERSAL_POS | {"SPACE"})
+    if attr == "pos" and not_universal_pos(labels):
+        bad = not_universal_pos(labels)[0]
         raise ConfigError(f"attr 'pos': tag {bad!r} is not a Universal POS tag (token.pos_ holds only those); "
                           "use attr 'tag' for other tag sets")
     return attr

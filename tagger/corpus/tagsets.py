@@ -89,9 +89,14 @@ UNIVERSAL_POS = frozenset({"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "
                            "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"})
 
 
+def not_universal_pos(labels: Sequence[str]) -> list[str]:
+    """The labels ``token.pos_`` cannot hold (all but the Universal POS tags and spaCy's SPACE), sorted."""
+    return sorted(set(labels) - UNIVERSAL_POS - {"SPACE"})
+
+
 def spacy_attribute(labels: Sequence[str], task: str) -> str:
     """Where spaCy keeps tags like these: ``ents`` for spans, ``pos`` when every label is a Universal
     POS tag, ``tag`` for any other tag set (PTB, XPOS, chunk labels without a scheme)."""
     if task == "spans":
         return "ents"
-    return "pos" if set(labels) <= UNIVERSAL_POS | {"SPACE"} else "tag"
+    return "tag" if not_universal_pos(labels) else "pos"
