@@ -120,8 +120,10 @@ class BiLSTMTaggerComponent(Pipe):
         words = [[docs[number][i].text for i in ids] for number, ids in sentences]
         tagged = self.tagger.tag(words, scores=True, batch_size=self.batch_size,
                                  documents=[number for number, _ in sentences])
-        for number, doc in enumerate(docs):
-            mine = [(ids, tags) for (owner, ids), tags in zip(sentences, tagged) if owner == number]
+        by_doc: list[list[tuple[list[int], TaggedSentence]]] = [[] for _ in docs]
+        for (number, ids), tags in zip(sentences, tagged):
+            by_doc[number].append((ids, tags))
+        for doc, mine in zip(docs, by_doc):
             if self.target == "ents":
                 self.set_entities(doc, mine)
             else:

@@ -139,10 +139,11 @@ def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:
     """Largest files first, each to the least loaded worker; each share keeps the input order."""
     shares: list[list[FileTask]] = [[] for _ in range(workers)]
     loads = [0] * workers
-    for task in sorted(tasks, key=lambda t: -t.input.path.stat().st_size):
+    sizes = {id(task): task.input.path.stat().st_size for task in tasks}
+    for task in sorted(tasks, key=lambda t: -sizes[id(t)]):
         lightest = loads.index(min(loads))
         shares[lightest].append(task)
-        loads[lightest] += task.input.path.stat().st_size
+        loads[lightest] += sizes[id(task)]
     order = {id(task): index for index, task in enumerate(tasks)}
     return [sorted(share, key=lambda t: order[id(t)]) for share in shares if share]
 

@@ -107,8 +107,9 @@ def tag_to_stream(model_dir: Path, inputs: list[str], output: str, options: Batc
 
     with ExitStack() as stack:
         check_output(output, inputs, options.overwrite)
-        files = [stdin_file(stack, options) if name == "-" else file
-                 for name in inputs for file in ([None] if name == "-" else find_inputs([name], options.input_format))]
+        files: list[InputFile] = []
+        for name in inputs:
+            files += [stdin_file(stack, options)] if name == "-" else find_inputs([name], options.input_format)
         tasks = [FileTask(file, None, chosen_format(file.format, options)) for file in files]
         if len(tasks) > 1 and any(t.output_format in SINGLE_DOCUMENT_FORMATS for t in tasks):
             raise ConfigError("spacy and html outputs hold one input each: use --out FOLDER for several inputs")
