@@ -28,6 +28,11 @@ def invoke(*args: object) -> object:
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+def tag_into(model: Path, inputs: Path, out: Path, *options: object) -> object:
+    """``tagger tag MODEL INPUTS --out OUT`` on the CPU, in this process."""
+    return invoke("tag", model, inputs, "--out", out, "--device", "cpu", *options)
+
+
 def conll_text(sentences: list[list[str]], extra_column: bool = False) -> str:
     rows = ["\n".join(f"{w} NNP" if extra_column else w for w in s) for s in sentences]
     return "-DOCSTART- -X-\n\n" + "\n\n".join(rows) + "\n"
@@ -90,7 +95,7 @@ def test_a_folder_of_1000_mixed_files_is_mirrored_and_broken_files_are_listed(tr
     (inputs / "part0" / ".hidden.txt").write_text("John Smith.", encoding="utf-8")
     long_sentence = (["Paris"] + ["and"] * 4998 + ["London"])
     (inputs / "long.conll").write_text("\n".join(long_sentence) + "\n", encoding="utf-8")
-    result = invoke("tag", trained_model, inputs, "--out", tmp_path / "out", "--device", "cpu")
+    result = tag_into(trained_model, inputs, tmp_path / "out")
     assert result.exit_code == 1, result.output
     printed = " ".join(result.output.split())
     for name, where in broken.items():
@@ -116,16 +121,16 @@ def test_running_again_skips_finished_files_and_redoes_stale_ones(trained_model,
     inputs = tmp_path / "inputs"
     make_corpus(inputs, copies=5)
     out = tmp_path / "out"
-    assert invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu").exit_code == 0
+    assert tag_into(trained_model, inputs, out).exit_code == 0
     first = outputs(out)
-    again = invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu")
+    again = tag_into(trained_model, inputs, out)
     assert again.exit_code == 0 and "skipped" in again.output and outputs(out) == first
     records = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
     assert {r["output"] for r in records if r["status"] == "done"} == set(first)
     changed = inputs / "part1" / "doc1.conll"
     changed.write_text(conll_text([["Anna", "visited", "Berlin", "."]], extra_column=True), encoding="utf-8")
     mtimes = {name: (out / name).stat().st_mtime_ns for name in first}
-    assert invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu").exit_code == 0
+    assert tag_into(trained_model, inputs, out).exit_code == 0
     redone = {name for name in first if (out / name).stat().st_mtime_ns != mtimes[name]}
     assert redone == {"part1/doc1.conll"}
     assert "Berlin" in (out / "part1" / "doc1.conll").read_text()
@@ -135,9 +140,9 @@ def test_changing_an_output_setting_redoes_every_file(trained_model, tmp_path):
     inputs = tmp_path / "inputs"
     make_corpus(inputs, copies=3)
     out = tmp_path / "out"
-    assert invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu").exit_code == 0
+    assert tag_into(trained_model, inputs, out).exit_code == 0
     before = outputs(out)
-    assert invoke("tag", trained_model, inputs, "--out", out, "--probabilities", "--device", "cpu").exit_code == 0
+    assert tag_into(trained_model, inputs, out, "--probabilities").exit_code == 0
     after = outputs(out)
     assert set(after) == set(before) and all(after[name] != before[name] for name in before)
 
@@ -148,10 +153,10 @@ def test_bad_input_refuses_to_replace_files_it_did_not_write(trained_model, tmp_
     out = tmp_path / "out"
     (out / "part1").mkdir(parents=True)
     (out / "part1" / "doc1.conll").write_text("my own notes\n", encoding="utf-8")
-    result = invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu")
+    result = tag_into(trained_model, inputs, out)
     assert result.exit_code == 2 and "was not written by tagger tag" in result.output
     assert (out / "part1" / "doc1.conll").read_text() == "my own notes\n"
-    assert invoke("tag", trained_model, inputs, "--out", out, "--overwrite", "--device", "cpu").exit_code == 0
+    assert tag_into(trained_model, inputs, out, "--overwrite").exit_code == 0
     assert "my own notes" not in (out / "part1" / "doc1.conll").read_text()
 
 
@@ -159,9 +164,9 @@ def test_bad_input_an_output_that_would_overwrite_an_input_is_refused(trained_mo
     inputs = tmp_path / "inputs"
     make_corpus(inputs, copies=2)
     before = outputs(inputs)
-    result = invoke("tag", trained_model, inputs / "part1", "--out", inputs / "part1", "--device", "cpu")
+    result = tag_into(trained_model, inputs / "part1", inputs / "part1")
     assert result.exit_code == 2 and "would overwrite the input files" in result.output
-    result = invoke("tag", trained_model, inputs / "part1" / "doc1.conll", "--out", inputs / "part1", "--device", "cpu")
+    result = tag_into(trained_model, inputs / "part1" / "doc1.conll", inputs / "part1")
     assert result.exit_code == 2 and "would overwrite the input" in result.output
     assert outputs(inputs) == before
 
@@ -175,7 +180,7 @@ def test_bad_input_two_runs_into_one_folder(trained_model, tmp_path):
     out.mkdir()
     with open(out / LOCK_NAME, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another run holds it
-        result = invoke("tag", trained_model, inputs, "--out", out, "--device", "cpu")
+        result = tag_into(trained_model, inputs, out)
     assert result.exit_code == 2 and "another tagger tag run" in result.output
     assert outputs(out) == {}
 
@@ -184,8 +189,7 @@ def test_two_workers_write_the_same_outputs_as_one(trained_model, tmp_path):
     inputs = tmp_path / "inputs"
     make_corpus(inputs, copies=6)
     for workers in (1, 2):
-        result = invoke("tag", trained_model, inputs, "--out", tmp_path / f"out{workers}", "--workers", workers,
-                        "--device", "cpu", "--quiet")
+        result = tag_into(trained_model, inputs, tmp_path / f"out{workers}", "--workers", workers, "--quiet")
         assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
 
