@@ -130,10 +130,25 @@ def read_config(header: Any, path: Path) -> Config:
         raise ModelDirError(str(path), f"format_version {version!r} is not supported by tagger {__version__} "
                             f"(reads format_version 1..{FORMAT_VERSION})", "upgrade tagger to load this model")
     try:
-        return Config.from_dict(header.get("config", {}), "config")
+        return Config.from_dict(upgrade_config(header.get("config", {})), "config")
     except ConfigError as error:
         raise ModelDirError(str(path), str(error), "the model was saved by another tagger version, or edited; "
                             "retrain it, or restore config.json") from None
+
+
+def upgrade_config(config: Any) -> Any:
+    """Settings renamed since tagger 0.1.0, mapped to their new names so older models keep loading.
+
+    0.1.0 had one ``model.dropout``, used at all three places the model now sets apart.
+    """
+    model = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model, dict) or "dropout" not in model:
+        return config
+    model = dict(model)
+    rate = model.pop("dropout")
+    for key in ("embedding_dropout", "recurrent_dropout", "output_dropout"):
+        model.setdefault(key, rate)
+    return {**config, "model": model}
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:

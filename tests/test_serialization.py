@@ -125,3 +125,15 @@ def test_bad_input_unknown_config_key(model_copy):
 def test_bad_input_config_that_is_not_json(model_copy):
     (model_copy / "config.json").write_text("{not json")
     refused(model_copy, "config.json", "not valid JSON")
+
+
+def test_model_saved_with_the_single_dropout_setting_of_0_1_0_still_loads(model_copy):
+    def to_0_1_0(data):
+        model = data["config"]["model"]
+        for key in ("embedding_dropout", "recurrent_dropout", "output_dropout"):
+            del model[key]
+        model["dropout"] = 0.3
+
+    edit_json(model_copy / "config.json", to_0_1_0)
+    config = load_model(model_copy).config.model
+    assert (config.embedding_dropout, config.recurrent_dropout, config.output_dropout) == (0.3, 0.3, 0.3)
