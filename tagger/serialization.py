@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def load_model_files(files: dict[str, bytes], source: str | Path, device: str | 
     vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
     state = read_weights(files["model.safetensors"], source / "model.safetensors", header.get("weights_sha256"))
     model = build_model(config.model, vocab)
+    state = upgrade_weight_names(state)
     check_weights(state, model, source / "model.safetensors")
     model.load_state_dict(state)
     metrics = parse_json(files["metrics.json"], source / "metrics.json") if "metrics.json" in files else {}
@@ -149,6 +151,23 @@ def upgrade_config(config: Any) -> Any:
     for key in ("embedding_dropout", "recurrent_dropout", "output_dropout"):
         model.setdefault(key, rate)
     return {**config, "model": model}
+
+
+# tagger 0.1.0 kept the recurrent layers in one stacked nn.LSTM ("rnn.weight_ih_l1_reverse") or, with
+# context between layers, in one bidirectional module per layer ("rnn.1.weight_ih_l0_reverse").
+OLD_RECURRENT_NAME = re.compile(r"rnn\.(?:(\d+)\.)?(weight|bias)_(ih|hh)_l(\d+)(_reverse)?")
+
+
+def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Recurrent weights of 0.1.0 models under today's names: ``rnn.layers.LAYER.DIRECTION.weight_ih_l0``."""
+    def rename(name: str) -> str:
+        old = OLD_RECURRENT_NAME.fullmatch(name)
+        if old is None:
+            return name
+        per_layer, kind, gate, stacked_layer, reverse = old.groups()
+        return f"rnn.layers.{per_layer or stacked_layer}.{1 if reverse else 0}.{kind}_{gate}_l0"
+
+    return {rename(name): tensor for name, tensor in state.items()}
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:

@@ -1,9 +1,10 @@
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.batching import build_batch, encode_sentence
 from tagger.config import ModelConfig
-from tagger.model import BiLSTMTagger
+from tagger.model import BiLSTMTagger, Recurrent
 from tagger.vocab import build_vocab
 
 SENTENCES = [["John", "lives", "in", "Paris"], ["Hi"], ["Acme", "Corp", "hired", "Anna", "Lee", "yesterday"]]
@@ -40,6 +41,23 @@ def test_padding_does_not_change_emissions():
 def test_forget_gate_bias_starts_at_one_and_recurrent_weights_are_orthogonal():
     _, model = make()
     hidden = model.config.hidden
-    assert torch.all(model.rnn.bias_ih_l0[hidden: 2 * hidden] == 1.0)
-    gate = model.rnn.weight_hh_l0[:hidden]
+    assert torch.all(model.rnn.layers[0][0].bias_ih_l0[hidden: 2 * hidden] == 1.0)
+    gate = model.rnn.layers[0][1].weight_hh_l0[:hidden]
     assert torch.allclose(gate @ gate.T, torch.eye(hidden), atol=1e-5)
+
+
+def test_recurrent_layers_over_padding_equal_a_packed_bidirectional_lstm():
+    """The padded run (backward direction reversed within each length) must compute what packing computes."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=6, layers=2, recurrent_dropout=0.0)
+    recurrent = Recurrent(config, input_dim=5).eval()
+    reference = torch.nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True)
+    for depth, directions in enumerate(recurrent.layers):
+        for suffix, single in zip(("", "_reverse"), directions):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(reference, f"{name}_l{depth}{suffix}").data.copy_(getattr(single, f"{name}_l0"))
+    inputs, lengths = torch.randn(3, 7, 5), torch.tensor([7, 2, 5])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+    expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
+    assert torch.allclose(recurrent(inputs, mask)[mask], expected[mask], atol=1e-6)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file, save_file
 
 from tagger.errors import ModelDirError
@@ -137,3 +138,17 @@ def test_model_saved_with_the_single_dropout_setting_of_0_1_0_still_loads(model_
     edit_json(model_copy / "config.json", to_0_1_0)
     config = load_model(model_copy).config.model
     assert (config.embedding_dropout, config.recurrent_dropout, config.output_dropout) == (0.3, 0.3, 0.3)
+
+
+def test_model_saved_with_the_stacked_lstm_weight_names_of_0_1_0_still_loads(model_copy):
+    """0.1.0 saved one stacked nn.LSTM: rnn.weight_ih_l1_reverse is today's rnn.layers.1.1.weight_ih_l0."""
+    def to_0_1_0(state):
+        for name in [n for n in state if n.startswith("rnn.layers.")]:
+            _, _, layer, direction, rest = name.split(".")
+            state[f"rnn.{rest[:-1]}{layer}{'_reverse' if direction == '1' else ''}"] = state.pop(name)
+
+    today = load_model(model_copy).model.state_dict()
+    edit_weights(model_copy, to_0_1_0)
+    assert "rnn.weight_hh_l0_reverse" in load_file(str(model_copy / "model.safetensors"))
+    loaded = load_model(model_copy).model.state_dict()
+    assert loaded.keys() == today.keys() and all(torch.equal(loaded[k], today[k]) for k in today)
