@@ -13,13 +13,14 @@ from tagger.config import Config
 from tagger.corpus import Sentence, document_ids
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.errors import CorpusFormatError
-from tagger.model import BiLSTMTagger, resolve_device
+from tagger.model import BiLSTMTagger, resolve_device, with_precision
 from tagger.schemes import convert_tags, repair_tags, split_tag, tags_to_spans
 from tagger.scoring import Evaluation, evaluate_tags
 from tagger.serialization import load_model_files, read_model_files
 from tagger.tokenize import Token, load_tokenizer, split_texts
 from tagger.vocab import Vocab
 
+MAX_PADDING = 0.1  # tagging batches end early rather than be padded beyond 10% of their words (bucketed_batches)
 MAX_WORDS = 1000  # longer sentences are tagged in pieces and rejoined, keeping memory bounded
 
 
@@ -48,22 +49,25 @@ class TaggedText:
 
 class Tagger:
     def __init__(self, model: BiLSTMTagger, vocab: Vocab, config: Config, device: str | torch.device = "cpu",
-                 metrics: dict[str, Any] | None = None):
+                 metrics: dict[str, Any] | None = None, precision: str = "fp32"):
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.precision = precision
+        self.model = with_precision(model.to(self.device).eval(), precision)
         self.vocab, self.config, self.metrics = vocab, config, metrics or {}
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
         self._tokenizers: dict[tuple[str, str | None], Any] = {}
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "auto") -> "Tagger":
-        return cls.from_files(read_model_files(directory), directory, device)
+    def load(cls, directory: str | Path, device: str = "auto", precision: str = "fp32") -> "Tagger":
+        """``precision``: fp32 as trained, bf16, or int8 (dynamic quantisation, CPU); see ``with_precision``."""
+        return cls.from_files(read_model_files(directory), directory, device, precision)
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], source: str | Path, device: str = "auto") -> "Tagger":
+    def from_files(cls, files: dict[str, bytes], source: str | Path, device: str = "auto",
+                   precision: str = "fp32") -> "Tagger":
         """A tagger from the bytes of a model directory's files; ``source`` names them in errors."""
         loaded = load_model_files(files, source)
-        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics)
+        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, precision)
 
     @property
     def task(self) -> str:
@@ -116,7 +120,8 @@ class Tagger:
         if context:
             order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
         else:
-            order = bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False)
+            order = bucketed_batches([len(sentences[i]) for i in nonempty], batch_size, shuffle=False,
+                                     max_padding=MAX_PADDING)
         for indices in order:
             chosen = [nonempty[i] for i in indices]
             encoded = [encode_sentence(sentences[i], self.vocab, document=documents[i]) for i in chosen]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from itertools import chain
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
 from tagger.vocab import PAD_ID, Vocab, word_to_casing
 
-MAX_CONTEXT_SENTENCES = 128  # a longer document shares word context in windows of this many sentences
+MAX_CONTEXT_SENTENCES = 128
+MIN_BATCH = 8  # sentences a tagging batch is not cut below to save padding  # a longer document shares word context in windows of this many sentences
 
 
 @dataclass(frozen=True)
@@ -46,72 +48,78 @@ class Batch:
 def encode_sentence(words: Sequence[str], vocab: Vocab, tags: Sequence[str] | None = None,
                     document: int = 0) -> EncodedSentence:
     tag_ids = None if tags is None else tuple(vocab.label_id(t) for t in tags)
-    forms = tuple(vocab.normalise(w) for w in words)
-    return EncodedSentence(
-        words=tuple(words),
-        forms=forms,
-        word_ids=tuple(vocab.form_id(f) for f in forms),
-        casing_ids=tuple(word_to_casing(w) for w in words),
-        tag_ids=tag_ids,
-        document=document,
-    )
+    forms, word_ids, casing_ids = zip(*map(vocab.encode_word, words)) if len(words) else ((), (), ())
+    return EncodedSentence(tuple(words), forms, word_ids, casing_ids, tag_ids, document)
 
 
 def build_batch(sentences: Sequence[EncodedSentence], vocab: Vocab, context: bool = False) -> Batch:
     """Pad a list of encoded sentences; every sentence must have at least one word.
 
     With ``context``, ``context_index`` groups the words of the batch by document and normalised form.
+    Each tensor is filled in one step from the words of all sentences in a row (no loop per sentence).
     """
-    batch_size, seq_len = len(sentences), max(len(s.word_ids) for s in sentences)
-    word_ids = torch.full((batch_size, seq_len), PAD_ID, dtype=torch.long)
-    casing_ids = torch.zeros((batch_size, seq_len), dtype=torch.long)
-    char_index = torch.zeros((batch_size, seq_len), dtype=torch.long)
-    has_tags = all(s.tag_ids is not None for s in sentences)
-    tag_ids = torch.full((batch_size, seq_len), PAD_ID, dtype=torch.long) if has_tags else None
-    context_index = torch.zeros((batch_size, seq_len), dtype=torch.long) if context else None
-    unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
-    contexts: dict[tuple[int, str], int] = {}
-    for i, sentence in enumerate(sentences):
-        n = len(sentence.word_ids)
-        word_ids[i, :n] = torch.tensor(sentence.word_ids)
-        casing_ids[i, :n] = torch.tensor(sentence.casing_ids)
-        char_index[i, :n] = torch.tensor([unique_rows.setdefault(w, len(unique_rows)) for w in sentence.words])
-        if context_index is not None:
-            context_index[i, :n] = torch.tensor([contexts.setdefault((sentence.document, form), len(contexts) + 1)
-                                                 for form in sentence.forms])
-        if tag_ids is not None:
-            tag_ids[i, :n] = torch.tensor(sentence.tag_ids)
     lengths = torch.tensor([len(s.word_ids) for s in sentences], dtype=torch.long)
-    mask = torch.arange(seq_len)[None, :] < lengths[:, None]
-    return Batch(word_ids, casing_ids, build_char_ids(list(unique_rows), vocab), char_index, lengths, mask, tag_ids,
-                 context_index)
+    mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch_size, seq_len)
+
+    def padded(values: Iterable[int], fill: int = PAD_ID) -> torch.Tensor:
+        tensor = torch.full(mask.shape, fill, dtype=torch.long)
+        tensor[mask] = torch.tensor(list(values), dtype=torch.long)
+        return tensor
+
+    unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
+    char_index = padded(unique_rows.setdefault(w, len(unique_rows)) for s in sentences for w in s.words)
+    tag_ids = None
+    if all(s.tag_ids is not None for s in sentences):
+        tag_ids = padded(chain.from_iterable(s.tag_ids for s in sentences))
+    context_index = None
+    if context:
+        contexts: dict[tuple[int, str], int] = {}
+        context_index = padded(contexts.setdefault((s.document, form), len(contexts) + 1)
+                               for s in sentences for form in s.forms)
+    return Batch(padded(chain.from_iterable(s.word_ids for s in sentences)),
+                 padded(chain.from_iterable(s.casing_ids for s in sentences), fill=0),
+                 build_char_ids(list(unique_rows), vocab), char_index, lengths, mask, tag_ids, context_index)
 
 
 def build_char_ids(words: list[str], vocab: Vocab) -> torch.Tensor:
-    rows = [vocab.char_ids(w) if w else [] for w in words]
-    width = max(1, max(len(r) for r in rows))
-    char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)  # (num_unique_words, word_len)
-    for i, row in enumerate(rows):
-        if row:
-            char_ids[i, : len(row)] = torch.tensor(row)
+    """(num_words, word_len) char ids, PAD_ID after each word's end; the empty word (padding) is all PAD_ID."""
+    rows = [vocab.char_ids(w) if w else () for w in words]
+    lengths = torch.tensor([len(r) for r in rows])
+    width = max(1, int(lengths.max()))
+    char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
+    char_ids[torch.arange(width)[None, :] < lengths[:, None]] = torch.tensor(list(chain.from_iterable(rows)),
+                                                                           dtype=torch.long)
     return char_ids
 
 
-def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None
-                     ) -> Iterator[list[int]]:
+def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None,
+                     max_padding: float | None = None) -> Iterator[list[int]]:
     """Index lists of sentences of similar length, so batches carry little padding.
 
     Shuffling sorts within random chunks of 50 batches and then shuffles the batch order, keeping
     the order random across epochs without mixing short and long sentences in one batch.
+    ``max_padding`` (tagging) also ends a batch of at least MIN_BATCH sentences early when padding would
+    make it more than that fraction longer than its words: the few long sentences of a corpus are spread
+    over many lengths, and padding a batch of them to the longest cost eng.testb 30% more work at batch 256.
     """
     order = list(range(len(lengths)))
     if shuffle:
         (rng or random).shuffle(order)
     chunk = max(1, batch_size * 50 if shuffle else len(order))
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), chunk):
-        part = sorted(order[start: start + chunk], key=lambda i: lengths[i])
-        batches.extend(part[i: i + batch_size] for i in range(0, len(part), batch_size))
+        batch: list[int] = []
+        words = 0
+        for index in sorted(order[start: start + chunk], key=lambda i: lengths[i]):
+            padded = (len(batch) + 1) * lengths[index]  # longest last: the batch's padded size with this one
+            if len(batch) >= batch_size or (max_padding and len(batch) >= MIN_BATCH
+                                            and padded > (1 + max_padding) * (words + lengths[index])):
+                batches.append(batch)
+                batch, words = [], 0
+            batch.append(index)
+            words += lengths[index]
+        if batch:
+            batches.append(batch)
     if shuffle:
         (rng or random).shuffle(batches)
     yield from batches

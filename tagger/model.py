@@ -5,6 +5,7 @@ No strings and no files here: the model sees only ids and sizes.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -190,6 +191,25 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); "
                           "use --device cpu or auto")
     return torch.device(device)
+
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def with_precision(model: BiLSTMTagger, precision: str) -> BiLSTMTagger:
+    """The model for tagging at ``precision``: fp32 as trained; bf16 weights and activations (fast on CPUs
+    with bf16 instructions and on GPUs); int8: dynamic quantisation of the recurrent and linear layers (CPU)."""
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    if precision == "int8":
+        if next(model.parameters()).device.type != "cpu":
+            raise ConfigError("--quantize int8 runs on the CPU only; use --device cpu, or bf16 on a GPU")
+        with warnings.catch_warnings():  # torch's notice that eager quantisation is moving to torchao
+            warnings.simplefilter("ignore")
+            return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
+    if precision != "fp32":
+        raise ConfigError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return model
 
 
 def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:

@@ -14,6 +14,7 @@ PAD, UNK = "<pad>", "<unk>"
 SPECIALS = (PAD, UNK)
 PAD_ID, UNK_ID = 0, 1
 DIGITS = re.compile(r"[0-9]")
+WORD_CACHE_SIZE = 200_000  # distinct words whose encoding a vocabulary remembers
 
 # Casing classes (Reimers & Gurevych): the word embedding is lowercased, so case comes back through this feature.
 CASINGS = ("<pad>", "numeric", "mostly_numeric", "contains_digit", "lower", "upper", "initial_upper", "mixed", "punct", "other")
@@ -55,11 +56,16 @@ class Vocab:
     _word_ids: dict[str, int] = field(init=False, repr=False, compare=False)
     _char_ids: dict[str, int] = field(init=False, repr=False, compare=False)
     _label_ids: dict[str, int] = field(init=False, repr=False, compare=False)
+    # Zipf's law: a few thousand distinct words make up most of any text, so each is encoded once.
+    _encoded_words: dict[str, tuple[str, int, int]] = field(init=False, repr=False, compare=False)
+    _encoded_chars: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_word_ids", {w: i for i, w in enumerate(self.words)})
         object.__setattr__(self, "_char_ids", {c: i for i, c in enumerate(self.chars)})
         object.__setattr__(self, "_label_ids", {t: i for i, t in enumerate(self.labels)})
+        object.__setattr__(self, "_encoded_words", {})
+        object.__setattr__(self, "_encoded_chars", {})
 
     @property
     def task(self) -> str:
@@ -79,8 +85,24 @@ class Vocab:
         """The id of an already normalised word."""
         return self._word_ids.get(form, UNK_ID)
 
-    def char_ids(self, word: str) -> list[int]:
-        return [self._char_ids.get(c, UNK_ID) for c in word[: self.max_word_len]] or [UNK_ID]
+    def encode_word(self, word: str) -> tuple[str, int, int]:
+        """(normalised form, word id, casing id) of a word, remembered for the next time it comes."""
+        encoded = self._encoded_words.get(word)
+        if encoded is None:
+            if len(self._encoded_words) >= WORD_CACHE_SIZE:  # bounded: a stream of unique words never grows it
+                self._encoded_words.clear()
+            form = self.normalise(word)
+            encoded = self._encoded_words[word] = (form, self.form_id(form), word_to_casing(word))
+        return encoded
+
+    def char_ids(self, word: str) -> tuple[int, ...]:
+        ids = self._encoded_chars.get(word)
+        if ids is None:
+            if len(self._encoded_chars) >= WORD_CACHE_SIZE:
+                self._encoded_chars.clear()
+            ids = tuple(self._char_ids.get(c, UNK_ID) for c in word[: self.max_word_len]) or (UNK_ID,)
+            self._encoded_chars[word] = ids
+        return ids
 
     def label_id(self, label: str) -> int:
         return self._label_ids[label]
