@@ -200,6 +200,16 @@ def convert_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
     return spans_to_tags(tags_to_spans(tags, source), len(tags), target)
 
 
+def per_tag_conversion(labels: Sequence[str], source: str, target: str) -> list[str] | None:
+    """Each label's tag in ``target`` when converting a *valid* ``source`` sequence needs no context
+    (the same scheme, or BIOES to IOB2: S- -> B-, E- -> I-); None when it does (to or from IOB1, to BIOES)."""
+    if source == target:
+        return list(labels)
+    if (source, target) != ("BIOES", "IOB2"):
+        return None
+    return [{"S": "B", "E": "I"}.get(tag[0], tag[0]) + tag[1:] if tag != "O" else tag for tag in labels]
+
+
 def repair_tags(tags: Sequence[str], scheme: str) -> tuple[list[str], int]:
     """A valid sequence in ``scheme`` and the number of words changed.
 

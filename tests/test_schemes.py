@@ -10,6 +10,7 @@ from tagger.schemes import (
     detect_scheme,
     find_violations,
     is_span_tagset,
+    per_tag_conversion,
     repair_tags,
     spans_to_tags,
     split_tag,
@@ -144,6 +145,21 @@ def test_convert_tags_always_gives_valid_target_sequences(data):
     converted = convert_tags(tags, source, target)
     assert len(converted) == len(tags)
     assert find_violations(converted, target) == []
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_per_tag_conversion_agrees_with_convert_tags_on_valid_sequences(data):
+    """The tagger's fast path: where it offers a tag-by-tag table, the table must give convert_tags' answer."""
+    source = data.draw(st.sampled_from(SCHEMES))
+    target = data.draw(st.sampled_from(SCHEMES))
+    labels = SOURCE_TAGS[source]
+    table = per_tag_conversion(labels, source, target)
+    if table is None:
+        assert source != target and (source, target) != ("BIOES", "IOB2")
+        return
+    tags = data.draw(valid_sequences(source))
+    assert [table[labels.index(tag)] for tag in tags] == convert_tags(tags, source, target)
 
 
 # --- find_violations and repair_tags ---------------------------------------
