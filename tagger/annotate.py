@@ -13,7 +13,8 @@ from tagger.config import Config
 from tagger.corpus import Sentence, document_ids
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.errors import CorpusFormatError
-from tagger.model import BiLSTMTagger, resolve_device, with_precision
+from tagger.model import BiLSTMTagger, resolve_device
+from tagger.model import quantize as quantize_model
 from tagger.schemes import convert_tags, per_tag_conversion, repair_tags, split_tag, tags_to_spans
 from tagger.scoring import Evaluation, evaluate_tags
 from tagger.serialization import load_model_files, read_model_files
@@ -49,26 +50,26 @@ class TaggedText:
 
 class Tagger:
     def __init__(self, model: BiLSTMTagger, vocab: Vocab, config: Config, device: str | torch.device = "cpu",
-                 metrics: dict[str, Any] | None = None, precision: str = "fp32"):
+                 metrics: dict[str, Any] | None = None, quantize: str = "none"):
         self.device = resolve_device(device)
-        self.precision = precision
-        self.model = with_precision(model.to(self.device).eval(), precision)
+        self.quantize = quantize
+        self.model = quantize_model(model.to(self.device).eval(), quantize)
         self.vocab, self.config, self.metrics = vocab, config, metrics or {}
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
         self._tokenizers: dict[tuple[str, str | None], Any] = {}
         self._per_tag: dict[str, list[str] | None] = {}  # output scheme -> label id's tag, when per-tag
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "auto", precision: str = "fp32") -> "Tagger":
-        """``precision``: fp32 as trained, bf16, or int8 (dynamic quantisation, CPU); see ``with_precision``."""
-        return cls.from_files(read_model_files(directory), directory, device, precision)
+    def load(cls, directory: str | Path, device: str = "auto", quantize: str = "none") -> "Tagger":
+        """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``."""
+        return cls.from_files(read_model_files(directory), directory, device, quantize)
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], source: str | Path, device: str = "auto",
-                   precision: str = "fp32") -> "Tagger":
+                   quantize: str = "none") -> "Tagger":
         """A tagger from the bytes of a model directory's files; ``source`` names them in errors."""
         loaded = load_model_files(files, source)
-        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, precision)
+        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
 
     @property
     def task(self) -> str:

@@ -193,22 +193,23 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-PRECISIONS = ("fp32", "bf16", "int8")
+QUANTIZE_MODES = ("none", "int8", "bf16")
 
 
-def with_precision(model: BiLSTMTagger, precision: str) -> BiLSTMTagger:
-    """The model for tagging at ``precision``: fp32 as trained; bf16 weights and activations (fast on CPUs
-    with bf16 instructions and on GPUs); int8: dynamic quantisation of the recurrent and linear layers (CPU)."""
-    if precision == "bf16":
+def quantize(model: BiLSTMTagger, mode: str) -> BiLSTMTagger:
+    """The model for tagging in ``mode``: none (fp32, as trained); int8: dynamic quantisation of the
+    recurrent and linear layers (CPU); bf16: weights and activations in bfloat16 (fast on CPUs with bf16
+    instructions, such as AVX-512 BF16 or AMX, and on GPUs)."""
+    if mode == "bf16":
         return model.to(torch.bfloat16)
-    if precision == "int8":
+    if mode == "int8":
         if next(model.parameters()).device.type != "cpu":
-            raise ConfigError("--quantize int8 runs on the CPU only; use --device cpu, or bf16 on a GPU")
+            raise ConfigError("--quantize int8 runs on the CPU only; use --device cpu, or --quantize bf16 on a GPU")
         with warnings.catch_warnings():  # torch's notice that eager quantisation is moving to torchao
             warnings.simplefilter("ignore")
             return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
-    if precision != "fp32":
-        raise ConfigError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if mode != "none":
+        raise ConfigError(f"--quantize {mode!r}: expected one of {', '.join(QUANTIZE_MODES)}")
     return model
 
 

@@ -33,11 +33,12 @@ class BatchOptions:
     device: str = "auto"
     workers: int = 0  # 0: as many as the CPU has cores (at most MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
+    quantize: str = "none"  # none | int8 | bf16 (tagger.model.quantize)
 
     def output_settings(self) -> dict[str, Any]:
         """The settings an output's bytes depend on (the rest only change speed)."""
         return {"scheme": self.scheme, "probabilities": self.probabilities, "conllu_field": self.conllu_field,
-                "encoding": self.encoding, "lang": self.lang, "spacy_model": self.spacy_model}
+                "encoding": self.encoding, "lang": self.lang, "spacy_model": self.spacy_model, "quantize": self.quantize}
 
 
 @dataclass(frozen=True)

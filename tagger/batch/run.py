@@ -118,7 +118,7 @@ def run_tasks(model_dir: Path, tasks: list[FileTask], options: BatchOptions, lis
     if workers <= 1 or len(tasks) <= 1:
         from tagger.annotate import Tagger
 
-        tagger = Tagger.load(model_dir, device=options.device)
+        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
         for result in tag_files(tagger, tasks, options, on_words=listener.words):
             yield result, by_input[result.input]
         return
@@ -189,7 +189,7 @@ def worker_main(model_dir: Path, tasks: list[FileTask], options: BatchOptions, t
         messages.put(("words", count))
 
     try:
-        tagger = Tagger.load(model_dir, device=options.device)
+        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
         for result in tag_files(tagger, tasks, options, on_words=words):
             messages.put(("result", result))
     except Exception:  # a bug, not bad input (that is a failed file): the parent reports it and stops

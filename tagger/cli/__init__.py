@@ -24,6 +24,9 @@ console = Console(stderr=True)
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda.")
 TagColumnOption = typer.Option(None, "--tag-column", help="CoNLL column of the tags (0-based; -1 = last).")
 EncodingOption = typer.Option(None, "--encoding", help="Encoding of the corpus files (default utf-8).")
+QuantizeOption = typer.Option("none", "--quantize", help="none (fp32, as trained); int8: dynamic quantisation of the "
+                              "recurrent and linear layers (CPU); bf16: bfloat16 weights and activations (CPUs "
+                              "with AVX-512 BF16 or AMX, GPUs). See BENCHMARKS.md for their speed and F1.")
 SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
 
 
@@ -74,13 +77,14 @@ def evaluate(
     encoding: Optional[str] = EncodingOption,
     device: str = DeviceOption,
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    quantize: str = QuantizeOption,
 ) -> None:
     """Score a model on a labelled corpus: per-type P/R/F1 (conlleval and strict IOB2) and token accuracy."""
     from tagger.cli.evaluate import run_evaluate
 
     with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
-        run_evaluate(model, data, json_output, predictions, settings, device, batch_size)
+        run_evaluate(model, data, json_output, predictions, settings, device, batch_size, quantize)
 
 
 @app.command()
@@ -107,6 +111,7 @@ def tag(
                                 "0: one per core (at most 8), 1 on a GPU."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo finished outputs; replace files not written by us."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table (errors still print)."),
+    quantize: str = QuantizeOption,
 ) -> None:
     """Tag raw text (.txt) and pre-tokenised files (CoNLL, CoNLL-U, JSONL, .spacy), one file or whole folders.
 
@@ -118,7 +123,7 @@ def tag(
 
     with reported_errors():
         options = BatchOptions(input_format, output_format, scheme, probabilities, conllu_field, encoding, lang,
-                               spacy_model, batch_size, device, workers, overwrite)
+                               spacy_model, batch_size, device, workers, overwrite, quantize)
         code = run_tag(console, model, inputs, out, output, options, quiet)
     raise typer.Exit(code)
 
@@ -156,6 +161,7 @@ def benchmark(
     runs: int = typer.Option(5, "--runs", help="Timed passes after one warm-up; the median is reported."),
     batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
     device: str = DeviceOption,
+    quantize: str = QuantizeOption,
     startup: bool = typer.Option(True, "--startup/--no-startup", help="Also time tagger tag to its first output."),
     json_output: bool = typer.Option(False, "--json", help="Print the figures as JSON on stdout."),
     tag_column: Optional[int] = TagColumnOption,
@@ -167,7 +173,7 @@ def benchmark(
 
     with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
-        run_benchmark(console, model, data, runs, batch_size, device, settings, startup, json_output)
+        run_benchmark(console, model, data, runs, batch_size, device, quantize, settings, startup, json_output)
 
 
 def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:

@@ -18,8 +18,8 @@ from tagger.atomic import write_atomic
 
 
 def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_path: Path | None,
-                 overrides: list[str], device: str, batch_size: int) -> None:
-    tagger = Tagger.load(model_dir, device=device)
+                 overrides: list[str], device: str, batch_size: int, quantize: str = "none") -> None:
+    tagger = Tagger.load(model_dir, device=device, quantize=quantize)
     corpus_config = reading_config(tagger.config, overrides)
     sentences, _ = read_corpus(data, corpus_config)
     evaluation, predictions = tagger.evaluate(sentences, batch_size=batch_size)

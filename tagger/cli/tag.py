@@ -17,6 +17,7 @@ from tagger.atomic import AtomicFile
 from tagger.batch import (BatchOptions, FileResult, FileTask, InputFile, Listener, annotate_folder, find_inputs,
                           tag_files)
 from tagger.errors import ConfigError
+from tagger.model import QUANTIZE_MODES
 from tagger.outputs import OUTPUT_FORMATS, default_output_format
 from tagger.schemes import SCHEMES
 
@@ -28,7 +29,8 @@ SINGLE_DOCUMENT_FORMATS = ("spacy", "html")  # one file each: they cannot be con
 def check_options(options: BatchOptions) -> None:
     for option, value, valid in (("--input-format", options.input_format, INPUT_FORMATS),
                                  ("--output-format", options.output_format, ("auto", *OUTPUT_FORMATS)),
-                                 ("--scheme", options.scheme, SCHEMES), ("--conllu-field", options.conllu_field, CONLLU_FIELDS)):
+                                 ("--scheme", options.scheme, SCHEMES), ("--conllu-field", options.conllu_field, CONLLU_FIELDS),
+                                 ("--quantize", options.quantize, QUANTIZE_MODES)):
         if value not in valid:
             raise ConfigError(f"{option} {value!r}: expected one of {', '.join(valid)}")
     if options.workers < 0 or options.batch_size < 1:
@@ -113,7 +115,7 @@ def tag_to_stream(model_dir: Path, inputs: list[str], output: str, options: Batc
         tasks = [FileTask(file, None, chosen_format(file.format, options)) for file in files]
         if len(tasks) > 1 and any(t.output_format in SINGLE_DOCUMENT_FORMATS for t in tasks):
             raise ConfigError("spacy and html outputs hold one input each: use --out FOLDER for several inputs")
-        tagger = Tagger.load(model_dir, device=options.device)
+        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
         target = None if output == "-" else AtomicFile(Path(output))
         stream: IO[bytes] = sys.stdout.buffer if target is None else target.stream
         try:
