@@ -74,6 +74,8 @@ class TrainConfig:
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 = torch default
+    precision: str = "auto"  # forward pass: auto (bf16 autocast on a CUDA GPU that has bf16, else fp32) | fp32 | bf16
+    max_minutes: float = 0.0  # stop before an epoch would end after this many minutes of training; 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ CHOICES = {
     ("train", "schedule"): {"decay", "plateau"},
     ("train", "scheme"): {"IOB2", "BIOES"},
     ("train", "device"): {"auto", "cpu", "cuda"},
+    ("train", "precision"): {"auto", "fp32", "bf16"},
 }
 
 

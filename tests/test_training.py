@@ -164,3 +164,24 @@ def test_weight_average_is_what_gets_scored_and_saved(ner_files, tiny_config, tm
     weights = [load_file(tmp_path / name / "model.safetensors") for name in ("avg", "raw")]
     assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[1])  # same seed: only the average differs
     assert Tagger.load(tmp_path / "avg").tag(WORDS) == GOLD
+
+
+def test_max_minutes_stops_before_an_epoch_would_overrun_and_keeps_the_best(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, train=replace(tiny_config.train, max_minutes=1e-6))
+    result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "limited")
+    assert result.metrics["epochs_run"] == 1 and result.best_epoch == 1
+    assert Tagger.load(tmp_path / "limited").tag(WORDS[:1])  # the one epoch's model was saved
+
+
+def test_bf16_forward_pass_trains_on_the_cpu_too(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, train=replace(tiny_config.train, precision="bf16", epochs=40))
+    result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "bf16")
+    assert result.dev.conlleval.micro.f1 == 1.0

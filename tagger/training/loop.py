@@ -39,7 +39,7 @@ class StepInfo:
     epoch: int
     step: int
     steps: int
-    loss: float
+    loss: torch.Tensor  # 0-d, on the training device: reading it waits for the GPU, so only displays do
     words: int  # words in this step's batch
 
 
@@ -134,13 +134,21 @@ def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: 
         batch = build_batch([encoded[i] for i in indices], vocab, context).to(device)
         batch.word_ids = replace_with_unk(batch.word_ids, batch.mask, config, singletons)
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(batch)
+        with autocast(device, config.train.precision):
+            loss = model.loss(batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.clip_norm)
         optimizer.step()
         if average is not None:
             average.update_parameters(model)
-        yield StepInfo(epoch, step, len(batches), loss.item(), int(batch.lengths.sum()))
+        yield StepInfo(epoch, step, len(batches), loss.detach(), int(batch.lengths.sum()))
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """bf16 autocast for the forward pass on CUDA (``auto``: where the GPU supports bf16; no loss scaling
+    needed, unlike fp16), or fp32 as it is; the CRF and softmax losses are computed in fp32 either way."""
+    wanted = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=wanted)
 
 
 def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: random.Random) -> list[EncodedSentence]:
@@ -185,6 +193,7 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
     average = build_average(model, config)
     scored = model if average is None else average.module
     best_score, best_epoch, best_dev, log = -math.inf, 0, None, []
+    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
     for epoch in range(1, config.train.epochs + 1):
         epoch_start, losses, words = time.perf_counter(), [], 0
         for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons, average):
@@ -204,13 +213,13 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
             best_score, best_epoch, best_dev = score, epoch, dev_eval
             save_model(out_dir, config, vocab, scored)
         save_model(out_dir / "last", config, vocab, scored)
-        record = EpochRecord(epoch, float(np.mean(losses)), lr, score, best_score, improved,
+        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, best_score, improved,
                              time.perf_counter() - epoch_start, words / max(train_seconds, 1e-9))
         log.append(record)
         write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(asdict(r)) + "\n" for r in log).encode())
         yield record
-        if epoch - best_epoch >= config.train.patience:
-            break
+        if epoch - best_epoch >= config.train.patience or time.perf_counter() + record.seconds > deadline:
+            break  # patience ran out, or another epoch would end after train.max_minutes
     yield finish(config, data, out_dir, device, best_epoch, best_dev, log, time.perf_counter() - started)
 
 

@@ -1,0 +1,151 @@
+"""tagger and spaCy tagging the same pre-tokenised NER test set in one run, A/B interleaved.
+
+    python scripts/spacy_side_by_side.py runs/default runs/fast --data ../shared/corpora/conll2003 \\
+        --quantize none int8 --benchmarks BENCHMARKS.md
+
+spaCy is an efficiency NER pipeline (``spacy init config --pipeline ner --optimize efficiency``) trained on
+the same CoNLL-2003 train/dev files with ``spacy train``; it is trained once and cached in ``--spacy-cache``
+(its training time is kept there too). Each round times spaCy and then every tagger configuration on the
+same words: spaCy through ``nlp.pipe`` on Docs made from the words (its tokenizer skipped), once in one
+process and, on a machine with more cores, with ``n_process`` = cores; tagger through ``Tagger.tag`` with
+torch using every core. Each system's F1 is scored by the same scorer (conlleval-compatible, seqeval).
+With ``--benchmarks``, the table replaces the one between this script's markers in that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+MARK_START, MARK_END = "<!-- spacy-side-by-side:start -->", "<!-- spacy-side-by-side:end -->"
+
+
+def train_spacy(data: Path, cache: Path) -> Path:
+    """spaCy's efficiency NER trained on ``data``/eng.train (dev eng.testa), unless ``cache`` has it already."""
+    from tagger.corpus import read_corpus, write_docbin
+
+    best = cache / "model-best"
+    if best.is_dir():
+        return best
+    cache.mkdir(parents=True, exist_ok=True)
+    for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
+        write_docbin(read_corpus(data / name)[0], cache / f"{split}.spacy", attr="ents")
+    spacy = [sys.executable, "-m", "spacy"]
+    subprocess.run(spacy + ["init", "config", str(cache / "config.cfg"), "--lang", "en", "--pipeline", "ner",
+                            "--optimize", "efficiency", "--force"], check=True)
+    start = time.perf_counter()
+    subprocess.run(spacy + ["train", str(cache / "config.cfg"), "--output", str(cache), "--paths.train",
+                            str(cache / "train.spacy"), "--paths.dev", str(cache / "dev.spacy")], check=True)
+    (cache / "train_seconds.json").write_text(json.dumps({"seconds": time.perf_counter() - start}))
+    return best
+
+
+def spacy_tags(docs: list, sentence_lengths: list[list[int]]) -> list[list[str]]:
+    """IOB2 tags per sentence from each doc's entities (a doc is one document of sentences)."""
+    tags = []
+    for doc, lengths in zip(docs, sentence_lengths):
+        doc_tags = [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in "BI" and t.ent_type_ else "O" for t in doc]
+        start = 0
+        for length in lengths:
+            tags.append(doc_tags[start: start + length])
+            start += length
+    return tags
+
+
+def median_speed(timings: list[float], words: int) -> tuple[float, float]:
+    speeds = [words / t for t in timings]
+    return statistics.median(speeds), statistics.pstdev(speeds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", type=Path, nargs="+", help="tagger model directories")
+    parser.add_argument("--data", type=Path, default=Path("../shared/corpora/conll2003"))
+    parser.add_argument("--spacy-cache", type=Path, default=Path("runs/spacy-ner"))
+    parser.add_argument("--quantize", nargs="+", default=["none"], help="tagger modes to time: none int8 bf16")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--benchmarks", type=Path, help="replace this script's table in this Markdown file")
+    args = parser.parse_args()
+
+    import spacy
+    import torch
+    from spacy.tokens import Doc
+
+    from tagger import Tagger
+    from tagger.corpus import document_ids, read_corpus
+    from tagger.scoring import evaluate_tags
+
+    nlp = spacy.load(train_spacy(args.data, args.spacy_cache))
+    test = read_corpus(args.data / "eng.testb")[0]
+    sentences, documents, gold = [s.words for s in test], document_ids(test), [s.tags for s in test]
+    by_document: dict[int, list[int]] = {}
+    for index, document in enumerate(documents):
+        by_document.setdefault(document, []).append(index)
+    doc_words = [[w for i in members for w in sentences[i]] for members in by_document.values()]
+    doc_lengths = [[len(sentences[i]) for i in members] for members in by_document.values()]
+    words = sum(map(len, sentences))
+    cores = os.cpu_count() or 1
+
+    systems: dict[str, Callable[[], list[list[str]]]] = {}
+
+    def spacy_run(processes: int) -> Callable[[], list[list[str]]]:
+        def run() -> list[list[str]]:
+            docs = [Doc(nlp.vocab, words=w) for w in doc_words]
+            return spacy_tags(list(nlp.pipe(docs, batch_size=256, n_process=processes)), doc_lengths)
+        return run
+
+    systems["spaCy (1 process)"] = spacy_run(1)
+    if cores > 1:
+        systems[f"spaCy ({cores} processes)"] = spacy_run(cores)
+    for model in args.models:
+        for mode in args.quantize:
+            tagger = Tagger.load(model, device="cpu", quantize=mode)
+            name = f"tagger {model.name}" + (f" --quantize {mode}" if mode != "none" else "")
+            systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
+
+    f1 = {name: evaluate_tags(gold, run(), task="spans").conlleval.micro.f1 for name, run in systems.items()}  # warm-up
+    timings: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(args.rounds):
+        for name, run in systems.items():
+            start = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - start)
+
+    spacy_best = max(median_speed(timings[n], words)[0] for n in systems if n.startswith("spaCy"))
+    rows = [f"| {name} | {median_speed(t, words)[0]:,.0f} ± {median_speed(t, words)[1]:,.0f} | "
+            f"{median_speed(t, words)[0] / spacy_best:.2f}× | {100 * f1[name]:.2f} |" for name, t in timings.items()]
+    spacy_train = json.loads((args.spacy_cache / "train_seconds.json").read_text())["seconds"] / 60 \
+        if (args.spacy_cache / "train_seconds.json").exists() else float("nan")
+    table = "\n".join([
+        f"{date.today()}, {cores} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"spaCy {spacy.__version__}; eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved "
+        f"rounds after a warm-up; spaCy efficiency NER trained here in {spacy_train:.1f} min.",
+        "", f"Command: `python {' '.join(sys.argv)}`", "",
+        "| system | words/s | × best spaCy | test F1 |", "| --- | --- | --- | --- |", *rows])
+    print(table)
+    if args.benchmarks:
+        replace_section(args.benchmarks, table)
+
+
+def replace_section(path: Path, table: str) -> None:
+    from tagger.atomic import write_atomic
+
+    text = path.read_text(encoding="utf-8")
+    if MARK_START not in text or MARK_END not in text:
+        raise SystemExit(f"{path}: add the lines {MARK_START} and {MARK_END} where the table belongs")
+    before, rest = text.split(MARK_START, 1)
+    after = rest.split(MARK_END, 1)[1]
+    write_atomic(path, f"{before}{MARK_START}\n{table}\n{MARK_END}{after}".encode("utf-8"))
+
+
+if __name__ == "__main__":
+    main()
