@@ -21,11 +21,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from seqeval.metrics import classification_report
-from seqeval.metrics.sequence_labeling import get_entities
-from seqeval.metrics.v1 import UndefinedMetricWarning
-from seqeval.scheme import IOB2, Entities
-
 from tagger.errors import SchemeError, ScoringError
 from tagger.schemes import is_span_tagset, split_tag
 
@@ -199,6 +194,10 @@ def _entity_report(gold: list[list[str]], pred: list[list[str]], mode: str) -> E
 
 def _entities_by_type(seqs: list[list[str]], mode: str) -> dict[str, set]:
     """Entities as seqeval finds them in ``mode``, grouped by type, for the counts."""
+    # seqeval is imported where it is used: it imports scikit-learn (1.4 s), which tagging never needs.
+    from seqeval.metrics.sequence_labeling import get_entities
+    from seqeval.scheme import IOB2, Entities
+
     grouped: dict[str, set] = {}
     if mode == CONLLEVAL_MODE:
         for type_, start, end in get_entities(seqs):
@@ -211,6 +210,10 @@ def _entities_by_type(seqs: list[list[str]], mode: str) -> dict[str, set]:
 
 
 def _seqeval_report(gold: list[list[str]], pred: list[list[str]], mode: str) -> dict:
+    from seqeval.metrics import classification_report
+    from seqeval.metrics.v1 import UndefinedMetricWarning
+    from seqeval.scheme import IOB2
+
     options = {"mode": "strict", "scheme": IOB2} if mode == STRICT_MODE else {}
     with warnings.catch_warnings():
         # Undefined scores are reported through the counts; seqeval's warnings would only leak.
