@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Sequence
 
 import torch
 
-from tagger.vocab import PAD_ID, Vocab, word_to_casing
+from tagger.vocab import PAD_ID, Vocab
 
 MAX_CONTEXT_SENTENCES = 128
 MIN_BATCH = 8  # sentences a tagging batch is not cut below to save padding  # a longer document shares word context in windows of this many sentences

@@ -50,7 +50,7 @@ class FaithfulConllWriter(FaithfulWriter):
     def tag_sentence(self, tagged: TaggedSentence) -> str:
         # A CoNLL sentence is its words' lines, one after another.
         return join_lines([self.append_prediction(self.take_word_line(word), tag, score)
-                           for word, tag, score in zip(tagged.words, tagged.tags, tagged.scores)])
+                           for word, tag, score in tagged.rows()])
 
     def take_word_line(self, word: str) -> str:
         line = self.source.take()
@@ -60,7 +60,7 @@ class FaithfulConllWriter(FaithfulWriter):
             raise ValueError(f"{self.source.path}:{self.source.line_no}: expected word {word!r}, found {line!r}")
         return line
 
-    def append_prediction(self, line: str, tag: str, score: float) -> str:
+    def append_prediction(self, line: str, tag: str, score: float | None) -> str:
         separator = "\t" if "\t" in line.strip(" \t") else " "
         columns = [tag, f"{score:.4f}"] if self.options.probabilities else [tag]
         content = line.rstrip(" \t")

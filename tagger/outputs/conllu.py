@@ -21,7 +21,7 @@ MISC_INDEX = 9
 MISC_KEYS = ("Tag", "TagProb")
 
 
-def place_prediction(fields: list[str], tag: str, score: float, options: WriterOptions) -> list[str]:
+def place_prediction(fields: list[str], tag: str, score: float | None, options: WriterOptions) -> list[str]:
     """The 10 fields of a word line with the prediction in the chosen column (and the probability in MISC)."""
     fields, misc = list(fields), []
     if options.conllu_field == "misc":
@@ -56,7 +56,7 @@ class ConlluWriter(TextWriter):
             comments.append(f"# newdoc id = {doc_id}" if doc_id else "# newdoc")
         comments += [f"# sent_id = {self.sentences}", f"# text = {sentence_text(tagged)}"]
         rows = []
-        for index, (word, tag, score) in enumerate(zip(tagged.words, tagged.tags, tagged.scores), start=1):
+        for index, (word, tag, score) in enumerate(tagged.rows(), start=1):
             fields = [str(index), word] + ["_"] * (COLUMNS - 2)
             rows.append("\t".join(place_prediction(fields, tag, score, self.options)))
         return join_lines(comments + rows) + "\n"
@@ -70,7 +70,7 @@ class FaithfulConlluWriter(FaithfulWriter):
         return join_lines(self.tag_block(self.source.take_block(), tagged))
 
     def tag_block(self, block: list[str], tagged: TaggedSentence) -> list[str]:
-        predictions = iter(zip(tagged.words, tagged.tags, tagged.scores))
+        predictions = iter(tagged.rows())
         lines = []
         for line_no, line in enumerate(block, start=tagged.sentence.line):
             if _is_word_line(line):  # ranges, empty nodes and comments are kept as they are

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from tagger.corpus import Sentence
 from tagger.schemes import tags_to_spans
@@ -18,12 +18,16 @@ class TaggedSentence:
 
     sentence: Sentence  # words, (gold) tags or [], path, line of the first word, metadata
     tags: list[str]  # predicted, already in the scheme asked for
-    scores: list[float]  # probability of each predicted tag
+    scores: list[float]  # probability of each predicted tag; empty when probabilities were not asked for
     offsets: Offsets | None = None  # raw text only: each word's character span in the input file
 
     @property
     def words(self) -> list[str]:
         return self.sentence.words
+
+    def rows(self) -> Iterator[tuple[str, str, float | None]]:
+        """(word, tag, probability) per word; the probability is None when it was not computed."""
+        return zip(self.words, self.tags, self.scores or [None] * len(self.tags))
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def entity_records(tagged: TaggedSentence, scheme: str) -> list[dict[str, Any]]:
 def check_lengths(tagged: Sequence[TaggedSentence]) -> None:
     """One prediction per word, always: a mismatch is a bug in the caller, caught before a file is half-written."""
     for item in tagged:
-        counts = {len(item.words), len(item.tags), len(item.scores)}
+        counts = {len(item.words), len(item.tags)} | ({len(item.scores)} if item.scores else set())
         if item.offsets is not None:
             counts.add(len(item.offsets))
         if len(counts) != 1:
