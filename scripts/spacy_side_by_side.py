@@ -109,7 +109,7 @@ def main() -> None:
     for model in args.models:
         for mode in args.quantize:
             tagger = Tagger.load(model, device="cpu", quantize=mode)
-            name = f"tagger {model.name}" + (f" --quantize {mode}" if mode != "none" else "")
+            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "none" else "")
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
 
     f1 = {name: evaluate_tags(gold, run(), task="spans").conlleval.micro.f1 for name, run in systems.items()}  # warm-up
