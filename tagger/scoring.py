@@ -108,7 +108,7 @@ def evaluate_tags(
 
     ``task`` is ``"spans"`` (IOB2 entities: both entity reports and token
     accuracy), ``"labels"`` (POS-like: token accuracy only) or ``"auto"``
-    (spans when every gold tag is ``O`` or ``[BIES]-TYPE``). Raises
+    (spans when every gold tag is ``O`` or ``[BIES]-TYPE``, or any is ``[BIES]-TYPE``). Raises
     ScoringError when the inputs cannot be compared.
     """
     gold, pred = [list(seq) for seq in gold], [list(seq) for seq in pred]
@@ -150,7 +150,10 @@ def _resolve_task(task: str, gold: Sequence[Sequence[str]]) -> str:
         raise ScoringError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     if task != "auto":
         return task
-    return "spans" if is_span_tagset(tag for seq in gold for tag in seq) else "labels"
+    # One prefixed span tag makes it spans, so that a bare "PER" among them is refused rather than scored as a label.
+    tags = {tag for seq in gold for tag in seq}
+    prefixed = any(tag != "O" and is_span_tagset([tag]) for tag in tags)
+    return "spans" if prefixed or is_span_tagset(tags) else "labels"
 
 
 def _check_span_tags(seqs: Sequence[Sequence[str]], side: str) -> None:

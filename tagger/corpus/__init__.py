@@ -5,7 +5,8 @@ Modules by concern: ``lines`` (bytes -> checked lines), ``conll``, ``conllu``, `
 (one format each, reader and writer; ``docbin`` imports spacy only when called), ``tagsets`` (span-tag
 checks and IOB2 conversion), ``reading`` (format detection and the public readers), ``hub``
 (``load_corpus``; the only importer of ``datasets``).
-Text is kept as written: no Unicode normalisation (NFC or otherwise) is applied.
+Text is kept as written: no Unicode normalisation (NFC or otherwise) is applied; ``read_corpus(strict=True)``
+refuses a word not in NFC, and a tag sequence invalid in its scheme, instead of reading it leniently.
 """
 
 from tagger.corpus.conll import read_conll, write_conll

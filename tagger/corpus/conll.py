@@ -7,6 +7,7 @@ or ideographic space stays inside its word.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,13 @@ class _Columns:
             raise CorpusFormatError(self.path, line_no, f"a tab in {text!r}",
                                     f"columns separated by spaces as on line {self.first_line}",
                                     "use one separator throughout the file")
-        return [field for field in text.split(" ") if field]
+        return _space_fields(text)
 
     def _wrong_count(self, fields: list[str], text: str, line_no: int) -> None:
         hint = ""
-        if not self.tabs and len(fields) > self.count:
+        if text.startswith("#"):
+            hint = "a comment line? CoNLL column files have none; CoNLL-U allows comments before a sentence"
+        elif not self.tabs and len(fields) > self.count:
             hint = "a word may contain a space; separate columns with tabs"
         elif self.tabs and len(fields) == 1 and " " in text.strip(" "):
             hint = "this line uses spaces where the file uses tabs"
@@ -73,7 +76,7 @@ class _Columns:
 
 def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tags_required: bool) -> _Columns:
     tabs = "\t" in text.strip(" \t")
-    fields = text.rstrip(" \t").split("\t") if tabs else [f for f in text.split(" ") if f]
+    fields = text.rstrip(" \t").split("\t") if tabs else _space_fields(text)
     count = len(fields)
     if count == 1:
         if tags_required:
@@ -87,20 +90,25 @@ def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tag
     return _Columns(path, tabs, count, tag_index, line_no, tags_required)
 
 
+def _space_fields(text: str) -> list[str]:
+    # Leading and trailing tabs are whitespace around the line, not separators: never part of a tag.
+    return [field for field in text.strip(" \t").split(" ") if field]
+
+
 def _is_docstart(text: str) -> bool:
     return text.startswith(DOCSTART) and text.split(maxsplit=1)[0] == DOCSTART
 
 
 def read_conll(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-               tags_required: bool = True) -> Iterator[Sentence]:
-    """Yield the sentences of a CoNLL column file, tags exactly as written."""
+               tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+    """Yield the sentences of a CoNLL column file, tags exactly as written; ``repairs`` as for ``read_lines``."""
     name = str(path)
     columns: _Columns | None = None
     words: list[str] = []
     tags: list[str] = []
     metadata: dict[str, str] = {}
     start = 0
-    for line_no, text in read_lines(path, config.encoding):
+    for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip() or _is_docstart(text):
             if words:
                 yield Sentence(words, tags, name, start, metadata)

@@ -1,29 +1,32 @@
 """CoNLL-U (Universal Dependencies): 10 tab-separated columns, ``#`` comments before each sentence.
 
 Multiword-token ranges (``3-4``) and empty nodes (``8.1``) are checked but are not words to tag,
-and the minimal writer does not reproduce them.
+and the minimal writer does not reproduce them. A comment line inside a sentence (CoNLL-U puts them
+before its first word line) is read as one of the sentence's comments and counted as a repair.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from tagger.config import CorpusConfig
-from tagger.corpus.lines import read_lines
+from tagger.corpus.lines import count_repair, read_lines
 from tagger.corpus.sentence import Sentence
 from tagger.errors import CorpusFormatError
 
 COLUMNS = 10
 TAG_INDEX = {"upos": 3, "xpos": 4}
+COMMENT_INSIDE_SENTENCE = "comment inside a sentence read as its comment"  # a key of the repairs tally
 
 
 class _SentenceBuilder:
     """Collects one sentence's lines and checks that word ids run 1, 2, 3, ... with sane ranges."""
 
-    def __init__(self, path: str, tag_index: int, tags_required: bool):
-        self.path, self.tag_index, self.tags_required = path, tag_index, tags_required
+    def __init__(self, path: str, tag_index: int, tags_required: bool, repairs: Counter[str] | None):
+        self.path, self.tag_index, self.tags_required, self.repairs = path, tag_index, tags_required, repairs
         self.words: list[str] = []
         self.tags: list[str] = []
         self.metadata: dict[str, str] = {}
@@ -31,14 +34,17 @@ class _SentenceBuilder:
         self.range_end = 0  # last word id covered by a multiword range seen so far
         self.range_line = 0
         self.started = False
+        self.in_word_lines = False
 
     def add_comment(self, text: str) -> None:
+        if self.in_word_lines:
+            count_repair(self.repairs, COMMENT_INSIDE_SENTENCE)
         key, sep, value = text[1:].partition("=")
         self.metadata[key.strip()] = value.strip() if sep else ""
         self.started = True
 
     def add_word_line(self, text: str, line_no: int) -> None:
-        self.started = True
+        self.started = self.in_word_lines = True
         fields = text.rstrip(" ").split("\t")
         if len(fields) != COLUMNS:
             raise CorpusFormatError(self.path, line_no, f"{len(fields)} columns in {text!r}",
@@ -75,6 +81,9 @@ class _SentenceBuilder:
         first_id, last_id = int(first), int(last)
         if last_id <= first_id:
             self._bad_id(token_id, line_no, "a range whose end is after its start")
+        if first_id <= self.range_end:  # checked before the next-id rule, which overlaps can pass
+            self._bad_id(token_id, line_no, f"a range after id {self.range_end}, where the range on line "
+                                            f"{self.range_line} ends (ranges cannot overlap)")
         if first_id != len(self.words) + 1:
             self._bad_id(token_id, line_no, f"a range starting at the next word id {len(self.words) + 1}")
         self.range_end, self.range_line = last_id, line_no
@@ -97,16 +106,17 @@ class _SentenceBuilder:
 
 
 def read_conllu(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                tags_required: bool = True) -> Iterator[Sentence]:
-    """Yield every sentence (zero-word ones too; callers skip them), tags from UPOS or XPOS."""
+                tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+    """Yield every sentence (zero-word ones too; callers skip them), tags from UPOS or XPOS;
+    ``repairs`` counts what is read leniently (see ``read_lines``, and comments inside a sentence)."""
     name = str(path)
     tag_index = TAG_INDEX[config.tag_field]
-    sentence = _SentenceBuilder(name, tag_index, tags_required)
-    for line_no, text in read_lines(path, config.encoding):
+    sentence = _SentenceBuilder(name, tag_index, tags_required, repairs)
+    for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip():
             if sentence.started:
                 yield sentence.finish()
-                sentence = _SentenceBuilder(name, tag_index, tags_required)
+                sentence = _SentenceBuilder(name, tag_index, tags_required, repairs)
         elif text.startswith("#"):
             sentence.add_comment(text)
         else:

@@ -10,6 +10,7 @@ spaCy is imported only when a DocBin is read or written, so ``import tagger.corp
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from pathlib import Path
@@ -38,10 +39,11 @@ BROKEN_DOCBIN = (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError,
 
 
 def read_docbin(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                tags_required: bool = True) -> Iterator[Sentence]:
+                tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
     """Yield the sentences of every Doc; the first sentence of each Doc opens a document.
 
     Sentences have ``line`` 0 (a binary file has no lines); errors name the doc and token instead.
+    ``repairs`` is accepted like the other readers' and stays as it is: there are no lines to repair.
     """
     name = str(path)
     docs = _read_docs(path)

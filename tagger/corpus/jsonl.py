@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,10 +18,11 @@ EXPECTED = 'one JSON object per line like {"words": ["Paris"], "tags": ["B-LOC"]
 
 
 def read_jsonl(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-               tags_required: bool = True) -> Iterator[Sentence]:
-    """Yield one sentence per non-blank line; other string or number fields go to metadata."""
+               tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+    """Yield one sentence per non-blank line; other string or number fields go to metadata;
+    ``repairs`` as for ``read_lines``."""
     name = str(path)
-    for line_no, text in read_lines(path, config.encoding):
+    for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip():
             continue
         try:

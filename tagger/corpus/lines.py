@@ -8,6 +8,7 @@ import gzip
 import io
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +18,9 @@ from tagger.errors import ConfigError, CorpusFormatError
 # Tab is a column separator; every other C0/C1 control character in a word is corruption.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
+# Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
+BYTE_ORDER_MARK = "byte-order mark dropped"
+WHITESPACE_ONLY_LINE = "whitespace-only line read as blank"
 
 
 def open_binary(path: str | Path) -> BinaryIO:
@@ -31,11 +35,14 @@ def open_binary(path: str | Path) -> BinaryIO:
         raise CorpusFormatError(str(path), 0, f"cannot open ({error.strerror})", "a readable file") from None
 
 
-def read_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+def read_lines(path: str | Path, encoding: str = "utf-8",
+               repairs: Counter[str] | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(line_no, text)`` without line endings; line numbers are 1-based.
 
     CRLF, LF and lone CR all end a line. A UTF-8 byte-order mark is dropped rather than glued
     to the first word. Undecodable bytes and control characters raise at their line.
+    ``repairs`` counts what is read leniently: the dropped mark, and whitespace-only lines
+    (which readers take as blank: a sentence boundary, never part of a sentence).
     """
     name = str(path)
     codec = _lookup(encoding)
@@ -43,11 +50,20 @@ def read_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int,
     for line_no, text in lines:
         if line_no == 1 and text.startswith("\ufeff"):
             text = text[1:]
+            count_repair(repairs, BYTE_ORDER_MARK)
+        if text and not text.strip():
+            count_repair(repairs, WHITESPACE_ONLY_LINE)
         bad = CONTROL_CHARACTER.search(text)
         if bad:
             found = f"control character U+{ord(bad.group()):04X} in {text!r}"
             raise CorpusFormatError(name, line_no, found, "printable text", "remove it from the file")
         yield line_no, text
+
+
+def count_repair(repairs: Counter[str] | None, kind: str) -> None:
+    """Count one ``kind`` of repair, when the caller keeps a tally."""
+    if repairs is not None:
+        repairs[kind] += 1
 
 
 def _lookup(encoding: str) -> codecs.CodecInfo:

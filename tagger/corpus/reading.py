@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -124,30 +126,48 @@ def read_sentences(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
         raise _no_sentences(path)
 
 
-def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                tags_required: bool = True) -> tuple[list[Sentence], CorpusReport]:
+def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True,
+                strict: bool = False) -> tuple[list[Sentence], CorpusReport]:
     """Read a whole corpus file: span tags validated, their scheme detected (or as declared in
-    ``config.scheme``), converted to IOB2 and repaired; POS tags untouched (scheme ``none``)."""
+    ``config.scheme``), converted to IOB2 and repaired; POS tags untouched (scheme ``none``).
+
+    ``strict`` refuses what is otherwise accepted or repaired in the tags and words: a tag sequence
+    invalid in its scheme, and a word not in Unicode NFC (kept as written otherwise).
+    """
     fmt = _resolve_format(path, config)
-    sentences, skipped = [], 0
-    for sentence in READERS[fmt](path, config, tags_required=tags_required):
+    sentences, skipped, repaired_lines = [], 0, Counter[str]()
+    for sentence in READERS[fmt](path, config, tags_required=tags_required, repairs=repaired_lines):
         if sentence.words:
             sentences.append(sentence)
         else:
             skipped += 1
     if not sentences:
         raise _no_sentences(path)
-    sentences, scheme, repaired = _normalize(sentences, fmt, config)
+    if strict:
+        _check_nfc(sentences, fmt, config.encoding)
+    sentences, scheme, repaired = _normalize(sentences, fmt, config, strict)
     documents = sum(1 for s in sentences if opens_document(s))
     words = sum(len(s.words) for s in sentences)
-    report = CorpusReport(str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped)
+    report = CorpusReport(str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped,
+                          dict(repaired_lines))
     return sentences, report
 
 
-def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig) -> tuple[list[Sentence], str, int]:
+def _check_nfc(sentences: list[Sentence], fmt: str, encoding: str) -> None:
+    for sentence in sentences:
+        for index, word in enumerate(sentence.words):
+            if not unicodedata.is_normalized("NFC", word):
+                line_no = _word_line(sentence, index, fmt, encoding)
+                raise CorpusFormatError(sentence.path, line_no, f"word {word!r} not in Unicode NFC",
+                                        f"its NFC form {unicodedata.normalize('NFC', word)!r}",
+                                        "normalise the file to NFC, or read it without strict")
+
+
+def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig,
+               strict: bool = False) -> tuple[list[Sentence], str, int]:
     tagged = [s for s in sentences if s.tags]
     try:
-        converted, scheme, repaired = normalize_tags([s.tags for s in tagged], config.scheme)
+        converted, scheme, repaired = normalize_tags([s.tags for s in tagged], config.scheme, strict)
     except TagProblem as problem:
         sentence = tagged[problem.sentence_index]
         word = sentence.words[problem.word_index]

@@ -30,6 +30,8 @@ class CorpusReport:
     scheme: str  # scheme of the file (declared or detected): IOB1 | IOB2 | BIOES | none
     repaired: int  # words whose tag was repaired to a valid sequence
     skipped_empty: int  # zero-word sentences skipped
+    # lines read leniently, by kind: a byte-order mark dropped, whitespace-only lines, CoNLL-U comments inside a sentence
+    repaired_lines: dict[str, int] = field(default_factory=dict)
 
 
 def opens_document(sentence: Sentence) -> bool:

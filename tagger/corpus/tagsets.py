@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tagger.errors import SchemeError
-from tagger.schemes import convert_tags, detect_scheme, repair_tags, split_tag
+from tagger.schemes import convert_tags, detect_scheme, find_violations, repair_tags, split_tag
 
 INTERNAL_SCHEME = "IOB2"
 
@@ -55,16 +55,20 @@ def check_span_tags(tag_seqs: Sequence[Sequence[str]]) -> None:
             valid.add(tag)
 
 
-def normalize_tags(tag_seqs: Sequence[list[str]], declared: str) -> tuple[list[list[str]], str, int]:
+def normalize_tags(tag_seqs: Sequence[list[str]], declared: str,
+                   strict: bool = False) -> tuple[list[list[str]], str, int]:
     """Span tags -> ``(IOB2 tag sequences, scheme of the input, number of repaired words)``.
 
     ``declared`` is the configured scheme (``auto`` detects it). Invalid sequences are first
-    repaired within the input scheme (counted), then converted to IOB2.
+    repaired within the input scheme (counted), then converted to IOB2; with ``strict`` they
+    are refused instead.
     """
     if not is_span_intended(tag_seqs, declared):
         return [list(tags) for tags in tag_seqs], "none", 0
     check_span_tags(tag_seqs)
     scheme = detect_scheme(tag_seqs) if declared == "auto" else declared
+    if strict:
+        check_sequences(tag_seqs, scheme)
     converted, repaired = [], 0
     for sentence_index, tags in enumerate(tag_seqs):
         try:
@@ -76,6 +80,15 @@ def normalize_tags(tag_seqs: Sequence[list[str]], declared: str) -> tuple[list[l
         repaired += _count_repairs(tags, iob2, scheme)
         converted.append(iob2)
     return converted, scheme, repaired
+
+
+def check_sequences(tag_seqs: Sequence[Sequence[str]], scheme: str) -> None:
+    """Raise TagProblem at the first word that breaks ``scheme`` (strict reading: nothing is repaired)."""
+    for sentence_index, tags in enumerate(tag_seqs):
+        violations = find_violations(tags, scheme)
+        if violations:
+            word_index, message = violations[0]
+            raise TagProblem(sentence_index, word_index, f"{message} (strict {scheme})")
 
 
 def _count_repairs(tags: Sequence[str], iob2: list[str], scheme: str) -> int:
