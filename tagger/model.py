@@ -217,5 +217,7 @@ def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:
     """The model for a vocabulary; its CRF may only use the transitions the labels' scheme allows."""
     if config.context_between_layers and not config.document_context:
         raise ConfigError("model.context_between_layers needs model.document_context = true")
+    if config.context_between_layers and config.layers < 2:
+        raise ConfigError("model.context_between_layers needs model.layers = 2 or more (there is no layer between)")
     transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None
     return BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels), transitions)

@@ -163,3 +163,12 @@ def test_context_dropout_isolates_whole_documents_only():
         for original in (0, 1, 2):
             mine = [d for d, s in zip(documents, encoded) if s.document == original]
             assert mine == [original] * len(mine) or len(set(mine)) == len(mine) > 0 and original not in mine
+
+
+def test_context_between_layers_needs_a_second_layer():
+    from tagger.errors import ConfigError
+    from tagger.model import build_model
+
+    vocab, _ = make_model()
+    with pytest.raises(ConfigError, match="model.layers = 2 or more"):
+        build_model(ModelConfig(document_context=True, context_between_layers=True, layers=1), vocab)
