@@ -29,6 +29,7 @@ from spacy.training import Example
 from tagger.annotate import Tagger
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
+from tagger.model import QUANTIZE_MODES
 from tagger.schemes import tags_to_spans
 from tagger.serialization import read_model_files, write_model_files
 
@@ -36,9 +37,9 @@ FACTORY = "bilstm_tagger"
 ATTRIBUTES = ("auto", "ents", "tag", "pos")
 SCORE_MODES = ("none", "attribute", "spans")
 DEFAULT_CONFIG = {"model": "", "attr": "auto", "batch_size": 256, "device": "auto", "overwrite": False,
-                  "scores": "none", "spans_key": FACTORY}
-# A sentence's tags as (tag, probability) pairs
-TaggedSentence = list[tuple[str, float]]
+                  "scores": "none", "spans_key": FACTORY, "quantize": "none"}
+# A sentence's tags as (tag, probability) pairs; the probability is None when scores="none"
+TaggedSentence = list[tuple[str, float | None]]
 
 
 @Language.factory(FACTORY, default_config=DEFAULT_CONFIG,
@@ -46,9 +47,9 @@ TaggedSentence = list[tuple[str, float]]
                   default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None,
                                          "tag_acc": 1.0, "pos_acc": 1.0})
 def make_bilstm_tagger(nlp: Language, name: str, model: str, attr: str, batch_size: int, device: str,
-                       overwrite: bool, scores: str, spans_key: str) -> "BiLSTMTaggerComponent":
+                       overwrite: bool, scores: str, spans_key: str, quantize: str) -> "BiLSTMTaggerComponent":
     return BiLSTMTaggerComponent(nlp, name, model, attr=attr, batch_size=batch_size, device=device,
-                                 overwrite=overwrite, scores=scores, spans_key=spans_key)
+                                 overwrite=overwrite, scores=scores, spans_key=spans_key, quantize=quantize)
 
 
 class BiLSTMTaggerComponent(Pipe):
@@ -60,14 +61,15 @@ class BiLSTMTaggerComponent(Pipe):
 
     def __init__(self, nlp: Language, name: str = FACTORY, model: str = "", *, attr: str = "auto",
                  batch_size: int = 256, device: str = "auto", overwrite: bool = False, scores: str = "none",
-                 spans_key: str = FACTORY):
+                 spans_key: str = FACTORY, quantize: str = "none"):
         check_choice("attr", attr, ATTRIBUTES)
         check_choice("scores", scores, SCORE_MODES)
+        check_choice("quantize", quantize, QUANTIZE_MODES)
         if batch_size < 1:
             raise ConfigError(f"{FACTORY}: batch_size must be a positive number of sentences, got {batch_size}")
         self.vocab, self.name, self.model_path = nlp.vocab, name, model
         self.attr, self.batch_size, self.device = attr, batch_size, device
-        self.overwrite, self.scores, self.spans_key = overwrite, scores, spans_key
+        self.overwrite, self.scores, self.spans_key, self.quantize = overwrite, scores, spans_key, quantize
         self._files: dict[str, bytes] | None = None
         self._tagger: Tagger | None = None
         self._target = ""
@@ -93,7 +95,7 @@ class BiLSTMTaggerComponent(Pipe):
         self._use_model(read_model_files(self.model_path), self.model_path)
 
     def _use_model(self, files: dict[str, bytes], source: str | Path) -> None:
-        tagger = Tagger.from_files(files, source, self.device)
+        tagger = Tagger.from_files(files, source, self.device, self.quantize)
         self._target = resolve_attribute(self.attr, tagger, str(source))
         if self.scores == "spans" and self._target != "ents":
             raise ConfigError(f"{FACTORY}: scores='spans' stores entity scores, but {source} tags {self._target}; "
@@ -118,8 +120,11 @@ class BiLSTMTaggerComponent(Pipe):
     def annotate(self, docs: Sequence[Doc]) -> None:
         sentences = [(number, ids) for number, doc in enumerate(docs) for ids in sentence_token_ids(doc, self._sentencizer)]
         words = [[docs[number][i].text for i in ids] for number, ids in sentences]
-        tagged = self.tagger.tag(words, scores=True, batch_size=self.batch_size,
+        scored = self.scores != "none"  # a CRF's probabilities cost a third of its tagging time
+        tagged = self.tagger.tag(words, scores=scored, batch_size=self.batch_size,
                                  documents=[number for number, _ in sentences])
+        if not scored:
+            tagged = [[(tag, None) for tag in tags] for tags in tagged]
         by_doc: list[list[tuple[list[int], TaggedSentence]]] = [[] for _ in docs]
         for (number, ids), tags in zip(sentences, tagged):
             by_doc[number].append((ids, tags))
@@ -130,7 +135,8 @@ class BiLSTMTaggerComponent(Pipe):
                 self.set_token_tags(doc, mine)
 
     def set_entities(self, doc: Doc, sentences: list[tuple[list[int], TaggedSentence]]) -> None:
-        found = [(Span(doc, ids[start], ids[end - 1] + 1, label=label), fmean(p for _, p in tags[start:end]))
+        found = [(Span(doc, ids[start], ids[end - 1] + 1, label=label),
+                  fmean(p for _, p in tags[start:end]) if self.scores != "none" else None)
                  for ids, tags in sentences for label, start, end in tags_to_spans([t for t, _ in tags], "IOB2")]
         existing = [] if self.overwrite else list(doc.ents)
         taken = {i for span in existing for i in range(span.start, span.end)}

@@ -134,6 +134,13 @@ def test_pipe_equals_one_doc_at_a_time(trained_model):
     assert [entities(doc) for doc in nlp.pipe(texts, batch_size=7)] == alone
 
 
+def test_quantized_component_finds_the_same_entities(trained_model):
+    expected = [entities(doc) for doc in make_nlp(trained_model).pipe(TEXTS)]
+    assert [entities(doc) for doc in make_nlp(trained_model, quantize="int8").pipe(TEXTS)] == expected
+    with pytest.raises(ConfigError, match="quantize='fp16' is not one of none, int8, bf16"):
+        make_nlp(trained_model, quantize="fp16")
+
+
 def test_to_disk_and_spacy_load_in_a_new_process_without_the_original_model(trained_model, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(trained_model, model)
