@@ -70,3 +70,15 @@ def open_atomic(path: Path, mode: str = "wb", **options: Any) -> Iterator[IO]:
 def write_atomic(path: Path, data: bytes) -> None:
     with open_atomic(path) as stream:
         stream.write(data)
+
+
+def remove_temporaries(outputs: list[Path]) -> int:
+    """Delete the temporary files a killed run left beside these outputs: only ours, and only where the
+    caller knows no live process is writing them."""
+    removed = 0
+    for output in outputs:
+        if output.parent.is_dir():
+            for leftover in output.parent.glob(temporary_name_pattern(output)):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from tagger import __version__
-from tagger.atomic import temporary_name_pattern
 from tagger.errors import ConfigError
 
 MANIFEST_NAME = ".tagger-manifest.jsonl"
@@ -103,14 +102,3 @@ def exclusive_folder(out_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def remove_temporaries(outputs: list[Path]) -> int:
-    """Delete the temporary files a killed run left beside these outputs; only ours, and only under the lock."""
-    removed = 0
-    for output in outputs:
-        if output.parent.is_dir():
-            for leftover in output.parent.glob(temporary_name_pattern(output)):
-                leftover.unlink(missing_ok=True)
-                removed += 1
-    return removed

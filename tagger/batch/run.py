@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterator
 
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
-from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint, remove_temporaries
+from tagger.atomic import remove_temporaries
+from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
 from tagger.errors import ConfigError
 from tagger.outputs import default_output_format, output_suffix
 

@@ -52,6 +52,8 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu or cuda."),
     overrides: List[str] = SetOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+    resume: bool = typer.Option(False, "--resume", help="Go on from the checkpoint in --out (written after every "
+                                "epoch) exactly where the run stopped; start afresh when there is none."),
 ) -> None:
     """Train a tagger and keep the model with the best dev score."""
     from tagger.cli.train import run_train
@@ -63,7 +65,7 @@ def train(
     settings += corpus_overrides(tag_column, encoding)
     with reported_errors():
         source = DataSource(train_path, dev_path, test_path, dataset, dataset_config, word_column, tag_column_name)
-        run_train(console, source, out, load_config(config_file, settings, preset), seeds, overwrite)
+        run_train(console, source, out, load_config(config_file, settings, preset), seeds, overwrite, resume)
 
 
 @app.command()

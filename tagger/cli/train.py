@@ -13,11 +13,12 @@ from tagger.training import (DataSource, EpochRecord, SeedsResult, StepInfo, Tra
                              run_seeds, run_training)
 
 
-def run_train(console: Console, source: DataSource, out: Path, config: Config, seeds: int, overwrite: bool) -> None:
+def run_train(console: Console, source: DataSource, out: Path, config: Config, seeds: int, overwrite: bool,
+              resume: bool = False) -> None:
     if seeds == 1:
-        events = run_training(config, source, out, overwrite)
+        events = run_training(config, source, out, overwrite, resume)
     else:
-        events = run_seeds(config, source, out, seeds, overwrite)
+        events = run_seeds(config, source, out, seeds, overwrite, resume)
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
                         TimeRemainingColumn(), console=console, transient=True)
@@ -47,12 +48,15 @@ def print_start(console: Console, start: TrainingStart) -> None:
     for report in start.reports:
         repaired = f", {report.repaired} tags repaired" if report.repaired else ""
         skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
+        lines = "".join(f", {kind}: {count:,}" for kind, count in sorted(report.repaired_lines.items()))
         console.print(f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
-                      f"scheme {report.scheme}{repaired}{skipped}", highlight=False)
+                      f"scheme {report.scheme}{repaired}{skipped}{lines}", highlight=False)
     if start.vectors:
         console.print(start.vectors, highlight=False)
     console.print(f"task {start.task}: {len(start.labels)} labels, {start.vocab_words:,} words in vocabulary, "
                   f"{start.parameters:,} parameters, device {start.device}", highlight=False)
+    if start.resumed_after:
+        console.print(f"resumed from the checkpoint of epoch {start.resumed_after}", highlight=False)
     console.print(f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False)
 
 

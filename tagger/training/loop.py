@@ -28,8 +28,10 @@ from tagger.errors import ConfigError
 from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
 from tagger.scoring import Evaluation
-from tagger.atomic import write_atomic
-from tagger.serialization import is_model_dir, save_model, to_json_bytes
+from tagger.atomic import remove_temporaries, write_atomic
+from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
+from tagger.training.checkpoint import (CHECKPOINT_DIR, CHECKPOINT_FILES, LoopState, Trainee, load_checkpoint,
+                                        save_checkpoint)
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.vocab import UNK_ID, Vocab
 
@@ -64,6 +66,7 @@ class TrainingStart:
     parameters: int
     device: str
     vectors: str  # coverage of the pretrained vectors, "" without them
+    resumed_after: int = 0  # the epoch a resumed run's checkpoint ended; 0 for a fresh run
 
 
 @dataclass(frozen=True)
@@ -167,11 +170,12 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
         raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
 
 
-def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False
+def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
                  ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
+    """Train into ``out_dir``; with ``resume``, go on from its checkpoint (or start afresh when it has none)."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite or resume)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     seed_everything(config.train.seed)
@@ -179,60 +183,79 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
     encoded = encode_training_data(data, vocab)
+    trainee = build_trainee(config, vocab, embeddings, device)
+    singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
+    if resume:
+        remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
+    state = (load_checkpoint(out_dir, config, data.fingerprints, trainee) if resume else None) or LoopState()
+    yield TrainingStart(data.reports, data.task, list(vocab.labels), len(vocab.words),
+                        sum(p.numel() for p in trainee.model.parameters()), str(device),
+                        embeddings.coverage if embeddings else "", state.epoch)
+    scored = trainee.model if trainee.average is None else trainee.average.module
+    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
+    best_dev = None  # after a resume, scored in finish() from the saved best model
+    for epoch in range(state.epoch + 1, config.train.epochs + 1):
+        if state.finished:
+            break
+        epoch_start, losses, words = time.perf_counter(), [], 0
+        for info in train_epoch(trainee.model, trainee.optimizer, encoded, vocab, config, epoch, trainee.shuffle_rng,
+                                device, singletons, trainee.average):
+            losses.append(info.loss)
+            words += info.words
+            yield info
+        train_seconds = time.perf_counter() - epoch_start
+        lr = trainee.optimizer.param_groups[0]["lr"]
+        dev_eval, _ = Tagger(scored, vocab, config, device).evaluate(data.dev)
+        score = score_of(dev_eval)
+        if config.train.schedule == "plateau":
+            trainee.schedule.step(score)
+        else:
+            trainee.schedule.step()
+        improved = score > state.best_score
+        if improved:
+            state.best_score, state.best_epoch, best_dev = score, epoch, dev_eval
+            save_model(out_dir, config, vocab, scored)
+        save_model(out_dir / "last", config, vocab, scored)
+        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, state.best_score, improved,
+                             time.perf_counter() - epoch_start, words / max(train_seconds, 1e-9))
+        state.epoch = epoch
+        state.log.append(asdict(record))
+        write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state.log).encode())
+        # patience ran out, or another epoch would end after train.max_minutes
+        state.finished = epoch - state.best_epoch >= config.train.patience or time.perf_counter() + record.seconds > deadline
+        save_checkpoint(out_dir, config, data.fingerprints, trainee, state)
+        yield record
+    yield finish(config, data, out_dir, device, state, best_dev, time.perf_counter() - started)
+
+
+def run_files(out_dir: Path) -> list[Path]:
+    """Every file a training run writes into ``out_dir``."""
+    return ([out_dir / name for name in MODEL_FILES] + [out_dir / "last" / name for name in MODEL_FILES]
+            + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES])
+
+
+def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.device) -> Trainee:
+    """A fresh model (with its pretrained vectors), optimiser, schedule, weight average and batch order."""
     model = build_model(config.model, vocab)
     if embeddings is not None:
         model.word_embedding.weight.data.copy_(torch.from_numpy(embeddings.matrix))
         model.word_embedding.weight.requires_grad_(not config.model.freeze_vectors)
     model.to(device)
     optimizer, schedule = build_optimizer(model, config)
-    singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
-    yield TrainingStart(data.reports, data.task, list(vocab.labels), len(vocab.words),
-                        sum(p.numel() for p in model.parameters()), str(device),
-                        embeddings.coverage if embeddings else "")
-    rng = random.Random(config.train.seed)
-    average = build_average(model, config)
-    scored = model if average is None else average.module
-    best_score, best_epoch, best_dev, log = -math.inf, 0, None, []
-    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
-    for epoch in range(1, config.train.epochs + 1):
-        epoch_start, losses, words = time.perf_counter(), [], 0
-        for info in train_epoch(model, optimizer, encoded, vocab, config, epoch, rng, device, singletons, average):
-            losses.append(info.loss)
-            words += info.words
-            yield info
-        train_seconds = time.perf_counter() - epoch_start
-        lr = optimizer.param_groups[0]["lr"]
-        dev_eval, _ = Tagger(scored, vocab, config, device).evaluate(data.dev)
-        score = score_of(dev_eval)
-        if config.train.schedule == "plateau":
-            schedule.step(score)
-        else:
-            schedule.step()
-        improved = score > best_score
-        if improved:
-            best_score, best_epoch, best_dev = score, epoch, dev_eval
-            save_model(out_dir, config, vocab, scored)
-        save_model(out_dir / "last", config, vocab, scored)
-        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, best_score, improved,
-                             time.perf_counter() - epoch_start, words / max(train_seconds, 1e-9))
-        log.append(record)
-        write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(asdict(r)) + "\n" for r in log).encode())
-        yield record
-        if epoch - best_epoch >= config.train.patience or time.perf_counter() + record.seconds > deadline:
-            break  # patience ran out, or another epoch would end after train.max_minutes
-    yield finish(config, data, out_dir, device, best_epoch, best_dev, log, time.perf_counter() - started)
+    return Trainee(model, optimizer, schedule, build_average(model, config), random.Random(config.train.seed))
 
 
-def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best_epoch: int,
-           dev_eval: Evaluation, log: list[EpochRecord], seconds: float) -> TrainingResult:
-    """Score the saved best model on test, then write its metrics and model card."""
+def finish(config: Config, data: Data, out_dir: Path, device: torch.device, state: LoopState,
+           dev_eval: Evaluation | None, seconds: float) -> TrainingResult:
+    """Score the saved best model on test (and on dev, after a resume), then write its metrics and model card."""
     best = Tagger.load(out_dir, device=str(device))
+    dev_eval = dev_eval or best.evaluate(data.dev)[0]
     test_eval = best.evaluate(data.test)[0] if data.test else None
     metrics = {
         "tagger_version": __version__,
         "task": data.task,
-        "best_epoch": best_epoch,
-        "epochs_run": len(log),
+        "best_epoch": state.best_epoch,
+        "epochs_run": len(state.log),
         "train_seconds": round(seconds, 1),
         "device": str(device),
         "seed": config.train.seed,
@@ -242,12 +265,13 @@ def finish(config: Config, data: Data, out_dir: Path, device: torch.device, best
     }
     write_atomic(out_dir / "metrics.json", to_json_bytes(metrics))
     write_card(out_dir, config, best.vocab, metrics)
-    return TrainingResult(out_dir, best_epoch, dev_eval, test_eval, seconds, metrics)
+    return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, metrics)
 
 
-def train(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False) -> TrainingResult:
+def train(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
+          ) -> TrainingResult:
     """Train without any display; returns the result of the best epoch."""
-    for event in run_training(config, source, out_dir, overwrite):
+    for event in run_training(config, source, out_dir, overwrite, resume):
         if isinstance(event, TrainingResult):
             return event
     raise AssertionError("run_training ended without a result")

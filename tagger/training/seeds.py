@@ -22,17 +22,18 @@ class SeedsResult:
     summary: dict[str, Any]  # per split: scores of every seed, mean and standard deviation
 
 
-def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, overwrite: bool = False
-              ) -> Iterator[Any]:
-    """Train seeds ``train.seed``, ``train.seed + 1``, ... into OUT/seeds/seed-N; copy the best to OUT."""
+def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, overwrite: bool = False,
+              resume: bool = False) -> Iterator[Any]:
+    """Train seeds ``train.seed``, ``train.seed + 1``, ... into OUT/seeds/seed-N; copy the best to OUT.
+    With ``resume`` each seed goes on from its own checkpoint."""
     out_dir = Path(out_dir)
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: expected at least 1")
-    check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, overwrite or resume)
     results: list[TrainingResult] = []
     for seed in range(config.train.seed, config.train.seed + seeds):
         seeded = replace(config, train=replace(config.train, seed=seed))
-        for event in run_training(seeded, source, out_dir / "seeds" / f"seed-{seed}", overwrite=True):
+        for event in run_training(seeded, source, out_dir / "seeds" / f"seed-{seed}", overwrite=True, resume=resume):
             if isinstance(event, TrainingResult):
                 results.append(event)
             yield event

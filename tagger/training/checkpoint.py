@@ -1,0 +1,166 @@
+"""Checkpoints: all a training run needs to go on exactly where it stopped, as data (safetensors + JSON).
+
+One is written at the end of every epoch, after that epoch's models: ``OUT/checkpoint/state.safetensors``
+(model, weight average, optimiser tensors, torch random states), then ``OUT/checkpoint/state.json``
+(everything else, with the checksum of the tensors). ``state.json`` is the commit: a run killed while
+writing leaves the previous checkpoint whole, and a resumed run replays the epoch it lost bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+from torch.optim.swa_utils import AveragedModel
+
+from tagger.atomic import write_atomic
+from tagger.config import Config
+from tagger.errors import ConfigError, ModelDirError
+from tagger.serialization import to_json_bytes
+
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_FILES = ("state.safetensors", "state.json")
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoopState:
+    """The epoch loop's own state at the end of an epoch."""
+
+    epoch: int = 0
+    best_score: float = float("-inf")
+    best_epoch: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)  # EpochRecord fields, one per epoch
+    finished: bool = False  # the loop decided to stop after this epoch
+
+
+@dataclass
+class Trainee:
+    """What training changes as it goes, besides the loop's state."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Any  # a torch learning-rate scheduler
+    average: AveragedModel | None
+    shuffle_rng: random.Random  # the order of the batches
+
+
+def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee,
+                    state: LoopState) -> None:
+    tensors, optimizer_rest = split_optimizer_state(trainee.optimizer.state_dict())
+    tensors |= {f"model/{name}": value for name, value in trainee.model.state_dict().items()}
+    if trainee.average is not None:
+        tensors |= {f"average/{name}": value for name, value in trainee.average.state_dict().items()}
+    tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors |= {f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+    numpy_name, numpy_keys, numpy_position, has_gauss, cached_gauss = np.random.get_state()
+    tensors["rng/numpy"] = torch.from_numpy(numpy_keys.astype(np.int64))
+    data = save({name: value.detach().to("cpu").contiguous() for name, value in tensors.items()},
+                metadata={"format": "pt"})
+    header = {
+        "format_version": FORMAT_VERSION, "tensors_sha256": hashlib.sha256(data).hexdigest(),
+        "config": config.to_dict(), "data": fingerprints, "loop": state.__dict__,
+        "optimizer": optimizer_rest, "schedule": trainee.schedule.state_dict(),
+        "rng": {"python": random.getstate(), "shuffle": trainee.shuffle_rng.getstate(),
+                "numpy": [numpy_name, int(numpy_position), int(has_gauss), float(cached_gauss)]},
+    }
+    directory = out_dir / CHECKPOINT_DIR
+    write_atomic(directory / "state.safetensors", data)
+    write_atomic(directory / "state.json", to_json_bytes(header))
+
+
+def load_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee) -> LoopState | None:
+    """Restore ``trainee`` and the random states from OUT/checkpoint; None when there is no checkpoint yet."""
+    directory = out_dir / CHECKPOINT_DIR
+    if not (directory / "state.json").is_file():
+        return None
+    header, tensors = read_checkpoint(directory)
+    check_same_run(header, config, fingerprints, directory)
+    trainee.model.load_state_dict(with_prefix(tensors, "model/"))
+    if trainee.average is not None:
+        trainee.average.load_state_dict(with_prefix(tensors, "average/"))
+    trainee.optimizer.load_state_dict(join_optimizer_state(header["optimizer"], tensors))
+    trainee.schedule.load_state_dict(header["schedule"])
+    restore_random_states(header["rng"], tensors, trainee.shuffle_rng)
+    return LoopState(**header["loop"])
+
+
+def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    try:
+        header = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+        data = (directory / "state.safetensors").read_bytes()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelDirError(str(directory), f"unreadable checkpoint ({error})", "delete it to start afresh") from None
+    if header.get("format_version") != FORMAT_VERSION or hashlib.sha256(data).hexdigest() != header.get("tensors_sha256"):
+        raise ModelDirError(str(directory), "checkpoint from another tagger version, or its files do not match",
+                            "delete it to start afresh")
+    try:
+        return header, load(data)
+    except (SafetensorError, ValueError) as error:
+        raise ModelDirError(str(directory), f"corrupt checkpoint ({error})", "delete it to start afresh") from None
+
+
+def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[str, Any], directory: Path) -> None:
+    """Resuming with other settings or data would silently mix two runs."""
+    saved = header["config"]
+    for section, values in config.to_dict().items():
+        for key, value in values.items():
+            if saved.get(section, {}).get(key) != value:
+                raise ConfigError(f"{directory}: the checkpoint was made with {section}.{key} = "
+                                  f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "
+                                  "same settings, or train into another --out")
+    if header["data"] != json.loads(json.dumps(fingerprints)):
+        raise ConfigError(f"{directory}: the training data changed since the checkpoint was made; resume with the "
+                          "same files, or train into another --out")
+
+
+def split_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors (for safetensors) apart from everything else (for JSON)."""
+    tensors, rest = {}, {"param_groups": state_dict["param_groups"], "state": {}}
+    for param_id, values in state_dict["state"].items():
+        rest["state"][str(param_id)] = {}
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{param_id}/{key}"] = value
+            else:
+                rest["state"][str(param_id)][key] = value
+    return tensors, rest
+
+
+def join_optimizer_state(rest: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {int(param_id): dict(values) for param_id, values in rest["state"].items()}
+    for name, value in tensors.items():
+        if name.startswith("optimizer/"):
+            _, param_id, key = name.split("/", 2)
+            state.setdefault(int(param_id), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def restore_random_states(saved: dict[str, Any], tensors: dict[str, torch.Tensor], shuffle_rng: random.Random) -> None:
+    random.setstate(as_random_state(saved["python"]))
+    shuffle_rng.setstate(as_random_state(saved["shuffle"]))
+    name, position, has_gauss, cached_gauss = saved["numpy"]
+    np.random.set_state((name, tensors["rng/numpy"].numpy().astype(np.uint32), position, has_gauss, cached_gauss))
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda_states = [tensors[f"rng/cuda/{i}"] for i in range(len(tensors)) if f"rng/cuda/{i}" in tensors]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+
+
+def as_random_state(saved: list[Any]) -> tuple[Any, ...]:
+    """``random.getstate()`` after a JSON round trip (its tuples came back as lists)."""
+    version, internal, gauss_next = saved
+    return version, tuple(internal), gauss_next
+
+
+def with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
