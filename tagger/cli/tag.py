@@ -58,6 +58,14 @@ def run_tag(console: Console, model_dir: Path, inputs: list[str], out_dir: Path 
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
+def size_or_zero(path: Path) -> int:
+    """An input's size for the progress bar; one that vanished since it was found fails later, with its name."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 class ProgressDisplay:
     """A rich progress bar (files, words, words/s, ETA by input bytes) fed by the batch run's Listener."""
 
@@ -78,7 +86,7 @@ class ProgressDisplay:
         self.progress.stop()
 
     def planned(self, tasks: list[FileTask]) -> None:
-        self.sizes = {str(t.input.path): t.input.path.stat().st_size for t in tasks}
+        self.sizes = {str(t.input.path): size_or_zero(t.input.path) for t in tasks}
         self.total = len(tasks)
         self.progress.update(self.task, total=max(sum(self.sizes.values()), 1), files=f"0/{self.total} files")
 
