@@ -148,6 +148,8 @@ def test_same_seed_and_data_give_bitwise_identical_weights(ner_files, tiny_confi
     for name in ("a", "b"):
         train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / name)
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    predictions = [Tagger.load(tmp_path / name).tag(WORDS, scores=True) for name in ("a", "b")]
+    assert predictions[0] == predictions[1]  # tags and probabilities, to the last bit
 
 
 def test_weight_average_is_what_gets_scored_and_saved(ner_files, tiny_config, tmp_path):
