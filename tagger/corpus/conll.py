@@ -16,6 +16,7 @@ from typing import TextIO
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import read_lines
 from tagger.corpus.sentence import Sentence, opens_document
+from tagger.corpus.writing import check_sentence, refuse, text_problem
 from tagger.errors import CorpusFormatError
 
 DOCSTART = "-DOCSTART-"
@@ -133,9 +134,11 @@ def write_conll(sentences: Iterable[Sentence], stream: TextIO, *, docstart: bool
 
     Columns are tab-separated when any word contains a space, so the file reads back the same.
     With ``docstart``, documents marked in metadata (CoNLL ``docstart``, CoNLL-U ``newdoc``)
-    are opened with a ``-DOCSTART-`` line.
+    are opened with a ``-DOCSTART-`` line. Refuses what would not read back the same (``_word_problem``),
+    and tagged sentences mixed with untagged ones (a column file has one layout).
     """
     sentences = list(sentences)
+    _check_writable(sentences)
     separator = "\t" if any(" " in word for s in sentences for word in s.words) else " "
     for sentence in sentences:
         if docstart and opens_document(sentence):
@@ -145,3 +148,36 @@ def write_conll(sentences: Iterable[Sentence], stream: TextIO, *, docstart: bool
         else:
             stream.writelines(f"{w}\n" for w in sentence.words)
         stream.write("\n")
+
+
+def _check_writable(sentences: list[Sentence]) -> None:
+    tagged = any(sentence.tags for sentence in sentences)
+    for sentence in sentences:
+        if tagged and sentence.words and not sentence.tags:
+            refuse(sentence, "a sentence without tags among tagged ones", "tags on every sentence or on none")
+        word_problem = _word_problem if sentence.tags else _untagged_word_problem
+        check_sentence(sentence, "CoNLL columns", word_problem, _tag_problem)
+
+
+def _word_problem(word: str) -> str:
+    if not word:
+        return "empty"
+    if word.strip(" ") != word:
+        return "a space at either end (a tab-separated reader strips it)"
+    if word.startswith("\ufeff"):
+        return "U+FEFF first (read as a byte-order mark at the start of a file)"
+    if _is_docstart(word):
+        return f"read as a {DOCSTART} line"
+    return text_problem(word, "\t\n")
+
+
+def _untagged_word_problem(word: str) -> str:
+    # Alone on its line, a word of only whitespace reads as a blank line (a sentence boundary), and a
+    # space separates columns: without a tag column, no tab says that columns are tab-separated.
+    if word.isspace():
+        return "only whitespace (read as a blank line)"
+    return "a space (read as a column separator without a tag column)" if " " in word else _word_problem(word)
+
+
+def _tag_problem(tag: str) -> str:
+    return "empty" if not tag else text_problem(tag, "\t\n ")

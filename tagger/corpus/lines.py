@@ -17,6 +17,8 @@ from tagger.errors import ConfigError, CorpusFormatError
 
 # Tab is a column separator; every other C0/C1 control character in a word is corruption.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Half a UTF-16 pair, as a JSON "\ud800" escape decodes: not text, and no UTF-8 file can hold it.
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
 # Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
 BYTE_ORDER_MARK = "byte-order mark dropped"
@@ -101,6 +103,10 @@ def _split_line_endings(raw: bytes) -> list[bytes]:
     return raw.split(b"\r") if b"\r" in raw else [raw]
 
 
+# What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
+CORRUPT_GZIP = (OSError, EOFError, zlib.error)
+
+
 def _raw_lines(path: str | Path) -> Iterator[bytes]:
     with open_binary(path) as stream:
         line_no = 0
@@ -108,9 +114,12 @@ def _raw_lines(path: str | Path) -> Iterator[bytes]:
             for raw in stream:
                 line_no += 1
                 yield raw
-        except (OSError, EOFError, zlib.error) as error:
-            raise CorpusFormatError(str(path), line_no + 1, f"corrupt compressed data ({error})",
-                                    "a complete .gz file") from None
+        except CORRUPT_GZIP as error:
+            raise _corrupt_gzip(path, line_no + 1, error) from None
+
+
+def _corrupt_gzip(path: str | Path, line_no: int, error: Exception) -> CorpusFormatError:
+    return CorpusFormatError(str(path), line_no, f"corrupt compressed data ({error})", "a complete .gz file")
 
 
 def _decode_text_mode(path: str | Path, codec: codecs.CodecInfo) -> Iterator[tuple[int, str]]:
@@ -119,6 +128,10 @@ def _decode_text_mode(path: str | Path, codec: codecs.CodecInfo) -> Iterator[tup
         try:
             for line_no, text in enumerate(stream, start=1):
                 yield line_no, text.rstrip("\n")
-        except UnicodeDecodeError as error:
-            found = f"bytes that are not {codec.name} ({error.reason})"
+        # Plain UnicodeError too: the "utf-16" codec raises one for a file without a byte-order mark.
+        except UnicodeError as error:
+            reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+            found = f"bytes that are not {codec.name} ({reason})"
             raise CorpusFormatError(str(path), line_no + 1, found, f"{codec.name} text", ENCODING_HINT) from None
+        except CORRUPT_GZIP as error:  # the text wrapper reads a .gz file as _raw_lines does
+            raise _corrupt_gzip(path, line_no + 1, error) from None

@@ -16,7 +16,7 @@ from tagger.corpus.conllu import read_conllu
 from tagger.corpus.docbin import read_docbin
 from tagger.corpus.jsonl import read_jsonl
 from tagger.corpus.lines import open_binary, read_lines
-from tagger.corpus.sentence import CorpusReport, Sentence, opens_document
+from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document
 from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import ConfigError, CorpusFormatError
 
@@ -112,16 +112,16 @@ def _no_sentences(path: str | Path) -> CorpusFormatError:
 
 def read_sentences(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
                    tags_required: bool = True) -> Iterator[Sentence]:
-    """Stream the sentences of a corpus file, tags exactly as written; zero-word sentences are skipped.
+    """Stream the sentences of a corpus file, tags exactly as written; zero-word sentences are skipped
+    (a document they open starts at the next sentence).
 
     ``tags_required=False`` accepts files without tags (and ``_`` tags), for tagging raw input.
     """
     fmt = _resolve_format(path, config)
     found = False
-    for sentence in READERS[fmt](path, config, tags_required=tags_required):
-        if sentence.words:
-            found = True
-            yield sentence
+    for sentence in drop_empty(READERS[fmt](path, config, tags_required=tags_required)):
+        found = True
+        yield sentence
     if not found:
         raise _no_sentences(path)
 
@@ -135,12 +135,10 @@ def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags
     invalid in its scheme, and a word not in Unicode NFC (kept as written otherwise).
     """
     fmt = _resolve_format(path, config)
-    sentences, skipped, repaired_lines = [], 0, Counter[str]()
-    for sentence in READERS[fmt](path, config, tags_required=tags_required, repairs=repaired_lines):
-        if sentence.words:
-            sentences.append(sentence)
-        else:
-            skipped += 1
+    repaired_lines = Counter[str]()
+    read = list(READERS[fmt](path, config, tags_required=tags_required, repairs=repaired_lines))
+    sentences = list(drop_empty(read))
+    skipped = len(read) - len(sentences)
     if not sentences:
         raise _no_sentences(path)
     if strict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -36,7 +38,27 @@ class CorpusReport:
 
 def opens_document(sentence: Sentence) -> bool:
     """Whether the sentence starts a document (CoNLL -DOCSTART-, CoNLL-U ``# newdoc``)."""
-    return any(key == "docstart" or key.startswith("newdoc") for key in sentence.metadata)
+    return bool(document_mark(sentence))
+
+
+def document_mark(sentence: Sentence) -> dict[str, str]:
+    """The metadata that makes the sentence open a document (``docstart``, ``newdoc``, ``newdoc id``)."""
+    return {key: value for key, value in sentence.metadata.items() if key == "docstart" or key.startswith("newdoc")}
+
+
+def drop_empty(sentences: Iterable[Sentence]) -> Iterator[Sentence]:
+    """The sentences that have words. A zero-word sentence that opens a document hands its mark on to the
+    next sentence (as the CoNLL and DocBin readers do), else dropping it would join its document to the
+    one before; a document without words disappears."""
+    mark: dict[str, str] = {}
+    for sentence in sentences:
+        if not sentence.words:
+            mark = document_mark(sentence) or mark
+            continue
+        if mark and not opens_document(sentence):
+            sentence = dataclasses.replace(sentence, metadata={**mark, **sentence.metadata})
+        mark = {}
+        yield sentence
 
 
 def document_ids(sentences: Sequence[Sentence]) -> list[int]:
