@@ -15,6 +15,7 @@ from typing import TextIO
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import count_repair, read_lines
 from tagger.corpus.sentence import Sentence
+from tagger.corpus.writing import check_sentence, refuse, text_problem
 from tagger.errors import CorpusFormatError
 
 COLUMNS = 10
@@ -126,11 +127,25 @@ def read_conllu(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
 
 
 def write_conllu(sentences: Iterable[Sentence], stream: TextIO) -> None:
-    """Write minimal valid CoNLL-U: id, FORM, UPOS = tag, ``_`` elsewhere; metadata as comments."""
+    """Write minimal valid CoNLL-U: id, FORM, UPOS = tag, ``_`` elsewhere; metadata as comments.
+    Refuses a word or tag that is empty or holds a tab or line break, and a comment on more than one line."""
     for sentence in sentences:
+        _check_writable(sentence)
         for key, value in sentence.metadata.items():
             stream.write(f"# {key} = {value}\n" if value else f"# {key}\n")
         tags = sentence.tags or ["_"] * len(sentence.words)
         for index, (word, tag) in enumerate(zip(sentence.words, tags), start=1):
             stream.write(f"{index}\t{word}\t_\t{tag}\t_\t_\t_\t_\t_\t_\n")
         stream.write("\n")
+
+
+def _check_writable(sentence: Sentence) -> None:
+    check_sentence(sentence, "CoNLL-U", _field_problem, _field_problem)
+    for key, value in sentence.metadata.items():
+        problem = text_problem(key + value, "\n")
+        if problem:
+            refuse(sentence, f"comment {key!r} = {value!r}: {problem}", "comments of one line")
+
+
+def _field_problem(text: str) -> str:
+    return "empty" if not text else text_problem(text, "\t\n")

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from tagger.atomic import write_atomic
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import CONTROL_CHARACTER, open_binary
-from tagger.corpus.sentence import Sentence, document_ids, opens_document
+from tagger.corpus.sentence import Sentence, document_ids, drop_empty, opens_document
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
+from tagger.corpus.writing import check_sentence, text_problem, unencodable
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.schemes import is_span_tagset, tags_to_spans
 
@@ -132,14 +133,23 @@ def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "a
     """Write one Doc per document (one per sentence when the corpus marks no documents), spacing unknown
     (spaCy renders it as single spaces), sentence starts set, tags in ``doc.ents`` (span tags, any scheme), ``token.pos_``
     (Universal POS) or ``token.tag_``. ``auto`` picks the attribute from the tags. The file is replaced
-    only once it is complete."""
+    only once it is complete. Refuses a word that is empty, only whitespace (read back as spaCy's
+    whitespace tokens, which are not words) or holds a control character, and an empty tag."""
     from spacy.tokens import DocBin
 
-    sentences = [s for s in sentences if s.words]
+    sentences = list(drop_empty(sentences))  # a Doc has no zero-word sentences; their document marks move on
+    for sentence in sentences:
+        check_sentence(sentence, "a DocBin", _word_problem, lambda tag: "empty" if not tag else unencodable(tag))
     chosen = _choose_attribute(sentences, attr)
     vocab = blank_vocab()
     docs = [sentences_to_doc(vocab, group, chosen) for group in _group_documents(sentences)]
     write_atomic(Path(path), DocBin(docs=docs, store_user_data=True).to_bytes())
+
+
+def _word_problem(word: str) -> str:
+    if not word:
+        return "empty"
+    return "only whitespace (read back as a whitespace token, not a word)" if word.isspace() else text_problem(word)
 
 
 def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:

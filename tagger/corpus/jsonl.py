@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tagger.config import CorpusConfig
-from tagger.corpus.lines import CONTROL_CHARACTER, read_lines
+from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE, read_lines
 from tagger.corpus.sentence import Sentence
+from tagger.corpus.writing import check_sentence, refuse, text_problem, unencodable
 from tagger.errors import CorpusFormatError
 
 WORD_KEYS = ("words", "tokens")
+WRITTEN_KEYS = ("words", "tags")  # what write_jsonl writes itself: metadata of these names is not written
 EXPECTED = 'one JSON object per line like {"words": ["Paris"], "tags": ["B-LOC"]}'
 
 
@@ -30,6 +32,10 @@ def read_jsonl(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
         except json.JSONDecodeError as error:
             raise CorpusFormatError(name, line_no, f"invalid JSON ({error.msg} at column {error.colno})",
                                     EXPECTED) from None
+        except RecursionError:  # valid JSON, but nested deeper than Python's recursion limit
+            raise CorpusFormatError(name, line_no, "JSON nested too deeply to read", EXPECTED) from None
+        except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
+            raise CorpusFormatError(name, line_no, f"JSON Python cannot read ({error})", EXPECTED) from None
         yield _record_to_sentence(record, name, line_no, tags_required)
 
 
@@ -46,7 +52,15 @@ def _record_to_sentence(record: Any, path: str, line_no: int, tags_required: boo
     tags = _read_tags(record, words, path, line_no, tags_required)
     metadata = {key: str(value) for key, value in record.items()
                 if key not in (word_key, "tags") and isinstance(value, (str, int, float))}
+    _check_encodable([*words, *tags, *metadata, *metadata.values()], path, line_no)
     return Sentence(words, tags, path, line_no, metadata)
+
+
+def _check_encodable(texts: list[str], path: str, line_no: int) -> None:
+    # JSON can escape half a UTF-16 pair ("\ud800"); kept, it would fail whatever writes it out later.
+    bad = next((text for text in texts if LONE_SURROGATE.search(text)), None)
+    if bad is not None:
+        raise CorpusFormatError(path, line_no, f"{bad!r}, a lone surrogate escape", "text that UTF-8 can encode")
 
 
 def _read_tags(record: dict, words: list[str], path: str, line_no: int, tags_required: bool) -> list[str]:
@@ -72,6 +86,24 @@ def _string_list(value: Any, key: str, path: str, line_no: int) -> list[str]:
 
 
 def write_jsonl(sentences: Iterable[Sentence], stream: TextIO) -> None:
-    """Write ``{"words": [...], "tags": [...]}`` per line, UTF-8 kept readable (no \\u escapes)."""
+    """Write ``{"words": [...], "tags": [...]}`` per line, then the metadata as string fields (the reader's
+    metadata: document marks and CoNLL-U comments survive), UTF-8 kept readable (no \\u escapes).
+
+    An untagged sentence gets no "tags" (the reader would refuse an empty list as one tag short per word).
+    Refuses what the reader refuses: an empty word, control characters, and lone surrogates anywhere.
+    """
     for sentence in sentences:
-        stream.write(json.dumps({"words": sentence.words, "tags": sentence.tags}, ensure_ascii=False) + "\n")
+        _check_writable(sentence)
+        record: dict[str, Any] = {"words": sentence.words}
+        if sentence.tags or not sentence.words:  # a zero-word sentence keeps its [] to read back when tags are required
+            record["tags"] = sentence.tags
+        record.update((key, value) for key, value in sentence.metadata.items() if key not in WRITTEN_KEYS)
+        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _check_writable(sentence: Sentence) -> None:
+    check_sentence(sentence, "JSONL", lambda word: "empty" if not word else text_problem(word), unencodable)
+    for key, value in sentence.metadata.items():
+        problem = unencodable(key + value)
+        if problem:
+            refuse(sentence, f"metadata {key!r}: {value!r}: {problem}", "metadata that UTF-8 can encode")
