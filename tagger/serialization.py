@@ -46,13 +46,23 @@ def to_json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def pack_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
+    """safetensors bytes of CPU copies of ``tensors``; the same tensors always give the same bytes."""
+    # One metadata key only: safetensors writes the metadata map in hash order.
+    return save({name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}, metadata={"format": "pt"})
+
+
+def unpack_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, OSError) as error:
+        raise ModelDirError(str(path), f"corrupt tensor file ({error})", "restore it, or delete it and start afresh") from None
+
+
 def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLSTMTagger,
                metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
     directory = Path(directory)
-    state = {name: tensor.detach().to("cpu").contiguous() for name, tensor in model.state_dict().items()}
-    # One metadata key only: safetensors writes the metadata map in hash order, and identical models must give
-    # identical bytes (the format version lives in config.json).
-    weights = save(state, metadata={"format": "pt"})
+    weights = pack_tensors(model.state_dict())  # the format version lives in config.json
     write_atomic(directory / "model.safetensors", weights)
     write_atomic(directory / "vocab.json", to_json_bytes(vocab.to_dict()))
     if metrics is not None:

@@ -87,15 +87,16 @@ class Tally:
     accepted: int = 0
     refused: int = 0
     failures: list[Failure] = field(default_factory=list)
-    by_source: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[tuple[str, str]] = field(default_factory=Counter)  # (random|mutated|roundtrip, outcome)
 
     @property
     def unexpected(self) -> int:
         return len(self.failures)
 
     def add(self, case: Case, failure: Failure | None, refused: bool) -> None:
+        outcome = "unexpected" if failure is not None else "refused" if refused else "accepted"
         self.cases += 1
-        self.by_source[case.source.split(":")[0]] += 1
+        self.by_source[case.source.split(":")[0], outcome] += 1
         if failure is not None:
             self.failures.append(failure)
         elif refused:
@@ -216,11 +217,41 @@ def mutate(rng: random.Random, data: bytes, rounds: int | None = None) -> bytes:
 
 
 def mutate_docbin(rng: random.Random, data: bytes) -> bytes:
-    """A mutated DocBin: half the time its compressed bytes, else its msgpack payload, recompressed so
-    that the mutation reaches spaCy's unpacking instead of stopping at zlib."""
-    if rng.random() < 0.5:
+    """A mutated DocBin: its compressed bytes, its msgpack payload or one of its fields, recompressed so
+    that the mutation reaches spaCy's unpacking (and our reading of the Docs) instead of stopping at zlib."""
+    choice = rng.random()
+    if choice < 0.3:
         return mutate(rng, data)
-    return zlib.compress(mutate(rng, zlib.decompress(data)))
+    if choice < 0.6:
+        return zlib.compress(mutate(rng, zlib.decompress(data)))
+    return zlib.compress(mutate_docbin_field(rng, zlib.decompress(data)))
+
+
+# Values put in a DocBin's fields: other types, odd strings (spaCy's strings are the words and labels).
+ODD_VALUES = [None, 0, -1, 2**63, 1.5, "", " ", "\u3000", "a\x00b", "\x85", "é", [], {}, [1, 2], {"doc_id": 7},
+              b"", b"\x81\xa6doc_id\xa2d9", b"\x81\xa6doc_id\x92\x01\x02", b"\x81\xa6doc_id\xa0", b"\x90", b"\xc1"]
+
+
+def mutate_docbin_field(rng: random.Random, payload: bytes) -> bytes:
+    """The msgpack payload of a DocBin with one field changed: a value replaced or deleted, a string or
+    user_data entry replaced, or the bytes of an array (tokens, spaces, lengths) mutated."""
+    import srsly
+
+    message = srsly.msgpack_loads(payload)
+    key = rng.choice(sorted(message))
+    value = message[key]
+    action = rng.random()
+    if action < 0.1:
+        del message[key]
+    elif isinstance(value, bytes) and action < 0.7:
+        message[key] = mutate(rng, value)
+    elif isinstance(value, list) and value and action < 0.8:
+        value[rng.randrange(len(value))] = rng.choice(ODD_VALUES)
+    elif isinstance(value, list) and action < 0.9:
+        value.insert(rng.randrange(len(value) + 1), rng.choice(ODD_VALUES))
+    else:
+        message[key] = rng.choice(ODD_VALUES)
+    return srsly.msgpack_dumps(message)
 
 
 # --- seed files ----------------------------------------------------------------------------------
@@ -295,6 +326,8 @@ def seed_files() -> dict[str, dict[str, bytes]]:
 
 def random_config(rng: random.Random) -> tuple[CorpusConfig, bool, bool]:
     """A reading configuration, mostly the default: ``(config, tags_required, strict)``."""
+    if rng.random() < 0.5:
+        return CorpusConfig(), True, False
     config = CorpusConfig(
         tag_column=rng.choice((-1, -1, -1, -1, 1, 2, 3, 0, -2)),
         tag_field=rng.choice(("upos", "upos", "xpos")),

@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load, save
 from torch.optim.swa_utils import AveragedModel
 
 from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError
-from tagger.serialization import to_json_bytes
+from tagger.serialization import pack_tensors, to_json_bytes, unpack_tensors
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FILES = ("state.safetensors", "state.json")
@@ -64,8 +62,7 @@ def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any],
         tensors |= {f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     numpy_name, numpy_keys, numpy_position, has_gauss, cached_gauss = np.random.get_state()
     tensors["rng/numpy"] = torch.from_numpy(numpy_keys.astype(np.int64))
-    data = save({name: value.detach().to("cpu").contiguous() for name, value in tensors.items()},
-                metadata={"format": "pt"})
+    data = pack_tensors(tensors)
     header = {
         "format_version": FORMAT_VERSION, "tensors_sha256": hashlib.sha256(data).hexdigest(),
         "config": config.to_dict(), "data": fingerprints, "loop": state.__dict__,
@@ -103,10 +100,7 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
     if header.get("format_version") != FORMAT_VERSION or hashlib.sha256(data).hexdigest() != header.get("tensors_sha256"):
         raise ModelDirError(str(directory), "checkpoint from another tagger version, or its files do not match",
                             "delete it to start afresh")
-    try:
-        return header, load(data)
-    except (SafetensorError, ValueError) as error:
-        raise ModelDirError(str(directory), f"corrupt checkpoint ({error})", "delete it to start afresh") from None
+    return header, unpack_tensors(data, directory / "state.safetensors")
 
 
 def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[str, Any], directory: Path) -> None:
