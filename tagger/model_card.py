@@ -8,6 +8,7 @@ from typing import Any
 
 from tagger.config import Config
 from tagger.atomic import write_atomic
+from tagger.plots import PLOT_FILE
 from tagger.vocab import Vocab
 
 
@@ -29,6 +30,28 @@ def scores_table(metrics: dict[str, Any]) -> list[str]:
     return rows
 
 
+def per_type_table(evaluation: dict[str, Any]) -> list[str]:
+    """Test scores per entity type (conlleval-compatible), for a span model."""
+    report = evaluation.get("conlleval") if evaluation else None
+    if not report:
+        return []
+    rows = ["| type | precision | recall | F1 | gold entities |", "| --- | --- | --- | --- | --- |"]
+    for name, score in sorted(report["per_type"].items()):
+        rows.append(f"| {name} | {format_score(score['precision'])} | {format_score(score['recall'])} | "
+                    f"{format_score(score['f1'])} | {score['support']:,} |")
+    return ["", "Test scores per type (conlleval-compatible):", "", *rows]
+
+
+def training_section(directory: Path, metrics: dict[str, Any]) -> list[str]:
+    minutes = metrics.get("train_seconds", 0) / 60
+    lines = [f"Best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')} (early stopping on the dev "
+             f"score), {minutes:.1f} minutes on {metrics.get('device', '?')}, seed {metrics.get('seed', '?')}. "
+             "One record per epoch is in `train_log.jsonl`."]
+    if (directory / PLOT_FILE).is_file():
+        lines += ["", f"![training loss, dev score and learning rate by epoch]({PLOT_FILE})"]
+    return lines
+
+
 def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str, Any]) -> None:
     task = "named entities / spans (IOB2 output)" if vocab.task == "spans" else "word labels (e.g. POS)"
     data_rows = [f"| {d['path']} | {d['sentences']:,} | {d['words']:,} | {d['scheme']} | `{d['sha256'][:16]}` |"
@@ -38,13 +61,16 @@ def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str,
         "",
         f"BiLSTM tagger ({config.model.layers} × {config.model.cell.upper()} {config.model.hidden}"
         f"{' bidirectional' if config.model.bidirectional else ''}, char encoder {config.model.char_encoder}, "
-        f"{config.model.head} head), trained with tagger {metrics.get('tagger_version', '?')} "
-        f"in {metrics.get('train_seconds', 0) / 60:.1f} minutes on {metrics.get('device', '?')}; "
-        f"best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}.",
+        f"{config.model.head} head), trained with tagger {metrics.get('tagger_version', '?')}.",
         "",
         "## Scores",
         "",
         *scores_table(metrics),
+        *per_type_table(metrics.get("test") or {}),
+        "",
+        "## Training",
+        "",
+        *training_section(directory, metrics),
         "",
         "## Labels",
         "",
@@ -52,11 +78,19 @@ def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str,
         "",
         "## Data",
         "",
+        "The files the model was trained and scored on; the fingerprint (SHA-256 of the file) tells whether a",
+        "file at hand is the same one.",
+        "",
         "| file | sentences | words | scheme in file | sha256 |",
         "| --- | --- | --- | --- | --- |",
         *data_rows,
         "",
         "## Use",
+        "",
+        "```bash",
+        "tagger tag path/to/this/directory news.txt            # raw text -> word and tag columns",
+        "tagger info path/to/this/directory                    # this card, scores and settings in the terminal",
+        "```",
         "",
         "```python",
         "from tagger import Tagger",

@@ -29,7 +29,8 @@ FORMAT_VERSION = 1
 REQUIRED_FILES = ("config.json", "vocab.json", "model.safetensors")
 # Written in this order: config.json last, since it carries the weights' checksum, so a reader never
 # pairs it with other weights.
-MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "config.json")
+MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "training.png",
+               "config.json")
 WHAT_A_MODEL_DIR_HOLDS = "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
 PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
 

@@ -10,7 +10,7 @@ LAYERS = {
     "errors": 0, "config": 0, "atomic": 0,
     "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1,
     "batching": 2, "model": 2, "decoding": 2, "crf": 2,
-    "serialization": 3, "annotate": 3, "model_card": 3, "benchmark": 3,
+    "serialization": 3, "annotate": 3, "model_card": 3, "benchmark": 3, "plots": 3,
     "training": 4, "batch": 4,
     "cli": 5, "spacy_component": 5,
 }
@@ -23,6 +23,7 @@ OWNERS = {  # third-party package -> the modules allowed to import it
     "typer": {"cli"},
     "rich": {"cli"},
     "safetensors": {"serialization"},
+    "matplotlib": {"plots"},
 }
 TORCH_FROM_LAYER = 2
 

@@ -58,7 +58,19 @@ def test_model_directory_has_card_metrics_and_no_pickle(trained_model):
             assert not path.read_bytes().startswith((b"\x80", b"PK\x03\x04")), path
     metrics = json.loads((trained_model / "metrics.json").read_text())
     assert metrics["dev"]["conlleval"]["micro"]["f1"] == 1.0
-    assert "F1 100.00" in (trained_model / "README.md").read_text()
+    card = (trained_model / "README.md").read_text()
+    assert "F1 100.00" in card
+
+
+def test_model_card_embeds_the_training_curves_and_scores_per_type(trained_model):
+    plot = (trained_model / "training.png").read_bytes()
+    assert plot.startswith(b"\x89PNG\r\n\x1a\n") and len(plot) > 10_000  # three drawn panels, not an empty canvas
+    card = (trained_model / "README.md").read_text()
+    assert "![training loss, dev score and learning rate by epoch](training.png)" in card
+    epochs = len((trained_model / "train_log.jsonl").read_text().splitlines())
+    assert f"of {epochs} (early stopping" in card
+    for entity_type in ("LOC", "MISC", "ORG", "PER"):
+        assert f"| {entity_type} | 100.00 | 100.00 | 100.00 |" in card
 
 
 def test_tag_text_gives_entities_with_character_offsets(trained_model):

@@ -27,6 +27,7 @@ from tagger.corpus import CorpusReport
 from tagger.errors import ConfigError
 from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
+from tagger.plots import write_training_plot
 from tagger.scoring import Evaluation
 from tagger.atomic import remove_temporaries, write_atomic
 from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
@@ -264,6 +265,7 @@ def finish(config: Config, data: Data, out_dir: Path, device: torch.device, stat
         "data": data.fingerprints,
     }
     write_atomic(out_dir / "metrics.json", to_json_bytes(metrics))
+    write_training_plot(out_dir, state.log, "entity F1" if data.task == "spans" else "accuracy")
     write_card(out_dir, config, best.vocab, metrics)
     return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, metrics)
 
