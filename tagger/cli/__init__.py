@@ -74,6 +74,8 @@ def evaluate(
     data: Path = typer.Argument(..., help="Gold corpus to score against."),
     json_output: bool = typer.Option(False, "--json", help="Print the scores as JSON on stdout."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Write 'word gold pred' lines (conlleval)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write DIR/index.html: scores, confusion matrix, "
+                                          "entity error types with examples, sentences with most errors."),
     overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.encoding=latin-1."),
     tag_column: Optional[int] = TagColumnOption,
     encoding: Optional[str] = EncodingOption,
@@ -86,7 +88,7 @@ def evaluate(
 
     with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
-        run_evaluate(model, data, json_output, predictions, settings, device, batch_size, quantize)
+        run_evaluate(model, data, json_output, predictions, settings, device, batch_size, quantize, report)
 
 
 @app.command()
@@ -176,6 +178,43 @@ def benchmark(
     with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
         run_benchmark(console, model, data, runs, batch_size, device, quantize, settings, startup, json_output)
+
+
+@app.command()
+def data(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Corpus files reported each on its own (CoNLL, CoNLL-U, "
+                                                 "JSONL, .spacy; .gz ok)."),
+    train_path: Optional[Path] = typer.Option(None, "--train", help="Training corpus: the vocabulary and sentences "
+                                              "dev and test are compared with."),
+    dev_path: Optional[Path] = typer.Option(None, "--dev", help="Development corpus."),
+    test_path: Optional[Path] = typer.Option(None, "--test", help="Test corpus."),
+    json_output: bool = typer.Option(False, "--json", help="Print every figure as JSON on stdout."),
+    examples: int = typer.Option(5, "--examples", help="Examples shown per finding (violations, duplicates, ...)."),
+    tag_column: Optional[int] = TagColumnOption,
+    encoding: Optional[str] = EncodingOption,
+    overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_field=xpos."),
+) -> None:
+    """Corpus diagnostics before training: sizes, tag and entity counts, scheme violations, OOV words,
+    sentence lengths, duplicates and train/dev/test overlap."""
+    from tagger.cli.data import run_data
+
+    with reported_errors():
+        inputs = [(role, path) for role, path in (("train", train_path), ("dev", dev_path), ("test", test_path)) if path]
+        settings = list(overrides) + corpus_overrides(tag_column, encoding)
+        run_data(inputs + [(None, path) for path in paths or []], json_output, examples, settings)
+
+
+@app.command()
+def info(
+    model: Path = typer.Argument(..., help="Model directory."),
+    json_output: bool = typer.Option(False, "--json", help="Print everything as JSON on stdout."),
+    card: bool = typer.Option(True, "--card/--no-card", help="Also print the model card (README.md)."),
+) -> None:
+    """A trained model: scores, labels, vocabulary size, parameter count, configuration and model card."""
+    from tagger.cli.info import run_info
+
+    with reported_errors():
+        run_info(model, json_output, card)
 
 
 def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:

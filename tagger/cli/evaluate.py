@@ -11,14 +11,17 @@ from rich.table import Table
 from tagger.annotate import Tagger
 from tagger.config import Config, CorpusConfig, parse_override
 from tagger.errors import ConfigError
-from tagger.corpus import read_corpus
+from tagger.corpus import Sentence, read_corpus
+from tagger.error_analysis import analyse_errors
 from tagger.outputs import format_predictions
+from tagger.outputs.report import ReportInput, render_report, write_report
 from tagger.scoring import EntityReport, Evaluation
 from tagger.atomic import write_atomic
 
 
 def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_path: Path | None,
-                 overrides: list[str], device: str, batch_size: int, quantize: str = "none") -> None:
+                 overrides: list[str], device: str, batch_size: int, quantize: str = "none",
+                 report_dir: Path | None = None) -> None:
     tagger = Tagger.load(model_dir, device=device, quantize=quantize)
     corpus_config = reading_config(tagger.config, overrides)
     sentences, _ = read_corpus(data, corpus_config)
@@ -26,10 +29,20 @@ def run_evaluate(model_dir: Path, data: Path, json_output: bool, predictions_pat
     if predictions_path is not None:
         text = "".join(format_predictions(s.words, s.tags, p) for s, p in zip(sentences, predictions))
         write_atomic(predictions_path, text.encode("utf-8"))
+    if report_dir is not None:
+        index = write_evaluation_report(report_dir, f"{model_dir} on {data}", sentences, predictions, evaluation)
+        Console(stderr=True).print(f"report: {index}", highlight=False)
     if json_output:
         print(json.dumps(evaluation.to_dict(), indent=2))
     else:
         print_evaluation(Console(), evaluation, str(data))
+
+
+def write_evaluation_report(report_dir: Path, title: str, sentences: list[Sentence], predictions: list[list[str]],
+                            evaluation: Evaluation) -> Path:
+    analysis = analyse_errors([s.tags for s in sentences], predictions, evaluation.task)
+    page = render_report(ReportInput(title, sentences, predictions, evaluation, analysis))
+    return write_report(report_dir, page)
 
 
 def reading_config(model_config: Config, overrides: list[str]) -> CorpusConfig:

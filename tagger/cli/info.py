@@ -1,0 +1,94 @@
+"""`tagger info`: a trained model directory in the terminal (tagger.model_info reads it), or as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.rule import Rule
+from rich.table import Table
+
+from tagger.model_info import ModelInfo, read_model_info
+
+
+def run_info(model_dir: Path, json_output: bool, show_card: bool = True) -> None:
+    info = read_model_info(model_dir)
+    if json_output:
+        print(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_info(Console(), info, show_card)
+
+
+def print_info(console: Console, info: ModelInfo, show_card: bool = True) -> None:
+    console.print(overview_table(info))
+    scores = scores_table(info.metrics)
+    if scores.row_count:
+        console.print(scores)
+    console.print(f"labels ({len(info.labels)}, scheme {info.scheme}): {escape(' '.join(info.labels))}",
+                  highlight=False)
+    console.print(config_table(info.config))
+    if show_card:
+        console.print(Rule("model card (README.md)"))
+        console.print(Markdown(info.card) if info.card else "no model card (README.md) in this directory")
+
+
+def overview_table(info: ModelInfo) -> Table:
+    metrics = info.metrics
+    rows = [
+        ("task", "named entities / spans" if info.task == "spans" else "word labels (e.g. POS)"),
+        ("entity types", ", ".join(info.entity_types) or "—"),
+        ("labels", f"{len(info.labels):,}"),
+        ("vocabulary", f"{info.vocabulary_words:,} words, {info.vocabulary_chars:,} characters"),
+        ("parameters", f"{info.parameters:,}"),
+        ("best epoch", f"{metrics.get('best_epoch', '?')} of {metrics.get('epochs_run', '?')}"),
+        ("training time", minutes(metrics.get("train_seconds"))),
+        ("device, seed", f"{metrics.get('device', '?')}, {metrics.get('seed', '?')}"),
+        ("trained with", f"tagger {info.tagger_version} (model format {info.format_version})"),
+        ("weights sha256", info.weights_sha256),
+    ]
+    table = Table(title=escape(info.path), show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, escape(str(value)))
+    return table
+
+
+def minutes(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds / 60:.1f} min ({seconds:,.0f} s)"
+
+
+def scores_table(metrics: dict[str, Any]) -> Table:
+    """dev and test as metrics.json holds them: the entity F1s for span models, token accuracy always."""
+    table = Table(title="scores (metrics.json)")
+    for column in ("split", "entity F1 (conlleval)", "strict IOB2 F1", "token accuracy", "sentences", "words"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split in ("dev", "test"):
+        evaluation = metrics.get(split)
+        if evaluation:
+            table.add_row(split, micro_f1(evaluation.get("conlleval")), micro_f1(evaluation.get("strict")),
+                          pct(evaluation.get("token_accuracy")), f"{evaluation.get('sentences', 0):,}",
+                          f"{evaluation.get('words', 0):,}")
+    return table
+
+
+def micro_f1(report: dict[str, Any] | None) -> str:
+    return pct(report["micro"]["f1"]) if report else "—"
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def config_table(config: dict[str, Any]) -> Table:
+    table = Table(title="configuration (config.json)")
+    table.add_column("setting")
+    table.add_column("value")
+    for section, settings in config.items():
+        for key, value in settings.items():
+            table.add_row(f"{section}.{key}", escape(json.dumps(value, ensure_ascii=False)))
+    return table
