@@ -86,7 +86,7 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
         process.send_signal(signal.SIGKILL)
         process.wait()
         epochs_at_kills.append(json.loads(checkpoint.read_text())["loop"]["epoch"] if checkpoint.exists() else 0)
-    assert 0 < max(epochs_at_kills) < 120, epochs_at_kills  # killed mid-run at least once, not only at start-up
+    assert any(0 < epoch < 120 for epoch in epochs_at_kills), epochs_at_kills  # at least once mid-run
     subprocess.run(command(tmp_path / "killed"), env=environment, check=True, capture_output=True)
     assert weights(tmp_path / "killed") == weights(tmp_path / "whole")
     assert not list((tmp_path / "killed").rglob("*.tmp"))

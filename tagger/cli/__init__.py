@@ -7,6 +7,7 @@ the commands so `tagger --help` stays fast.
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
@@ -54,12 +55,17 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
     resume: bool = typer.Option(False, "--resume", help="Go on from the checkpoint in --out (written after every "
                                 "epoch) exactly where the run stopped; start afresh when there is none."),
+    distributed: int = typer.Option(1, "--distributed", help="Train in N data-parallel processes on this machine "
+                                    "(torchrun; gloo on CPU, NCCL on GPUs). For several machines run torchrun "
+                                    "yourself: see docs/distributed.md."),
 ) -> None:
     """Train a tagger and keep the model with the best dev score."""
-    from tagger.cli.train import run_train
+    from tagger.cli.train import relaunch_distributed, run_train
     from tagger.config import load_config
     from tagger.training import DataSource
 
+    if distributed > 1 and "WORLD_SIZE" not in os.environ:
+        raise typer.Exit(relaunch_distributed(distributed, sys.argv[1:]))
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
     settings += corpus_overrides(tag_column, encoding)

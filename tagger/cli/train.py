@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -19,6 +22,10 @@ def run_train(console: Console, source: DataSource, out: Path, config: Config, s
         events = run_training(config, source, out, overwrite, resume)
     else:
         events = run_seeds(config, source, out, seeds, overwrite, resume)
+    if int(os.environ.get("RANK", "0")) != 0:  # a data-parallel rank other than the first: rank 0 reports
+        for _ in events:
+            pass
+        return
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
                         TimeRemainingColumn(), console=console, transient=True)
@@ -80,3 +87,22 @@ def print_result(console: Console, result: TrainingResult) -> None:
             headline, strict = f"accuracy {100 * evaluation.token_accuracy:.2f}", "—"
         table.add_row(split, headline, strict, f"{100 * evaluation.token_accuracy:.2f}")
     console.print(table)
+
+
+def relaunch_distributed(processes: int, argv: list[str]) -> int:
+    """``tagger train ... --distributed N``: the same command in N processes started by torchrun on this machine."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+               "-m", "tagger", *without_distributed_option(argv)]
+    return subprocess.run(command).returncode
+
+
+def without_distributed_option(argv: list[str]) -> list[str]:
+    kept, skip = [], False
+    for argument in argv:
+        if skip:
+            skip = False
+        elif argument == "--distributed":
+            skip = True
+        elif not argument.startswith("--distributed="):
+            kept.append(argument)
+    return kept

@@ -49,15 +49,18 @@ class Trainee:
     schedule: Any  # a torch learning-rate scheduler
     average: AveragedModel | None
     shuffle_rng: random.Random  # the order of the batches
+    step: torch.nn.Module  # a training step's loss: the model's, wrapped for data-parallel ranks
 
 
 def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee,
-                    state: LoopState) -> None:
+                    state: LoopState, torch_random_states: list[torch.Tensor] | None = None) -> None:
+    """``torch_random_states``: every rank's, in rank order (this process's alone when not given)."""
     tensors, optimizer_rest = split_optimizer_state(trainee.optimizer.state_dict())
     tensors |= {f"model/{name}": value for name, value in trainee.model.state_dict().items()}
     if trainee.average is not None:
         tensors |= {f"average/{name}": value for name, value in trainee.average.state_dict().items()}
-    tensors["rng/torch"] = torch.get_rng_state()
+    for rank, random_state in enumerate(torch_random_states or [torch.get_rng_state()]):
+        tensors["rng/torch" + (f"/rank{rank}" if rank else "")] = random_state
     if torch.cuda.is_available():
         tensors |= {f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     numpy_name, numpy_keys, numpy_position, has_gauss, cached_gauss = np.random.get_state()
@@ -75,8 +78,10 @@ def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any],
     write_atomic(directory / "state.json", to_json_bytes(header))
 
 
-def load_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee) -> LoopState | None:
-    """Restore ``trainee`` and the random states from OUT/checkpoint; None when there is no checkpoint yet."""
+def load_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee,
+                    rank: int = 0) -> LoopState | None:
+    """Restore ``trainee`` and the random states (``rank``'s own, for torch's) from OUT/checkpoint; None when
+    there is no checkpoint yet."""
     directory = out_dir / CHECKPOINT_DIR
     if not (directory / "state.json").is_file():
         return None
@@ -87,7 +92,7 @@ def load_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any],
         trainee.average.load_state_dict(with_prefix(tensors, "average/"))
     trainee.optimizer.load_state_dict(join_optimizer_state(header["optimizer"], tensors))
     trainee.schedule.load_state_dict(header["schedule"])
-    restore_random_states(header["rng"], tensors, trainee.shuffle_rng)
+    restore_random_states(header["rng"], tensors, trainee.shuffle_rng, rank)
     return LoopState(**header["loop"])
 
 
@@ -139,12 +144,13 @@ def join_optimizer_state(rest: dict[str, Any], tensors: dict[str, torch.Tensor])
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
-def restore_random_states(saved: dict[str, Any], tensors: dict[str, torch.Tensor], shuffle_rng: random.Random) -> None:
+def restore_random_states(saved: dict[str, Any], tensors: dict[str, torch.Tensor], shuffle_rng: random.Random,
+                          rank: int = 0) -> None:
     random.setstate(as_random_state(saved["python"]))
     shuffle_rng.setstate(as_random_state(saved["shuffle"]))
     name, position, has_gauss, cached_gauss = saved["numpy"]
     np.random.set_state((name, tensors["rng/numpy"].numpy().astype(np.uint32), position, has_gauss, cached_gauss))
-    torch.set_rng_state(tensors["rng/torch"])
+    torch.set_rng_state(tensors["rng/torch" + (f"/rank{rank}" if rank else "")])
     cuda_states = [tensors[f"rng/cuda/{i}"] for i in range(len(tensors)) if f"rng/cuda/{i}" in tensors]
     if cuda_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda_states)

@@ -33,6 +33,8 @@ from tagger.atomic import remove_temporaries, write_atomic
 from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
 from tagger.training.checkpoint import (CHECKPOINT_DIR, CHECKPOINT_FILES, LoopState, Trainee, load_checkpoint,
                                         save_checkpoint)
+from tagger.training.distributed import (Ranks, from_main, gather_random_states, join_process_group,
+                                         leave_process_group, local_device, my_share, step_module)
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.vocab import UNK_ID, Vocab
 
@@ -124,27 +126,29 @@ def build_average(model: BiLSTMTagger, config: Config) -> AveragedModel | None:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.train.average))
 
 
-def train_epoch(model: BiLSTMTagger, optimizer: torch.optim.Optimizer, encoded: list[EncodedSentence],
-                vocab: Vocab, config: Config, epoch: int, rng: random.Random, device: torch.device,
-                singletons: torch.Tensor, average: AveragedModel | None = None) -> Iterator[StepInfo]:
-    model.train()
+def train_epoch(trainee: Trainee, encoded: list[EncodedSentence], vocab: Vocab, config: Config, epoch: int,
+                device: torch.device, singletons: torch.Tensor, ranks: Ranks = Ranks()) -> Iterator[StepInfo]:
+    """One pass over this rank's share of the shuffled batches."""
+    trainee.model.train()
     context = config.model.document_context
+    rng = trainee.shuffle_rng
     if context:
         encoded = isolate_documents(encoded, config.train.context_dropout, rng)
         batches = list(document_batches([s.document for s in encoded], config.train.batch_size, True, rng))
     else:
         batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
+    batches = my_share(batches, ranks)
     for step, indices in enumerate(batches, 1):
         batch = build_batch([encoded[i] for i in indices], vocab, context).to(device)
         batch.word_ids = replace_with_unk(batch.word_ids, batch.mask, config, singletons)
-        optimizer.zero_grad(set_to_none=True)
+        trainee.optimizer.zero_grad(set_to_none=True)
         with autocast(device, config.train.precision):
-            loss = model.loss(batch)
+            loss = trainee.step(batch)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.clip_norm)
-        optimizer.step()
-        if average is not None:
-            average.update_parameters(model)
+        torch.nn.utils.clip_grad_norm_(trainee.model.parameters(), config.train.clip_norm)
+        trainee.optimizer.step()
+        if trainee.average is not None:
+            trainee.average.update_parameters(trainee.model)
         yield StepInfo(epoch, step, len(batches), loss.detach(), int(batch.lengths.sum()))
 
 
@@ -173,60 +177,95 @@ def check_out_dir(out_dir: Path, overwrite: bool) -> None:
 
 def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
                  ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
-    """Train into ``out_dir``; with ``resume``, go on from its checkpoint (or start afresh when it has none)."""
+    """Train into ``out_dir``; with ``resume``, go on from its checkpoint (or start afresh when it has none).
+
+    Started by torchrun, each process is one rank of data-parallel training (tagger.training.distributed).
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, overwrite or resume)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    ranks = join_process_group(resolve_device(config.train.device))
+    device = local_device(resolve_device(config.train.device), ranks)
+    if ranks.main:
+        check_out_dir(out_dir, overwrite or resume)
     seed_everything(config.train.seed)
-    device = resolve_device(config.train.device)
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
-    encoded = encode_training_data(data, vocab)
-    trainee = build_trainee(config, vocab, embeddings, device)
-    singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
-    if resume:
+    run = Run(config, data, vocab, out_dir, device, ranks, build_trainee(config, vocab, embeddings, device, ranks))
+    if resume and ranks.main:
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
-    state = (load_checkpoint(out_dir, config, data.fingerprints, trainee) if resume else None) or LoopState()
+    if resume:
+        run.state = load_checkpoint(out_dir, config, data.fingerprints, run.trainee, ranks.rank) or run.state
     yield TrainingStart(data.reports, data.task, list(vocab.labels), len(vocab.words),
-                        sum(p.numel() for p in trainee.model.parameters()), str(device),
-                        embeddings.coverage if embeddings else "", state.epoch)
-    scored = trainee.model if trainee.average is None else trainee.average.module
+                        sum(p.numel() for p in run.trainee.model.parameters()), str(device),
+                        embeddings.coverage if embeddings else "", run.state.epoch)
     deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
-    best_dev = None  # after a resume, scored in finish() from the saved best model
-    for epoch in range(state.epoch + 1, config.train.epochs + 1):
-        if state.finished:
+    for epoch in range(run.state.epoch + 1, config.train.epochs + 1):
+        if run.state.finished:
             break
         epoch_start, losses, words = time.perf_counter(), [], 0
-        for info in train_epoch(trainee.model, trainee.optimizer, encoded, vocab, config, epoch, trainee.shuffle_rng,
-                                device, singletons, trainee.average):
+        for info in train_epoch(run.trainee, run.encoded, vocab, config, epoch, device, run.singletons, ranks):
             losses.append(info.loss)
             words += info.words
             yield info
-        train_seconds = time.perf_counter() - epoch_start
-        lr = trainee.optimizer.param_groups[0]["lr"]
-        dev_eval, _ = Tagger(scored, vocab, config, device).evaluate(data.dev)
-        score = score_of(dev_eval)
-        if config.train.schedule == "plateau":
-            trainee.schedule.step(score)
-        else:
-            trainee.schedule.step()
-        improved = score > state.best_score
+        yield run.end_epoch(epoch, losses, words, epoch_start, deadline)
+    if ranks.main:
+        yield finish(config, data, out_dir, device, run.state, run.best_dev, time.perf_counter() - started)
+    leave_process_group(ranks)
+
+
+class Run:
+    """One training run's data, model and loop state, and what happens at the end of each epoch."""
+
+    def __init__(self, config: Config, data: Data, vocab: Vocab, out_dir: Path, device: torch.device, ranks: Ranks,
+                 trainee: Trainee):
+        self.config, self.data, self.vocab, self.out_dir = config, data, vocab, out_dir
+        self.device, self.ranks, self.trainee = device, ranks, trainee
+        self.encoded = encode_training_data(data, vocab)
+        self.singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
+        self.state = LoopState()
+        self.best_dev: Evaluation | None = None  # after a resume, scored in finish() from the saved best model
+        self.scored = trainee.model if trainee.average is None else trainee.average.module
+
+    def end_epoch(self, epoch: int, losses: list[torch.Tensor], words: int, started: float, deadline: float
+                  ) -> EpochRecord:
+        """Score dev (rank 0), step the schedule, save the best and last models, the log and a checkpoint."""
+        train_seconds = time.perf_counter() - started
+        random_states = gather_random_states(self.ranks, self.device)  # every rank takes part
+        lr = self.trainee.optimizer.param_groups[0]["lr"]
+        dev_eval = Tagger(self.scored, self.vocab, self.config, self.device).evaluate(self.data.dev)[0] \
+            if self.ranks.main else None
+        score, = from_main([score_of(dev_eval) if dev_eval else 0.0], self.ranks, self.device)
+        self.step_schedule(score)
+        improved = score > self.state.best_score
         if improved:
-            state.best_score, state.best_epoch, best_dev = score, epoch, dev_eval
-            save_model(out_dir, config, vocab, scored)
-        save_model(out_dir / "last", config, vocab, scored)
-        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, state.best_score, improved,
-                             time.perf_counter() - epoch_start, words / max(train_seconds, 1e-9))
-        state.epoch = epoch
-        state.log.append(asdict(record))
-        write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in state.log).encode())
-        # patience ran out, or another epoch would end after train.max_minutes
-        state.finished = epoch - state.best_epoch >= config.train.patience or time.perf_counter() + record.seconds > deadline
-        save_checkpoint(out_dir, config, data.fingerprints, trainee, state)
-        yield record
-    yield finish(config, data, out_dir, device, state, best_dev, time.perf_counter() - started)
+            self.state.best_score, self.state.best_epoch, self.best_dev = score, epoch, dev_eval
+        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, self.state.best_score, improved,
+                             time.perf_counter() - started, words / max(train_seconds, 1e-9))
+        self.state.epoch = epoch
+        self.state.log.append(asdict(record))
+        # patience ran out, or another epoch would end after train.max_minutes (rank 0's clock decides)
+        finished = epoch - self.state.best_epoch >= self.config.train.patience or \
+            time.perf_counter() + record.seconds > deadline
+        self.state.finished = bool(from_main([float(finished)], self.ranks, self.device)[0])
+        if self.ranks.main:
+            self.save(improved, random_states)
+        return record
+
+    def step_schedule(self, score: float) -> None:
+        if self.config.train.schedule == "plateau":
+            self.trainee.schedule.step(score)
+        else:
+            self.trainee.schedule.step()
+
+    def save(self, improved: bool, random_states: list[torch.Tensor]) -> None:
+        out_dir, config = self.out_dir, self.config
+        if improved:
+            save_model(out_dir, config, self.vocab, self.scored)
+        save_model(out_dir / "last", config, self.vocab, self.scored)
+        write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in self.state.log).encode())
+        save_checkpoint(out_dir, config, self.data.fingerprints, self.trainee, self.state, random_states)
 
 
 def run_files(out_dir: Path) -> list[Path]:
@@ -235,15 +274,20 @@ def run_files(out_dir: Path) -> list[Path]:
             + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES])
 
 
-def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.device) -> Trainee:
-    """A fresh model (with its pretrained vectors), optimiser, schedule, weight average and batch order."""
+def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.device, ranks: Ranks = Ranks()
+                  ) -> Trainee:
+    """A fresh model (with its pretrained vectors), optimiser, schedule, weight average and batch order; with
+    several ranks, each draws its own dropout masks from here on."""
     model = build_model(config.model, vocab)
     if embeddings is not None:
         model.word_embedding.weight.data.copy_(torch.from_numpy(embeddings.matrix))
         model.word_embedding.weight.requires_grad_(not config.model.freeze_vectors)
     model.to(device)
     optimizer, schedule = build_optimizer(model, config)
-    return Trainee(model, optimizer, schedule, build_average(model, config), random.Random(config.train.seed))
+    if ranks.world > 1:
+        torch.manual_seed(config.train.seed + 1_000 * ranks.rank)
+    return Trainee(model, optimizer, schedule, build_average(model, config), random.Random(config.train.seed),
+                   step_module(model, ranks, device))
 
 
 def finish(config: Config, data: Data, out_dir: Path, device: torch.device, state: LoopState,
