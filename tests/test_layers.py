@@ -25,6 +25,7 @@ OWNERS = {  # third-party package -> the modules allowed to import it
     "rich": {"cli"},
     "safetensors": {"serialization"},
     "matplotlib": {"plots"},
+    "ray": {"batch"},  # the --engine ray module imports it lazily
 }
 TORCH_FROM_LAYER = 2
 

@@ -34,6 +34,8 @@ class BatchOptions:
     workers: int = 0  # 0: as many as the CPU has cores (at most MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
     quantize: str = "none"  # none | int8 | bf16 (tagger.model.quantize)
+    engine: str = "local"  # local (this machine's processes) | ray (a Ray cluster's actors)
+    address: str | None = None  # the Ray cluster; None starts a local Ray instance
 
     def output_settings(self) -> dict[str, Any]:
         """The settings an output's bytes depend on (the rest only change speed)."""

@@ -115,6 +115,12 @@ def run_tasks(model_dir: Path, tasks: list[FileTask], options: BatchOptions, lis
               ) -> Iterator[tuple[FileResult, FileTask]]:
     """(result, task) pairs as files finish: in this process, or spread over ``options.workers`` processes."""
     by_input = {str(task.input.path): task for task in tasks}
+    if options.engine == "ray":
+        from tagger.batch.ray_engine import run_on_ray
+
+        for result in run_on_ray(model_dir, tasks, options, options.address, listener.words):
+            yield result, by_input[result.input]
+        return
     workers = options.workers or auto_workers(options.device)
     if workers <= 1 or len(tasks) <= 1:
         from tagger.annotate import Tagger

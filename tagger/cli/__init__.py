@@ -122,6 +122,10 @@ def tag(
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo finished outputs; replace files not written by us."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table (errors still print)."),
     quantize: str = QuantizeOption,
+    engine: str = typer.Option("local", "--engine", help="local: processes on this machine; ray: actors on a Ray "
+                               "cluster (pip install 'tagger[ray]'; inputs and --out on a shared file system)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster's address "
+                                          "(e.g. ray://head:10001 or auto); none starts a local Ray instance."),
 ) -> None:
     """Tag raw text (.txt) and pre-tokenised files (CoNLL, CoNLL-U, JSONL, .spacy), one file or whole folders.
 
@@ -133,7 +137,7 @@ def tag(
 
     with reported_errors():
         options = BatchOptions(input_format, output_format, scheme, probabilities, conllu_field, encoding, lang,
-                               spacy_model, batch_size, device, workers, overwrite, quantize)
+                               spacy_model, batch_size, device, workers, overwrite, quantize, engine, address)
         code = run_tag(console, model, inputs, out, output, options, quiet)
     raise typer.Exit(code)
 

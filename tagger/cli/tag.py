@@ -22,6 +22,7 @@ from tagger.outputs import OUTPUT_FORMATS, default_output_format
 from tagger.schemes import SCHEMES
 
 INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl", "spacy")
+ENGINES = ("local", "ray")
 CONLLU_FIELDS = ("upos", "xpos", "misc")
 SINGLE_DOCUMENT_FORMATS = ("spacy", "html")  # one file each: they cannot be concatenated into a stream
 
@@ -30,7 +31,7 @@ def check_options(options: BatchOptions) -> None:
     for option, value, valid in (("--input-format", options.input_format, INPUT_FORMATS),
                                  ("--output-format", options.output_format, ("auto", *OUTPUT_FORMATS)),
                                  ("--scheme", options.scheme, SCHEMES), ("--conllu-field", options.conllu_field, CONLLU_FIELDS),
-                                 ("--quantize", options.quantize, QUANTIZE_MODES)):
+                                 ("--quantize", options.quantize, QUANTIZE_MODES), ("--engine", options.engine, ENGINES)):
         if value not in valid:
             raise ConfigError(f"{option} {value!r}: expected one of {', '.join(valid)}")
     if options.workers < 0 or options.batch_size < 1:
@@ -42,6 +43,8 @@ def run_tag(console: Console, model_dir: Path, inputs: list[str], out_dir: Path 
     """Tag, print a summary, and return the exit code: 0 when every file succeeded, 1 when any failed."""
     check_options(options)
     if out_dir is None:
+        if options.engine != "local":
+            raise ConfigError(f"--engine {options.engine} writes an output folder: add --out DIR")
         tag_to_stream(model_dir, inputs, output, options)
         return 0
     if output != "-":
