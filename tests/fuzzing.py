@@ -20,6 +20,7 @@ import dataclasses
 import gzip
 import io
 import random
+import tempfile
 import traceback
 import zlib
 from collections import Counter
@@ -50,7 +51,6 @@ FORMAT_READERS = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_json
 SUFFIXES = {"conll": ".conll", "conllu": ".conllu", "jsonl": ".jsonl", "docbin": ".spacy"}
 # Names read_corpus sees: known extensions, and names whose format is sniffed from the content.
 AUTO_SUFFIXES = (".conll", ".conllu", ".jsonl", ".spacy", ".conll.gz", ".conllu.gz", ".jsonl.gz", ".txt", "", ".train")
-TEXT_FORMATS = ("conll", "conllu", "jsonl")
 
 
 # --- outcomes ------------------------------------------------------------------------------------
@@ -287,18 +287,17 @@ def _ud_slice() -> bytes:
     if not UD_DEV.exists():
         return b""
     blocks = gzip.decompress(UD_DEV.read_bytes()).decode("utf-8").split("\n\n")
-    has_range = next(block for block in blocks if any(line.split("\t", 1)[0].count("-") == 1
-                                                      for line in block.splitlines()))
-    has_node = next(block for block in blocks if any("." in line.split("\t", 1)[0]
-                                                     for line in block.splitlines() if not line.startswith("#")))
-    return ("\n\n".join([*blocks[:2], has_range, has_node]) + "\n\n").encode("utf-8")
+
+    def first_with(mark: str) -> str:  # the first sentence with a word line whose id holds ``mark``
+        return next(block for block in blocks
+                    if any(mark in line.split("\t", 1)[0] for line in block.splitlines() if not line.startswith("#")))
+
+    return ("\n\n".join([*blocks[:2], first_with("-"), first_with(".")]) + "\n\n").encode("utf-8")
 
 
 @lru_cache(maxsize=1)
 def seed_files() -> dict[str, dict[str, bytes]]:
     """Valid small files by format (``conll``, ``conllu``, ``jsonl``, ``docbin``), by name."""
-    import tempfile
-
     spaced = [dataclasses.replace(s, words=[w.replace(" ", "_") for w in s.words]) for s in SEED_SENTENCES]
     seeds: dict[str, dict[str, bytes]] = {
         "conll": {"written-tabs": _text(write_conll, SEED_SENTENCES),
@@ -311,7 +310,8 @@ def seed_files() -> dict[str, dict[str, bytes]]:
                       ("sample.conllu", "conllu"), ("sample.jsonl", "jsonl")):
         seeds[fmt][f"fixture-{name}"] = (FIXTURES / name).read_bytes()
     if SAMPLE_NER.exists():
-        seeds["conll"]["sample_ner-dev"] = SAMPLE_NER.read_bytes()[:1500]
+        head = SAMPLE_NER.read_bytes()[:1500]
+        seeds["conll"]["sample_ner-dev"] = head[:head.rindex(b"\n\n") + 2]  # whole sentences
     ud = _ud_slice()
     if ud:
         seeds["conllu"]["ud_en_ewt-dev-slice"] = ud
@@ -337,7 +337,7 @@ def random_config(rng: random.Random) -> tuple[CorpusConfig, bool, bool]:
     return config, rng.random() < 0.75, rng.random() < 0.2
 
 
-def _suffix(rng: random.Random, reader: str, fmt: str) -> str:
+def _suffix(rng: random.Random, reader: str) -> str:
     if reader == "auto":
         return rng.choice(AUTO_SUFFIXES)
     if reader != "docbin" and rng.random() < 0.1:
@@ -345,22 +345,23 @@ def _suffix(rng: random.Random, reader: str, fmt: str) -> str:
     return SUFFIXES[reader]
 
 
-def _mutated(rng: random.Random, reader: str) -> tuple[str, bytes, str]:
+def _mutated(rng: random.Random, reader: str) -> tuple[str, bytes]:
+    """A mutated seed file: mostly of the reader's own format (any format for ``auto``)."""
     seeds = seed_files()
     fmt = reader if reader != "auto" and rng.random() < 0.8 else rng.choice(sorted(seeds))
     name = rng.choice(sorted(seeds[fmt]))
     data = mutate_docbin(rng, seeds[fmt][name]) if fmt == "docbin" else mutate(rng, seeds[fmt][name])
-    return f"{fmt}/{name}", data, fmt
+    return f"{fmt}/{name}", data
 
 
 def make_case(rng: random.Random, reader: str, source: str) -> Case:
     """One ``random`` or ``mutated`` case for ``reader``; a ``.gz`` name gets gzip data, sometimes mutated."""
     if source == "random":
-        origin, data, fmt = "random", random_bytes(rng), reader
+        origin, data = "random", random_bytes(rng)
     else:
-        seed_name, data, fmt = _mutated(rng, reader)
+        seed_name, data = _mutated(rng, reader)
         origin = f"mutated:{seed_name}"
-    suffix = _suffix(rng, reader, fmt)
+    suffix = _suffix(rng, reader)
     if suffix.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
         if rng.random() < 0.3:
@@ -400,7 +401,7 @@ UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
         "SCONJ", "SYM", "VERB", "X"]
 PTB = ["NN", "NNS", "NNP", "VBZ", "VBD", "IN", "DT", "JJ", "PRP$", ".", ",", ":", "-LRB-", "-RRB-", "``", "''",
        "$", "#", "名詞"]
-TAG_KINDS = ("ner", "upos", "ptb")
+TAG_KINDS = ("ner", "upos", "ptb", "none")  # none: untagged, raw input read without tags_required
 
 
 def spaced_words(pieces: st.SearchStrategy[str] = PIECES) -> st.SearchStrategy[str]:
@@ -408,38 +409,42 @@ def spaced_words(pieces: st.SearchStrategy[str] = PIECES) -> st.SearchStrategy[s
     return st.lists(pieces, min_size=1, max_size=3).map(" ".join)
 
 
-def conll_words() -> st.SearchStrategy[str]:
+def conll_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What CoNLL columns can hold: no tab or line break (they separate columns and lines), no ASCII space
     at either end (a tab-separated reader strips them), spaces inside (the writer then separates columns
     with tabs), not starting with U+FEFF (read as a byte-order mark at the start of a file), never a
-    ``-DOCSTART-`` line. Control characters are refused by every format."""
-    return spaced_words().filter(lambda w: not w.startswith("\ufeff") and w.split(maxsplit=1)[:1] != [DOCSTART])
+    ``-DOCSTART-`` line. Without tags (one column, no tab to mark columns as tab-separated) no space at
+    all, and not only whitespace (a blank line). Control characters are refused by every format."""
+    words = spaced_words() if tagged else PIECES.filter(lambda w: " " not in w and not w.isspace())
+    return words.filter(lambda w: not w.startswith("\ufeff") and w.split(maxsplit=1)[:1] != [DOCSTART])
 
 
-def conllu_words() -> st.SearchStrategy[str]:
+def conllu_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What a CoNLL-U FORM can hold: spaces anywhere (even a word of only spaces), no tab or line break."""
     edges = st.sampled_from(["", "", "", " ", "  "])
     return st.one_of(st.tuples(edges, spaced_words(), edges).map("".join), st.just(" "))
 
 
-def jsonl_words() -> st.SearchStrategy[str]:
+def jsonl_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What a JSON string can hold: anything CoNLL-U can, and tabs and line breaks (JSON escapes them)."""
     return st.one_of(conllu_words(), st.lists(PIECES, min_size=2, max_size=3).map("\t".join),
                      st.lists(PIECES, min_size=2, max_size=3).map("\n".join))
 
 
-def docbin_words() -> st.SearchStrategy[str]:
+def docbin_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What a spaCy token can hold and the reader keeps: anything JSONL can but a word of only whitespace
     (the reader drops those as spaCy's whitespace tokens)."""
     return jsonl_words().filter(lambda w: not w.isspace())
 
 
+# By format. Each takes ``tagged``; only CoNLL columns hold less in a sentence without tags.
 WORDS = {"conll": conll_words, "conllu": conllu_words, "jsonl": jsonl_words, "docbin": docbin_words}
 
 
 @st.composite
 def iob2_tags(draw: st.DrawFn, length: int) -> list[str]:
-    """A valid IOB2 sequence: ``I-X`` only inside an entity of type X (as the DocBin writer needs)."""
+    """A valid IOB2 sequence: ``I-X`` only inside an entity of type X. A DocBin keeps entities, not tags,
+    so an invalid sequence would read back repaired."""
     tags: list[str] = []
     for _ in range(length):
         previous = tags[-1][2:] if tags and tags[-1] != "O" else None
@@ -454,6 +459,8 @@ def iob2_tags(draw: st.DrawFn, length: int) -> list[str]:
 
 
 def tag_sequences(kind: str, length: int) -> st.SearchStrategy[list[str]]:
+    if kind == "none":
+        return st.just([])
     if kind == "ner":
         return iob2_tags(length)
     return st.lists(st.sampled_from(UPOS if kind == "upos" else PTB), min_size=length, max_size=length)
@@ -465,7 +472,7 @@ class Corpus:
 
     documents: list[list[tuple[list[str], list[str]]]]
     marked: bool
-    kind: str  # ner | upos | ptb
+    kind: str  # ner | upos | ptb | none
 
     def sentences(self, fmt: str) -> list[Sentence]:
         """As the writers take them: the first sentence of a marked document carries the format's mark, an
@@ -493,10 +500,10 @@ def _document_mark(fmt: str, doc_index: int) -> dict[str, str]:
 @st.composite
 def corpora(draw: st.DrawFn, fmt: str, max_documents: int = 3, max_sentences: int = 3,
             max_words: int = 5) -> Corpus:
-    """A corpus of one tag kind (IOB2 NER, Universal POS or PTB), with empty documents and zero-word
+    """A corpus of one tag kind (IOB2 NER, Universal POS, PTB or none), with empty documents and zero-word
     sentences, of words ``fmt`` can hold (``WORDS``)."""
-    words = WORDS[fmt]()
     kind = draw(st.sampled_from(TAG_KINDS))
+    words = WORDS[fmt](tagged=kind != "none")
     marked = draw(st.booleans())
     documents = []
     for _ in range(draw(st.integers(1, max_documents)) if marked else 1):
@@ -541,31 +548,36 @@ def write_corpus(sentences: list[Sentence], fmt: str, path: Path) -> None:
     path.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
 
 
-def round_trip(corpus: Corpus, fmt: str, reader: str, path: Path) -> tuple[list[Sentence], Case]:
-    """Write ``corpus`` in ``fmt`` to ``path`` and read it back with ``reader`` (``fmt``'s, or ``auto``)."""
+def write_case(corpus: Corpus, fmt: str, reader: str, path: Path) -> Case:
+    """Write ``corpus`` in ``fmt`` to ``path``: the case of reading it back with ``reader``."""
     sentences = corpus.sentences(fmt)
     write_corpus(sentences, fmt, path)
     has_words = any(s.words for s in sentences)
-    # An empty DocBin has no annotation to find: read it as raw input.
-    case = Case(reader, f"roundtrip:{fmt}", path.read_bytes(), "".join(path.suffixes), corpus.reading_config(fmt),
-                tags_required=has_words or fmt != "docbin")
-    return read_file(case, path), case
+    # Untagged corpora are raw input; so is an empty DocBin, which has no annotation to find.
+    return Case(reader, f"roundtrip:{fmt}", path.read_bytes(), "".join(path.suffixes), corpus.reading_config(fmt),
+                tags_required=corpus.kind != "none" and (has_words or fmt != "docbin"))
+
+
+def round_trip(corpus: Corpus, fmt: str, reader: str, path: Path) -> list[Sentence]:
+    """Write ``corpus`` in ``fmt`` to ``path`` and read it back with ``reader`` (``fmt``'s, or ``auto``)."""
+    return read_file(write_case(corpus, fmt, reader, path), path)
 
 
 def check_round_trip(corpus: Corpus, fmt: str, reader: str, path: Path) -> tuple[Failure | None, bool]:
     """Round-trip ``corpus`` and compare: ``(failure or None, refused)``. Refused is right only for a
-    corpus without words read by read_corpus ("no sentences"); a refused valid corpus is a failure."""
+    corpus without words read by read_corpus ("no sentences"); any other error is a failure: the writer
+    refusing a valid corpus, or the reader refusing what the writer wrote."""
+    case = Case(reader, f"roundtrip:{fmt}", b"", "".join(path.suffixes))
     try:
-        back, case = round_trip(corpus, fmt, reader, path)
+        case = write_case(corpus, fmt, reader, path)
+        back = read_file(case, path)
     except TaggerError as error:
         no_words = not any(words for document in corpus.documents for words, _ in document)
         if reader == "auto" and no_words:
             return None, True
-        case = Case(reader, f"roundtrip:{fmt}", b"", path.suffix)
-        return Failure(case, type(error).__name__, f"refused a valid corpus {corpus!r}: {error}"), False
+        return Failure(case, type(error).__name__, f"{error} (corpus {corpus!r})"[:4000]), False
     except Exception as error:
-        case = Case(reader, f"roundtrip:{fmt}", path.read_bytes() if path.exists() else b"", path.suffix)
-        return Failure(case, type(error).__name__, f"{error} (corpus {corpus!r})"[:2000], traceback.format_exc()), False
+        return Failure(case, type(error).__name__, f"{error} (corpus {corpus!r})"[:4000], traceback.format_exc()), False
     expected, found = expected_documents(corpus, fmt, reader), documents(back)
     if found != expected:
         message = f"expected {expected!r}, read back {found!r} (corpus {corpus!r})"[:4000]

@@ -35,8 +35,11 @@ TOKEN_FIELD = {"pos": "pos_", "tag": "tag_"}
 DOC_ID_KEY = "doc_id"  # doc.user_data key keeping a CoNLL-U "# newdoc id" through a DocBin
 NOT_A_DOCBIN = "not a spaCy DocBin (.spacy) file"
 EXPECTED_DOCBIN = "a file written by spaCy's DocBin.to_disk or `tagger convert`"
-# What DocBin.from_bytes and get_docs raise on bytes that are not a DocBin (bad zlib, msgpack or layout).
-BROKEN_DOCBIN = (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError, AssertionError)
+# What DocBin.from_bytes and get_docs raise on bytes that are not a DocBin (bad zlib, msgpack or layout;
+# AttributeError: a field of the wrong type, such as flags that are not a dict; OverflowError: a token
+# attribute too large for its C type).
+BROKEN_DOCBIN = (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError, AssertionError, AttributeError,
+                 OverflowError)
 
 
 def read_docbin(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
@@ -119,14 +122,24 @@ def _word(token: Token, doc_index: int, path: str) -> str:
 def _tag(token: Token, attr: str, doc_index: int, path: str, tags_required: bool) -> str:
     if attr == "ents":
         # Tokens without entity annotation are outside any entity.
-        return f"{token.ent_iob_}-{token.ent_type_}" if token.ent_iob_ in ("B", "I") else "O"
-    tag = getattr(token, TOKEN_FIELD[attr])
+        if token.ent_iob_ not in ("B", "I"):
+            return "O"
+        return f"{token.ent_iob_}-{_label(token, 'ent_type_', doc_index, path)}"
+    tag = _label(token, TOKEN_FIELD[attr], doc_index, path)
     if tag:
         return tag
     if tags_required:
         found = f"missing token.{TOKEN_FIELD[attr]} for word {token.text!r} (doc {doc_index}, token {token.i})"
         raise CorpusFormatError(path, 0, found, "a tag on every word", "tags are needed to train and evaluate")
     return "_"
+
+
+def _label(token: Token, field: str, doc_index: int, path: str) -> str:
+    try:
+        return getattr(token, field)
+    except KeyError:  # spaCy looks a label's string up only now, and a damaged DocBin may lack it
+        found = f"token.{field} of a string the file lacks (doc {doc_index}, token {token.i})"
+        raise CorpusFormatError(path, 0, found, EXPECTED_DOCBIN) from None
 
 
 def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "auto") -> None:
@@ -139,7 +152,7 @@ def write_docbin(sentences: Iterable[Sentence], path: str | Path, attr: str = "a
 
     sentences = list(drop_empty(sentences))  # a Doc has no zero-word sentences; their document marks move on
     for sentence in sentences:
-        check_sentence(sentence, "a DocBin", _word_problem, lambda tag: "empty" if not tag else unencodable(tag))
+        check_sentence(sentence, "a DocBin", _word_problem, _tag_problem)
     chosen = _choose_attribute(sentences, attr)
     vocab = blank_vocab()
     docs = [sentences_to_doc(vocab, group, chosen) for group in _group_documents(sentences)]
@@ -150,6 +163,10 @@ def _word_problem(word: str) -> str:
     if not word:
         return "empty"
     return "only whitespace (read back as a whitespace token, not a word)" if word.isspace() else text_problem(word)
+
+
+def _tag_problem(tag: str) -> str:
+    return "empty" if not tag else unencodable(tag)  # an empty tag would read back as a missing one
 
 
 def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:

@@ -90,20 +90,24 @@ def write_jsonl(sentences: Iterable[Sentence], stream: TextIO) -> None:
     metadata: document marks and CoNLL-U comments survive), UTF-8 kept readable (no \\u escapes).
 
     An untagged sentence gets no "tags" (the reader would refuse an empty list as one tag short per word).
-    Refuses what the reader refuses: an empty word, control characters, and lone surrogates anywhere.
+    Refuses what the reader refuses: an empty word or one with a control character, a lone surrogate anywhere.
     """
     for sentence in sentences:
         _check_writable(sentence)
         record: dict[str, Any] = {"words": sentence.words}
-        if sentence.tags or not sentence.words:  # a zero-word sentence keeps its [] to read back when tags are required
+        if sentence.tags or not sentence.words:  # a zero-word sentence keeps [], read back when tags are required
             record["tags"] = sentence.tags
         record.update((key, value) for key, value in sentence.metadata.items() if key not in WRITTEN_KEYS)
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _check_writable(sentence: Sentence) -> None:
-    check_sentence(sentence, "JSONL", lambda word: "empty" if not word else text_problem(word), unencodable)
+    check_sentence(sentence, "JSONL", _word_problem, unencodable)
     for key, value in sentence.metadata.items():
         problem = unencodable(key + value)
         if problem:
             refuse(sentence, f"metadata {key!r}: {value!r}: {problem}", "metadata that UTF-8 can encode")
+
+
+def _word_problem(word: str) -> str:
+    return "empty" if not word else text_problem(word)  # a tab or line break is escaped in JSON

@@ -23,6 +23,8 @@ ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
 # Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
 BYTE_ORDER_MARK = "byte-order mark dropped"
 WHITESPACE_ONLY_LINE = "whitespace-only line read as blank"
+# What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
+CORRUPT_GZIP = (OSError, EOFError, zlib.error)
 
 
 def open_binary(path: str | Path) -> BinaryIO:
@@ -101,10 +103,6 @@ def _split_line_endings(raw: bytes) -> list[bytes]:
         raw = raw[:-1]
     # A CR left inside means the file uses lone CR line endings (old Mac style).
     return raw.split(b"\r") if b"\r" in raw else [raw]
-
-
-# What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
-CORRUPT_GZIP = (OSError, EOFError, zlib.error)
 
 
 def _raw_lines(path: str | Path) -> Iterator[bytes]:

@@ -5,6 +5,7 @@ sentence was read from (``path:line``), where it can be fixed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE
 from tagger.corpus.sentence import Sentence
@@ -42,5 +43,5 @@ def check_sentence(sentence: Sentence, fmt: str, word_problem: Problem, tag_prob
                 refuse(sentence, f"{kind} {value!r}: {problem}", f"{kind}s that {fmt} can hold")
 
 
-def refuse(sentence: Sentence, found: str, expected: str) -> None:
+def refuse(sentence: Sentence, found: str, expected: str) -> NoReturn:
     raise CorpusFormatError(sentence.path, sentence.line, f"cannot write {found}", expected)
