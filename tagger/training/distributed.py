@@ -45,6 +45,13 @@ def local_device(device: torch.device, ranks: Ranks) -> torch.device:
     return device
 
 
+def per_rank_batch_size(batch_size: int, ranks: Ranks) -> int:
+    """``train.batch_size`` is the sentences of one optimiser step, however many ranks share it: N ranks of
+    batch_size / N sentences each keep the step, the steps per epoch and so the tuned learning rate as they are.
+    (Two ranks of 32 each, twice the step and half the steps, scored 84.82 test F1 against 86.26 on CoNLL-2003.)"""
+    return max(1, batch_size // ranks.world)
+
+
 def my_share(batches: Sequence[T], ranks: Ranks) -> list[T]:
     """Every ``world``-th batch from this rank's position, the same number on every rank: DDP's ranks must
     take the same number of steps, so the last ``len % world`` batches of an epoch wait for the next shuffle

@@ -34,7 +34,8 @@ from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_
 from tagger.training.checkpoint import (CHECKPOINT_DIR, CHECKPOINT_FILES, LoopState, Trainee, load_checkpoint,
                                         save_checkpoint)
 from tagger.training.distributed import (Ranks, from_main, gather_random_states, join_process_group,
-                                         leave_process_group, local_device, my_share, step_module)
+                                         leave_process_group, local_device, my_share, per_rank_batch_size,
+                                         step_module)
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.vocab import UNK_ID, Vocab
 
@@ -132,11 +133,12 @@ def train_epoch(trainee: Trainee, encoded: list[EncodedSentence], vocab: Vocab, 
     trainee.model.train()
     context = config.model.document_context
     rng = trainee.shuffle_rng
+    batch_size = per_rank_batch_size(config.train.batch_size, ranks)
     if context:
         encoded = isolate_documents(encoded, config.train.context_dropout, rng)
-        batches = list(document_batches([s.document for s in encoded], config.train.batch_size, True, rng))
+        batches = list(document_batches([s.document for s in encoded], batch_size, True, rng))
     else:
-        batches = list(bucketed_batches([len(s.word_ids) for s in encoded], config.train.batch_size, True, rng))
+        batches = list(bucketed_batches([len(s.word_ids) for s in encoded], batch_size, True, rng))
     batches = my_share(batches, ranks)
     for step, indices in enumerate(batches, 1):
         batch = build_batch([encoded[i] for i in indices], vocab, context).to(device)
