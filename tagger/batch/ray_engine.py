@@ -8,6 +8,7 @@ inputs and the output folder must be on a file system every node sees.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -23,17 +24,25 @@ def run_on_ray(model_dir: Path, tasks: list[FileTask], options: BatchOptions, ad
     """Results as files finish, on the Ray cluster at ``address`` or on a local instance started here."""
     ray = import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    quiet_ray_data(ray)
     actors = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
     rows = ray.data.from_items([task_row(task) for task in tasks], override_num_blocks=len(tasks))
-    tagged = rows.map_batches(TagFilesActor, batch_size=1, concurrency=actors, num_cpus=threads,
+    tagged = rows.map_batches(TagFilesActor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
+                              num_cpus=threads,
                               fn_constructor_kwargs={"model_dir": str(model_dir), "options": asdict(options),
                                                      "threads": threads})
     for row in tagged.iter_rows():
         result = FileResult(**{f.name: row[f.name] for f in fields(FileResult)})
         on_words(result.words)
         yield result
+
+
+def quiet_ray_data(ray: Any) -> None:
+    """Ray Data's progress bars and per-dataset log lines would mix with our own progress bar and --quiet."""
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def import_ray() -> Any:
