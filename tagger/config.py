@@ -14,7 +14,7 @@ from tagger.errors import ConfigError
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    format: str = "auto"  # auto | conll | conllu | jsonl | spacy
+    format: str = "auto"  # auto | conll | conllu | jsonl | spacy | hf (a save_to_disk folder)
     tag_column: int = -1  # CoNLL column holding the tag; -1 = last
     tag_field: str = "upos"  # CoNLL-U: upos | xpos
     encoding: str = "utf-8"
@@ -101,7 +101,7 @@ class Config:
 
 
 CHOICES = {
-    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl", "spacy"},
+    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl", "spacy", "hf"},
     ("corpus", "tag_field"): {"upos", "xpos"},
     ("corpus", "scheme"): {"auto", "IOB1", "IOB2", "BIOES", "none"},
     ("model", "char_encoder"): {"cnn", "lstm", "none"},

@@ -303,3 +303,35 @@ def test_tag_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files
               for path in (ner_files[1], docbin)]
     assert all(result.exit_code == 0 for result in tagged), [result.output for result in tagged]
     assert tagged[0].stdout == tagged[1].stdout and "B-PER" in tagged[1].stdout
+
+
+# --- Hugging Face datasets on disk ---------------------------------------------------------------
+
+def test_conll_to_a_saved_dataset_and_back_keeps_words_tags_and_documents(tmp_path):
+    import datasets
+
+    original, _ = read_corpus(CONLL03)
+    result = runner.invoke(app, ["convert", str(CONLL03), str(tmp_path / "ds"), "--to", "hf"])
+    assert result.exit_code == 0, result.output
+    saved = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert set(saved.features["tags"].feature.names) == {t for s in original for t in s.tags}
+    assert saved[0]["tokens"] == original[0].words
+    back, report = read_corpus(tmp_path / "ds")  # a save_to_disk folder is detected as such
+    assert report.format == "hf" and words_tags_documents(back) == words_tags_documents(original)
+    result = runner.invoke(app, ["convert", str(tmp_path / "ds"), str(tmp_path / "again.conll")])
+    assert result.exit_code == 0, result.output
+    assert words_tags_documents(read_corpus(tmp_path / "again.conll")[0]) == words_tags_documents(original)
+
+
+def test_a_saved_dataset_written_by_datasets_itself_is_read_with_its_label_names(tmp_path):
+    import datasets
+
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))})
+    datasets.Dataset.from_dict({"tokens": [["Anna", "Lee", "sings"]], "ner_tags": [[1, 2, 0]]},
+                               features=features).save_to_disk(str(tmp_path / "ds"))
+    sentences, report = read_corpus(tmp_path / "ds")
+    assert [(s.words, s.tags) for s in sentences] == [(["Anna", "Lee", "sings"], ["B-PER", "I-PER", "O"])]
+    datasets.DatasetDict({"train": datasets.load_from_disk(str(tmp_path / "ds"))}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(CorpusFormatError, match="a dataset of splits"):
+        read_corpus(tmp_path / "dd")

@@ -145,14 +145,15 @@ def tag(
 @app.command()
 def convert(
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Corpus to read: CoNLL, CoNLL-U, JSONL (.gz ok) "
-                                      "or a spaCy DocBin (.spacy)."),
-    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="File to write (UTF-8; .gz compresses text)."),
-    source_format: str = typer.Option("auto", "--from", help="auto, conll, conllu, jsonl or spacy."),
-    target_format: str = typer.Option("auto", "--to", help="auto (from OUTPUT's extension), conll, conllu, jsonl "
-                                      "or spacy."),
+                                      "a spaCy DocBin (.spacy) or a Hugging Face dataset folder (save_to_disk)."),
+    output_path: Path = typer.Argument(..., metavar="OUTPUT", help="File to write (UTF-8; .gz compresses text), or "
+                                       "a folder for --to hf."),
+    source_format: str = typer.Option("auto", "--from", help="auto, conll, conllu, jsonl, spacy or hf."),
+    target_format: str = typer.Option("auto", "--to", help="auto (from OUTPUT's extension), conll, conllu, jsonl, "
+                                      "spacy or hf (a Hugging Face dataset saved to disk)."),
     attr: str = typer.Option("auto", "--attr", help="Where .spacy output keeps the tags: ents, tag (token.tag_), "
                              "pos (token.pos_), or auto from the tags."),
-    scheme: str = typer.Option("IOB2", "--scheme", help="Scheme of span tags written to CoNLL, CoNLL-U or JSONL: "
+    scheme: str = typer.Option("IOB2", "--scheme", help="Scheme of span tags written to CoNLL, CoNLL-U, JSONL or hf: "
                                "IOB2, IOB1 or BIOES."),
     tag_column: Optional[int] = TagColumnOption,
     encoding: Optional[str] = EncodingOption,

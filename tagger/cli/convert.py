@@ -17,12 +17,13 @@ from tagger.config import Config, CorpusConfig, overrides_to_dict
 from tagger.corpus import Sentence, read_corpus, write_conll, write_conllu, write_docbin, write_jsonl
 from tagger.corpus.docbin import ATTRIBUTES
 from tagger.corpus.reading import suffix_format
+from tagger.corpus.saved_dataset import write_saved_dataset
 from tagger.errors import ConfigError
 from tagger.schemes import SCHEMES, convert_tags
 from tagger.atomic import open_atomic
 
 TEXT_WRITERS = {"conll": write_conll, "conllu": write_conllu, "jsonl": write_jsonl}
-FORMATS = (*TEXT_WRITERS, "spacy")
+FORMATS = (*TEXT_WRITERS, "spacy", "hf")
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,19 @@ def run_convert(console: Console, source: Path, target: Path, options: ConvertOp
     sentences, report = read_corpus(source, reading_config(options.source_format, overrides))
     if target_format == "spacy":
         write_docbin(sentences, target, options.attr)
+    elif target_format == "hf":
+        write_saved_dataset(with_scheme(sentences, report.scheme, options.scheme), target)
     else:
-        if report.scheme != "none":  # span tags come out of read_corpus as IOB2
-            sentences = [dataclasses.replace(s, tags=convert_tags(s.tags, "IOB2", options.scheme)) for s in sentences]
-        write_text(sentences, target, target_format)
+        write_text(with_scheme(sentences, report.scheme, options.scheme), target, target_format)
     console.print(f"wrote {target}: {report.sentences:,} sentences, {report.documents:,} documents, "
                   f"{report.words:,} words ({report.format} → {target_format})", highlight=False)
+
+
+def with_scheme(sentences: list[Sentence], scheme_read: str, scheme: str) -> list[Sentence]:
+    """Span tags (which read_corpus gives in IOB2) in the scheme asked for; other tags as they are."""
+    if scheme_read == "none":
+        return sentences
+    return [dataclasses.replace(s, tags=convert_tags(s.tags, "IOB2", scheme)) for s in sentences]
 
 
 def check_target(source: Path, target: Path, overwrite: bool) -> None:

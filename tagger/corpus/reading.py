@@ -15,13 +15,15 @@ from tagger.corpus.conll import DOCSTART, read_conll
 from tagger.corpus.conllu import read_conllu
 from tagger.corpus.docbin import read_docbin
 from tagger.corpus.jsonl import read_jsonl
+from tagger.corpus.saved_dataset import is_saved_dataset, read_saved_dataset
 from tagger.corpus.lines import open_binary, read_lines
 from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document
 from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import ConfigError, CorpusFormatError
 
 Reader = Callable[..., Iterator[Sentence]]
-READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl, "spacy": read_docbin}
+READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl, "spacy": read_docbin,
+                              "hf": read_saved_dataset}
 SUFFIX_FORMATS = {
     ".conll": "conll", ".conll03": "conll", ".iob": "conll", ".bio": "conll", ".tsv": "conll",
     ".conllu": "conllu", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
@@ -35,7 +37,10 @@ SNIFF_LINES = 50
 def detect_format(path: str | Path) -> str:
     """``conll`` | ``conllu`` | ``jsonl`` | ``spacy`` | ``text``, from the extension (``.gz`` stripped first),
     else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
-    without a known extension (``eng.train``) default to CoNLL columns."""
+    without a known extension (``eng.train``) default to CoNLL columns; a folder written by ``save_to_disk``
+    is ``hf``."""
+    if is_saved_dataset(path):
+        return "hf"
     known = suffix_format(path)
     if known:
         return known
