@@ -160,7 +160,8 @@ def convert(
     overrides: List[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_field=xpos."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
 ) -> None:
-    """Convert a corpus between CoNLL, CoNLL-U, JSONL and spaCy DocBin, or between span schemes."""
+    """Convert a corpus between CoNLL, CoNLL-U, JSONL, spaCy DocBin and Hugging Face datasets on disk, or between
+    span schemes."""
     from tagger.cli.convert import ConvertOptions, run_convert
 
     with reported_errors():
