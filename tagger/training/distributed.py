@@ -102,5 +102,8 @@ def gather_random_states(ranks: Ranks, device: torch.device) -> list[torch.Tenso
 
 
 def leave_process_group(ranks: Ranks) -> None:
+    """Wait for every rank (rank 0 ends last, after scoring test and writing the model) before leaving: a rank
+    that tore its process group down while rank 0 was still busy aborted the whole torchrun job."""
     if ranks.world > 1 and distributed.is_initialized():
+        distributed.barrier()
         distributed.destroy_process_group()
