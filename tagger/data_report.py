@@ -20,8 +20,7 @@ from typing import Any
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, detect_format, document_ids, read_sentences
 from tagger.corpus.tagsets import is_span_intended
-from tagger.errors import SchemeError
-from tagger.schemes import NO_SCHEME, SCHEMES, detect_scheme, find_violations, split_tag, tags_to_spans
+from tagger.schemes import NO_SCHEME, SCHEMES, detect_scheme, find_violations, is_span_tag, tags_to_spans
 
 EVALUATION_ROLES = ("dev", "test")
 LENGTH_BINS = (1, 6, 11, 21, 41, 61, 101)  # lower bounds of the histogram's bins: 1-5, 6-10, ..., 101+
@@ -222,14 +221,6 @@ def find_scheme(tag_seqs: Sequence[Sequence[str]], declared: str = "auto") -> st
 def readable_tags(tags: Sequence[str]) -> list[str]:
     """Malformed span tags read as ``O``, as ``find_violations`` reads them (it reports them)."""
     return [tag if is_span_tag(tag) else "O" for tag in tags]
-
-
-def is_span_tag(tag: str) -> bool:
-    try:
-        split_tag(tag)
-    except SchemeError:
-        return False
-    return True
 
 
 def check_scheme(split: Split, scheme: str, examples: int = 5) -> SchemeReport:

@@ -59,7 +59,12 @@ def is_span_tagset(tags: Iterable[str]) -> bool:
     False for POS-like tag sets (``NOUN``, ``PRP$``, ``-LRB-``, ``_``).
     Never raises.
     """
-    return all(tag == "O" or _SPAN_TAG.fullmatch(tag) for tag in tags)
+    return all(map(is_span_tag, tags))
+
+
+def is_span_tag(tag: str) -> bool:
+    """True for ``O`` and ``[BIES]-TYPE``: the tags ``split_tag`` reads. Never raises."""
+    return tag == "O" or _SPAN_TAG.fullmatch(tag) is not None
 
 
 def detect_scheme(tag_seqs: Iterable[Sequence[str]]) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tagger.errors import SchemeError, ScoringError
-from tagger.schemes import is_span_tagset, split_tag
+from tagger.schemes import is_span_tag, is_span_tagset, split_tag
 
 CONLLEVAL_MODE = "conlleval"
 STRICT_MODE = "strict IOB2"
@@ -152,7 +152,7 @@ def _resolve_task(task: str, gold: Sequence[Sequence[str]]) -> str:
         return task
     # One prefixed span tag makes it spans, so that a bare "PER" among them is refused rather than scored as a label.
     tags = {tag for seq in gold for tag in seq}
-    prefixed = any(tag != "O" and is_span_tagset([tag]) for tag in tags)
+    prefixed = any(tag != "O" and is_span_tag(tag) for tag in tags)
     return "spans" if prefixed or is_span_tagset(tags) else "labels"
 
 

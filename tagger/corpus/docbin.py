@@ -23,7 +23,7 @@ from tagger.corpus.sentence import Sentence, document_ids, drop_empty, opens_doc
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.corpus.writing import check_sentence, text_problem, unencodable
 from tagger.errors import ConfigError, CorpusFormatError
-from tagger.schemes import is_span_tagset, tags_to_spans
+from tagger.schemes import is_span_tag, is_span_tagset, tags_to_spans
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -176,7 +176,7 @@ def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:
     if attr == "auto":
         return spacy_attribute(labels, "spans" if is_span_tagset(labels) else "labels")
     if attr == "ents" and not is_span_tagset(labels):
-        bad = next(tag for tag in labels if not is_span_tagset([tag]))
+        bad = next(tag for tag in labels if not is_span_tag(tag))
         raise ConfigError(f"attr 'ents': tag {bad!r} is not a span tag (O, B-X, I-X, E-X, S-X); "
                           "use attr 'tag' or 'pos' for word labels")
     if attr == "pos" and not_universal_pos(labels):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tagger.errors import SchemeError
-from tagger.schemes import convert_tags, detect_scheme, find_violations, repair_tags, split_tag
+from tagger.schemes import convert_tags, detect_scheme, find_violations, is_span_tag, repair_tags, split_tag
 
 INTERNAL_SCHEME = "IOB2"
 
@@ -23,14 +23,6 @@ class TagProblem(Exception):
         self.sentence_index, self.word_index, self.message = sentence_index, word_index, message
 
 
-def _is_span_tag(tag: str) -> bool:
-    try:
-        split_tag(tag)
-    except SchemeError:
-        return False
-    return True
-
-
 def is_span_intended(tag_seqs: Sequence[Sequence[str]], declared: str) -> bool:
     """Whether the tags are meant as spans: a span scheme was declared, or any tag is ``O`` or
     ``B-X``-like. Deliberately looser than ``schemes.is_span_tagset`` so that one bare ``PER`` among
@@ -38,7 +30,7 @@ def is_span_intended(tag_seqs: Sequence[Sequence[str]], declared: str) -> bool:
     if declared != "auto":
         return declared != "none"
     tag_set = {tag for tags in tag_seqs for tag in tags}
-    return any(_is_span_tag(tag) for tag in tag_set)
+    return any(is_span_tag(tag) for tag in tag_set)
 
 
 def check_span_tags(tag_seqs: Sequence[Sequence[str]]) -> None:
