@@ -151,7 +151,8 @@ def restore_random_states(saved: dict[str, Any], tensors: dict[str, torch.Tensor
     name, position, has_gauss, cached_gauss = saved["numpy"]
     np.random.set_state((name, tensors["rng/numpy"].numpy().astype(np.uint32), position, has_gauss, cached_gauss))
     torch.set_rng_state(tensors["rng/torch" + (f"/rank{rank}" if rank else "")])
-    cuda_states = [tensors[f"rng/cuda/{i}"] for i in range(len(tensors)) if f"rng/cuda/{i}" in tensors]
+    devices = sum(name.startswith("rng/cuda/") for name in tensors)
+    cuda_states = [tensors[f"rng/cuda/{i}"] for i in range(devices)]
     if cuda_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda_states)
 

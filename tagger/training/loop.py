@@ -187,8 +187,9 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
     out_dir = Path(out_dir)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    ranks = join_process_group(resolve_device(config.train.device))
-    device = local_device(resolve_device(config.train.device), ranks)
+    requested = resolve_device(config.train.device)
+    ranks = join_process_group(requested)
+    device = local_device(requested, ranks)
     if ranks.main:
         check_out_dir(out_dir, overwrite or resume)
     seed_everything(config.train.seed)
