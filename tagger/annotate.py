@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from tagger.batching import bucketed_batches, build_batch, document_batches, encode_sentence
+from tagger.batching import bucketed_batches, build_batch, document_batches, encode_sentences
 from tagger.config import Config
 from tagger.corpus import Sentence, document_ids
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
@@ -53,6 +53,7 @@ class Tagger:
                  metrics: dict[str, Any] | None = None, quantize: str = "none"):
         self.device = resolve_device(device)
         self.quantize = quantize
+        self.features = [feature.to(self.device) for feature in model.features]
         self.model = quantize_model(model.to(self.device).eval(), quantize)
         self.vocab, self.config, self.metrics = vocab, config, metrics or {}
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
@@ -134,8 +135,9 @@ class Tagger:
                                      max_padding=MAX_PADDING)
         for indices in order:
             chosen = [nonempty[i] for i in indices]
-            encoded = [encode_sentence(sentences[i], self.vocab, document=documents[i]) for i in chosen]
-            batch = build_batch(encoded, self.vocab, context).to(self.device)
+            encoded = encode_sentences([sentences[i] for i in chosen], self.features, self.vocab,
+                                       documents=[documents[i] for i in chosen])
+            batch = build_batch(encoded, self.features, context).to(self.device)
             best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
             best = best.cpu().tolist()
             best_probs = best_probs.cpu().tolist() if scores else [[]] * len(chosen)

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from itertools import chain
-from typing import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Iterator, Sequence
 
 import torch
 
+from tagger.features import InputFeature
+from tagger.features.base import padded
 from tagger.vocab import PAD_ID, Vocab
 
-MAX_CONTEXT_SENTENCES = 128
-MIN_BATCH = 8  # sentences a tagging batch is not cut below to save padding  # a longer document shares word context in windows of this many sentences
+MAX_CONTEXT_SENTENCES = 128  # a longer document shares word context in windows of this many sentences
+MIN_BATCH = 8  # sentences a tagging batch is not cut below to save padding
 
 
 @dataclass(frozen=True)
 class EncodedSentence:
     words: tuple[str, ...]
     forms: tuple[str, ...]  # the words normalised as the vocabulary does (lower case, digits -> 0)
-    word_ids: tuple[int, ...]
-    casing_ids: tuple[int, ...]
+    inputs: tuple[Any, ...]  # one value per input feature, in the model's order of features
     tag_ids: tuple[int, ...] | None
     document: int = 0  # sentences of one document in one batch share word context
+
+    def __len__(self) -> int:
+        return len(self.words)
 
 
 @dataclass
 class Batch:
-    word_ids: torch.Tensor  # (batch_size, seq_len)
-    casing_ids: torch.Tensor  # (batch_size, seq_len)
-    char_ids: torch.Tensor  # (num_unique_words, word_len): each distinct word of the batch once
-    char_index: torch.Tensor  # (batch_size, seq_len): row of char_ids for each word; 0 = padding
+    inputs: dict[str, Any]  # feature name -> its tensor or tuple of tensors (see tagger.features)
     lengths: torch.Tensor  # (batch_size,) on the CPU, as pack_padded_sequence wants
     mask: torch.Tensor  # (batch_size, seq_len) True on real words
     tag_ids: torch.Tensor | None  # (batch_size, seq_len), PAD_ID where masked
@@ -38,58 +38,54 @@ class Batch:
     context_index: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> "Batch":
-        def move(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device, non_blocking=True)
+        def move(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return tuple(move(v) for v in value)
+            return value.to(device, non_blocking=True) if isinstance(value, torch.Tensor) else value
 
-        return Batch(move(self.word_ids), move(self.casing_ids), move(self.char_ids), move(self.char_index),
-                     self.lengths, move(self.mask), move(self.tag_ids), move(self.context_index))
-
-
-def encode_sentence(words: Sequence[str], vocab: Vocab, tags: Sequence[str] | None = None,
-                    document: int = 0) -> EncodedSentence:
-    tag_ids = None if tags is None else tuple(vocab.label_id(t) for t in tags)
-    forms, word_ids, casing_ids = zip(*map(vocab.encode_word, words)) if len(words) else ((), (), ())
-    return EncodedSentence(tuple(words), forms, word_ids, casing_ids, tag_ids, document)
+        moved = {f.name: move(getattr(self, f.name)) for f in fields(self) if f.name != "lengths"}
+        moved["inputs"] = {name: move(value) for name, value in self.inputs.items()}
+        return Batch(lengths=self.lengths, **moved)
 
 
-def build_batch(sentences: Sequence[EncodedSentence], vocab: Vocab, context: bool = False) -> Batch:
+def encode_sentences(word_seqs: Sequence[Sequence[str]], features: Sequence[InputFeature], vocab: Vocab,
+                     tag_seqs: Sequence[Sequence[str]] | None = None, documents: Sequence[int] | None = None
+                     ) -> list[EncodedSentence]:
+    """Each feature encodes all the sentences at once (an encoder runs in batches), each sentence once."""
+    per_feature = [feature.encode(word_seqs) for feature in features]
+    encoded = []
+    for index, words in enumerate(word_seqs):
+        tags = None if tag_seqs is None else tuple(vocab.label_id(t) for t in tag_seqs[index])
+        forms = tuple(vocab.encode_word(w)[0] for w in words)
+        encoded.append(EncodedSentence(tuple(words), forms, tuple(values[index] for values in per_feature), tags,
+                                       0 if documents is None else documents[index]))
+    return encoded
+
+
+def encode_sentence(words: Sequence[str], features: Sequence[InputFeature], vocab: Vocab,
+                    tags: Sequence[str] | None = None, document: int = 0) -> EncodedSentence:
+    return encode_sentences([words], features, vocab, None if tags is None else [tags], [document])[0]
+
+
+def build_batch(sentences: Sequence[EncodedSentence], features: Sequence[InputFeature], context: bool = False
+                ) -> Batch:
     """Pad a list of encoded sentences; every sentence must have at least one word.
 
     With ``context``, ``context_index`` groups the words of the batch by document and normalised form.
     Each tensor is filled in one step from the words of all sentences in a row (no loop per sentence).
     """
-    lengths = torch.tensor([len(s.word_ids) for s in sentences], dtype=torch.long)
+    lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
     mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch_size, seq_len)
-
-    def padded(values: Iterable[int], fill: int = PAD_ID) -> torch.Tensor:
-        tensor = torch.full(mask.shape, fill, dtype=torch.long)
-        tensor[mask] = torch.tensor(list(values), dtype=torch.long)
-        return tensor
-
-    unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
-    char_index = padded(unique_rows.setdefault(w, len(unique_rows)) for s in sentences for w in s.words)
+    inputs = {f.name: f.collate([s.inputs[i] for s in sentences], mask) for i, f in enumerate(features)}
     tag_ids = None
     if all(s.tag_ids is not None for s in sentences):
-        tag_ids = padded(chain.from_iterable(s.tag_ids for s in sentences))
+        tag_ids = padded([s.tag_ids for s in sentences], mask, PAD_ID)
     context_index = None
     if context:
         contexts: dict[tuple[int, str], int] = {}
-        context_index = padded(contexts.setdefault((s.document, form), len(contexts) + 1)
-                               for s in sentences for form in s.forms)
-    return Batch(padded(chain.from_iterable(s.word_ids for s in sentences)),
-                 padded(chain.from_iterable(s.casing_ids for s in sentences), fill=0),
-                 build_char_ids(list(unique_rows), vocab), char_index, lengths, mask, tag_ids, context_index)
-
-
-def build_char_ids(words: list[str], vocab: Vocab) -> torch.Tensor:
-    """(num_words, word_len) char ids, PAD_ID after each word's end; the empty word (padding) is all PAD_ID."""
-    rows = [vocab.char_ids(w) if w else () for w in words]
-    lengths = torch.tensor([len(r) for r in rows])
-    width = max(1, int(lengths.max()))
-    char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
-    char_ids[torch.arange(width)[None, :] < lengths[:, None]] = torch.tensor(list(chain.from_iterable(rows)),
-                                                                           dtype=torch.long)
-    return char_ids
+        context_index = padded([[contexts.setdefault((s.document, form), len(contexts) + 1) for form in s.forms]
+                                for s in sentences], mask)
+    return Batch(inputs, lengths, mask, tag_ids, context_index)
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None,

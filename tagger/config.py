@@ -27,8 +27,12 @@ class VocabConfig:
     lowercase: bool = True  # casing is carried by the char encoder and casing feature
     digits_to_zero: bool = True
     max_word_len: int = 30  # characters kept per word for the char encoder
-    vectors: str = ""  # pretrained word vectors: a GloVe/word2vec/fastText text file (.gz ok) or spacy:PIPELINE
-    vectors_limit: int = 0  # keep only the first N vectors (files are frequency-sorted); 0 = all
+    # pretrained word vectors: an installed package (glove-6b-50d, spacy-en-md), a GloVe/word2vec/fastText
+    # text file (.gz ok) or spacy:PIPELINE
+    vectors: str = ""
+    # besides the training words (which find theirs in the whole table), the N most frequent vector words
+    # join the vocabulary, so words first seen when tagging keep their vector; 0 = every vector word
+    vectors_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class ModelConfig:
     document_context: bool = False
     context_between_layers: bool = False  # with document_context: each upper recurrent layer sees the pooled states too
     freeze_vectors: bool = False  # keep pretrained word vectors fixed during training
+    # contextual features from a frozen encoder: an installed package (minilm-l6-v2) or a folder holding a
+    # BERT-style model (config.json, vocab.txt, model.safetensors); "" = none
+    contextual: str = ""
 
 
 @dataclass(frozen=True)

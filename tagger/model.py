@@ -1,4 +1,4 @@
-"""BiLSTMTagger: words, characters and casing -> emissions (pre-softmax scores per word and tag).
+"""BiLSTMTagger: input features (words, characters, casing, ...) -> emissions (pre-softmax scores per word and tag).
 
 No strings and no files here: the model sees only ids and sizes.
 """
@@ -6,66 +6,34 @@ No strings and no files here: the model sees only ids and sizes.
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from tagger.batching import Batch
 from tagger.config import ModelConfig
 from tagger.crf import CRF
 from tagger.decoding import TransitionMask
 from tagger.errors import ConfigError
-from tagger.vocab import CASINGS, PAD_ID, Vocab
+from tagger.features import InputFeature, build_features
+from tagger.vocab import PAD_ID, Vocab
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-class CharCNN(nn.Module):
-    """Ma & Hovy (2016): char embeddings -> 1-D convolution -> max over the word."""
-
-    def __init__(self, num_chars: int, config: ModelConfig):
-        super().__init__()
-        self.embedding = nn.Embedding(num_chars, config.char_dim, padding_idx=PAD_ID)
-        self.conv = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel, padding=config.char_kernel // 2)
-        self.output_dim = config.char_filters
-
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        embedded = self.embedding(char_ids).transpose(1, 2)  # (num_words, char_dim, word_len)
-        features = self.conv(embedded)  # (num_words, filters, word_len)
-        padding = (char_ids == PAD_ID).unsqueeze(1)  # (num_words, 1, word_len)
-        features = features.masked_fill(padding, float("-inf")).amax(dim=2)  # (num_words, filters)
-        return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
-
-
-class CharLSTM(nn.Module):
-    """Lample et al. (2016): final states of a BiLSTM over the word's characters."""
-
-    def __init__(self, num_chars: int, config: ModelConfig):
-        super().__init__()
-        self.embedding = nn.Embedding(num_chars, config.char_dim, padding_idx=PAD_ID)
-        self.lstm = nn.LSTM(config.char_dim, config.char_filters, batch_first=True, bidirectional=True)
-        self.output_dim = 2 * config.char_filters
-
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        lengths = (char_ids != PAD_ID).sum(dim=1).clamp(min=1).cpu()  # (num_words,)
-        packed = pack_padded_sequence(self.embedding(char_ids), lengths, batch_first=True, enforce_sorted=False)
-        _, (final, _) = self.lstm(packed)  # final: (2, num_words, char_hidden)
-        return torch.cat([final[0], final[1]], dim=1)  # (num_words, 2 * char_hidden)
-
-
 class BiLSTMTagger(nn.Module):
-    """``transitions`` constrain the CRF head (built by the owner from the labels and their scheme)."""
+    """Input features (tagger.features) -> BiLSTM -> emissions. ``transitions`` constrain the CRF head (built by
+    the owner from the labels and their scheme)."""
 
-    def __init__(self, config: ModelConfig, num_words: int, num_chars: int, num_tags: int,
+    def __init__(self, config: ModelConfig, features: Sequence[InputFeature], num_tags: int,
                  transitions: TransitionMask | None = None):
         super().__init__()
         self.config = config
-        self.word_embedding = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
-        self.char_encoder = {"cnn": CharCNN, "lstm": CharLSTM}.get(config.char_encoder, lambda *_: None)(num_chars, config)
-        self.casing_embedding = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0) if config.casing_dim else None
-        input_dim = config.word_dim + config.casing_dim + (self.char_encoder.output_dim if self.char_encoder else 0)
+        self.features = list(features)  # plain objects, not modules: an encoder they hold is not a weight of ours
+        for feature in self.features:
+            self.add_module(feature.module_name, feature.build_module())
+        input_dim = sum(getattr(self, f.module_name).output_dim for f in self.features)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = Recurrent(config, input_dim)
         self.output_dropout = nn.Dropout(config.output_dropout)
@@ -94,12 +62,7 @@ class BiLSTMTagger(nn.Module):
         return {"lstm": 4, "gru": 3, "rnn": 1}[self.config.cell]
 
     def embed(self, batch: Batch) -> torch.Tensor:
-        parts = [self.word_embedding(batch.word_ids)]  # (batch_size, seq_len, word_dim)
-        if self.char_encoder is not None:
-            char_features = self.char_encoder(batch.char_ids)  # (num_unique_words, char_out)
-            parts.append(char_features[batch.char_index])  # (batch_size, seq_len, char_out)
-        if self.casing_embedding is not None:
-            parts.append(self.casing_embedding(batch.casing_ids))  # (batch_size, seq_len, casing_dim)
+        parts = [getattr(self, f.module_name)(batch.inputs[f.name]) for f in self.features]
         return torch.cat(parts, dim=-1)  # (batch_size, seq_len, input_dim)
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -220,4 +183,4 @@ def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:
     if config.context_between_layers and config.layers < 2:
         raise ConfigError("model.context_between_layers needs model.layers = 2 or more (there is no layer between)")
     transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None
-    return BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels), transitions)
+    return BiLSTMTagger(config, build_features(config, vocab), len(vocab.labels), transitions)

@@ -9,7 +9,7 @@ from tagger.annotate import Tagger
 from tagger.batching import MAX_CONTEXT_SENTENCES, build_batch, document_batches, encode_sentence
 from tagger.config import ModelConfig
 from tagger.corpus import Sentence, document_ids, read_corpus
-from tagger.model import BiLSTMTagger, pool_by_index
+from tagger.model import build_model, pool_by_index
 from tagger.vocab import build_vocab
 
 from conftest import NER_SENTENCES, write_conll
@@ -22,12 +22,12 @@ def make_model(between_layers: bool = False):
     config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
                          embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, document_context=True,
                          context_between_layers=between_layers)
-    return vocab, BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels)).eval()
+    return vocab, build_model(config, vocab).eval()
 
 
 def emissions(model, vocab, sentences, documents):
-    encoded = [encode_sentence(words, vocab, document=d) for words, d in zip(sentences, documents)]
-    return model(build_batch(encoded, vocab, context=True))
+    encoded = [encode_sentence(words, model.features, vocab, document=d) for words, d in zip(sentences, documents)]
+    return model(build_batch(encoded, model.features, context=True))
 
 
 def test_document_ids_follow_docstart_newdoc_and_files():
@@ -47,9 +47,9 @@ def test_conll_docstart_lines_open_documents(tmp_path):
 
 
 def test_context_index_is_shared_by_one_word_form_within_a_document_only():
-    vocab, _ = make_model()
-    encoded = [encode_sentence(w, vocab, document=d) for w, d in zip(SENTENCES, [0, 0, 1])]
-    index = build_batch(encoded, vocab, context=True).context_index
+    vocab, model = make_model()
+    encoded = [encode_sentence(w, model.features, vocab, document=d) for w, d in zip(SENTENCES, [0, 0, 1])]
+    index = build_batch(encoded, model.features, context=True).context_index
     assert index[0, 0] == index[1, 2]  # "Clinton" twice in document 0
     assert index[2, 0] != index[0, 0]  # "CLINTON" in document 1: another document
     assert index[0, 1] != index[0, 0] and index[0, 3] == 0  # other word; padding
@@ -77,8 +77,8 @@ def test_a_sentence_sees_its_document_but_not_other_documents(between_layers):
 def test_every_parameter_learns_with_context_between_layers():
     vocab, model = make_model(between_layers=True)
     tags = [["B-PER", "O", "O"], ["O", "B-PER", "I-PER", "O"], ["B-PER", "O"]]
-    encoded = [encode_sentence(w, vocab, t, document=0) for w, t in zip(SENTENCES, tags)]
-    model.train().loss(build_batch(encoded, vocab, context=True)).backward()
+    encoded = [encode_sentence(w, model.features, vocab, t, document=0) for w, t in zip(SENTENCES, tags)]
+    model.train().loss(build_batch(encoded, model.features, context=True)).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
@@ -155,7 +155,7 @@ def test_context_dropout_isolates_whole_documents_only():
     from tagger.batching import EncodedSentence
     from tagger.training.loop import isolate_documents
 
-    encoded = [EncodedSentence((), (), (), (), None, document) for document in [0, 0, 0, 1, 1, 2, 2, 2, 2]]
+    encoded = [EncodedSentence((), (), (), None, document) for document in [0, 0, 0, 1, 1, 2, 2, 2, 2]]
     assert isolate_documents(encoded, 0.0, random.Random(0)) == encoded
     assert len({s.document for s in isolate_documents(encoded, 1.0, random.Random(0))}) == len(encoded)
     for seed in range(20):  # each document is either kept whole or split into one document per sentence

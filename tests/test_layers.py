@@ -8,9 +8,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 
 LAYERS = {
     "errors": 0, "config": 0, "atomic": 0,
-    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1,
+    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1, "vector_packages": 1,
     "error_analysis": 1, "data_report": 1,
-    "batching": 2, "model": 2, "decoding": 2, "crf": 2,
+    "batching": 2, "model": 2, "decoding": 2, "crf": 2, "features": 2,
     "serialization": 3, "annotate": 3, "model_card": 3, "benchmark": 3, "model_info": 3, "plots": 3,
     "training": 4, "batch": 4,
     "cli": 5, "spacy_component": 5,
@@ -23,7 +23,7 @@ OWNERS = {  # third-party package -> the modules allowed to import it
     "spacy": {"tokenize", "spacy_component", "vectors", "corpus", "outputs"},
     "typer": {"cli"},
     "rich": {"cli"},
-    "safetensors": {"serialization"},
+    "safetensors": {"serialization", "features"},  # features: a contextual encoder's weights
     "matplotlib": {"plots"},
     "ray": {"batch"},  # the --engine ray module imports it lazily
 }

