@@ -63,7 +63,7 @@ def unpack_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
 def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLSTMTagger,
                metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
     directory = Path(directory)
-    weights = pack_tensors(model.state_dict())  # the format version lives in config.json
+    weights = pack_tensors(compact_state(model.state_dict(), config))  # the format version lives in config.json
     write_atomic(directory / "model.safetensors", weights)
     write_atomic(directory / "vocab.json", to_json_bytes(vocab.to_dict()))
     if metrics is not None:
@@ -111,7 +111,7 @@ def load_model_files(files: dict[str, bytes], source: str | Path, device: str | 
     vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
     state = read_weights(files["model.safetensors"], source / "model.safetensors", header.get("weights_sha256"))
     model = build_model(config.model, vocab)
-    state = upgrade_weight_names(state)
+    state = widen_compact_tensors(upgrade_weight_names(state))
     check_weights(state, model, source / "model.safetensors")
     model.load_state_dict(state)
     metrics = parse_json(files["metrics.json"], source / "metrics.json") if "metrics.json" in files else {}
@@ -179,6 +179,23 @@ def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
         return f"rnn.layers.{per_layer or stacked_layer}.{1 if reverse else 0}.{kind}_{gate}_l0"
 
     return {rename(name): tensor for name, tensor in state.items()}
+
+
+# Pretrained vectors make the word embedding the bulk of a model (100,000 words x 50 is 5 million values beside
+# the BiLSTM's few million); fp16 halves it and rounds each value to 1 part in 2,000 (its test F1 cost is
+# measured by scripts/vector_rows.py, BENCHMARKS.md). Weights are trained and used in fp32.
+COMPACT_TENSORS = ("word_embedding.weight",)
+
+
+def compact_state(state: dict[str, torch.Tensor], config: Config) -> dict[str, torch.Tensor]:
+    if not config.vocab.vectors:
+        return state
+    return {name: t.half() if name in COMPACT_TENSORS else t for name, t in state.items()}
+
+
+def widen_compact_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: t.float() if name in COMPACT_TENSORS and t.dtype == torch.float16 else t
+            for name, t in state.items()}
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from tagger.corpus.lines import ENCODING_HINT, open_binary
 from tagger.errors import ConfigError, CorpusFormatError
+from tagger.vector_packages import PACKAGES, check_known_rows, is_package_name, package_data_dir
 from tagger.vocab import SPECIALS
 
 SPACY_PREFIX = "spacy:"
@@ -22,17 +23,35 @@ LINE_FORMAT = "'word v1 ... vd' per line, optionally after a 'count dim' header 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays field by field is ambiguous
 class WordVectors:
-    words: list[str]
-    matrix: np.ndarray  # (num_vectors, dim) float32, row i is the vector of words[i]
-    source: str  # the file path, or "spacy:<pipeline>"
+    words: list[str]  # by frequency, most frequent first
+    matrix: np.ndarray  # (num_rows, dim) float32
+    source: str  # the file path, a package name, or "spacy:<pipeline>"
+    # (num_words,) the row of each word; None: row i is the vector of words[i]. spaCy's tables share one
+    # row among many words (684,830 words, 20,000 rows in en_core_web_md), which a copy per word would undo.
+    rows: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.matrix.ndim != 2 or self.matrix.shape[0] != len(self.words):
-            raise ValueError(f"{len(self.words)} words need a ({len(self.words)}, dim) matrix, got {self.matrix.shape}")
+        count = len(self.words) if self.rows is None else int(self.matrix.shape[0])
+        if self.matrix.ndim != 2 or self.matrix.shape[0] != count:
+            raise ValueError(f"{len(self.words)} words need a ({count}, dim) matrix, got {self.matrix.shape}")
+        if self.rows is not None and len(self.rows) != len(self.words):
+            raise ValueError(f"{len(self.words)} words need as many rows, got {len(self.rows)}")
 
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1])
+
+    def vector(self, index: int) -> np.ndarray:
+        """The vector of ``words[index]``, (dim,)."""
+        return self.matrix[index if self.rows is None else self.rows[index]]
+
+    def first(self, limit: int) -> "WordVectors":
+        """The ``limit`` most frequent words and their vectors."""
+        if limit >= len(self.words):
+            return self
+        if self.rows is None:
+            return WordVectors(self.words[:limit], self.matrix[:limit], self.source)
+        return WordVectors(self.words[:limit], self.matrix, self.source, self.rows[:limit])
 
 
 @dataclass(frozen=True)
@@ -56,21 +75,51 @@ def _percent(part: int, whole: int) -> str:
 # --- reading --------------------------------------------------------------------------------------
 
 def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
-    """``spacy:NAME`` for an installed (or saved) spaCy pipeline, anything else a vectors text file."""
-    if spec.startswith(SPACY_PREFIX):
+    """A package name (``glove-6b-50d``, see tagger.vector_packages), ``spacy:NAME`` for an installed (or
+    saved) spaCy pipeline, anything else a vectors text file."""
+    if is_package_name(spec) or spec.startswith(SPACY_PREFIX):
         _check_limit(limit)
-        vectors = spacy_vectors(spec[len(SPACY_PREFIX):])
-        if limit is None or limit >= len(vectors.words):
-            return vectors
-        return WordVectors(vectors.words[:limit], vectors.matrix[:limit], vectors.source)
+        vectors = package_vectors(spec) if is_package_name(spec) else spacy_vectors(spec[len(SPACY_PREFIX):])
+        return vectors if limit is None else vectors.first(limit)
     path = Path(spec)
     if path.is_dir():
         raise ConfigError(f"word vectors '{spec}' is a directory; give a vectors file, "
                           f"or '{SPACY_PREFIX}{spec}' for the vectors of a spaCy pipeline saved there")
     if not path.is_file():
         raise ConfigError(f"word vectors file '{spec}' does not exist; give a GloVe, word2vec or fastText "
-                          f"text file (.txt, .vec, optionally .gz) or '{SPACY_PREFIX}<pipeline>'")
+                          f"text file (.txt, .vec, optionally .gz), '{SPACY_PREFIX}<pipeline>', or an installed "
+                          f"vectors package: {', '.join(PACKAGES)}")
     return read_word_vectors(path, encoding, limit)
+
+
+def package_vectors(name: str) -> WordVectors:
+    """The vectors of an installed package, checked against rows of the original release."""
+    package = PACKAGES[name]
+    folder = package_data_dir(package)
+    if name == "glove-6b-50d":
+        vectors = _read_glove_package(folder / "data", name)
+    else:
+        vectors = spacy_vectors(str(folder / "_model"))
+        vectors = WordVectors(vectors.words, vectors.matrix, name, vectors.rows)
+    index = {word: i for i, word in enumerate(vectors.words[:100_000])}  # the known rows are frequent words
+    check_known_rows(package, lambda word: vectors.vector(index[word]) if word in index else None)
+    return vectors
+
+
+def _read_glove_package(folder: Path, name: str) -> WordVectors:
+    import pyarrow.parquet  # lazily: a dependency of datasets, needed only for this package's word list
+
+    try:
+        matrix = np.load(folder / "glove_6B_50d_emb.npy", allow_pickle=False)  # (400000, 50) float32
+        words = pyarrow.parquet.read_table(folder / "glove_6B_index.parquet", columns=["index"])
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"word vectors '{name}': the installed files in {folder} cannot be read ({error}); "
+                          f"reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)") from None
+    words = [str(word) for word in words.column("index").to_pylist()]
+    if matrix.ndim != 2 or matrix.shape[0] != len(words):
+        raise ConfigError(f"word vectors '{name}': {len(words):,} words but a matrix of shape {matrix.shape} in "
+                          f"{folder}; reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)")
+    return WordVectors(words, np.asarray(matrix, dtype=np.float32), name)
 
 
 def read_word_vectors(path: str | Path, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
@@ -220,9 +269,9 @@ def spacy_vectors(pipeline: str) -> WordVectors:
     if not pairs:
         raise ConfigError(f"spaCy pipeline '{pipeline}' has no word vectors "
                           "(_sm and _trf pipelines ship without; use a _md or _lg one)")
-    rows = np.array([row for row, _ in pairs])
-    matrix = np.asarray(table.data, dtype=np.float32)[rows]  # (num_keys, dim)
-    return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline)
+    rows = np.array([row for row, _ in pairs])  # (num_keys,)
+    matrix = np.asarray(table.data, dtype=np.float32)  # (num_rows, dim)
+    return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline, rows)
 
 
 # --- using ----------------------------------------------------------------------------------------
@@ -264,17 +313,19 @@ def build_embedding_matrix(vocab_words: Sequence[str], vectors: WordVectors, nor
     for word_id, word in enumerate(vocab_words[2:], start=2):
         row = index.find(word)
         if row is not None:
-            matrix[word_id] = vectors.matrix[row]
+            matrix[word_id] = vectors.vector(row)
             found[word_id] = True
     matrix[0] = 0.0
     return matrix, found
 
 
-def words_to_add(train_words: Iterable[str], vectors: WordVectors, normalise: Callable[[str], str]) -> list[str]:
+def words_to_add(train_words: Iterable[str], vectors: WordVectors, normalise: Callable[[str], str],
+                 limit: int | None = None) -> list[str]:
     """Normalised vector words the training words lack, sorted: adding them to the vocabulary lets words
-    seen only in dev, test or at tagging time keep their pretrained embedding."""
+    seen only in dev, test or at tagging time keep their pretrained embedding. ``limit`` takes them from the
+    most frequent ``limit`` vector words only: rarer words are rare in text to tag too, and each costs a row."""
     known = {normalise(word) for word in train_words} | set(SPECIALS)
-    new = {normalise(word) for word in vectors.words} - known
+    new = {normalise(word) for word in vectors.words[:limit]} - known
     new.discard("")
     return sorted(new)
 
