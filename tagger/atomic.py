@@ -72,6 +72,17 @@ def write_atomic(path: Path, data: bytes) -> None:
         stream.write(data)
 
 
+def file_in_the_way(directory: Path) -> Path | None:
+    """The file (anything but a folder) at ``directory`` or above it, which would make creating the folder
+    fail with FileExistsError or NotADirectoryError after the work is done; None when the way is clear."""
+    for path in (directory, *directory.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            return path
+    return None
+
+
 def remove_temporaries(outputs: list[Path]) -> int:
     """Delete the temporary files a killed run left beside these outputs: only ours, and only where the
     caller knows no live process is writing them."""

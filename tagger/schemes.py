@@ -1,8 +1,11 @@
 """Tagging schemes for spans: IOB1, IOB2 and BIOES.
 
 Everything here is a pure function on lists of tag strings. A span tag is
-``O`` or a prefix (``B``, ``I``, ``E``, ``S``) and a type joined by one
-hyphen: ``B-PER``. Spans are ``(type, start, end_exclusive)`` word offsets.
+``O`` or a prefix (``B``, ``I``, ``E``, ``S``) and a type joined by a
+hyphen: ``B-PER``. The prefix ends at the first hyphen, so a type may hold
+hyphens of its own (``B-creative-work`` is type ``creative-work``), as
+conlleval and seqeval read it. Spans are ``(type, start, end_exclusive)``
+word offsets.
 
 Invalid sequences are read the way conlleval reads them (the "lenient"
 reading, also seqeval's default mode), so that converting, repairing and
@@ -24,7 +27,9 @@ from tagger.errors import SchemeError
 SCHEMES = ("IOB1", "IOB2", "BIOES")
 NO_SCHEME = "none"  # what detect_scheme says for POS-like tag sets
 
-_SPAN_TAG = re.compile(r"([BIES])-([^\s-]+)")
+# A type: no whitespace, and a hyphen only inside it (``B--`` and ``B-PER-`` are typos, not types).
+_TYPE = r"[^\s-](?:\S*[^\s-])?"
+_SPAN_TAG = re.compile(rf"([BIES])-({_TYPE})")
 _EXPECTED = "expected O or B-/I-/E-/S- followed by a type, e.g. B-PER"
 _PREFIXES = {"IOB1": "BI", "IOB2": "BI", "BIOES": "BIES"}
 
@@ -49,7 +54,7 @@ def _malformed_hint(tag: str) -> str:
     if re.fullmatch(r"[BIES]-", tag):
         return " (the type is missing)"
     if re.fullmatch(r"[BIES]-\S+", tag):
-        return " (a type cannot contain '-')"
+        return " (a type cannot start or end with '-')"
     return ""
 
 
@@ -166,8 +171,9 @@ def spans_to_tags(spans: Iterable[tuple[str, int, int]], length: int, scheme: st
 
 
 def _check_span(type_: str, start: int, end: int, length: int, previous_end: int) -> None:
-    if not re.fullmatch(r"[^\s-]+", type_):
-        raise SchemeError(f"span type {type_!r} must be non-empty, without '-' or spaces", start)
+    if not re.fullmatch(_TYPE, type_):
+        raise SchemeError(f"span type {type_!r} must be non-empty, without spaces, and not start or end with '-'",
+                          start)
     if not 0 <= start < end <= length:
         raise SchemeError(f"span {type_} [{start}, {end}) does not fit in a sentence of {length} words", start)
     if start < previous_end:

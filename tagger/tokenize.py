@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from tagger.corpus.lines import binary_file_error, looks_binary
 from tagger.errors import ConfigError, CorpusFormatError
+
+# Raw text goes to spaCy in pieces of at most this many characters (and never over its nlp.max_length):
+# a paragraph of 1.8 MB without a line break used to stop the run with spaCy's error E088.
+PIECE_CHARS = 100_000
+SENTENCE_END = re.compile(r"[.!?][\"')\]\u2019\u201d]*\s+")
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,50 @@ def load_tokenizer(lang: str = "en", pipeline: str | None = None) -> Any:
 
 
 def split_texts(texts: Iterable[str], nlp: Any, batch_size: int = 64) -> Iterator[list[list[Token]]]:
-    """For each text, its sentences as lists of tokens; whitespace tokens are dropped."""
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        yield [
-            [Token(t.text, t.idx, t.idx + len(t.text)) for t in sentence if not t.is_space]
+    """For each text, its sentences as lists of tokens; whitespace tokens are dropped.
+
+    A text longer than ``PIECE_CHARS`` (or than ``nlp.max_length``, spaCy's own limit: error E088) is given to
+    spaCy in pieces cut at safe points (``cut_point``) and its sentences rejoined, with offsets into the whole text.
+    """
+    limit = min(PIECE_CHARS, nlp.max_length)
+    pieces = ((piece, (start, last)) for text in texts for start, piece, last in cut_text(text, limit))
+    sentences: list[list[Token]] = []
+    for doc, (start, last) in nlp.pipe(pieces, batch_size=batch_size, as_tuples=True):
+        sentences += [
+            [Token(t.text, start + t.idx, start + t.idx + len(t.text)) for t in sentence if not t.is_space]
             for sentence in doc.sents
             if any(not t.is_space for t in sentence)
         ]
+        if last:
+            yield sentences
+            sentences = []
+
+
+def cut_text(text: str, limit: int) -> Iterator[tuple[int, str, bool]]:
+    """``(offset, piece, is_last)`` for pieces of ``text`` of at most ``limit`` characters; an empty text is
+    one empty piece, so that every text has its result."""
+    start = 0
+    while len(text) - start > limit:
+        end = cut_point(text, start, start + limit)
+        yield start, text[start:end], False
+        start = end
+    yield start, text[start:], True
+
+
+def cut_point(text: str, start: int, end: int) -> int:
+    """Where to end the piece ``text[start:end]`` so that no word, and if possible no sentence, is cut: after
+    the last sentence end (``.``, ``!`` or ``?``, closing quotes or brackets, then whitespace) in its second
+    half, else after its last whitespace, else (one "word" as long as the piece) at ``end``. spaCy splits
+    words at whitespace first, so a cut after whitespace tokenizes the text as a whole would be."""
+    last = None
+    for last in SENTENCE_END.finditer(text, (start + end) // 2, end):
+        pass
+    if last is not None:
+        return last.end()
+    for index in range(end - 1, start, -1):
+        if text[index].isspace():
+            return index + 1
+    return end
 
 
 def read_text_blocks(path: str | Path, encoding: str = "utf-8", max_chars: int = 100_000) -> Iterator[tuple[int, str]]:
@@ -56,8 +100,12 @@ def read_text_blocks(path: str | Path, encoding: str = "utf-8", max_chars: int =
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as error:
+                if looks_binary(path):
+                    raise binary_file_error(path) from None
                 raise CorpusFormatError(str(path), line_no, f"bytes that are not {encoding} ({error.reason})",
                                         f"text in {encoding}", "pass --encoding with the file's encoding") from None
+            if "\x00" in line:  # decodes (NUL is ASCII), but no text holds it: spaCy would tag the bytes as words
+                raise binary_file_error(path)
             if line_no == 1:
                 line = line.removeprefix("\ufeff")
             if block and (not line.strip() or size >= max_chars):

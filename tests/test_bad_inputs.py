@@ -8,6 +8,7 @@ The model tests use an untrained model built in milliseconds: loading, tagging a
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 import warnings
@@ -19,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from tagger.annotate import MAX_WORDS, Tagger, split_long
 from tagger.config import CorpusConfig, load_config
-from tagger.corpus import read_corpus, read_sentences
+from tagger.corpus import document_ids, read_corpus, read_sentences
 from tagger.errors import CorpusFormatError, ModelDirError, ScoringError
 from tagger.model import build_model
 from tagger.schemes import convert_tags, find_violations
@@ -308,7 +309,7 @@ def test_bad_input_22_type_changes_inside_an_entity(tmp_path):
 
 
 def test_bad_input_23_malformed_span_tags(tmp_path):
-    for number, tag in enumerate(["PER", "o", "B-", "B-PER-X"]):
+    for number, tag in enumerate(["PER", "o", "B-", "B--"]):  # B-PER-X is type PER-X (first hyphen)
         path = write(tmp_path, f"tag{number}.conll", f"John B-PER\nSmith I-PER\n\nhere O\nit {tag}\nis O\n")
         refused_at(path, 5, "'it'", f"malformed tag {tag!r}", "expected a valid span tag")
         for gold, pred, side in (([["B-PER", tag]], [["B-PER", "O"]], "gold"),
@@ -576,3 +577,324 @@ def test_bad_input_40_not_a_model_directory(tmp_path, tiny_model):
         assert model_refused(path, problem, WHAT_A_MODEL_DIR_HOLDS).startswith(f"{path}: ")
     assert_user_error(invoke("tag", tmp_path / "nowhere", tmp_path / "notes.txt"), "no such model directory",
                       "config.json, vocab.json and model.safetensors")
+
+
+# --- issue 16: output paths, long lines, Ctrl-C, stdin, binary files, hyphenated types ----------------
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+@pytest.fixture(scope="module")
+def tiny_pos_model(tmp_path_factory) -> Path:
+    """An untrained part-of-speech model: word labels, no scheme."""
+    config = load_config(None, TINY_MODEL)
+    words = [sentence.split() for sentence, _ in NER_SENTENCES]
+    vocab = build_vocab(words, {"NOUN", "VERB", "PROPN", "PUNCT"}, "none", config.vocab)
+    torch.manual_seed(0)
+    return save_model(tmp_path_factory.mktemp("model") / "pos", config, vocab, build_model(config.model, vocab))
+
+
+def test_bad_input_train_out_is_a_file_or_epochs_below_one(tmp_path):
+    note = write(tmp_path, "afile.txt", "my notes\n")
+    missing = tmp_path / "not-read-yet.conll"  # refused before the data is read: the data is never missing
+    common = ("train", "--train", missing, "--dev", missing, "--device", "cpu")
+    assert_user_error(invoke(*common, "--out", note), f"{note} is a file", "choose another output folder")
+    assert_user_error(invoke(*common, "--out", note / "model"), f"{note} is a file, not a folder")
+    assert_user_error(invoke(*common, "--out", note, "--overwrite", "--seeds", "2"), "is a file")
+    for epochs in ("0", "-1"):
+        assert_user_error(invoke(*common, "--out", tmp_path / "model", "--epochs", epochs),
+                          f"train.epochs {epochs}: expected at least 1")
+    assert_user_error(invoke(*common, "--out", tmp_path / "model", "--set", "train.epochs=0"), "expected at least 1")
+    assert note.read_text() == "my notes\n" and not (tmp_path / "model").exists()
+
+
+def test_bad_input_tag_output_paths_that_cannot_be_written(tmp_path, tiny_model):
+    texts = tmp_path / "texts"
+    news = write(texts, "news.txt", "John Smith lives in Paris.\n")
+    note = write(tmp_path, "afile.txt", "my notes\n")
+    somedir = tmp_path / "somedir"
+    somedir.mkdir()
+    quiet = ("--device", "cpu", "--quiet")
+    assert_user_error(invoke("tag", tiny_model, texts, "--out", note, *quiet), f"--out {note} is a file",
+                      "-o FILE writes one output file")
+    assert_user_error(invoke("tag", tiny_model, news, "--out", note / "deeper", *quiet),
+                      f"{note} is a file, not a folder")
+    assert_user_error(invoke("tag", tiny_model, news, "-o", somedir, "--overwrite", *quiet),
+                      f"--output {somedir} is a folder", f"--out {somedir} tags into the folder")
+    assert_user_error(invoke("tag", tiny_model, news, "-o", note / "news.conll", *quiet),
+                      f"{note} is a file, not a folder")
+    assert note.read_text() == "my notes\n" and list(somedir.iterdir()) == []
+
+
+def test_bad_input_raw_text_longer_than_spacys_max_length(tmp_path, tiny_model):
+    sentence = "Angela Merkel visited Paris and Acme Corp on Monday . "
+    text = sentence * (1_050_000 // len(sentence))  # one 1.05 MB line: over spaCy's nlp.max_length (1,000,000)
+    inputs = tmp_path / "in"
+    write(inputs, "huge.txt", text)
+    write(inputs, "small.txt", "John lives in Berlin .\n")
+    out = tmp_path / "out"
+    result = invoke("tag", tiny_model, inputs, "--out", out, "--device", "cpu", "--workers", "1", "--quiet",
+                    "--output-format", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert tagged_files(out) == {"huge.txt.jsonl", "small.txt.jsonl"} and not list(out.rglob("*.tmp"))
+    records = [json.loads(line) for line in (out / "huge.txt.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sum(len(r["words"]) for r in records) == len(text.split())
+    entities = [e for r in records for e in r["entities"]]
+    assert entities and all(text[e["start"]:e["end"]] == e["text"] for e in entities)  # offsets into the whole file
+
+
+def test_bad_input_long_text_is_cut_at_sentence_ends_or_whitespace(monkeypatch):
+    from tagger import tokenize
+
+    nlp = tokenize.load_tokenizer()
+    text = "Ann met Bo. They left!  Then " + "x" * 30 + " end"
+    whole = [[(t.text, t.start, t.end) for t in s] for s in next(tokenize.split_texts([text], nlp))]
+    monkeypatch.setattr(tokenize, "PIECE_CHARS", 16)
+    assert [piece for _, piece, _ in tokenize.cut_text(text, 16)][:3] == ["Ann met Bo. ", "They left!  ", "Then "]
+    cut = [[(t.text, t.start, t.end) for t in s] for s in next(tokenize.split_texts([text], nlp))]
+
+    def words(sentences):  # but the 30-character word, cut where a piece has no whitespace
+        return [w for s in sentences for w in s if set(w[0]) != {"x"}]
+
+    assert words(cut) == words(whole) and "".join(w for s in cut for w, _, _ in s if set(w) == {"x"}) == "x" * 30
+    assert all(text[start:end] == word for s in cut for word, start, end in s)
+    assert cut[:2] == whole[:2]  # cut at sentence ends, the sentences are spaCy's own
+    a_b = [[tokenize.Token("a", 0, 1), tokenize.Token("b", 2, 3)]]
+    assert list(tokenize.split_texts(["", "a b"], nlp)) == [[], a_b]  # an empty text has its (empty) result
+
+
+def test_bad_input_ctrl_c_while_workers_tag_a_folder(tiny_model, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("finds the worker processes through Linux's /proc/PID/task/PID/children")
+    inputs = tmp_path / "in"
+    for number in range(80):  # work for several seconds, so that the run is interrupted, not finished
+        write(inputs, f"f{number}.conll", "\n\n".join("\n".join(words.split()) for words, _ in NER_SENTENCES * 40))
+    command = [sys.executable, "-m", "tagger", "tag", str(tiny_model), str(inputs), "--out", str(tmp_path / "out"),
+               "--device", "cpu", "--quiet", "--workers", "2"]
+    # A session of its own, so the SIGINT goes to its whole process group, as a terminal's Ctrl-C does.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        workers: dict[str, str] = {}
+        while process.poll() is None and len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = {pid: line for pid, line in child_commands(process.pid).items() if "spawn_main" in line}
+        time.sleep(0.3)  # the workers are importing torch (a second or more)
+        for pid in workers:  # a SIGINT to the workers alone: ignored (it was a KeyboardInterrupt traceback each)
+            os.kill(int(pid), signal.SIGINT)
+        time.sleep(0.3)
+        assert len(workers) == 2 and all(is_running(pid) for pid in workers), workers
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the parent stops, and stops the workers
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # a failed test leaves nothing running
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr.decode()
+    assert stderr.decode().strip() == "interrupted"  # no traceback, no KeyboardInterrupt from any process
+    for pid, line in workers.items():  # not left running
+        while is_running(pid) and time.monotonic() < deadline + 10:
+            time.sleep(0.05)
+        assert not is_running(pid), line
+
+
+def child_commands(pid: int) -> dict[str, str]:
+    """The command line of each child process of ``pid`` (Linux /proc)."""
+    commands: dict[str, str] = {}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:  # it has ended
+        return commands
+    for child in children:
+        try:
+            commands[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except FileNotFoundError:
+            continue  # ended meanwhile
+    return commands
+
+
+def is_running(pid: str) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped (by a container's init, maybe never)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_bad_input_keyboard_interrupt_in_a_worker_ends_it_quietly(tiny_model, tmp_path, monkeypatch):
+    import signal
+
+    from tagger.batch import run
+    from tagger.batch.engine import BatchOptions, FileTask
+    from tagger.batch.inputs import InputFile
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(run, "tag_files", interrupted)
+    source = write(tmp_path, "a.conll", "John\n")
+    task = FileTask(InputFile(source, Path("a.conll"), "conll"), tmp_path / "out" / "a.conll", "conll")
+    messages: list = []
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        run.worker_main(tiny_model, [task], BatchOptions(device="cpu"), 1, type("Q", (), {"put": messages.append})(),
+                        os.getppid())
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # a Ctrl-C is the parent's to handle
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert messages == []  # no error report, no traceback: the parent stops the run
+
+
+def test_bad_input_empty_or_undecodable_stdin_is_called_stdin(tiny_model):
+    for output_format in ("conll", "html"):
+        for content in ("", "  \n\n"):
+            result = invoke("tag", tiny_model, "-", "--device", "cpu", "--output-format", output_format, input=content)
+            assert_user_error(result, "stdin: nothing to tag (standard input is empty or only whitespace)")
+            assert "tagger-stdin-" not in result.stderr and result.stdout == ""  # no half page before the error
+    result = invoke("tag", tiny_model, "-", "--device", "cpu", input="Ann\n\nM\u00fcnchen\n".encode("latin-1"))
+    assert_user_error(result, "stdin:3: bytes that are not utf-8", "--encoding")
+    assert "tagger-stdin-" not in result.stderr
+
+
+def test_bad_input_binary_files_are_called_binary(tmp_path, tiny_model):
+    for name, content in (("image.png", PNG), ("image.txt", PNG), ("nul.txt", b"abc\x00def\n"),
+                          ("random.conll", bytes(range(255, -1, -1)) * 4), ("packed.conll.gz", gzip_bytes(PNG))):
+        path = write(tmp_path, name, content)
+        result = invoke("tag", tiny_model, path, "--device", "cpu")
+        assert_user_error(result, f"{path}: a binary file (it holds NUL bytes), not text")
+        assert "latin-1" not in result.stderr
+    path = write(tmp_path, "nul.conll", bytes(range(256)) * 4)  # its first line decodes: the NUL is named there
+    assert_user_error(invoke("tag", tiny_model, path, "--device", "cpu"), f"{path}:1: control character U+0000",
+                      "a NUL byte, as binary files hold: check the path")
+    with pytest.raises(CorpusFormatError, match="a binary file"):
+        read_corpus(tmp_path / "image.png", CorpusConfig(format="conll"))
+    refused_at(write(tmp_path, "text.conll", "Ann B-PER\n\nM\u00fcnchen B-LOC\n".encode("latin-1")), 3,
+               "--encoding latin-1")  # text in another encoding is still told which option to pass
+
+
+def gzip_bytes(content: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(content)
+
+
+def test_bad_input_docstart_only_when_there_is_more_than_one_document(tmp_path, tiny_model, tiny_pos_model):
+    one = write(tmp_path, "one.txt", "John Smith lives in Paris. He likes it.\n")
+    two = write(tmp_path, "two.txt", "John Smith lives in Paris.\n\nAnna likes German beer.\n")
+    for model in (tiny_model, tiny_pos_model):
+        single = invoke("tag", model, one, "--device", "cpu")
+        assert single.exit_code == 0 and "-DOCSTART-" not in single.stdout, single.output
+        assert len(single.stdout.strip().split("\n\n")) == 2  # two sentences, one document
+        assert invoke("tag", model, two, "--device", "cpu").stdout.count("-DOCSTART-\tO\n\n") == 2
+        both = invoke("tag", model, one, two, "--device", "cpu")
+        assert both.stdout.count("-DOCSTART-") == 3 and both.stdout.startswith("-DOCSTART-\tO\n\nJohn\t")
+    written = read_sentences(write(tmp_path, "out.conll", invoke("tag", tiny_model, two, "--device", "cpu").stdout))
+    assert document_ids(list(written)) == [0, 1]  # what a later reader sees: the paragraphs as documents
+
+
+def test_bad_input_help_shows_the_ray_extra_and_no_lock_file_stays(tmp_path, tiny_model):
+    result = invoke("tag", "--help")
+    text = " ".join(result.output.replace("\u2502", " ").split())  # the help is drawn in a box
+    assert result.exit_code == 0 and "pip install 'tagger[ray]'" in text
+    from tagger.batch.manifest import LOCK_NAME, MANIFEST_NAME
+
+    inputs = tmp_path / "in"
+    write(inputs, "a.conll", "John\nSmith\n")
+    out = tmp_path / "out"
+    for _ in range(2):  # a run that tags, then one that finds everything done
+        result = invoke("tag", tiny_model, inputs, "--out", out, "--device", "cpu", "--workers", "1", "--quiet")
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST_NAME, "a.conll"])
+    assert not (out / LOCK_NAME).exists()
+
+
+HYPHENATED = {"PER": "person-name", "LOC": "geo-loc", "MISC": "creative-work"}
+
+
+def hyphenated(tags: str) -> list[str]:
+    return [tag if tag == "O" else f"{tag[0]}-{HYPHENATED.get(tag[2:], tag[2:])}" for tag in tags.split()]
+
+
+@pytest.fixture(scope="module")
+def hyphenated_files(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """A tiny corpus whose types hold hyphens, a model trained on it by `tagger train`, and a test file with
+    words the model has not seen, so that its predictions have errors to score."""
+    folder = tmp_path_factory.mktemp("hyphens")
+    train = folder / "train.conll"
+    train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in zip(words.split(), hyphenated(tags)))
+                                 for words, tags in NER_SENTENCES) + "\n", encoding="utf-8")
+    test = folder / "test.conll"
+    test.write_text("Zed B-person-name\nQuux I-person-name\nvisited O\nRome B-geo-loc\n\nGerman B-creative-work\n"
+                    "Acme B-ORG\nCorp I-ORG\nhired O\nBo B-person-name\n", encoding="utf-8")
+    model = folder / "model"
+    settings = ["model.word_dim=16", "model.char_dim=8", "model.char_filters=8", "model.hidden=16",
+                "model.embedding_dropout=0.0", "model.recurrent_dropout=0.0", "model.output_dropout=0.0",
+                "train.patience=30", "train.lr=0.02", "train.lr_decay=0.0", "train.batch_size=4",
+                "train.word_dropout=0.0"]
+    result = invoke("train", "--train", train, "--dev", train, "--test", test, "--out", model, "--epochs", "30",
+                    "--device", "cpu", *[part for setting in settings for part in ("--set", setting)])
+    assert result.exit_code == 0, result.output
+    return train, test, model
+
+
+def test_bad_input_hyphenated_types_train_and_score_as_seqeval_does(hyphenated_files, tmp_path):
+    from seqeval.metrics import f1_score
+    from seqeval.scheme import IOB2
+
+    from tests.test_cli import load_conlleval
+
+    train, test, model = hyphenated_files
+    vocab = json.loads((model / "vocab.json").read_text())
+    # trained in BIOES, the prefix split at the first hyphen
+    assert {"S-creative-work", "B-person-name", "E-person-name", "S-geo-loc"} <= set(vocab["labels"])
+    for data in (train, test):
+        predictions = tmp_path / "pred.txt"
+        result = invoke("evaluate", model, data, "--json", "--predictions", predictions)
+        assert result.exit_code == 0, result.output
+        scores = json.loads(result.stdout)
+        blocks = [[line.split() for line in block.splitlines()] for block in predictions.read_text().split("\n\n")
+                  if block.strip()]
+        gold, pred = [[row[1] for row in block] for block in blocks], [[row[2] for row in block] for block in blocks]
+        assert scores["conlleval"]["micro"]["f1"] == pytest.approx(f1_score(gold, pred))
+        assert scores["strict"]["micro"]["f1"] == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2))
+        independent = load_conlleval().evaluate_lines(predictions.read_text().splitlines())
+        assert independent["f1"] == pytest.approx(100 * scores["conlleval"]["micro"]["f1"], abs=0.01)
+        assert {"person-name", "geo-loc"} <= set(scores["conlleval"]["per_type"])
+    assert scores["conlleval"]["micro"]["f1"] < 1.0  # the test file has unseen words: a real comparison
+
+
+def test_bad_input_hyphenated_types_round_trip_through_every_writer(hyphenated_files, tmp_path):
+    train, _, model = hyphenated_files
+    gold, _ = read_corpus(train)
+    expected = [s.tags for s in gold]
+    assert "B-creative-work" in expected[2]
+    conversions = {"x.conll": (), "x.conllu": (), "x.jsonl": (), "x.spacy": (),
+                   "iob1.conll": ("--scheme", "IOB1"), "iob2.conll": ("--scheme", "IOB2"),
+                   "bioes.conll": ("--scheme", "BIOES")}
+    for name, options in conversions.items():
+        result = invoke("convert", train, tmp_path / name, *options)
+        assert result.exit_code == 0, result.output
+        sentences, _ = read_corpus(tmp_path / name)
+        assert [s.tags for s in sentences] == expected, name
+    assert "S-creative-work" in (tmp_path / "bioes.conll").read_text()
+    assert "I-geo-loc" in (tmp_path / "iob1.conll").read_text().split("\n")[4]  # IOB1: an entity starts with I-
+    predicted = {}
+    for output_format, suffix in (("conll", "conll"), ("conllu", "conllu"), ("jsonl", "jsonl"), ("spacy", "spacy")):
+        out = tmp_path / f"tagged.{suffix}"
+        result = invoke("tag", model, train, "-o", out, "--output-format", output_format, "--conllu-field", "xpos",
+                        "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        if output_format == "jsonl":
+            predicted[output_format] = [json.loads(line)["tags"] for line in out.read_text().splitlines()]
+        else:
+            config = CorpusConfig(tag_field="xpos") if output_format == "conllu" else CorpusConfig()
+            predicted[output_format] = [s.tags for s in read_corpus(out, config)[0]]
+    assert all(tags == expected for tags in predicted.values()), predicted  # the model learned its training set

@@ -17,7 +17,7 @@ from tagger.schemes import (
     tags_to_spans,
 )
 
-TYPES = ("PER", "LOC")
+TYPES = ("PER", "LOC", "creative-work")  # a type may hold hyphens: the prefix ends at the first
 IOB_TAGS = ["O"] + [f"{p}-{t}" for p in "BI" for t in TYPES]
 ANY_TAGS = ["O"] + [f"{p}-{t}" for p in "BIES" for t in TYPES]
 SOURCE_TAGS = {"IOB1": IOB_TAGS, "IOB2": IOB_TAGS, "BIOES": ANY_TAGS}
@@ -35,9 +35,18 @@ def test_split_tag_reads_prefix_and_type():
     assert split_tag("O") == ("O", "")
 
 
+def test_the_prefix_ends_at_the_first_hyphen_as_in_seqeval_and_conlleval():
+    assert split_tag("B-creative-work") == ("B", "creative-work")
+    assert split_tag("E-a-b-c") == ("E", "a-b-c")
+    spans = [("product-name", 0, 2), ("x-y", 2, 3)]
+    assert tags_to_spans(["B-product-name", "I-product-name", "S-x-y"], "BIOES") == spans
+    assert spans_to_tags([("product-name", 0, 2)], 3, "BIOES") == ["B-product-name", "E-product-name", "O"]
+
+
 @pytest.mark.parametrize("tag, hint", [
     ("PER", ""), ("o", "case-sensitive"), ("b-per", "case-sensitive"),
-    ("B-", "type is missing"), ("B-PER-X", "cannot contain '-'"), ("", ""), ("L-PER", ""),
+    ("B-", "type is missing"), ("B--", "cannot start or end with '-'"), ("B-PER-", "cannot start or end with '-'"),
+    ("", ""), ("L-PER", ""),
 ])
 def test_split_tag_refuses_malformed_tags_and_says_what_was_expected(tag, hint):
     with pytest.raises(SchemeError) as error:
@@ -53,7 +62,8 @@ def test_is_span_tagset_tells_ner_from_pos():
     assert not is_span_tagset(["NOUN", "VERB"])
     assert not is_span_tagset(["NN", "PRP$", "-LRB-"])
     assert not is_span_tagset(["O", "_"])
-    assert not is_span_tagset(["O", "B-PER-X"])
+    assert is_span_tagset(["O", "B-PER-X"])  # type "PER-X"
+    assert not is_span_tagset(["O", "B-PER-"])
 
 
 # --- detect_scheme -----------------------------------------------------------
@@ -233,7 +243,9 @@ def test_spans_to_tags_refuses_overlapping_or_out_of_range_spans():
     with pytest.raises(SchemeError, match="does not fit"):
         spans_to_tags([("PER", 2, 5)], 4)
     with pytest.raises(SchemeError):
-        spans_to_tags([("PER-X", 0, 1)], 4)
+        spans_to_tags([("PER-", 0, 1)], 4)
+    with pytest.raises(SchemeError):
+        spans_to_tags([("PER X", 0, 1)], 4)
 
 
 # --- allowed_transitions -----------------------------------------------------

@@ -68,11 +68,15 @@ class OpenOutput:
         self.task, self.writer, self.words = task, writer, 0
         self.pending: list[TaggedSentence] = []
         self.reading_done = False
+        self.begun = False  # begin() is written with the first sentences, so a file that fails before them
+        # (empty, binary, undecodable at line 1) puts nothing, not half an HTML page, into a shared stream
         self.file = AtomicFile(task.output) if task.output is not None else None
         self.stream = self.file.stream if self.file is not None else stream
-        self.emit(writer.begin())
 
     def emit(self, data: str | bytes) -> None:
+        if not self.begun:
+            self.begun = True
+            self.emit(self.writer.begin())
         self.stream.write(data.encode("utf-8") if isinstance(data, str) else data)
 
     def write_pending(self) -> None:
@@ -150,9 +154,10 @@ def tag_files(tagger: Tagger, tasks: list[FileTask], options: BatchOptions, stre
     stream) a bad file raises instead of being reported."""
     pool = SentencePool(tagger, options, on_words)
     tokenizer = lazy_tokenizer(options)
+    shared = stream is not None and len(tasks) > 1
     for task in tasks:
         try:
-            output = OpenOutput(task, writer_for(task, tagger, options), stream)
+            output = OpenOutput(task, writer_for(task, tagger, options, shared), stream)
         except (TaggerError, OSError) as error:
             if stop_on_error:
                 raise
@@ -183,9 +188,10 @@ def pool_file(pool: SentencePool, output: OpenOutput, tokenizer: Callable[[], An
         first = False
 
 
-def writer_for(task: FileTask, tagger: Tagger, options: BatchOptions) -> Any:
+def writer_for(task: FileTask, tagger: Tagger, options: BatchOptions, shared: bool = False) -> Any:
+    """The writer of one task's output; ``shared``: several inputs are written into one stream."""
     writer_options = WriterOptions(task.input.format, tagger.task, options.scheme, options.probabilities,
-                                   options.conllu_field, options.encoding)
+                                   options.conllu_field, options.encoding, shared and task.output is None)
     return make_writer(task.output_format, task.input.path, writer_options)
 
 

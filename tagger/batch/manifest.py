@@ -85,20 +85,42 @@ class Manifest:
 
 @contextmanager
 def exclusive_folder(out_dir: Path) -> Iterator[None]:
-    """Hold the output folder's lock for the run: a second run on the same folder is refused, not interleaved."""
+    """Hold the output folder's lock for the run: a second run on the same folder is refused, not interleaved.
+    The lock file is deleted when the run ends, so a finished folder holds only outputs and the manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; documented
         yield
         return
-    with open(out_dir / LOCK_NAME, "a") as lock:
+    lock = take_lock(out_dir / LOCK_NAME, fcntl)
+    try:
+        yield
+    finally:
+        # Deleted while still held: a run that opened the file before it was deleted then locks a file no
+        # longer in the folder, which take_lock sees and answers by locking the new one (no two holders).
+        (out_dir / LOCK_NAME).unlink(missing_ok=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def take_lock(path: Path, fcntl: Any) -> IO:
+    """The open lock file at ``path``, locked; ConfigError when another run holds it."""
+    while True:
+        lock = open(path, "a")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigError(f"{out_dir} is being written by another tagger tag run (it holds {LOCK_NAME}); "
+            lock.close()
+            raise ConfigError(f"{path.parent} is being written by another tagger tag run (it holds {LOCK_NAME}); "
                               "wait for it to finish or choose another --out") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        if is_same_file(lock, path):
+            return lock
+        lock.close()  # locked the file of a run that has just finished and deleted it: lock the current one
+
+
+def is_same_file(stream: IO, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False

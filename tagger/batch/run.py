@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
-from tagger.atomic import remove_temporaries
+from tagger.atomic import file_in_the_way, remove_temporaries
 from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
 from tagger.errors import ConfigError
 from tagger.outputs import default_output_format, output_suffix
@@ -59,6 +62,13 @@ def annotate_folder(model_dir: Path, names: list[str], out_dir: Path, options: B
 
 
 def check_folders(names: list[str], out_dir: Path) -> None:
+    """Before any work: ``out_dir`` can be a folder, and is not an input folder or inside one."""
+    blocker = file_in_the_way(out_dir)
+    if blocker == out_dir:
+        raise ConfigError(f"--out {out_dir} is a file; --out names a folder for the outputs (-o FILE writes "
+                          "one output file)")
+    if blocker is not None:
+        raise ConfigError(f"--out {out_dir}: {blocker} is a file, not a folder; choose another --out")
     for name in names:
         if Path(name).is_dir() and Path(name).resolve().is_relative_to(out_dir.resolve()):
             raise ConfigError(f"--out {out_dir} is or contains the input folder {name}: outputs would overwrite "
@@ -163,25 +173,68 @@ def run_in_workers(model_dir: Path, tasks: list[FileTask], options: BatchOptions
     threads = max(1, (os.cpu_count() or 1) // len(shares))
     processes = [context.Process(target=worker_main, args=(model_dir, share, options, threads, messages, os.getpid()),
                                  daemon=True) for share in shares]
-    for process in processes:
-        process.start()
     running = len(processes)
-    while running:
-        kind, payload = messages.get()
-        if kind == "words":
-            listener.words(payload)
-        elif kind == "result":
-            yield payload
-        elif kind == "error":
-            raise RuntimeError(f"a tagging worker failed:\n{payload}")
-        else:
-            running -= 1
-    for process in processes:
+    try:
+        with sigint_ignored_by_children():
+            for process in processes:
+                process.start()
+        while running:
+            kind, payload = messages.get()
+            if kind == "words":
+                listener.words(payload)
+            elif kind == "result":
+                yield payload
+            elif kind == "error":
+                raise RuntimeError(f"a tagging worker failed:\n{payload}")
+            else:
+                running -= 1
+    finally:
+        stop_workers(processes, finished=running == 0)
+
+
+def stop_workers(processes: list[Any], finished: bool) -> None:
+    """Wait for the workers; after a Ctrl-C (or an error) in this process, first stop those still working:
+    they ignore SIGINT, and SIGTERM ends them without a word."""
+    started = [process for process in processes if process.pid is not None]
+    if not finished:
+        for process in started:
+            if process.is_alive():
+                process.terminate()
+    for process in started:
         process.join()
+
+
+@contextmanager
+def sigint_ignored_by_children() -> Iterator[None]:
+    """Processes started in this block ignore SIGINT from their first instruction on, so a Ctrl-C, which the
+    terminal sends to every process of the group, interrupts this process alone (which then stops them)
+    instead of printing a KeyboardInterrupt traceback from each worker. An ignored signal stays ignored across
+    exec, and Python then installs no handler of its own; a Ctrl-C meanwhile waits, blocked, for this process."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield  # handlers belong to the main thread (and Windows has no signal masks): worker_main ignores it
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def worker_main(model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any,
                 parent: int) -> None:
+    """One worker process: tag ``tasks`` and report over ``messages``. It ignores SIGINT (the parent, which
+    a Ctrl-C interrupts, stops it) and ends quietly on a KeyboardInterrupt that reaches it anyway."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        tag_in_worker(model_dir, tasks, options, threads, messages, parent)
+    except KeyboardInterrupt:
+        return
+
+
+def tag_in_worker(model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any,
+                  parent: int) -> None:
     import traceback
 
     import torch

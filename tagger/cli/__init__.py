@@ -123,7 +123,7 @@ def tag(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary table (errors still print)."),
     quantize: str = QuantizeOption,
     engine: str = typer.Option("local", "--engine", help="local: processes on this machine; ray: actors on a Ray "
-                               "cluster (pip install 'tagger[ray]'; inputs and --out on a shared file system)."),
+                               "cluster (pip install 'tagger\\[ray]'; inputs and --out on a shared file system)."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster's address "
                                           "(e.g. ray://head:10001 or auto); none starts a local Ray instance."),
 ) -> None:

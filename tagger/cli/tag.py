@@ -13,10 +13,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tagger.atomic import AtomicFile
+from tagger.atomic import AtomicFile, file_in_the_way
 from tagger.batch import (BatchOptions, FileResult, FileTask, InputFile, Listener, annotate_folder, find_inputs,
                           tag_files)
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, CorpusFormatError
 from tagger.model import QUANTIZE_MODES
 from tagger.outputs import OUTPUT_FORMATS, default_output_format
 from tagger.schemes import SCHEMES
@@ -25,6 +25,7 @@ INPUT_FORMATS = ("auto", "text", "conll", "conllu", "jsonl", "spacy")
 ENGINES = ("local", "ray")
 CONLLU_FIELDS = ("upos", "xpos", "misc")
 SINGLE_DOCUMENT_FORMATS = ("spacy", "html")  # one file each: they cannot be concatenated into a stream
+STDIN = "stdin"  # what messages call standard input (it is read from a temporary copy)
 
 
 def check_options(options: BatchOptions) -> None:
@@ -121,8 +122,11 @@ def tag_to_stream(model_dir: Path, inputs: list[str], output: str, options: Batc
     with ExitStack() as stack:
         check_output(output, inputs, options.overwrite)
         files: list[InputFile] = []
+        stdin_copies: set[str] = set()  # the temporary files standard input was saved to: "stdin" in messages
         for name in inputs:
             files += [stdin_file(stack, options)] if name == "-" else find_inputs([name], options.input_format)
+            if name == "-":
+                stdin_copies.add(str(files[-1].path))
         tasks = [FileTask(file, None, chosen_format(file.format, options)) for file in files]
         if len(tasks) > 1 and any(t.output_format in SINGLE_DOCUMENT_FORMATS for t in tasks):
             raise ConfigError("spacy and html outputs hold one input each: use --out FOLDER for several inputs")
@@ -132,9 +136,11 @@ def tag_to_stream(model_dir: Path, inputs: list[str], output: str, options: Batc
         try:
             for _ in tag_files(tagger, tasks, options, stream, stop_on_error=True):
                 stream.flush()
-        except BaseException:
+        except BaseException as error:
             if target is not None:
                 target.abort()
+            if isinstance(error, CorpusFormatError) and error.path in stdin_copies:
+                raise CorpusFormatError(STDIN, error.line_no, error.found, error.expected, error.hint) from None
             raise
         if target is not None:
             target.commit()
@@ -145,17 +151,30 @@ def chosen_format(input_format: str, options: BatchOptions) -> str:
 
 
 def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
-    """Standard input saved to a temporary file (the readers work on paths); raw text unless told otherwise."""
-    path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-stdin-"))) / "stdin"
-    path.write_bytes(sys.stdin.buffer.read())
-    return InputFile(path, Path("stdin"), "text" if options.input_format == "auto" else options.input_format)
+    """Standard input saved to a temporary file (the readers work on paths); raw text unless told otherwise.
+    Nothing on it is refused here, before the model loads and before any output begins."""
+    data = sys.stdin.buffer.read()
+    if not data.strip():
+        raise CorpusFormatError(STDIN, 0, "nothing to tag (standard input is empty or only whitespace)",
+                                "text or a corpus piped in", "or name the files to tag instead of -")
+    path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-stdin-"))) / STDIN
+    path.write_bytes(data)
+    return InputFile(path, Path(STDIN), "text" if options.input_format == "auto" else options.input_format)
 
 
 def check_output(output: str, inputs: list[str], overwrite: bool) -> None:
+    """Before any work: ``-o`` names a file that can be written and is not an input."""
     if output == "-":
         return
-    target = Path(output).resolve()
+    path = Path(output)
+    target = path.resolve()
     if any(name != "-" and Path(name).resolve() == target for name in inputs):
         raise ConfigError(f"--output {output} is also an input; refusing to overwrite an input file")
+    if path.is_dir():
+        raise ConfigError(f"--output {output} is a folder; --output names one file (--out {output} tags into "
+                          "the folder)")
+    blocker = file_in_the_way(path.parent)
+    if blocker is not None:
+        raise ConfigError(f"--output {output}: {blocker} is a file, not a folder; choose another --output")
     if target.exists() and not overwrite:
         raise ConfigError(f"--output {output} exists; pass --overwrite to replace it")

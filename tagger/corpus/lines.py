@@ -20,11 +20,15 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Half a UTF-16 pair, as a JSON "\ud800" escape decodes: not text, and no UTF-8 file can hold it.
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
+NUL_HINT = "a NUL byte, as binary files hold: check the path, or remove it from the file"
 # Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
 BYTE_ORDER_MARK = "byte-order mark dropped"
 WHITESPACE_ONLY_LINE = "whitespace-only line read as blank"
 # What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
 CORRUPT_GZIP = (OSError, EOFError, zlib.error)
+# A file with a NUL byte this near its start is binary (git's test): text in UTF-8 or an 8-bit encoding has
+# none, and telling the owner of a PNG to try --encoding latin-1 would send them the wrong way.
+BINARY_SNIFF_BYTES = 8000
 
 
 def open_binary(path: str | Path) -> BinaryIO:
@@ -37,6 +41,28 @@ def open_binary(path: str | Path) -> BinaryIO:
         raise CorpusFormatError(str(path), 0, "no such file", "an existing corpus file") from None
     except OSError as error:
         raise CorpusFormatError(str(path), 0, f"cannot open ({error.strerror})", "a readable file") from None
+
+
+def looks_binary(path: str | Path) -> bool:
+    """Whether the file (decompressed, for ``.gz``) has a NUL byte in its first ``BINARY_SNIFF_BYTES``.
+    Only asked once decoding failed or a NUL was met: UTF-16 text has NULs too, and is read as such."""
+    try:
+        with open_binary(path) as stream:
+            return b"\x00" in stream.read(BINARY_SNIFF_BYTES)
+    except (CorpusFormatError, *CORRUPT_GZIP):
+        return False  # the reader reports what is wrong with it
+
+
+def binary_file_error(path: str | Path) -> CorpusFormatError:
+    return CorpusFormatError(str(path), 0, "a binary file (it holds NUL bytes), not text", "a text file",
+                             "check the path; UTF-16 text needs --encoding utf-16")
+
+
+def decoding_error(path: str | Path, line_no: int, found: str, codec: codecs.CodecInfo) -> CorpusFormatError:
+    """Bytes that ``codec`` cannot decode: in a binary file, that it is binary; in text, which encoding to try."""
+    if looks_binary(path):
+        return binary_file_error(path)
+    return CorpusFormatError(str(path), line_no, found, f"{codec.name} text", ENCODING_HINT)
 
 
 def read_lines(path: str | Path, encoding: str = "utf-8",
@@ -60,7 +86,8 @@ def read_lines(path: str | Path, encoding: str = "utf-8",
         bad = CONTROL_CHARACTER.search(text)
         if bad:
             found = f"control character U+{ord(bad.group()):04X} in {text!r}"
-            raise CorpusFormatError(name, line_no, found, "printable text", "remove it from the file")
+            raise CorpusFormatError(name, line_no, found, "printable text", NUL_HINT if bad.group() == "\x00"
+                                    else "remove it from the file")
         yield line_no, text
 
 
@@ -92,7 +119,7 @@ def _decode_by_line(path: str | Path, codec: codecs.CodecInfo) -> Iterator[tuple
                 text = codec.decode(piece)[0]
             except UnicodeDecodeError as error:
                 found = f"bytes that are not {codec.name} ({error.reason} at byte {error.start + 1})"
-                raise CorpusFormatError(name, line_no, found, f"{codec.name} text", ENCODING_HINT) from None
+                raise decoding_error(name, line_no, found, codec) from None
             yield line_no, text
 
 

@@ -16,6 +16,9 @@ from tagger.outputs.tagged import TaggedSentence, WriterOptions
 from tagger.outputs.writer import FaithfulWriter, TextWriter, check_column_words, join_lines
 
 
+DOCSTART_LINE = f"{DOCSTART}\tO\n\n"
+
+
 def format_conll(words: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None) -> str:
     """``word<TAB>tag[<TAB>probability]`` lines and a blank line; tabs, so words may hold spaces."""
     lines = []
@@ -32,16 +35,35 @@ def format_predictions(words: Sequence[str], gold: Sequence[str], predicted: Seq
 
 class ConllWriter(TextWriter):
     """``word<TAB>tag[<TAB>probability]`` per word, a blank line after each sentence, and ``-DOCSTART-``
-    before each document the input marks (CoNLL ``-DOCSTART-``, CoNLL-U ``# newdoc``, a DocBin's Docs)."""
+    before each document the input marks (CoNLL ``-DOCSTART-``, CoNLL-U ``# newdoc``, a DocBin's Docs).
+
+    Raw text makes each paragraph a document, but a ``-DOCSTART-`` line above the only paragraph of an output
+    says nothing and trips tools that do not expect one (POS taggers' readers): raw text gets ``-DOCSTART-``
+    lines only once a second paragraph shows there is more than one document (or other inputs share the
+    output). Until then the first paragraph's lines are held, so memory holds one paragraph at most.
+    """
 
     def __init__(self, options: WriterOptions):
         self.options = options
+        deciding = options.input_format == "text" and not options.shared_output
+        self.held: list[str] | None = [] if deciding else None  # the first paragraph, while it may be the only one
 
     def format_sentence(self, tagged: TaggedSentence) -> str:
         check_column_words(tagged, "CoNLL")
-        docstart = f"{DOCSTART}\tO\n\n" if opens_document(tagged.sentence) else ""
+        opens = opens_document(tagged.sentence)
         scores = tagged.scores if self.options.probabilities else None
-        return docstart + format_conll(tagged.words, tagged.tags, scores)
+        lines = format_conll(tagged.words, tagged.tags, scores)
+        if self.held is None:
+            return (DOCSTART_LINE if opens else "") + lines
+        if not opens or not self.held:  # still inside the first paragraph
+            self.held.append(lines)
+            return ""
+        first, self.held = "".join(self.held), None  # a second paragraph: both are documents
+        return DOCSTART_LINE + first + DOCSTART_LINE + lines
+
+    def end(self) -> str:
+        first, self.held = "".join(self.held or []), None  # the only paragraph: no -DOCSTART-
+        return first
 
 
 class FaithfulConllWriter(FaithfulWriter):

@@ -38,6 +38,7 @@ class WriterOptions:
     probabilities: bool = False  # also write each tag's probability
     conllu_field: str = "misc"  # CoNLL-U output: put the prediction in "upos", "xpos" or "misc"
     encoding: str = "utf-8"  # of the input file
+    shared_output: bool = False  # the outputs of other inputs go to the same stream (stdout or one -o file)
 
 
 def spaces_after(offsets: Offsets) -> list[bool]:

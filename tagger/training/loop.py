@@ -29,7 +29,7 @@ from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
 from tagger.plots import write_training_plot
 from tagger.scoring import Evaluation
-from tagger.atomic import remove_temporaries, write_atomic
+from tagger.atomic import file_in_the_way, remove_temporaries, write_atomic
 from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
 from tagger.training.checkpoint import (CHECKPOINT_DIR, CHECKPOINT_FILES, LoopState, Trainee, load_checkpoint,
                                         save_checkpoint)
@@ -171,8 +171,17 @@ def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: r
     return [replace(s, document=next(fresh)) if s.document in isolated else s for s in encoded]
 
 
-def check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Never replace a user's model by accident."""
+def check_out_dir(out_dir: Path, overwrite: bool, config: Config | None = None) -> None:
+    """Never replace a user's model by accident; and refuse, before any data is read, what would otherwise fail
+    only at the end of the first epoch (an out_dir that cannot be a folder) or after all the data was loaded
+    (no epoch to train, so no model)."""
+    if config is not None and config.train.epochs < 1:
+        raise ConfigError(f"train.epochs {config.train.epochs}: expected at least 1")
+    blocker = file_in_the_way(Path(out_dir))
+    if blocker == Path(out_dir):
+        raise ConfigError(f"{out_dir} is a file; a model is a folder of files: choose another output folder")
+    if blocker is not None:
+        raise ConfigError(f"{out_dir}: {blocker} is a file, not a folder; choose another output folder")
     if is_model_dir(out_dir) and not overwrite:
         raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
 
@@ -191,7 +200,7 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
     ranks = join_process_group(requested)
     device = local_device(requested, ranks)
     if ranks.main:
-        check_out_dir(out_dir, overwrite or resume)
+        check_out_dir(out_dir, overwrite or resume, config)
     seed_everything(config.train.seed)
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)

@@ -29,7 +29,7 @@ def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, ove
     out_dir = Path(out_dir)
     if seeds < 1:
         raise ConfigError(f"--seeds {seeds}: expected at least 1")
-    check_out_dir(out_dir, overwrite or resume)
+    check_out_dir(out_dir, overwrite or resume, config)
     results: list[TrainingResult] = []
     for seed in range(config.train.seed, config.train.seed + seeds):
         seeded = replace(config, train=replace(config.train, seed=seed))
