@@ -77,3 +77,45 @@ def test_nothing_in_the_package_uses_pickle():
     for path in PACKAGE.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         assert "import pickle" not in source and "torch.load(" not in source, path
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+ENTRY_POINTS = {"__init__", "__main__"}  # the package's own __init__.py and __main__.py: outside the layers
+NO_LAYER = "—"
+
+
+def module_map() -> dict[str, str]:
+    """The module-map table of docs/architecture.md: file (relative to tagger/) -> its layer as written."""
+    rows: dict[str, str] = {}
+    in_section = False
+    for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            in_section = line.strip().lower() == "## module map"
+            continue
+        if not in_section or not line.startswith("|"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or set(cells[0]) <= set("-: ") or cells[0] == "file":
+            continue  # the header and its separator
+        path = cells[0].strip("`")
+        assert path not in rows, f"docs/architecture.md lists {path} twice in its module map"
+        rows[path] = cells[1]
+    assert rows, "docs/architecture.md has no '## Module map' table"
+    return rows
+
+
+def test_module_map_lists_every_file_with_its_layer():
+    listed = module_map()
+    files = {p.relative_to(PACKAGE).as_posix(): p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
+    missing, extra = sorted(set(files) - set(listed)), sorted(set(listed) - set(files))
+    assert not missing and not extra, (
+        "docs/architecture.md's module map is out of date: "
+        f"missing from the map: {missing or 'none'}; in the map but not under tagger/: {extra or 'none'}")
+    wrong = []
+    for relative, path in sorted(files.items()):
+        name = module_name(path)
+        assert name in LAYERS or name in ENTRY_POINTS, f"{relative}: module {name!r} has no layer in LAYERS"
+        expected = str(LAYERS[name]) if name in LAYERS else NO_LAYER
+        if listed[relative] != expected:
+            wrong.append(f"{relative}: map says {listed[relative]!r}, LAYERS says {expected!r}")
+    assert not wrong, "docs/architecture.md's module map has wrong layers: " + "; ".join(wrong)
