@@ -17,6 +17,7 @@ from tagger.crf import CRF
 from tagger.decoding import TransitionMask
 from tagger.errors import ConfigError
 from tagger.features import InputFeature, build_features
+from tagger.features.base import gather_rows
 from tagger.vocab import PAD_ID, Vocab
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -141,7 +142,7 @@ def pool_by_index(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     size = flat_index.shape[0] + 1  # a bound on the ids that needs no device-to-host read of index.max()
     sums = hidden.new_zeros(size, hidden.shape[-1]).index_add_(0, flat_index, flat_hidden)  # (size, dim)
     counts = hidden.new_zeros(size).index_add_(0, flat_index, hidden.new_ones(flat_index.shape[0]))  # (size,)
-    return (sums / counts.clamp(min=1).unsqueeze(1))[index]  # (batch_size, seq_len, dim)
+    return gather_rows(sums / counts.clamp(min=1).unsqueeze(1), index)  # (batch_size, seq_len, dim)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

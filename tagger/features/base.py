@@ -51,3 +51,10 @@ def padded(values: Sequence[Sequence[int]], mask: torch.Tensor, fill: int = 0) -
     tensor = torch.full(mask.shape, fill, dtype=torch.long)
     tensor[mask] = torch.tensor([x for row in values for x in row], dtype=torch.long)
     return tensor
+
+
+def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``rows[index]`` whose backward pass adds up repeated rows in a fixed order: the backward of plain
+    indexing (index_put_ with accumulate) adds them in whatever order the threads finish, so two runs with the
+    same seed drifted apart on a multi-threaded CPU; embedding's backward does not."""
+    return nn.functional.embedding(index, rows)

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from tagger.config import ModelConfig
-from tagger.features.base import FeatureModule, InputFeature, padded
+from tagger.features.base import FeatureModule, InputFeature, gather_rows, padded
 from tagger.vocab import PAD_ID, Vocab
 
 
@@ -32,7 +32,7 @@ class CharCNN(FeatureModule):
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         char_ids, char_index = inputs
-        return self.encode_words(char_ids)[char_index]  # (batch_size, seq_len, filters)
+        return gather_rows(self.encode_words(char_ids), char_index)  # (batch_size, seq_len, filters)
 
 
 class CharLSTM(FeatureModule):
@@ -52,10 +52,11 @@ class CharLSTM(FeatureModule):
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         char_ids, char_index = inputs
-        return self.encode_words(char_ids)[char_index]  # (batch_size, seq_len, 2 * char_hidden)
+        return gather_rows(self.encode_words(char_ids), char_index)  # (batch_size, seq_len, 2 * char_hidden)
 
 
 ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM}
+
 
 
 class Characters(InputFeature):
