@@ -181,6 +181,12 @@ PRESETS: dict[str, list[str]] = {
     "accurate": ["model.layers=2", "model.head=crf", "model.document_context=true", "model.context_between_layers=true",
                  "train.average=0.999", "train.context_dropout=0.25"],
 }
+# Presets that use pretrained knowledge installed from the package index (docs/config.md): ``vectors`` adds
+# frozen GloVe 6B 50d to ``accurate`` (the training words and the 100,000 most frequent GloVe words keep their
+# rows), ``contextual`` adds the frozen MiniLM encoder's features to that.
+PRESETS["vectors"] = PRESETS["accurate"] + ["vocab.vectors=glove-6b-50d", "vocab.vectors_limit=100000",
+                                            "model.word_dim=50", "model.freeze_vectors=true"]
+PRESETS["contextual"] = PRESETS["vectors"] + ["model.contextual=minilm-l6-v2"]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), preset: str = "default") -> Config:

@@ -136,3 +136,12 @@ def test_model_keeps_the_rows_it_needs_and_tags_without_the_package(installed_gl
                             env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("'") >= 8  # four tags printed
+
+
+def test_presets_with_pretrained_knowledge_build_on_accurate():
+    from tagger.config import load_config
+
+    accurate, vectors, contextual = (load_config(preset=name) for name in ("accurate", "vectors", "contextual"))
+    assert (vectors.vocab.vectors, vectors.model.word_dim, vectors.model.freeze_vectors) == ("glove-6b-50d", 50, True)
+    assert vectors.model.document_context and vectors.model.head == "crf" and vectors.train == accurate.train
+    assert contextual.model.contextual == "minilm-l6-v2" and contextual.vocab == vectors.vocab

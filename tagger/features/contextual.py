@@ -89,6 +89,11 @@ class Contextual(InputFeature):
             self._cached_words += len(words)
         return [self._cache[k] for k in keys]
 
+    def clear_cache(self) -> None:
+        """Forget the features computed so far (a benchmark's next pass then pays for them again)."""
+        self._cache.clear()
+        self._cached_words = 0
+
     def collate(self, values: Sequence[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         batch = torch.zeros(*mask.shape, self.dim)  # (batch_size, seq_len, dim)
         batch[mask] = torch.cat(list(values)).float()
