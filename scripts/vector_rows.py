@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--tag-column", type=int, default=-1)
     parser.add_argument("--vectors", required=True, help="the vocab.vectors the model was trained with")
     parser.add_argument("--limits", type=int, nargs="+", default=[0, 10_000, 50_000, 100_000, 200_000, 400_000])
+    parser.add_argument("--save", nargs=2, metavar=("LIMIT", "DIR"),
+                        help="also save the model trimmed to LIMIT vector words into DIR (as model.safetensors etc.)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tagger = Tagger.load(args.model, device="cpu")
@@ -58,7 +60,7 @@ def main() -> None:
     dim = tagger.config.model.word_dim
     other_params = sum(p.numel() for n, p in tagger.model.state_dict().items() if n != "word_embedding.weight")
     print("| vector words kept beside the training words | vocabulary | test F1 fp32 | test F1 fp16 "
-          "| model MB fp32 | model MB fp16 |")
+          "| weights MB fp32 | weights MB fp16 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for limit in args.limits:
         keep = train_forms | set(vector_forms[:limit])
@@ -67,6 +69,16 @@ def main() -> None:
         sizes = [(other_params * 4 + rows * dim * width) / 1e6 for width in (4, 2)]
         print(f"| {limit:,} | {rows:,} | {100 * scores[0]:.2f} | {100 * scores[1]:.2f} "
               f"| {sizes[0]:.1f} | {sizes[1]:.1f} |", flush=True)
+    if args.save:
+        from dataclasses import replace as with_changes
+
+        from tagger.serialization import save_model
+
+        limit = int(args.save[0])
+        small = trimmed(tagger, train_forms | set(vector_forms[:limit]), False)
+        config = with_changes(small.config, vocab=with_changes(small.config.vocab, vectors_limit=limit))
+        save_model(args.save[1], config, small.vocab, small.model, tagger.metrics)
+        print(f"saved the model with {len(small.vocab.words):,} words in {args.save[1]}")
 
 
 if __name__ == "__main__":
