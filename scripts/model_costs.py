@@ -3,7 +3,7 @@ the models, so a busy machine slows them alike), load time in a fresh process, a
 
     python scripts/model_costs.py runs/accurate runs/vectors runs/contextual --data eng.testb --rounds 5
 
-Contextual features are computed afresh in every round (the encoder's cache is emptied), as for new text.
+Contextual features are computed afresh in every round, as for new text (only training keeps them).
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ def main() -> None:
     speeds: list[list[float]] = [[] for _ in taggers]
     for round_ in range(args.rounds + 1):  # round 0 warms up
         for index, tagger in enumerate(taggers):
-            for feature in tagger.features:
-                getattr(feature, "clear_cache", lambda: None)()
             started = time.perf_counter()
             tagger.tag(sentences, documents=documents)
             if round_:

@@ -39,14 +39,20 @@ def test_encoder_output_matches_transformers_bert_model(encoder_dir):
     torch.testing.assert_close(mixed[-2, :4], torch.tensor([-0.18906, -1.43973, 0.06478, -0.2866]), atol=2e-5, rtol=0)
 
 
-def test_features_per_word_pool_its_pieces_and_are_computed_once(encoder_dir):
+def test_features_per_word_pool_its_pieces_and_are_computed_once_in_training(encoder_dir):
     feature = Contextual(str(encoder_dir))
+    feature.keep_encodings()
+    calls = []
+    hook = feature.encoder.register_forward_hook(lambda *args: calls.append(1))
     first = feature.encode([WORDS, ["Paris"]])
     assert [f.shape for f in first] == [(5, 8), (1, 8)] and first[0].dtype == torch.float16
-    calls = []
-    feature.encoder.register_forward_hook(lambda *args: calls.append(1))
     again = feature.encode([WORDS])  # remembered: the encoder does not run again
-    assert calls == [] and again[0] is first[0]
+    assert len(calls) == 1 and again[0] is first[0]
+    tagging = Contextual(str(encoder_dir))  # text to tag: nothing kept, so memory stays flat over a stream
+    tagging.encode([WORDS])
+    torch.testing.assert_close(tagging.encode([WORDS])[0], first[0])
+    assert len(calls) == 3 and tagging.encoder is feature.encoder  # one encoder per process, read once
+    hook.remove()
 
 
 def test_sentences_longer_than_the_window_are_encoded_in_windows(encoder_dir):

@@ -12,8 +12,6 @@ from tagger.vocab import Vocab
 
 __all__ = ["FeatureModule", "InputFeature", "build_features"]
 
-_ENCODERS: dict[str, InputFeature] = {}  # a process loads each contextual encoder once, whatever loads models
-
 
 def build_features(config: ModelConfig, vocab: Vocab) -> list[InputFeature]:
     """The inputs ``config`` asks for, in the order their embeddings are concatenated."""
@@ -23,9 +21,7 @@ def build_features(config: ModelConfig, vocab: Vocab) -> list[InputFeature]:
     if config.casing_dim:
         features.append(Casing(vocab, config.casing_dim))
     if config.contextual:
-        if config.contextual not in _ENCODERS:
-            from tagger.features.contextual import Contextual  # lazily: loading an encoder takes a while
+        from tagger.features.contextual import Contextual  # lazily: only such models need the encoder's code
 
-            _ENCODERS[config.contextual] = Contextual(config.contextual)
-        features.append(_ENCODERS[config.contextual])
+        features.append(Contextual(config.contextual))
     return features

@@ -23,6 +23,9 @@ class InputFeature(ABC):
         """Where the feature computes (an encoder's device); ids need nothing."""
         return self
 
+    def keep_encodings(self) -> None:
+        """Training encodes the same sentences every epoch: a feature whose encoding is costly keeps it from now on."""
+
     def __deepcopy__(self, memo: dict) -> "InputFeature":
         return self  # no weights of the model live here: a copy of a model (weight average, int8) shares them
 

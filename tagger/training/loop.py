@@ -296,7 +296,7 @@ def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.d
         model.word_embedding.weight.requires_grad_(not config.model.freeze_vectors)
     model.to(device)
     for feature in model.features:
-        feature.to(device)
+        feature.to(device).keep_encodings()
     optimizer, schedule = build_optimizer(model, config)
     if ranks.world > 1:
         torch.manual_seed(config.train.seed + 1_000 * ranks.rank)
