@@ -138,11 +138,15 @@ def pool_by_index(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     The same word elsewhere in the document often sits in a clearer context ("Clinton said" vs
     "President Bill Clinton"); pooling lets every mention see them all (Akbik et al. 2019, pooled embeddings).
     """
-    flat_hidden, flat_index = hidden.reshape(-1, hidden.shape[-1]), index.reshape(-1)  # (positions, dim), (positions,)
+    # Sums and counts in fp32 whatever the states' precision: in bf16, 256 + 1 rounds back to 256, which made the
+    # mean of a word seen 2,000 times in a document 11.6 instead of 1.49.
+    flat_hidden = hidden.reshape(-1, hidden.shape[-1]).float()  # (positions, dim)
+    flat_index = index.reshape(-1)  # (positions,)
     size = flat_index.shape[0] + 1  # a bound on the ids that needs no device-to-host read of index.max()
-    sums = hidden.new_zeros(size, hidden.shape[-1]).index_add_(0, flat_index, flat_hidden)  # (size, dim)
-    counts = hidden.new_zeros(size).index_add_(0, flat_index, hidden.new_ones(flat_index.shape[0]))  # (size,)
-    return gather_rows(sums / counts.clamp(min=1).unsqueeze(1), index)  # (batch_size, seq_len, dim)
+    sums = flat_hidden.new_zeros(size, hidden.shape[-1]).index_add_(0, flat_index, flat_hidden)  # (size, dim)
+    counts = flat_hidden.new_zeros(size).index_add_(0, flat_index, flat_hidden.new_ones(flat_index.shape[0]))
+    means = (sums / counts.clamp(min=1).unsqueeze(1)).to(hidden.dtype)  # (size, dim)
+    return gather_rows(means, index)  # (batch_size, seq_len, dim)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import NER_SENTENCES, write_conll
 
 from tagger.annotate import Tagger
 from tagger.batching import MAX_CONTEXT_SENTENCES, build_batch, document_batches, encode_sentence
@@ -11,8 +12,6 @@ from tagger.config import ModelConfig
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.model import build_model, pool_by_index
 from tagger.vocab import build_vocab
-
-from conftest import NER_SENTENCES, write_conll
 
 SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"], ["CLINTON", "WINS"]]
 
@@ -172,3 +171,11 @@ def test_context_between_layers_needs_a_second_layer():
     vocab, _ = make_model()
     with pytest.raises(ConfigError, match="model.layers = 2 or more"):
         build_model(ModelConfig(document_context=True, context_between_layers=True, layers=1), vocab)
+
+
+def test_pooling_in_bf16_adds_up_in_fp32():
+    """A word seen 2,000 times in a document: bf16 counts stop at 256 (256 + 1 rounds back), so the mean was wrong."""
+    hidden = torch.linspace(0.5, 2.5, 2000).reshape(1, 2000, 1).to(torch.bfloat16)  # (1, positions, 1)
+    pooled = pool_by_index(hidden, torch.ones(1, 2000, dtype=torch.long))
+    assert pooled.dtype == torch.bfloat16
+    assert abs(pooled[0, 0, 0].item() - hidden.float().mean().item()) < 0.01
