@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_configure(config):
+    # tests/test_cuda.py: run on a CUDA device when torch sees one, skipped otherwise (scripts/gpu_check.sh runs them)
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped where torch.cuda.is_available() is False")
+
+
 NER_SENTENCES = [
     ("John Smith lives in Paris .", "B-PER I-PER O O B-LOC O"),
     ("Mary works for Acme Corp in Berlin .", "B-PER O O B-ORG I-ORG O B-LOC O"),
