@@ -1,0 +1,169 @@
+"""What a tagger does around its network, whatever runs the network: pieces of long sentences, documents, label
+ids -> tags in a scheme, ``TaggedSentence`` records, raw text, scoring. ``Tagger`` (PyTorch, ``tagger.annotate``)
+has the same methods with the same behaviour; ``PortableTagger`` (onnxruntime) gets them from here, torch-free.
+A subclass provides ``predict`` and ``document_context``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from tagger.config import Config
+from tagger.corpus import Sentence, document_ids
+from tagger.errors import CorpusFormatError
+from tagger.evaluation import Evaluation, evaluate_tags
+from tagger.ordering import split_long
+from tagger.outputs import TaggedSentence
+from tagger.outputs.tagged import Offsets
+from tagger.schemes import NO_SCHEME, Task, convert_tags, per_tag_conversion, repair_tags, split_tag
+from tagger.tokenize import load_tokenizer, raw_text_sentences, text_paragraphs
+from tagger.vocab import Vocab
+
+
+class TaggerBase(ABC):
+    vocab: Vocab
+    config: Config
+    metrics: dict[str, Any]
+
+    def __init__(self, vocab: Vocab, config: Config, metrics: dict[str, Any] | None = None):
+        self.vocab, self.config, self.metrics = vocab, config, metrics or {}
+        self._tokenizers: dict[tuple[str, str | None], Any] = {}
+        self._per_tag: dict[str, list[str] | None] = {}  # output scheme -> label id's tag, when per-tag
+
+    @abstractmethod
+    def predict(
+        self,
+        sentences: Sequence[Sequence[str]],
+        batch_size: int = 256,
+        documents: Sequence[int] | None = None,
+        scores: bool = True,
+    ) -> list[tuple[list[int], list[float]]]:
+        """Label ids and their probabilities (left empty without ``scores``), sentence by sentence."""
+
+    @property
+    def task(self) -> Task:
+        return self.vocab.task
+
+    @property
+    def output_labels(self) -> list[str]:
+        """The tags this model emits in IOB2 (span tasks) or as trained (label tasks)."""
+        if self.task == "labels":
+            return list(self.vocab.labels)
+        types = sorted({split_tag(t)[1] for t in self.vocab.labels} - {""})
+        return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in "BI"]
+
+    def tag(
+        self,
+        sentences: Sequence[Sequence[str]],
+        scores: bool = False,
+        scheme: str = "IOB2",
+        batch_size: int = 256,
+        documents: Sequence[int] | None = None,
+    ) -> list[list[str]] | list[list[tuple[str, float]]]:
+        """Tags for each sentence (a list of words); with ``scores``, (tag, probability) pairs. ``documents``
+        numbers the document of each sentence for models trained with document context; without it the
+        sentences are taken as one document."""
+        tagged = self.tag_sentences(
+            [Sentence(list(words), []) for words in sentences],
+            scores,
+            scheme,
+            batch_size,
+            documents or [0] * len(sentences),
+        )
+        return [list(zip(t.tags, t.scores)) if scores else t.tags for t in tagged]
+
+    def tag_sentences(
+        self,
+        sentences: Sequence[Sentence],
+        scores: bool = False,
+        scheme: str = "IOB2",
+        batch_size: int = 256,
+        documents: Sequence[int] | None = None,
+        offsets: Sequence[Offsets | None] | None = None,
+    ) -> list[TaggedSentence]:
+        """Each sentence with the model's predictions: tags in ``scheme`` (span tasks; word labels as trained),
+        with ``scores`` each tag's probability, and each word's ``offsets`` in its text when given (raw text).
+        ``documents``: by default the documents the sentences mark (``-DOCSTART-``, ``# newdoc``)."""
+        pieces, owners = split_long([s.words for s in sentences])
+        documents = document_ids(sentences) if documents is None else documents
+        piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
+        predicted = self.predict(pieces, batch_size, piece_documents, scores)
+        offsets = offsets or [None] * len(sentences)
+        tag_scheme = scheme if self.task == "spans" else NO_SCHEME
+        results = []
+        for sentence, owned, spans in zip(sentences, owners, offsets):
+            label_ids = [i for p in owned for i in predicted[p][0]]
+            tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owned) > 1)
+            probabilities = [x for p in owned for x in predicted[p][1]]
+            results.append(TaggedSentence(sentence, tags, probabilities, spans, tag_scheme))
+        return results
+
+    def ids_to_tags(self, label_ids: list[int], scheme: str, rejoined: bool) -> list[str]:
+        """Decoding obeys the scheme, so a sequence is valid and usually converts tag by tag; one rejoined from
+        pieces may cut an entity in two and is repaired first."""
+        if self.task == "labels":
+            return [self.vocab.labels[i] for i in label_ids]
+        if scheme not in self._per_tag:
+            self._per_tag[scheme] = per_tag_conversion(self.vocab.labels, self.vocab.scheme, scheme)
+        if self._per_tag[scheme] is not None and not rejoined:
+            return [self._per_tag[scheme][i] for i in label_ids]
+        tags = [self.vocab.labels[i] for i in label_ids]
+        if rejoined:
+            tags, _ = repair_tags(tags, self.vocab.scheme)
+        return convert_tags(tags, self.vocab.scheme, scheme)
+
+    def tag_text(
+        self, text: str, lang: str = "en", pipeline: str | None = None, scheme: str = "IOB2"
+    ) -> list[TaggedSentence]:
+        """Split raw text into sentences and words with spaCy, then tag each sentence."""
+        return self.tag_texts([text], lang, pipeline, scheme)[0]
+
+    def tag_texts(
+        self,
+        texts: Iterable[str],
+        lang: str = "en",
+        pipeline: str | None = None,
+        scheme: str = "IOB2",
+        batch_size: int = 256,
+    ) -> list[list[TaggedSentence]]:
+        """``tag_text`` for many texts at once, each paragraph a document, offsets into each text kept."""
+        if (lang, pipeline) not in self._tokenizers:
+            self._tokenizers[(lang, pipeline)] = load_tokenizer(lang, pipeline)
+        texts = list(texts)
+        owners: list[int] = []  # the text of each paragraph
+
+        def paragraphs() -> Iterator[tuple[int, str]]:
+            for index, text in enumerate(texts):
+                for block in text_paragraphs(text):
+                    owners.append(index)
+                    yield block
+
+        read = list(raw_text_sentences(paragraphs(), self._tokenizers[(lang, pipeline)]))
+        tagged = self.tag_sentences(
+            [s for _, s, _ in read], True, scheme, batch_size, [n for n, _, _ in read], [o for _, _, o in read]
+        )
+        results: list[list[TaggedSentence]] = [[] for _ in texts]
+        for (number, _, _), sentence in zip(read, tagged):
+            results[owners[number]].append(sentence)
+        return results
+
+    def evaluate(self, sentences: Sequence[Sentence], batch_size: int = 256) -> tuple[Evaluation, list[list[str]]]:
+        """Score the model on gold sentences (tags in IOB2 for span tasks); returns the scores and predictions."""
+        self.check_known_tags(sentences)
+        predictions = [tagged.tags for tagged in self.tag_sentences(sentences, batch_size=batch_size)]
+        return evaluate_tags([s.tags for s in sentences], predictions, task=self.task), predictions
+
+    def check_known_tags(self, sentences: Sequence[Sentence]) -> None:
+        known = set(self.output_labels)
+        for sentence in sentences:
+            for offset, tag in enumerate(sentence.tags):
+                if tag not in known:
+                    raise CorpusFormatError(
+                        sentence.path,
+                        sentence.line + offset if sentence.line else 0,
+                        f"tag {tag!r} was not seen in training",
+                        f"one of the model's tags: {', '.join(sorted(known))}",
+                        "evaluate with data labelled like the training data",
+                    )

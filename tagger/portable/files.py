@@ -1,0 +1,206 @@
+"""The exported model directory, as ``tagger export`` writes it and the portable tagger reads it.
+
+    model.onnx    the network: input features -> per-word emissions (dynamic batch and length axes)
+    vocab.json    words, characters and labels, as in a model directory
+    config.json   written last: format, versions, the onnx file's SHA-256 and inputs, the decoding scores,
+                  the training configuration
+    metrics.json  and README.md, copied from the model directory when it has them
+
+Everything another runtime (C#, Java, JavaScript) needs is in these files: the inputs are described below and in
+docs/onnx.md, the decoding scores are plain JSON. No torch here: this module is imported by the portable tagger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tagger.config import Config, ModelConfig
+from tagger.errors import ConfigError, ModelDirError, TaggerError
+from tagger.vocab import Vocab
+
+EXPORT_FORMAT = "tagger-onnx"  # config.json's "format", and the ONNX model's metadata "tagger_format"
+EXPORT_FORMAT_VERSION = 1
+ONNX_FILE = "model.onnx"
+REQUIRED_FILES = ("config.json", "vocab.json", ONNX_FILE)
+OPTIONAL_FILES = ("metrics.json", "README.md")
+WHAT_AN_EXPORT_HOLDS = (
+    "an exported model directory holds config.json, vocab.json and model.onnx, as written by `tagger export`"
+)
+PRECISIONS = ("fp32", "int8")
+DECODING_METHODS = ("argmax", "constrained", "crf")
+
+# The network's inputs, in this order when present (int64 unless said otherwise):
+WORDS = "words"  # (batch_size, seq_len) word ids of the normalised words, 0 at padding
+CHAR_IDS = "char_ids"  # (word_types, word_len) char ids of each distinct word of the batch; row 0 the padding word
+CHAR_INDEX = "char_index"  # (batch_size, seq_len) each position's row of char_ids, 0 at padding
+CASING = "casing"  # (batch_size, seq_len) casing class ids, 0 at padding
+LENGTHS = "lengths"  # (batch_size,) words per sentence, each at least 1
+CONTEXT_INDEX = "context_index"  # (batch_size, seq_len) one id per (document, normalised word) of the batch, 0 padding
+EMISSIONS = "emissions"  # the one output: (batch_size, seq_len, num_labels) float32
+
+
+def input_names(config: ModelConfig) -> list[str]:
+    """The network's inputs for a model configuration, in the order the graph takes them."""
+    names = [WORDS]
+    if config.char_encoder != "none":
+        names += [CHAR_IDS, CHAR_INDEX]
+    if config.casing_dim:
+        names.append(CASING)
+    names.append(LENGTHS)
+    if config.document_context:
+        names.append(CONTEXT_INDEX)
+    return names
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How emissions become tags: ``argmax`` (plain labels), ``constrained`` (softmax head: Viterbi over the log
+    probabilities with the scheme's transitions) or ``crf`` (Viterbi and posteriors with the learned scores).
+    ``start``, ``transitions`` (from -> to) and ``end`` are additive scores: learned plus constraints (-1e4 where
+    the scheme forbids), exactly as the PyTorch model adds them; empty for argmax."""
+
+    method: str
+    start: list[float]
+    transitions: list[list[float]]
+    end: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "start": self.start, "transitions": self.transitions, "end": self.end}
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """An exported directory, read and checked: everything but the network's session."""
+
+    config: Config
+    vocab: Vocab
+    decoding: Decoding
+    header: dict[str, Any]
+    onnx_bytes: bytes
+    metrics: dict[str, Any]
+
+    @property
+    def precision(self) -> str:
+        return self.header["onnx"]["precision"]
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.header["onnx"]["inputs"])
+
+
+def to_json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def is_exported_dir(directory: str | Path) -> bool:
+    """Whether ``directory`` looks like an export (holds model.onnx) rather than a PyTorch model directory: the
+    portable tagger then reads it and says what is wrong with it, if anything."""
+    directory = Path(directory)
+    return (directory / ONNX_FILE).is_file() and not (directory / "model.safetensors").is_file()
+
+
+def read_exported(directory: str | Path) -> ExportedModel:
+    """Read and check an exported directory; every problem is one ModelDirError saying what to do."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        problem = "is a file, not a model directory" if directory.exists() else "no such model directory"
+        raise ModelDirError(str(directory), problem, WHAT_AN_EXPORT_HOLDS)
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ModelDirError(str(directory), f"missing {', '.join(missing)}", WHAT_AN_EXPORT_HOLDS)
+    header = parse_json((directory / "config.json").read_bytes(), directory / "config.json")
+    check_header(header, directory / "config.json")
+    try:
+        config = Config.from_dict(header["config"], "config")
+    except ConfigError as error:
+        raise ModelDirError(
+            str(directory / "config.json"), str(error), "export the model again with this tagger version"
+        ) from None
+    vocab_path = directory / "vocab.json"
+    vocab = Vocab.from_dict(parse_json(vocab_path.read_bytes(), vocab_path), str(vocab_path))
+    decoding = read_decoding(header, len(vocab.labels), directory / "config.json")
+    expected_inputs = input_names(config.model)
+    if list(header["onnx"]["inputs"]) != expected_inputs:
+        raise ModelDirError(
+            str(directory / "config.json"),
+            f"lists the inputs {header['onnx']['inputs']}, but its model settings need {expected_inputs}",
+            "config.json was edited; export the model again",
+        )
+    onnx_path = directory / ONNX_FILE
+    onnx_bytes = onnx_path.read_bytes()
+    if hashlib.sha256(onnx_bytes).hexdigest() != header["onnx"]["sha256"]:
+        raise ModelDirError(
+            str(onnx_path),
+            "damaged or replaced: its checksum does not match config.json",
+            "export the model again with `tagger export`",
+        )
+    metrics_path = directory / "metrics.json"
+    metrics = parse_json(metrics_path.read_bytes(), metrics_path) if metrics_path.is_file() else {}
+    return ExportedModel(config, vocab, decoding, header, onnx_bytes, metrics)
+
+
+def parse_json(data: bytes, path: Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelDirError(str(path), f"not valid JSON ({error})", "export the model again") from None
+
+
+def check_header(header: Any, path: Path) -> None:
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise ModelDirError(
+            str(path), f'is not the config of an exported model (no "format": "{EXPORT_FORMAT}")', WHAT_AN_EXPORT_HOLDS
+        )
+    version = header.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= EXPORT_FORMAT_VERSION:
+        from tagger import __version__
+
+        raise ModelDirError(
+            str(path),
+            f"export format_version {version!r} is not supported by tagger {__version__} "
+            f"(reads 1..{EXPORT_FORMAT_VERSION})",
+            "upgrade tagger, or export the model with this version",
+        )
+    onnx = header.get("onnx")
+    if (
+        not isinstance(onnx, dict)
+        or not isinstance(onnx.get("sha256"), str)
+        or onnx.get("precision") not in PRECISIONS
+        or not isinstance(onnx.get("inputs"), list)
+        or not isinstance(header.get("config"), dict)
+    ):
+        raise ModelDirError(
+            str(path), "is incomplete (onnx.sha256, onnx.precision, onnx.inputs, config)", "export the model again"
+        )
+
+
+def read_decoding(header: dict[str, Any], num_labels: int, path: Path) -> Decoding:
+    data = header.get("decoding")
+    try:
+        decoding = Decoding(
+            str(data["method"]),
+            [float(x) for x in data["start"]],
+            [[float(x) for x in row] for row in data["transitions"]],
+            [float(x) for x in data["end"]],
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelDirError(
+            str(path), f"decoding scores are incomplete or malformed ({error!r})", "export again"
+        ) from None
+    sizes = (len(decoding.start), len(decoding.transitions), len(decoding.end), *map(len, decoding.transitions))
+    if decoding.method not in DECODING_METHODS or (decoding.method != "argmax" and set(sizes) != {num_labels}):
+        raise ModelDirError(
+            str(path),
+            f"decoding {decoding.method!r} with scores for {sizes[:3]} labels does not fit the {num_labels} labels",
+            "config.json and vocab.json must come from the same export",
+        )
+    return decoding
+
+
+def refuse(path: Path, problem: str) -> TaggerError:
+    """The error for a model.onnx that is not the network this export describes."""
+    return ModelDirError(str(path), problem, "export the model again with `tagger export`")
