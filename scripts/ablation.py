@@ -32,20 +32,29 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of BASE and the defa
     "crf": ("CRF head", ["model.head=crf"]),
     "document": ("document context (pooled word states)", ["model.document_context=true"]),
     "crf-document": ("CRF head + document context", ["model.head=crf", "model.document_context=true"]),
-    "crf-document-layers-average": ("CRF + document context, also between BiLSTM layers, + weight average 0.999 "
-                                    "(--preset accurate before context dropout)",
-                                    ["model.head=crf", "model.document_context=true",
-                                     "model.context_between_layers=true", "train.average=0.999"]),
-    "document-layers-average": ("the accurate settings with the softmax head",
-                                ["model.document_context=true", "model.context_between_layers=true",
-                                 "train.average=0.999"]),
-    "accurate-context-dropout": ("= --preset accurate: crf-document-layers-average + context dropout 0.25 "
-                                 "(sentences also trained alone)",
-                                 ["model.head=crf", "model.document_context=true", "model.context_between_layers=true",
-                                  "train.average=0.999", "train.context_dropout=0.25"]),
-    "crf-256-singleton": ("CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
-                          ["model.head=crf", "model.hidden=256", "train.singleton_unk=0.5", "train.epochs=60",
-                           "train.patience=10"]),
+    "crf-document-layers-average": (
+        "CRF + document context, also between BiLSTM layers, + weight average 0.999 "
+        "(--preset accurate before context dropout)",
+        ["model.head=crf", "model.document_context=true", "model.context_between_layers=true", "train.average=0.999"],
+    ),
+    "document-layers-average": (
+        "the accurate settings with the softmax head",
+        ["model.document_context=true", "model.context_between_layers=true", "train.average=0.999"],
+    ),
+    "accurate-context-dropout": (
+        "= --preset accurate: crf-document-layers-average + context dropout 0.25 (sentences also trained alone)",
+        [
+            "model.head=crf",
+            "model.document_context=true",
+            "model.context_between_layers=true",
+            "train.average=0.999",
+            "train.context_dropout=0.25",
+        ],
+    ),
+    "crf-256-singleton": (
+        "CRF head, BiLSTM 256, singleton → <unk> 0.5, ≤ 60 epochs, patience 10",
+        ["model.head=crf", "model.hidden=256", "train.singleton_unk=0.5", "train.epochs=60", "train.patience=10"],
+    ),
     "char-lstm": ("char-BiLSTM instead of char-CNN", ["model.char_encoder=lstm", "model.char_filters=25"]),
     "no-casing": ("without the casing feature", ["model.casing_dim=0"]),
     "iob2-inside": ("IOB2 instead of BIOES inside", ["train.scheme=IOB2"]),
@@ -82,8 +91,10 @@ def summarise(task: str, name: str, runs: list[dict], out_root: Path) -> str:
         return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0:.2f}"
 
     strict = [score(r["test"], "strict") for r in runs]
-    return (f"| {name} | {CONFIGURATIONS[name][0]} | {len(runs)} | {mean_sd(dev)} | {mean_sd(test)} | {mean_sd(strict)} | "
-            f"{', '.join(f'{t:.2f}' for t in test)} | {statistics.mean(walls):.1f} | {speed:,.0f} |")
+    return (
+        f"| {name} | {CONFIGURATIONS[name][0]} | {len(runs)} | {mean_sd(dev)} | {mean_sd(test)} | {mean_sd(strict)} | "
+        f"{', '.join(f'{t:.2f}' for t in test)} | {statistics.mean(walls):.1f} | {speed:,.0f} |"
+    )
 
 
 def main() -> None:
@@ -91,13 +102,18 @@ def main() -> None:
     parser.add_argument("--task", choices=list(TASKS), required=True)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--seed-list", type=int, nargs="*", help="Train only these seeds (e.g. one per process).")
-    parser.add_argument("--set", action="append", default=[],
-                        help="Extra override for every run, e.g. train.threads=1 when runs share the CPU.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="Extra override for every run, e.g. train.threads=1 when runs share the CPU.",
+    )
     parser.add_argument("--only", nargs="*", choices=list(CONFIGURATIONS), help="A subset of the configurations.")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablation")
     parser.add_argument("--record", action="store_true", help="Append the table to BENCHMARKS.md.")
-    parser.add_argument("--finished-only", action="store_true",
-                        help="Train nothing: tabulate the finished seeds of each configuration.")
+    parser.add_argument(
+        "--finished-only", action="store_true", help="Train nothing: tabulate the finished seeds of each configuration."
+    )
     args = parser.parse_args()
     rows = []
     for name in args.only or CONFIGURATIONS:
@@ -108,12 +124,19 @@ def main() -> None:
         if runs:
             rows.append(summarise(args.task, name, runs, args.out))
     metric = "entity F1 (conlleval)" if args.task == "ner" else "accuracy"
-    table = "\n".join([
-        f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
-        "", f"- machine: {machine()}", f"- command: `python scripts/ablation.py {' '.join(sys.argv[1:])}`", "",
-        f"| config | what | seeds | dev {metric} | test {metric} | test strict IOB2 | test per seed | train min | tag words/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-    ])
+    table = "\n".join(
+        [
+            f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
+            "",
+            f"- machine: {machine()}",
+            f"- command: `python scripts/ablation.py {' '.join(sys.argv[1:])}`",
+            "",
+            f"| config | what | seeds | dev {metric} | test {metric} | test strict IOB2 | test per seed | train min | tag words/s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    )
     print(table)
     if args.record:
         with open(ROOT / "BENCHMARKS.md", "a", encoding="utf-8") as record:

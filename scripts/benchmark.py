@@ -24,10 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from conlleval import evaluate_lines  # noqa: E402  (the independent scorer beside this script)
 from tagging_speed import tagging_speed  # noqa: E402
+
 SHARED = Path(os.environ.get("TAGGER_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
 
-EWT = {split: SHARED / "ud_en_ewt" / f"en_ewt-ud-{name}.conllu" for split, name in
-       (("train", "train"), ("dev", "dev"), ("test", "test"))}
+EWT = {
+    split: SHARED / "ud_en_ewt" / f"en_ewt-ud-{name}.conllu"
+    for split, name in (("train", "train"), ("dev", "dev"), ("test", "test"))
+}
 TASKS = {
     "ner": {
         "title": "CoNLL-2003 English NER (IOB1 as shipped; test = eng.testb)",
@@ -56,8 +59,19 @@ def machine() -> str:
 
 
 def train_command(task: dict, out: Path, extra: list[str]) -> list[str]:
-    command = ["tagger", "train", "--train", str(task["train"]), "--dev", str(task["dev"]),
-               "--test", str(task["test"]), "--out", str(out), "--overwrite"]
+    command = [
+        "tagger",
+        "train",
+        "--train",
+        str(task["train"]),
+        "--dev",
+        str(task["dev"]),
+        "--test",
+        str(task["test"]),
+        "--out",
+        str(out),
+        "--overwrite",
+    ]
     for setting in task["settings"] + extra:
         command += ["--set", setting]
     return command
@@ -66,8 +80,12 @@ def train_command(task: dict, out: Path, extra: list[str]) -> list[str]:
 def conlleval_agreement(model_dir: Path, test: Path) -> tuple[float, float]:
     """Headline F1 of `tagger evaluate` and of the independent scripts/conlleval.py on its --predictions."""
     predictions = model_dir / "test_predictions.txt"
-    shown = subprocess.run(["tagger", "evaluate", str(model_dir), str(test), "--json", "--predictions", str(predictions)],
-                           check=True, capture_output=True, text=True).stdout
+    shown = subprocess.run(
+        ["tagger", "evaluate", str(model_dir), str(test), "--json", "--predictions", str(predictions)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     with open(predictions, encoding="utf-8") as lines:
         independent = evaluate_lines(lines)
     return 100 * json.loads(shown)["conlleval"]["micro"]["f1"], independent["f1"]
@@ -86,31 +104,49 @@ def run(name: str, out_root: Path, extra: list[str]) -> dict:
     metrics = json.loads((out / "metrics.json").read_text())
     speed, spread, _ = tagging_speed(out, task["test"])
     agreement = conlleval_agreement(out, task["test"]) if metrics["task"] == "spans" else None
-    return {"conlleval_agreement": agreement, "task": name, "title": task["title"], "command": shlex.join(command), "wall_seconds": wall,
-            "metrics": metrics, "words_per_second": speed, "words_per_second_sd": spread}
+    return {
+        "conlleval_agreement": agreement,
+        "task": name,
+        "title": task["title"],
+        "command": shlex.join(command),
+        "wall_seconds": wall,
+        "metrics": metrics,
+        "words_per_second": speed,
+        "words_per_second_sd": spread,
+    }
 
 
 def markdown(result: dict, when: str, host: str) -> str:
     test = result["metrics"]["test"]
     if test["task"] == "spans":
-        score = (f"test entity F1 **{100 * test['conlleval']['micro']['f1']:.2f}** (conlleval-compatible), "
-                 f"strict IOB2 {100 * test['strict']['micro']['f1']:.2f}, token accuracy {100 * test['token_accuracy']:.2f}")
+        score = (
+            f"test entity F1 **{100 * test['conlleval']['micro']['f1']:.2f}** (conlleval-compatible), "
+            f"strict IOB2 {100 * test['strict']['micro']['f1']:.2f}, token accuracy {100 * test['token_accuracy']:.2f}"
+        )
     else:
         score = f"test accuracy **{100 * test['token_accuracy']:.2f}**"
-    return "\n".join([
-        f"### {result['title']} — {when}",
-        "",
-        f"- machine: {host}",
-        f"- command: `{result['command']}`",
-        f"- {score}",
-        f"- best epoch {result['metrics']['best_epoch']} of {result['metrics']['epochs_run']}; "
-        f"training wall time {result['wall_seconds'] / 60:.1f} min (whole command, including data reading and scoring)",
-        f"- tagging speed (pre-tokenised test set, CPU, median of 5 after warm-up): "
-        f"{result['words_per_second']:,.0f} ± {result['words_per_second_sd']:,.0f} words/s",
-        *([f"- `tagger evaluate` F1 {result['conlleval_agreement'][0]:.4f} vs independent `scripts/conlleval.py` "
-           f"on its `--predictions` {result['conlleval_agreement'][1]:.4f}"] if result["conlleval_agreement"] else []),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"### {result['title']} — {when}",
+            "",
+            f"- machine: {host}",
+            f"- command: `{result['command']}`",
+            f"- {score}",
+            f"- best epoch {result['metrics']['best_epoch']} of {result['metrics']['epochs_run']}; "
+            f"training wall time {result['wall_seconds'] / 60:.1f} min (whole command, including data reading and scoring)",
+            f"- tagging speed (pre-tokenised test set, CPU, median of 5 after warm-up): "
+            f"{result['words_per_second']:,.0f} ± {result['words_per_second_sd']:,.0f} words/s",
+            *(
+                [
+                    f"- `tagger evaluate` F1 {result['conlleval_agreement'][0]:.4f} vs independent `scripts/conlleval.py` "
+                    f"on its `--predictions` {result['conlleval_agreement'][1]:.4f}"
+                ]
+                if result["conlleval_agreement"]
+                else []
+            ),
+            "",
+        ]
+    )
 
 
 def main() -> None:

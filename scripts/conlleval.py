@@ -74,7 +74,9 @@ class _Counts:
         self.found_guessed_by_type: Counter[str] = Counter()
 
 
-def count_lines(lines: Iterable[str], delimiter: str | None = None, boundary: str = "-X-", raw: bool = False) -> _Counts:
+def count_lines(
+    lines: Iterable[str], delimiter: str | None = None, boundary: str = "-X-", raw: bool = False
+) -> _Counts:
     """Run conlleval's main loop over ``lines``."""
     counts = _Counts()
     in_correct = False
@@ -148,22 +150,33 @@ def counts_to_dict(counts: _Counts) -> dict:
     accuracy = 100 * counts.correct_tags / counts.tokens if counts.tokens else 0.0
     per_type = {}
     for name in sorted(set(counts.found_correct_by_type) | set(counts.found_guessed_by_type)):
-        p, r, f = _prf(counts.correct_by_type[name], counts.found_guessed_by_type[name], counts.found_correct_by_type[name])
+        p, r, f = _prf(
+            counts.correct_by_type[name], counts.found_guessed_by_type[name], counts.found_correct_by_type[name]
+        )
         per_type[name] = {
-            "precision": p, "recall": r, "f1": f,
+            "precision": p,
+            "recall": r,
+            "f1": f,
             "found": counts.found_guessed_by_type[name],
             "gold": counts.found_correct_by_type[name],
             "correct": counts.correct_by_type[name],
         }
     return {
-        "tokens": counts.tokens, "gold_phrases": counts.found_correct,
-        "found_phrases": counts.found_guessed, "correct_phrases": counts.correct_chunk,
-        "accuracy": accuracy, "precision": precision, "recall": recall, "f1": f1,
+        "tokens": counts.tokens,
+        "gold_phrases": counts.found_correct,
+        "found_phrases": counts.found_guessed,
+        "correct_phrases": counts.correct_chunk,
+        "accuracy": accuracy,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
         "per_type": per_type,
     }
 
 
-def evaluate_lines(lines: Iterable[str], delimiter: str | None = None, boundary: str = "-X-", raw: bool = False) -> dict:
+def evaluate_lines(
+    lines: Iterable[str], delimiter: str | None = None, boundary: str = "-X-", raw: bool = False
+) -> dict:
     """conlleval's scores for ``lines`` (percentages, as the perl script reports)."""
     return counts_to_dict(count_lines(lines, delimiter, boundary, raw))
 
@@ -188,9 +201,13 @@ def format_report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="conlleval.pl in Python: chunk-level P/R/FB1 from 'word ... gold guess' lines on stdin.")
+    parser = argparse.ArgumentParser(
+        description="conlleval.pl in Python: chunk-level P/R/FB1 from 'word ... gold guess' lines on stdin."
+    )
     parser.add_argument("-d", dest="delimiter", default=None, help="column delimiter (default: any whitespace)")
-    parser.add_argument("-o", dest="boundary", default="-X-", help="sentence boundary marker in the first column (default: -X-)")
+    parser.add_argument(
+        "-o", dest="boundary", default="-X-", help="sentence boundary marker in the first column (default: -X-)"
+    )
     parser.add_argument("-r", dest="raw", action="store_true", help="raw tags: every non-O tag is a one-word chunk")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON instead of the report")
     args = parser.parse_args(argv)

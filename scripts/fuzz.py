@@ -39,7 +39,9 @@ def save_failure(failure: Failure, folder: Path, number: int) -> Path:
     report.write_text(
         f"reader: {case.reader}\nsource: {case.source}\nfile: {stem.name}{case.suffix}\nconfig: {case.config}\n"
         f"tags_required: {case.tags_required}\nstrict: {case.strict}\n\n{failure.kind}: {failure.message}\n\n"
-        f"{failure.trace}", encoding="utf-8")
+        f"{failure.trace}",
+        encoding="utf-8",
+    )
     return report
 
 
@@ -66,13 +68,20 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000, help="cases per reader (default 10,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--readers", nargs="+", choices=READERS, default=list(READERS))
-    parser.add_argument("--failures", type=Path, default=ROOT / "runs" / "fuzz-failures",
-                        help="where unexpected cases are saved (default runs/fuzz-failures)")
+    parser.add_argument(
+        "--failures",
+        type=Path,
+        default=ROOT / "runs" / "fuzz-failures",
+        help="where unexpected cases are saved (default runs/fuzz-failures)",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
-          f"{args.cases:,} cases per reader, seed {args.seed}", flush=True)
+    print(
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+        f"{args.cases:,} cases per reader, seed {args.seed}",
+        flush=True,
+    )
     tallies, saved = [], 0
     with tempfile.TemporaryDirectory(prefix="fuzz-") as scratch:
         for reader in args.readers:

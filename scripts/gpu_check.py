@@ -47,8 +47,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("env", "pytest", "train", "tagging", "lstm", "accurate")
-FILES = {"pytest": "pytest.json", "train": "train.json", "tagging": "tagging.json", "lstm": "lstm.json",
-         "accurate": "train_accurate.json"}
+FILES = {
+    "pytest": "pytest.json",
+    "train": "train.json",
+    "tagging": "tagging.json",
+    "lstm": "lstm.json",
+    "accurate": "train_accurate.json",
+}
 OPTIONAL = {"accurate"}  # run only with the time the others leave; no time is held back for it
 
 
@@ -59,10 +64,22 @@ class Budget:
 
 
 # Full run: 465 s in all by default, inside the 8 minutes issue 20 gives and a device call's 600 s limit.
-FULL_BUDGETS = {"env": Budget(45, 15), "pytest": Budget(150, 40), "train": Budget(160, 60),
-                "tagging": Budget(110, 40), "lstm": Budget(35, 15), "accurate": Budget(90, 45)}
-TINY_BUDGETS = {"env": Budget(60, 5), "pytest": Budget(90, 10), "train": Budget(90, 10),
-                "tagging": Budget(90, 10), "lstm": Budget(60, 5), "accurate": Budget(90, 10)}
+FULL_BUDGETS = {
+    "env": Budget(45, 15),
+    "pytest": Budget(150, 40),
+    "train": Budget(160, 60),
+    "tagging": Budget(110, 40),
+    "lstm": Budget(35, 15),
+    "accurate": Budget(90, 45),
+}
+TINY_BUDGETS = {
+    "env": Budget(60, 5),
+    "pytest": Budget(90, 10),
+    "train": Budget(90, 10),
+    "tagging": Budget(90, 10),
+    "lstm": Budget(60, 5),
+    "accurate": Budget(90, 10),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ PROFILE_BATCH = 4096  # the batch size profiled (the largest swept below it, in 
 
 
 # ---------------------------------------------------------------------------------------------- small helpers
+
 
 def now_utc() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -121,14 +139,23 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def run_capped(command: list[str], timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT,
-               keep: int = 150) -> dict[str, Any]:
+def run_capped(
+    command: list[str], timeout: float, env: dict[str, str] | None = None, cwd: Path = ROOT, keep: int = 150
+) -> dict[str, Any]:
     """Run ``command`` in its own process group, echoing its output; kill the whole group at ``timeout``.
     Returns rc, timed_out, seconds and the last ``keep`` lines of output."""
     start = time.perf_counter()
     lines: collections.deque[str] = collections.deque(maxlen=keep)
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, errors="replace", start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
 
     def pump() -> None:
         for line in process.stdout:
@@ -147,11 +174,17 @@ def run_capped(command: list[str], timeout: float, env: dict[str, str] | None = 
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     reader.join(timeout=5)
-    return {"command": command, "returncode": process.returncode, "timed_out": timed_out,
-            "seconds": round(time.perf_counter() - start, 2), "output_tail": "\n".join(lines)}
+    return {
+        "command": command,
+        "returncode": process.returncode,
+        "timed_out": timed_out,
+        "seconds": round(time.perf_counter() - start, 2),
+        "output_tail": "\n".join(lines),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- the settings
+
 
 @dataclass
 class Context:
@@ -180,10 +213,22 @@ def find_corpus(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[s
     corpus shipped in corpora/sample_ner unless --conll is given."""
     if args.tiny and not args.conll:
         folder = ROOT / "corpora" / "sample_ner"
-        return ({"name": "sample_ner (tiny dry run)", "train": folder / "train.conll", "dev": folder / "dev.conll",
-                 "test": folder / "dev.conll", "tag_column": None}, [str(folder)])
-    candidates = [args.conll, os.environ.get("GPU_CHECK_CONLL"), ROOT.parent / "shared" / "corpora" / "conll2003",
-                  ROOT / ".whl" / "conll2003"]
+        return (
+            {
+                "name": "sample_ner (tiny dry run)",
+                "train": folder / "train.conll",
+                "dev": folder / "dev.conll",
+                "test": folder / "dev.conll",
+                "tag_column": None,
+            },
+            [str(folder)],
+        )
+    candidates = [
+        args.conll,
+        os.environ.get("GPU_CHECK_CONLL"),
+        ROOT.parent / "shared" / "corpora" / "conll2003",
+        ROOT / ".whl" / "conll2003",
+    ]
     looked = []
     for candidate in candidates:
         if not candidate:
@@ -191,28 +236,52 @@ def find_corpus(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[s
         folder = Path(candidate).expanduser().resolve()
         looked.append(str(folder))
         if all((folder / name).is_file() for name in ("eng.train", "eng.testa", "eng.testb")):
-            return ({"name": "CoNLL-2003", "train": folder / "eng.train", "dev": folder / "eng.testa",
-                     "test": folder / "eng.testb", "tag_column": 3}, looked)
+            return (
+                {
+                    "name": "CoNLL-2003",
+                    "train": folder / "eng.train",
+                    "dev": folder / "eng.testa",
+                    "test": folder / "eng.testb",
+                    "tag_column": 3,
+                },
+                looked,
+            )
     return None, looked
 
 
 def fallback_corpus() -> dict[str, Any]:
     """For the tagging figures when CoNLL-2003 is absent: UD English EWT, shipped in the repository."""
     folder = ROOT / "corpora" / "ud_en_ewt"
-    return {"name": "UD English EWT (CoNLL-2003 absent)", "train": folder / "en_ewt-ud-dev.conllu.gz",
-            "dev": folder / "en_ewt-ud-dev.conllu.gz", "test": folder / "en_ewt-ud-test.conllu.gz", "tag_column": None}
+    return {
+        "name": "UD English EWT (CoNLL-2003 absent)",
+        "train": folder / "en_ewt-ud-dev.conllu.gz",
+        "dev": folder / "en_ewt-ud-dev.conllu.gz",
+        "test": folder / "en_ewt-ud-test.conllu.gz",
+        "tag_column": None,
+    }
 
 
 def make_context(args: argparse.Namespace) -> Context:
     sizes = TINY if args.tiny else FULL
     if args.words or args.batch_sizes:
-        sizes = Sizes(args.words or sizes.words,
-                      tuple(int(b) for b in args.batch_sizes.split(",")) if args.batch_sizes else sizes.batch_sizes,
-                      args.words or sizes.lstm_tokens, sizes.train_overrides, sizes.accurate_overrides,
-                      min(sizes.profile_words, args.words or sizes.profile_words))
+        sizes = Sizes(
+            args.words or sizes.words,
+            tuple(int(b) for b in args.batch_sizes.split(",")) if args.batch_sizes else sizes.batch_sizes,
+            args.words or sizes.lstm_tokens,
+            sizes.train_overrides,
+            sizes.accurate_overrides,
+            min(sizes.profile_words, args.words or sizes.profile_words),
+        )
     corpus, looked = find_corpus(args)
-    return Context(args, Path(args.out).resolve(), Path(args.work).resolve(), sizes,
-                   TINY_BUDGETS if args.tiny else FULL_BUDGETS, corpus, looked)
+    return Context(
+        args,
+        Path(args.out).resolve(),
+        Path(args.work).resolve(),
+        sizes,
+        TINY_BUDGETS if args.tiny else FULL_BUDGETS,
+        corpus,
+        looked,
+    )
 
 
 def child_environment(ctx: Context) -> dict[str, str]:
@@ -225,13 +294,15 @@ def child_environment(ctx: Context) -> dict[str, str]:
             package = blocked / name.strip()
             package.mkdir(parents=True, exist_ok=True)
             (package / "__init__.py").write_text(
-                f"raise ImportError('{name.strip()} is blocked by gpu_check.py --block-imports (as on the GPU image)')\n")
+                f"raise ImportError('{name.strip()} is blocked by gpu_check.py --block-imports (as on the GPU image)')\n"
+            )
         paths.insert(0, str(blocked))
     existing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in paths]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths + existing), "PYTHONUNBUFFERED": "1"}
 
 
 # ---------------------------------------------------------------------------------------------- orchestrator
+
 
 def orchestrate(ctx: Context) -> int:
     ctx.out.mkdir(parents=True, exist_ok=True)
@@ -240,12 +311,20 @@ def orchestrate(ctx: Context) -> int:
     deadline = started + ctx.args.budget
     selected = [s for s in STAGES if s in ctx.args.stages.split(",")]
     summary: dict[str, Any] = {
-        "check": "scripts/gpu_check.py (issue 20)", "mode": "tiny" if ctx.args.tiny else "full",
-        "device_requested": ctx.device, "started_utc": now_utc(), "budget_seconds": ctx.args.budget,
-        "host": platform.node(), "out": str(ctx.out), "work": str(ctx.work),
+        "check": "scripts/gpu_check.py (issue 20)",
+        "mode": "tiny" if ctx.args.tiny else "full",
+        "device_requested": ctx.device,
+        "started_utc": now_utc(),
+        "budget_seconds": ctx.args.budget,
+        "host": platform.node(),
+        "out": str(ctx.out),
+        "work": str(ctx.work),
         "corpus": {k: str(v) if isinstance(v, Path) else v for k, v in ctx.corpus.items()} if ctx.corpus else None,
-        "corpus_looked_in": ctx.looked_in, "block_imports": ctx.args.block_imports or "",
-        "env": {}, "stages": {}, "headline": {},
+        "corpus_looked_in": ctx.looked_in,
+        "block_imports": ctx.args.block_imports or "",
+        "env": {},
+        "stages": {},
+        "headline": {},
     }
     for name in selected:  # a file left by an earlier run into the same folder must not pass for this run's
         (ctx.out / FILES[name] if name in FILES else ctx.work / "env.json").unlink(missing_ok=True)
@@ -253,18 +332,28 @@ def orchestrate(ctx: Context) -> int:
     environment = child_environment(ctx)
     for index, name in enumerate(selected):
         budget = ctx.budgets[name]
-        held_back = sum(ctx.budgets[s].minimum for s in selected[index + 1:] if s not in OPTIONAL)
+        held_back = sum(ctx.budgets[s].minimum for s in selected[index + 1 :] if s not in OPTIONAL)
         allowed = min(budget.seconds, deadline - time.time() - held_back)
         if allowed < budget.minimum:
-            summary["stages"][name] = {"status": "skipped", "seconds": 0,
-                                       "note": f"only {max(0.0, allowed):.0f} s left of the {ctx.args.budget:.0f} s "
-                                               f"budget for it (needs {budget.minimum:.0f})"}
+            summary["stages"][name] = {
+                "status": "skipped",
+                "seconds": 0,
+                "note": f"only {max(0.0, allowed):.0f} s left of the {ctx.args.budget:.0f} s "
+                f"budget for it (needs {budget.minimum:.0f})",
+            }
             say(f"\n=== {name}: skipped, {summary['stages'][name]['note']}")
             write_json(ctx.out / "summary.json", summary)
             continue
         say(f"\n=== {name} (cap {allowed:.0f} s) {now_utc()}")
-        command = [sys.executable, str(Path(__file__).resolve()), *forwarded_arguments(ctx),
-                   "--stage", name, "--stage-budget", f"{allowed:.1f}"]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            *forwarded_arguments(ctx),
+            "--stage",
+            name,
+            "--stage-budget",
+            f"{allowed:.1f}",
+        ]
         run = run_capped(command, allowed + 10, environment, keep=40)  # the stage keeps its own time; 10 s grace
         result = read_json(ctx.out / FILES[name]) if name in FILES else read_json(ctx.work / "env.json")
         status = (result or {}).get("status", "ok")
@@ -272,8 +361,12 @@ def orchestrate(ctx: Context) -> int:
             status = "timeout"
         elif run["returncode"] != 0:
             status = "failed"
-        entry = {"status": status, "seconds": run["seconds"], "returncode": run["returncode"],
-                 "file": FILES.get(name, "summary.json")}
+        entry = {
+            "status": status,
+            "seconds": run["seconds"],
+            "returncode": run["returncode"],
+            "file": FILES.get(name, "summary.json"),
+        }
         if result and result.get("note"):
             entry["note"] = result["note"]
         if status in ("failed", "timeout"):
@@ -307,8 +400,12 @@ def forwarded_arguments(ctx: Context) -> list[str]:
 def headline(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
     """The figures issue 20 asks for, gathered from the stages' files (None where a stage gave none)."""
     env = summary.get("env") or {}
-    line: dict[str, Any] = {"gpu": env.get("gpu_name"), "torch": env.get("torch"), "cuda": env.get("torch_cuda"),
-                            "cudnn": env.get("cudnn")}
+    line: dict[str, Any] = {
+        "gpu": env.get("gpu_name"),
+        "torch": env.get("torch"),
+        "cuda": env.get("torch_cuda"),
+        "cudnn": env.get("cudnn"),
+    }
     tests = read_json(ctx.out / FILES["pytest"]) or {}
     line["cuda_tests"] = tests.get("counts")
     trained = read_json(ctx.out / FILES["train"]) or {}
@@ -319,15 +416,20 @@ def headline(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
     for precision in ("fp32", "bf16"):
         rows = [r for r in tagging.get("sweep", []) if r.get("precision") == precision and r.get("words_per_second")]
         best = max(rows, key=lambda r: r["words_per_second"], default=None)
-        line[f"tagging_best_{precision}"] = {"words_per_second": best["words_per_second"],
-                                             "batch_size": best["batch_size"]} if best else None
+        line[f"tagging_best_{precision}"] = (
+            {"words_per_second": best["words_per_second"], "batch_size": best["batch_size"]} if best else None
+        )
     lstm = read_json(ctx.out / FILES["lstm"]) or {}
     for precision in ("fp32", "bf16"):
-        rows = [r for r in lstm.get("sweep", []) if r.get("precision") == precision and r.get("module") == "nn.LSTM"
-                and r.get("tokens_per_second")]
+        rows = [
+            r
+            for r in lstm.get("sweep", [])
+            if r.get("precision") == precision and r.get("module") == "nn.LSTM" and r.get("tokens_per_second")
+        ]
         best = max(rows, key=lambda r: r["tokens_per_second"], default=None)
-        line[f"bare_lstm_best_{precision}"] = {"tokens_per_second": best["tokens_per_second"],
-                                               "batch_size": best["batch_size"]} if best else None
+        line[f"bare_lstm_best_{precision}"] = (
+            {"tokens_per_second": best["tokens_per_second"], "batch_size": best["batch_size"]} if best else None
+        )
     accurate = read_json(ctx.out / FILES["accurate"]) or {}
     line["accurate_seconds_per_epoch"] = accurate.get("seconds_per_epoch")
     return line
@@ -342,9 +444,14 @@ def run_stage(ctx: Context, name: str) -> int:
         import gpu_speed
         import gpu_stages
 
-        functions = {"env": gpu_stages.stage_env, "pytest": gpu_stages.stage_pytest, "train": gpu_stages.stage_train,
-                     "accurate": gpu_stages.stage_accurate, "tagging": gpu_speed.stage_tagging,
-                     "lstm": gpu_speed.stage_lstm}
+        functions = {
+            "env": gpu_stages.stage_env,
+            "pytest": gpu_stages.stage_pytest,
+            "train": gpu_stages.stage_train,
+            "accurate": gpu_stages.stage_accurate,
+            "tagging": gpu_speed.stage_tagging,
+            "lstm": gpu_speed.stage_lstm,
+        }
         result = functions[name](ctx, deadline)
     except Exception as error:  # noqa: BLE001 - the whole point: write what is known, with the error
         result = read_json(path) or {}
@@ -359,17 +466,25 @@ def run_stage(ctx: Context, name: str) -> int:
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (a dry run)")
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes and the corpus in corpora/sample_ner: a dry run")
-    parser.add_argument("--out", default=os.environ.get("OUT") or str(ROOT / "gpu_out"),
-                        help="where the JSON files go (default $OUT, else ./gpu_out)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes and the corpus in corpora/sample_ner: a dry run"
+    )
+    parser.add_argument(
+        "--out",
+        default=os.environ.get("OUT") or str(ROOT / "gpu_out"),
+        help="where the JSON files go (default $OUT, else ./gpu_out)",
+    )
     parser.add_argument("--work", default=None, help="scratch folder for models (default: a new temporary folder)")
     parser.add_argument("--conll", default=None, help="folder with eng.train, eng.testa, eng.testb")
     parser.add_argument("--budget", type=float, default=None, help="seconds for all stages (default 465; tiny 300)")
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of " + ",".join(STAGES))
     parser.add_argument("--words", type=int, default=None, help="tagging words and LSTM tokens (default 1,000,000)")
     parser.add_argument("--batch-sizes", default=None, help="comma-separated tagging batch sizes")
-    parser.add_argument("--block-imports", default=None,
-                        help="comma-separated packages made unimportable in the stages (spacy,datasets: as on the GPU image)")
+    parser.add_argument(
+        "--block-imports",
+        default=None,
+        help="comma-separated packages made unimportable in the stages (spacy,datasets: as on the GPU image)",
+    )
     parser.add_argument("--stage", default=None, choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--stage-budget", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -47,8 +47,9 @@ def ensure_model(ctx: Context, clock: Clock, result: dict[str, Any]) -> tuple[Pa
     small = {**corpus, "train": corpus["dev"]}  # one epoch on the dev split: seconds on a GPU
     run = run_capped(train_command(ctx, small, out, "fast", 0.1, ("train.epochs=1",)), clock.left() / 2, keep=20)
     if run["returncode"] != 0 or not is_model_dir(out):
-        raise RuntimeError(f"no fast model: the train stage gave none and a one-epoch training failed:\n"
-                           f"{run['output_tail']}")
+        raise RuntimeError(
+            f"no fast model: the train stage gave none and a one-epoch training failed:\n{run['output_tail']}"
+        )
     result["model"] = f"--preset fast trained for one epoch on {corpus['dev'].name} (the train stage gave none)"
     return out, corpus
 
@@ -71,11 +72,19 @@ def stage_tagging(ctx: Context, deadline: float) -> dict[str, Any]:
     words = sum(len(s.words) for s in gold)
     copies = max(1, math.ceil(ctx.sizes.words / words))
     replicated = [s.words for s in gold] * copies
-    result.update(corpus=str(corpus["test"]), corpus_words=words, copies=copies, words=words * copies,
-                  sentences=len(replicated), mean_sentence_length=round(words / len(gold), 2),
-                  model_config={k: getattr(reference.config.model, k)
-                                for k in ("hidden", "layers", "head", "word_dim", "char_filters", "casing_dim")},
-                  labels=len(reference.vocab.labels))
+    result.update(
+        corpus=str(corpus["test"]),
+        corpus_words=words,
+        copies=copies,
+        words=words * copies,
+        sentences=len(replicated),
+        mean_sentence_length=round(words / len(gold), 2),
+        model_config={
+            k: getattr(reference.config.model, k)
+            for k in ("hidden", "layers", "head", "word_dim", "char_filters", "casing_dim")
+        },
+        labels=len(reference.vocab.labels),
+    )
     if ctx.device.startswith("cuda"):
         result["cudnn_benchmark"] = torch.backends.cudnn.benchmark
     say(f"tagging {words * copies:,} words ({copies} copies of {corpus['test'].name}) on {ctx.device}")
@@ -128,13 +137,13 @@ def time_tagging(ctx: Context, tagger: Any, sentences: list[list[str]], batch_si
     (the padding limit cuts batches short of ``batch_size``) and the peak GPU memory."""
     import torch
 
-    from tagger.annotate import MAX_PADDING
-    from tagger.batching import bucketed_batches
+    from tagger.ordering import MAX_PADDING, bucketed_batches
 
     row: dict[str, Any] = {}
     try:
-        batches = sum(1 for _ in bucketed_batches([len(s) for s in sentences], batch_size, shuffle=False,
-                                                  max_padding=MAX_PADDING))
+        batches = sum(
+            1 for _ in bucketed_batches([len(s) for s in sentences], batch_size, shuffle=False, max_padding=MAX_PADDING)
+        )
         row.update(batches=batches, mean_sentences_per_batch=round(len(sentences) / batches, 1))
         tagger.tag(sentences[: 2 * batch_size], batch_size=batch_size)  # warm-up: kernels, cuDNN plans, allocator
         if ctx.device.startswith("cuda"):
@@ -150,8 +159,10 @@ def time_tagging(ctx: Context, tagger: Any, sentences: list[list[str]], batch_si
         row.update(seconds=round(seconds, 3), words_per_second=round(words / seconds))
         if ctx.device.startswith("cuda"):
             row["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
-        say(f"  {'bf16' if tagger.quantize == 'bf16' else 'fp32'} batch {batch_size:>6,}: "
-            f"{row['words_per_second']:>12,} words/s ({batches} batches, {seconds:.2f} s)")
+        say(
+            f"  {'bf16' if tagger.quantize == 'bf16' else 'fp32'} batch {batch_size:>6,}: "
+            f"{row['words_per_second']:>12,} words/s ({batches} batches, {seconds:.2f} s)"
+        )
     except Exception as error:  # noqa: BLE001 - recorded; the other rows go on
         row["error"] = error_text(error)
         say(f"  batch {batch_size}: {type(error).__name__}: {error}")
@@ -180,8 +191,8 @@ def profile_tagging(ctx: Context, tagger: Any, sentences: list[list[str]], clock
 
     import torch
 
-    from tagger.annotate import MAX_PADDING
-    from tagger.batching import bucketed_batches, build_batch, encode_sentences
+    from tagger.batching import build_batch, encode_sentences
+    from tagger.ordering import MAX_PADDING, bucketed_batches
 
     batch_size = max([b for b in ctx.sizes.batch_sizes if b <= PROFILE_BATCH] or [ctx.sizes.batch_sizes[0]])
     profile: dict[str, Any] = {"batch_size": batch_size, "precision": "fp32"}
@@ -220,8 +231,9 @@ def profile_tagging(ctx: Context, tagger: Any, sentences: list[list[str]], clock
             synchronize(ctx.device)
         averages = profiler.key_averages()
         tables = {}
-        for key in (["self_cuda_time_total", "self_device_time_total"] if ctx.device.startswith("cuda") else []) + \
-                ["self_cpu_time_total"]:
+        for key in (["self_cuda_time_total", "self_device_time_total"] if ctx.device.startswith("cuda") else []) + [
+            "self_cpu_time_total"
+        ]:
             with contextlib.suppress(Exception):
                 tables[key] = averages.table(sort_by=key, row_limit=15, max_name_column_width=50)
         profile["torch_profiler"] = tables
@@ -236,8 +248,12 @@ def profile_tagging(ctx: Context, tagger: Any, sentences: list[list[str]], clock
         pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(20)
         profile["cprofile_by_tottime"] = stream.getvalue()[-6000:]
 
-    steps: list[tuple[str, Callable[[], None]]] = [("whole", whole), ("host_only", host_only),
-                                                   ("torch_profiler", torch_profile), ("cprofile", python_profile)]
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("whole", whole),
+        ("host_only", host_only),
+        ("torch_profiler", torch_profile),
+        ("cprofile", python_profile),
+    ]
     tagger.tag(chosen[: 2 * batch_size], batch_size=batch_size)  # warm-up
     for name, step in steps:
         needed = 3 * profile.get("whole_seconds", 1.0) + 2
@@ -270,13 +286,24 @@ def stage_lstm(ctx: Context, deadline: float) -> dict[str, Any]:
         model_config = load_config(None, [], preset="fast").model
         source = "--preset fast"
     one_layer = replace(model_config, layers=1, context_between_layers=False, bidirectional=True)
-    chars = {"cnn": model_config.char_filters, "lstm": 2 * model_config.char_filters, "none": 0}[model_config.char_encoder]
+    chars = {"cnn": model_config.char_filters, "lstm": 2 * model_config.char_filters, "none": 0}[
+        model_config.char_encoder
+    ]
     input_size = model_config.word_dim + chars + model_config.casing_dim
     tagging = read_json(ctx.out / FILES["tagging"]) or {}
     seq_len = max(1, round(tagging.get("mean_sentence_length") or 14))
-    result: dict[str, Any] = {"status": "partial", "device": ctx.device, "shape_from": source, "input_size": input_size,
-                              "hidden": model_config.hidden, "layers": 1, "bidirectional": True, "seq_len": seq_len,
-                              "tokens": ctx.sizes.lstm_tokens, "sweep": []}
+    result: dict[str, Any] = {
+        "status": "partial",
+        "device": ctx.device,
+        "shape_from": source,
+        "input_size": input_size,
+        "hidden": model_config.hidden,
+        "layers": 1,
+        "bidirectional": True,
+        "seq_len": seq_len,
+        "tokens": ctx.sizes.lstm_tokens,
+        "sweep": [],
+    }
     write_json(path, result)
     last = 0.0
     for batch_size in coarse_first(ctx.sizes.batch_sizes):
@@ -295,8 +322,9 @@ def stage_lstm(ctx: Context, deadline: float) -> dict[str, Any]:
     return result
 
 
-def time_recurrent(ctx: Context, module_name: str, config: Any, input_size: int, precision: str, batch_size: int,
-                   seq_len: int) -> dict[str, Any]:
+def time_recurrent(
+    ctx: Context, module_name: str, config: Any, input_size: int, precision: str, batch_size: int, seq_len: int
+) -> dict[str, Any]:
     """Tokens/s of ``nn.LSTM`` (bidirectional, cuDNN's fused kernel) or of the model's ``Recurrent`` (what the
     tagger runs) over full-length inputs of (batch_size, seq_len, input_size), after two warm-up calls."""
     import torch
@@ -325,7 +353,9 @@ def time_recurrent(ctx: Context, module_name: str, config: Any, input_size: int,
                 forward(inputs, mask)
             synchronize(ctx.device)
         seconds = time.perf_counter() - start
-        row.update(steps=steps, seconds=round(seconds, 4), tokens_per_second=round(steps * batch_size * seq_len / seconds))
+        row.update(
+            steps=steps, seconds=round(seconds, 4), tokens_per_second=round(steps * batch_size * seq_len / seconds)
+        )
         say(f"  {module_name:<16} {precision} batch {batch_size:>6,}: {row['tokens_per_second']:>14,} tokens/s")
     except Exception as error:  # noqa: BLE001 - recorded; the other rows go on
         row["error"] = error_text(error)

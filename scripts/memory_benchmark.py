@@ -28,7 +28,9 @@ def ewt_sentences() -> list[str]:
 
 def write_text(path: Path, size: int) -> None:
     sentences = ewt_sentences()
-    paragraphs = [" ".join(sentences[i:i + PARAGRAPH_SENTENCES]) for i in range(0, len(sentences), PARAGRAPH_SENTENCES)]
+    paragraphs = [
+        " ".join(sentences[i : i + PARAGRAPH_SENTENCES]) for i in range(0, len(sentences), PARAGRAPH_SENTENCES)
+    ]
     block = ("\n\n".join(paragraphs) + "\n\n").encode("utf-8")
     with open(path, "wb") as stream:
         written = 0
@@ -47,16 +49,28 @@ def main() -> None:
     text = args.work / f"text-{args.size_mb}mb.txt"
     if not text.exists() or text.stat().st_size != args.size_mb * 10**6:
         write_text(text, args.size_mb * 10**6)
-    command = ["tagger", "tag", str(args.model), str(text), "--out", str(args.work / "out"), "--overwrite",
-               "--quiet", "--device", "cpu"]
+    command = [
+        "tagger",
+        "tag",
+        str(args.model),
+        str(text),
+        "--out",
+        str(args.work / "out"),
+        "--overwrite",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
     output = args.work / "out" / (text.name + ".conll")
     words = sum(1 for line in open(output, encoding="utf-8") if line.strip())
-    print(f"{args.size_mb} MB of raw text, {words:,} words: {wall / 60:.1f} min, {words / wall:,.0f} words/s, "
-          f"peak memory {peak_mb:,.0f} MB")
+    print(
+        f"{args.size_mb} MB of raw text, {words:,} words: {wall / 60:.1f} min, {words / wall:,.0f} words/s, "
+        f"peak memory {peak_mb:,.0f} MB"
+    )
     print("command:", " ".join(command))
 
 

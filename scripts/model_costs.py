@@ -18,14 +18,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-LOAD = "import time; t = time.perf_counter(); from tagger import Tagger; Tagger.load({!r}, device='cpu'); " \
-       "print(time.perf_counter() - t)"
+LOAD = (
+    "import time; t = time.perf_counter(); from tagger import Tagger; Tagger.load({!r}, device='cpu'); "
+    "print(time.perf_counter() - t)"
+)
 
 
 def load_seconds(model: Path, runs: int = 3) -> float:
     """Median seconds from a fresh interpreter to a loaded model (imports included)."""
-    times = [float(subprocess.run([sys.executable, "-c", LOAD.format(str(model))], capture_output=True, text=True,
-                                  check=True, cwd=ROOT).stdout) for _ in range(runs)]
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", LOAD.format(str(model))], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
     return statistics.median(times)
 
 
@@ -62,8 +70,10 @@ def main() -> None:
     print("| model | words/s | load s (fresh process) | size MB |")
     print("| --- | --- | --- | --- |")
     for model, speed in zip(args.models, speeds):
-        print(f"| {model} | {statistics.median(speed):,.0f} | {load_seconds(model):.2f} | {size_mb(model):.1f} |",
-              flush=True)
+        print(
+            f"| {model} | {statistics.median(speed):,.0f} | {load_seconds(model):.2f} | {size_mb(model):.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

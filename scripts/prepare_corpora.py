@@ -43,11 +43,27 @@ far too small to train a useful model.
 License: CC0 1.0 (public domain dedication).
 """
 
-PEOPLE = ["Mara Olsen", "Tobias Wren", "Ines Karvo", "Lev Duarte", "Amara Quist", "Piet", "Yuki Tanabe-Rhys",
-          "Halden Moor", "Sefa Ilunga", "Orla Brandt"]
+PEOPLE = [
+    "Mara Olsen",
+    "Tobias Wren",
+    "Ines Karvo",
+    "Lev Duarte",
+    "Amara Quist",
+    "Piet",
+    "Yuki Tanabe-Rhys",
+    "Halden Moor",
+    "Sefa Ilunga",
+    "Orla Brandt",
+]
 PLACES = ["Velmora", "Port Ashby", "the Kessel Valley", "Northmere", "Lake Orvin", "Tarrow", "New Halvard"]
-ORGS = ["Brightwell Labs", "the Velmora Council", "Ostrand Rail", "Kite & Finch", "Harbor Union",
-        "Norrland Institute of Maps"]
+ORGS = [
+    "Brightwell Labs",
+    "the Velmora Council",
+    "Ostrand Rail",
+    "Kite & Finch",
+    "Harbor Union",
+    "Norrland Institute of Maps",
+]
 MISC = ["Orvish", "Lantern Festival", "Tarrowian", "Glass Cup", "Northmere Marathon"]
 TEMPLATES = [
     "{PER} visited {LOC} on Tuesday .",

@@ -21,7 +21,7 @@ def main() -> None:
 
     from tagger import Tagger
     from tagger.corpus import document_ids, read_corpus
-    from tagger.scoring import evaluate_tags
+    from tagger.evaluation import evaluate_tags
 
     for model in args.models:
         tagger = Tagger.load(model, device="cpu")

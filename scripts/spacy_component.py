@@ -24,8 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def load_documents(model: Path, data: Path) -> list[list[list[str]]]:
@@ -45,8 +46,10 @@ def load_documents(model: Path, data: Path) -> list[list[list[str]]]:
 def make_docs(nlp: Any, documents: list[list[list[str]]]) -> list[Any]:
     from spacy.tokens import Doc
 
-    return [Doc(nlp.vocab, words=[w for s in d for w in s],
-                sent_starts=[i == 0 for s in d for i in range(len(s))]) for d in documents]
+    return [
+        Doc(nlp.vocab, words=[w for s in d for w in s], sent_starts=[i == 0 for s in d for i in range(len(s))])
+        for d in documents
+    ]
 
 
 def entities(docs: list[Any]) -> list[list[tuple[int, int, str]]]:
@@ -100,10 +103,16 @@ def check_saved_pipeline(nlp_factory: Callable[[Path], Any], model: Path, texts:
     nlp.to_disk(scratch / "pipeline")
     shutil.rmtree(copy)  # spacy.load must not need the original model
     (scratch / "texts.json").write_text(json.dumps(texts))
-    program = ("import json, spacy, sys; nlp = spacy.load(sys.argv[1]); texts = json.load(open(sys.argv[2])); "
-               "print(json.dumps([[[e.start, e.end, e.label_] for e in d.ents] for d in nlp.pipe(texts)]))")
-    output = subprocess.run([sys.executable, "-c", program, str(scratch / "pipeline"), str(scratch / "texts.json")],
-                            capture_output=True, text=True, check=True).stdout
+    program = (
+        "import json, spacy, sys; nlp = spacy.load(sys.argv[1]); texts = json.load(open(sys.argv[2])); "
+        "print(json.dumps([[[e.start, e.end, e.label_] for e in d.ents] for d in nlp.pipe(texts)]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", program, str(scratch / "pipeline"), str(scratch / "texts.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return check_equal(f"to_disk → spacy.load in a new process, {len(texts):,} texts", json.loads(output), expected)
 
 
@@ -112,13 +121,27 @@ def compare_evaluations(model: Path, data: Path, scratch: Path) -> dict[str, flo
     made of it (one Doc per document, sentence starts set, the corpus's tokens), as is and with --gold-preproc."""
     docbin = scratch / "test.spacy"
     subprocess.run(["tagger", "convert", str(data), str(docbin), "--tag-column", "3"], check=True)
-    ours = subprocess.run(["tagger", "evaluate", str(model), str(data), "--json"], capture_output=True, text=True,
-                          check=True).stdout
+    ours = subprocess.run(
+        ["tagger", "evaluate", str(model), str(data), "--json"], capture_output=True, text=True, check=True
+    ).stdout
     scores = {"tagger evaluate": 100 * json.loads(ours)["conlleval"]["micro"]["f1"]}
     scores["nlp.evaluate, whole documents with sentence starts"] = evaluate_documents(scratch / "pipeline", docbin)
     for flags in ([], ["--gold-preproc"]):
-        subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(scratch / "pipeline"), str(docbin),
-                        "--output", str(scratch / "spacy.json"), *flags], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "spacy",
+                "evaluate",
+                str(scratch / "pipeline"),
+                str(docbin),
+                "--output",
+                str(scratch / "spacy.json"),
+                *flags,
+            ],
+            check=True,
+            capture_output=True,
+        )
         scores[" ".join(["spacy evaluate", *flags])] = 100 * json.loads((scratch / "spacy.json").read_text())["ents_f"]
     return scores
 
@@ -131,8 +154,10 @@ def evaluate_documents(pipeline: Path, docbin: Path) -> float:
 
     nlp = spacy.load(pipeline)
     references = list(DocBin().from_disk(docbin).get_docs(nlp.vocab))
-    examples = [Example(Doc(nlp.vocab, words=[t.text for t in ref], sent_starts=[t.is_sent_start for t in ref]), ref)
-                for ref in references]
+    examples = [
+        Example(Doc(nlp.vocab, words=[t.text for t in ref], sent_starts=[t.is_sent_start for t in ref]), ref)
+        for ref in references
+    ]
     return 100 * nlp.evaluate(examples)["ents_f"]
 
 
@@ -163,25 +188,43 @@ def main() -> None:
     print(f"{len(documents):,} documents, {len(sentences):,} sentences, {words:,} words")
 
     batched = entities(list(nlp.pipe(make_docs(nlp, documents), batch_size=256)))
-    check_equal("nlp.pipe(docs, batch_size=256) vs one doc at a time", batched,
-                entities([component(doc) for doc in make_docs(nlp, documents)]))
-    check_equal("nlp.pipe(docs, batch_size=256) vs Tagger.tag", batched,
-                entities_from_tags(documents, tagger.tag(sentences, documents=numbers)))
-    check_equal("nlp.pipe(texts, batch_size=256) vs one text at a time",
-                entities(list(nlp.pipe(texts, batch_size=256))), entities([nlp(text) for text in texts]))
+    check_equal(
+        "nlp.pipe(docs, batch_size=256) vs one doc at a time",
+        batched,
+        entities([component(doc) for doc in make_docs(nlp, documents)]),
+    )
+    check_equal(
+        "nlp.pipe(docs, batch_size=256) vs Tagger.tag",
+        batched,
+        entities_from_tags(documents, tagger.tag(sentences, documents=numbers)),
+    )
+    check_equal(
+        "nlp.pipe(texts, batch_size=256) vs one text at a time",
+        entities(list(nlp.pipe(texts, batch_size=256))),
+        entities([nlp(text) for text in texts]),
+    )
 
-    speeds = time_interleaved({
-        "Tagger.tag (pre-tokenised; what tagger tag runs)": lambda: tagger.tag(sentences, documents=numbers),
-        "component, nlp.pipe(pre-tokenised Docs, batch_size=256)":
-            lambda: list(nlp.pipe(make_docs(nlp, documents), batch_size=256)),
-        "component, nlp.pipe(raw texts, batch_size=256) incl. tokenizer":
-            lambda: list(nlp.pipe(texts, batch_size=256)),
-    }, words, args.runs)
+    speeds = time_interleaved(
+        {
+            "Tagger.tag (pre-tokenised; what tagger tag runs)": lambda: tagger.tag(sentences, documents=numbers),
+            "component, nlp.pipe(pre-tokenised Docs, batch_size=256)": lambda: list(
+                nlp.pipe(make_docs(nlp, documents), batch_size=256)
+            ),
+            "component, nlp.pipe(raw texts, batch_size=256) incl. tokenizer": lambda: list(
+                nlp.pipe(texts, batch_size=256)
+            ),
+        },
+        words,
+        args.runs,
+    )
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         start = time.perf_counter()
-        subprocess.run(["tagger", "tag", str(args.model), str(args.data), "-o", str(scratch / "out.conll"),
-                        "--device", "cpu"], check=True, capture_output=True)
+        subprocess.run(
+            ["tagger", "tag", str(args.model), str(args.data), "-o", str(scratch / "out.conll"), "--device", "cpu"],
+            check=True,
+            capture_output=True,
+        )
         speeds["tagger tag (CLI, process start to output written)"] = words / (time.perf_counter() - start)
         raw = [" ".join(s) for s in sentences[: args.docs]]
         check_saved_pipeline(make_nlp, args.model, raw, scratch)

@@ -6,8 +6,9 @@
 spaCy is an efficiency NER pipeline (``spacy init config --pipeline ner --optimize efficiency``) trained on
 the same CoNLL-2003 train/dev files with ``spacy train``; it is trained once and cached in ``--spacy-cache``
 (its training time is kept there too). Each round times spaCy and then every tagger configuration on the
-same words: spaCy through ``nlp.pipe`` on Docs made from the words (its tokenizer skipped), once in one
-process and, on a machine with more cores, with ``n_process`` = cores; tagger through ``Tagger.tag`` with
+same words: spaCy through ``nlp.pipe`` on Docs made from the words (its tokenizer skipped), one Doc per
+document and one Doc per sentence, each in one process and with ``n_process`` = cores; the "× best spaCy"
+column divides by the fastest of them; tagger through ``Tagger.tag`` with
 torch using every core. Each system's F1 is scored by the same scorer (conlleval-compatible, seqeval).
 With ``--benchmarks``, the table replaces the one between this script's markers in that file.
 """
@@ -21,9 +22,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 MARK_START, MARK_END = "<!-- spacy-side-by-side:start -->", "<!-- spacy-side-by-side:end -->"
 
@@ -39,11 +40,37 @@ def train_spacy(data: Path, cache: Path) -> Path:
     for split, name in (("train", "eng.train"), ("dev", "eng.testa")):
         write_docbin(read_corpus(data / name)[0], cache / f"{split}.spacy", attr="ents")
     spacy = [sys.executable, "-m", "spacy"]
-    subprocess.run(spacy + ["init", "config", str(cache / "config.cfg"), "--lang", "en", "--pipeline", "ner",
-                            "--optimize", "efficiency", "--force"], check=True)
+    subprocess.run(
+        spacy
+        + [
+            "init",
+            "config",
+            str(cache / "config.cfg"),
+            "--lang",
+            "en",
+            "--pipeline",
+            "ner",
+            "--optimize",
+            "efficiency",
+            "--force",
+        ],
+        check=True,
+    )
     start = time.perf_counter()
-    subprocess.run(spacy + ["train", str(cache / "config.cfg"), "--output", str(cache), "--paths.train",
-                            str(cache / "train.spacy"), "--paths.dev", str(cache / "dev.spacy")], check=True)
+    subprocess.run(
+        spacy
+        + [
+            "train",
+            str(cache / "config.cfg"),
+            "--output",
+            str(cache),
+            "--paths.train",
+            str(cache / "train.spacy"),
+            "--paths.dev",
+            str(cache / "dev.spacy"),
+        ],
+        check=True,
+    )
     (cache / "train_seconds.json").write_text(json.dumps({"seconds": time.perf_counter() - start}))
     return best
 
@@ -55,7 +82,7 @@ def spacy_tags(docs: list, sentence_lengths: list[list[int]]) -> list[list[str]]
         doc_tags = [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in "BI" and t.ent_type_ else "O" for t in doc]
         start = 0
         for length in lengths:
-            tags.append(doc_tags[start: start + length])
+            tags.append(doc_tags[start : start + length])
             start += length
     return tags
 
@@ -82,7 +109,7 @@ def main() -> None:
 
     from tagger import Tagger
     from tagger.corpus import document_ids, read_corpus
-    from tagger.scoring import evaluate_tags
+    from tagger.evaluation import evaluate_tags
 
     nlp = spacy.load(train_spacy(args.data, args.spacy_cache))
     test = read_corpus(args.data / "eng.testb")[0]
@@ -97,15 +124,23 @@ def main() -> None:
 
     systems: dict[str, Callable[[], list[list[str]]]] = {}
 
-    def spacy_run(processes: int) -> Callable[[], list[list[str]]]:
+    # spaCy gets both input forms a user could give it, and is compared in its faster one: one Doc per document
+    # (-DOCSTART- to -DOCSTART-, long Docs) and one Doc per sentence (short Docs, which its batching prefers).
+    forms = {"document Docs": (doc_words, doc_lengths), "sentence Docs": (sentences, [[len(s)] for s in sentences])}
+
+    def spacy_run(processes: int, form: str) -> Callable[[], list[list[str]]]:
+        words_per_doc, lengths = forms[form]
+
         def run() -> list[list[str]]:
-            docs = [Doc(nlp.vocab, words=w) for w in doc_words]
-            return spacy_tags(list(nlp.pipe(docs, batch_size=256, n_process=processes)), doc_lengths)
+            docs = [Doc(nlp.vocab, words=w) for w in words_per_doc]
+            return spacy_tags(list(nlp.pipe(docs, batch_size=256, n_process=processes)), lengths)
+
         return run
 
-    systems["spaCy (1 process)"] = spacy_run(1)
-    if cores > 1:
-        systems[f"spaCy ({cores} processes)"] = spacy_run(cores)
+    for form in forms:
+        systems[f"spaCy, {form} (1 process)"] = spacy_run(1, form)
+        if cores > 1:
+            systems[f"spaCy, {form} ({cores} processes)"] = spacy_run(cores, form)
     for model in args.models:
         for mode in args.quantize:
             tagger = Tagger.load(model, device="cpu", quantize=mode)
@@ -121,16 +156,29 @@ def main() -> None:
             timings[name].append(time.perf_counter() - start)
 
     spacy_best = max(median_speed(timings[n], words)[0] for n in systems if n.startswith("spaCy"))
-    rows = [f"| {name} | {median_speed(t, words)[0]:,.0f} ± {median_speed(t, words)[1]:,.0f} | "
-            f"{median_speed(t, words)[0] / spacy_best:.2f}× | {100 * f1[name]:.2f} |" for name, t in timings.items()]
-    spacy_train = json.loads((args.spacy_cache / "train_seconds.json").read_text())["seconds"] / 60 \
-        if (args.spacy_cache / "train_seconds.json").exists() else float("nan")
-    table = "\n".join([
-        f"{date.today()}, {cores} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
-        f"spaCy {spacy.__version__}; eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved "
-        f"rounds after a warm-up; spaCy efficiency NER trained here in {spacy_train:.1f} min.",
-        "", f"Command: `python {' '.join(sys.argv)}`", "",
-        "| system | words/s | × best spaCy | test F1 |", "| --- | --- | --- | --- |", *rows])
+    rows = [
+        f"| {name} | {median_speed(t, words)[0]:,.0f} ± {median_speed(t, words)[1]:,.0f} | "
+        f"{median_speed(t, words)[0] / spacy_best:.2f}× | {100 * f1[name]:.2f} |"
+        for name, t in timings.items()
+    ]
+    spacy_train = (
+        json.loads((args.spacy_cache / "train_seconds.json").read_text())["seconds"] / 60
+        if (args.spacy_cache / "train_seconds.json").exists()
+        else float("nan")
+    )
+    table = "\n".join(
+        [
+            f"{date.today()}, {cores} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+            f"spaCy {spacy.__version__}; eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved "
+            f"rounds after a warm-up; spaCy efficiency NER trained here in {spacy_train:.1f} min.",
+            "",
+            f"Command: `python {' '.join(sys.argv)}`",
+            "",
+            "| system | words/s | × best spaCy | test F1 |",
+            "| --- | --- | --- | --- |",
+            *rows,
+        ]
+    )
     print(table)
     if args.benchmarks:
         replace_section(args.benchmarks, table)
@@ -144,7 +192,7 @@ def replace_section(path: Path, table: str) -> None:
         raise SystemExit(f"{path}: add the lines {MARK_START} and {MARK_END} where the table belongs")
     before, rest = text.split(MARK_START, 1)
     after = rest.split(MARK_END, 1)[1]
-    write_atomic(path, f"{before}{MARK_START}\n{table}\n{MARK_END}{after}".encode("utf-8"))
+    write_atomic(path, f"{before}{MARK_START}\n{table}\n{MARK_END}{after}".encode())
 
 
 if __name__ == "__main__":

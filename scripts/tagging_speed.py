@@ -21,8 +21,9 @@ def tagging_speed(model_dir: Path, data: Path, runs: int = 5, batch_size: int = 
     corpus = read_corpus(data, tagger.config.corpus)[0]
     sentences, documents = [s.words for s in corpus], document_ids(corpus)
     words = sum(map(len, sentences))
-    speed = time_passes("pre-tokenised", lambda: tagger.tag(sentences, batch_size=batch_size, documents=documents),
-                        words, runs)
+    speed = time_passes(
+        "pre-tokenised", lambda: tagger.tag(sentences, batch_size=batch_size, documents=documents), words, runs
+    )
     return speed.median, speed.spread, words
 
 
@@ -34,7 +35,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     median, spread, words = tagging_speed(args.model, args.data, args.runs, args.batch_size)
-    print(f"{median:,.0f} ± {spread:,.0f} words/s ({words:,} words, median of {args.runs} passes, batch {args.batch_size})")
+    print(
+        f"{median:,.0f} ± {spread:,.0f} words/s ({words:,} words, median of {args.runs} passes, batch {args.batch_size})"
+    )
 
 
 if __name__ == "__main__":

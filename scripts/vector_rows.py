@@ -48,8 +48,12 @@ def main() -> None:
     parser.add_argument("--tag-column", type=int, default=-1)
     parser.add_argument("--vectors", required=True, help="the vocab.vectors the model was trained with")
     parser.add_argument("--limits", type=int, nargs="+", default=[0, 10_000, 50_000, 100_000, 200_000, 400_000])
-    parser.add_argument("--save", nargs=2, metavar=("LIMIT", "DIR"),
-                        help="also save the model trimmed to LIMIT vector words into DIR (as model.safetensors etc.)")
+    parser.add_argument(
+        "--save",
+        nargs=2,
+        metavar=("LIMIT", "DIR"),
+        help="also save the model trimmed to LIMIT vector words into DIR (as model.safetensors etc.)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     tagger = Tagger.load(args.model, device="cpu")
@@ -59,16 +63,21 @@ def main() -> None:
     vector_forms = [tagger.vocab.normalise(w) for w in load_vectors(args.vectors).words]
     dim = tagger.config.model.word_dim
     other_params = sum(p.numel() for n, p in tagger.model.state_dict().items() if n != "word_embedding.weight")
-    print("| vector words kept beside the training words | vocabulary | test F1 fp32 | test F1 fp16 "
-          "| weights MB fp32 | weights MB fp16 |")
+    print(
+        "| vector words kept beside the training words | vocabulary | test F1 fp32 | test F1 fp16 "
+        "| weights MB fp32 | weights MB fp16 |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for limit in args.limits:
         keep = train_forms | set(vector_forms[:limit])
         scores = [trimmed(tagger, keep, half).evaluate(test)[0].conlleval.micro.f1 for half in (False, True)]
         rows = len(trimmed(tagger, keep, False).vocab.words)
         sizes = [(other_params * 4 + rows * dim * width) / 1e6 for width in (4, 2)]
-        print(f"| {limit:,} | {rows:,} | {100 * scores[0]:.2f} | {100 * scores[1]:.2f} "
-              f"| {sizes[0]:.1f} | {sizes[1]:.1f} |", flush=True)
+        print(
+            f"| {limit:,} | {rows:,} | {100 * scores[0]:.2f} | {100 * scores[1]:.2f} "
+            f"| {sizes[0]:.1f} | {sizes[1]:.1f} |",
+            flush=True,
+        )
     if args.save:
         from dataclasses import replace as with_changes
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -28,8 +29,9 @@ class AtomicFile:
     def __init__(self, path: Path, mode: str = "wb", **options: Any):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, self.temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMPORARY_SUFFIX,
-                                                  dir=self.path.parent)
+        handle, self.temp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=TEMPORARY_SUFFIX, dir=self.path.parent
+        )
         try:
             # mkstemp makes the file private (0600); the result should have the permissions open() would give it
             os.fchmod(handle, 0o666 & ~_current_umask())

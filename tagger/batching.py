@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import random
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 
 from tagger.features import InputFeature
 from tagger.features.base import padded
 from tagger.vocab import PAD_ID, Vocab
-
-MAX_CONTEXT_SENTENCES = 128  # a longer document shares word context in windows of this many sentences
-MIN_BATCH = 8  # sentences a tagging batch is not cut below to save padding
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class Batch:
     # (batch_size, seq_len): one id per distinct (document, normalised word) of the batch; 0 = padding
     context_index: torch.Tensor | None = None
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         def move(value: Any) -> Any:
             if isinstance(value, tuple):
                 return tuple(move(v) for v in value)
@@ -48,27 +45,42 @@ class Batch:
         return Batch(lengths=self.lengths, **moved)
 
 
-def encode_sentences(word_seqs: Sequence[Sequence[str]], features: Sequence[InputFeature], vocab: Vocab,
-                     tag_seqs: Sequence[Sequence[str]] | None = None, documents: Sequence[int] | None = None
-                     ) -> list[EncodedSentence]:
+def encode_sentences(
+    word_seqs: Sequence[Sequence[str]],
+    features: Sequence[InputFeature],
+    vocab: Vocab,
+    tag_seqs: Sequence[Sequence[str]] | None = None,
+    documents: Sequence[int] | None = None,
+) -> list[EncodedSentence]:
     """Each feature encodes all the sentences at once (an encoder runs in batches), each sentence once."""
     per_feature = [feature.encode(word_seqs) for feature in features]
     encoded = []
     for index, words in enumerate(word_seqs):
         tags = None if tag_seqs is None else tuple(vocab.label_id(t) for t in tag_seqs[index])
         forms = tuple(vocab.encode_word(w)[0] for w in words)
-        encoded.append(EncodedSentence(tuple(words), forms, tuple(values[index] for values in per_feature), tags,
-                                       0 if documents is None else documents[index]))
+        encoded.append(
+            EncodedSentence(
+                tuple(words),
+                forms,
+                tuple(values[index] for values in per_feature),
+                tags,
+                0 if documents is None else documents[index],
+            )
+        )
     return encoded
 
 
-def encode_sentence(words: Sequence[str], features: Sequence[InputFeature], vocab: Vocab,
-                    tags: Sequence[str] | None = None, document: int = 0) -> EncodedSentence:
+def encode_sentence(
+    words: Sequence[str],
+    features: Sequence[InputFeature],
+    vocab: Vocab,
+    tags: Sequence[str] | None = None,
+    document: int = 0,
+) -> EncodedSentence:
     return encode_sentences([words], features, vocab, None if tags is None else [tags], [document])[0]
 
 
-def build_batch(sentences: Sequence[EncodedSentence], features: Sequence[InputFeature], context: bool = False
-                ) -> Batch:
+def build_batch(sentences: Sequence[EncodedSentence], features: Sequence[InputFeature], context: bool = False) -> Batch:
     """Pad a list of encoded sentences; every sentence must have at least one word.
 
     With ``context``, ``context_index`` groups the words of the batch by document and normalised form.
@@ -83,63 +95,7 @@ def build_batch(sentences: Sequence[EncodedSentence], features: Sequence[InputFe
     context_index = None
     if context:
         contexts: dict[tuple[int, str], int] = {}
-        context_index = padded([[contexts.setdefault((s.document, form), len(contexts) + 1) for form in s.forms]
-                                for s in sentences], mask)
+        context_index = padded(
+            [[contexts.setdefault((s.document, form), len(contexts) + 1) for form in s.forms] for s in sentences], mask
+        )
     return Batch(inputs, lengths, mask, tag_ids, context_index)
-
-
-def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None,
-                     max_padding: float | None = None) -> Iterator[list[int]]:
-    """Index lists of sentences of similar length, so batches carry little padding.
-
-    Shuffling sorts within random chunks of 50 batches and then shuffles the batch order, keeping
-    the order random across epochs without mixing short and long sentences in one batch.
-    ``max_padding`` (tagging) also ends a batch of at least MIN_BATCH sentences early when padding would
-    make it more than that fraction longer than its words: the few long sentences of a corpus are spread
-    over many lengths, and padding a batch of them to the longest cost eng.testb 30% more work at batch 256.
-    """
-    order = list(range(len(lengths)))
-    if shuffle:
-        (rng or random).shuffle(order)
-    chunk = max(1, batch_size * 50 if shuffle else len(order))
-    batches: list[list[int]] = []
-    for start in range(0, len(order), chunk):
-        batch: list[int] = []
-        words = 0
-        for index in sorted(order[start: start + chunk], key=lambda i: lengths[i]):
-            padded = (len(batch) + 1) * lengths[index]  # longest last: the batch's padded size with this one
-            if len(batch) >= batch_size or (max_padding and len(batch) >= MIN_BATCH
-                                            and padded > (1 + max_padding) * (words + lengths[index])):
-                batches.append(batch)
-                batch, words = [], 0
-            batch.append(index)
-            words += lengths[index]
-        if batch:
-            batches.append(batch)
-    if shuffle:
-        (rng or random).shuffle(batches)
-    yield from batches
-
-
-def document_batches(documents: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None
-                     ) -> Iterator[list[int]]:
-    """Index lists of whole documents, at least ``batch_size`` sentences each when documents allow.
-
-    Document context pools over the sentences of a document inside one batch, so a batch never cuts a
-    document, except one longer than MAX_CONTEXT_SENTENCES, which is cut into windows of that many.
-    """
-    windows: list[list[int]] = []
-    for index, document in enumerate(documents):
-        if not windows or documents[windows[-1][-1]] != document or len(windows[-1]) >= MAX_CONTEXT_SENTENCES:
-            windows.append([])
-        windows[-1].append(index)
-    if shuffle:
-        (rng or random).shuffle(windows)
-    batch: list[int] = []
-    for window in windows:
-        batch.extend(window)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -9,12 +9,17 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+
+import torch
 
 from tagger.annotate import Tagger
-from tagger.corpus import Sentence, document_ids
+from tagger.config import corpus_config
+from tagger.corpus import Sentence, document_ids, read_corpus
+from tagger.runtime import usable_cpus
 
 STARTUP_INPUT = b"EU rejects German call to boycott British lamb.\n"
 
@@ -52,7 +57,9 @@ def tagging_speeds(tagger: Tagger, sentences: Sequence[Sentence], runs: int = 5,
         by_document.setdefault(document, []).extend(sentence)
     texts = [" ".join(document) for document in by_document.values()]
     return [
-        time_passes("pre-tokenised", lambda: tagger.tag(words, batch_size=batch_size, documents=documents), count, runs),
+        time_passes(
+            "pre-tokenised", lambda: tagger.tag(words, batch_size=batch_size, documents=documents), count, runs
+        ),
         time_passes("raw text", lambda: tagger.tag_texts(texts, batch_size=batch_size), count, runs),
     ]
 
@@ -68,8 +75,12 @@ def startup_seconds(model_dir: Path, device: str = "cpu", runs: int = 3) -> floa
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "tagger", "tag", str(model_dir), "-", "--device", device],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tagger", "tag", str(model_dir), "-", "--device", device],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         process.stdin.write(STARTUP_INPUT)
         process.stdin.close()
         process.stdout.read(1)
@@ -77,3 +88,33 @@ def startup_seconds(model_dir: Path, device: str = "cpu", runs: int = 3) -> floa
         process.stdout.read()
         process.wait()
     return statistics.median(times)
+
+
+def benchmark_model(
+    model_dir: str | Path,
+    data: str | Path,
+    runs: int = 5,
+    batch_size: int = 256,
+    device: str = "auto",
+    quantize: str = "none",
+    overrides: Sequence[str] = (),
+    startup: bool = True,
+) -> dict[str, Any]:
+    """Every figure of ``tagger benchmark`` for the model in ``model_dir`` tagging ``data`` (read as the model's
+    training data was, with ``corpus.key=value`` ``overrides``), as JSON-ready data."""
+    tagger = Tagger.load(model_dir, device=device, quantize=quantize)
+    sentences, _ = read_corpus(data, corpus_config(overrides, tagger.config.corpus), tags_required=False)
+    speeds = tagging_speeds(tagger, sentences, runs, batch_size)
+    return {
+        "model": str(model_dir),
+        "data": str(data),
+        "device": str(tagger.device),
+        "threads": torch.get_num_threads(),
+        "cpus": usable_cpus(),
+        "batch_size": batch_size,
+        "runs": runs,
+        "quantize": quantize,
+        "speeds": [speed.to_dict() for speed in speeds],
+        "peak_memory_mb": peak_memory_mb(),
+        "startup_seconds": startup_seconds(Path(model_dir), device) if startup else None,
+    }

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagger.errors import ConfigError
+import tomllib
+
+from tagger.errors import ConfigError, setting
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    format: str = "auto"  # auto | conll | conllu | jsonl | spacy | hf (a save_to_disk folder)
+    format: str = "auto"  # auto, or a corpus format's name (tagger.corpus.formats; checked when a file is read)
     tag_column: int = -1  # CoNLL column holding the tag; -1 = last
     tag_field: str = "upos"  # CoNLL-U: upos | xpos
     encoding: str = "utf-8"
@@ -98,7 +100,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
         _reject_unknown(data, [f.name for f in dataclasses.fields(cls)], source)
         sections = {}
         for f in dataclasses.fields(cls):
@@ -108,7 +110,6 @@ class Config:
 
 
 CHOICES = {
-    ("corpus", "format"): {"auto", "conll", "conllu", "jsonl", "spacy", "hf"},
     ("corpus", "tag_field"): {"upos", "xpos"},
     ("corpus", "scheme"): {"auto", "IOB1", "IOB2", "BIOES", "none"},
     ("model", "char_encoder"): {"cnn", "lstm", "none"},
@@ -178,14 +179,24 @@ def parse_override(text: str) -> tuple[str, str, str]:
 PRESETS: dict[str, list[str]] = {
     "default": [],
     "fast": ["model.hidden=128", "model.char_filters=30", "model.head=crf", "train.epochs=30", "train.patience=6"],
-    "accurate": ["model.layers=2", "model.head=crf", "model.document_context=true", "model.context_between_layers=true",
-                 "train.average=0.999", "train.context_dropout=0.25"],
+    "accurate": [
+        "model.layers=2",
+        "model.head=crf",
+        "model.document_context=true",
+        "model.context_between_layers=true",
+        "train.average=0.999",
+        "train.context_dropout=0.25",
+    ],
 }
 # Presets that use pretrained knowledge installed from the package index (docs/config.md): ``vectors`` adds
 # frozen GloVe 6B 50d to ``accurate`` (the training words and the 100,000 most frequent GloVe words keep their
 # rows), ``contextual`` adds the frozen MiniLM encoder's features to that.
-PRESETS["vectors"] = PRESETS["accurate"] + ["vocab.vectors=glove-6b-50d", "vocab.vectors_limit=100000",
-                                            "model.word_dim=50", "model.freeze_vectors=true"]
+PRESETS["vectors"] = PRESETS["accurate"] + [
+    "vocab.vectors=glove-6b-50d",
+    "vocab.vectors_limit=100000",
+    "model.word_dim=50",
+    "model.freeze_vectors=true",
+]
 PRESETS["contextual"] = PRESETS["vectors"] + ["model.contextual=minilm-l6-v2"]
 
 
@@ -217,6 +228,21 @@ def overrides_to_dict(texts: list[str]) -> dict[str, dict[str, Any]]:
         section, key, value = parse_override(text)
         data.setdefault(section, {})[key] = value
     return data
+
+
+def corpus_config(overrides: Sequence[str] = (), base: CorpusConfig | None = None) -> CorpusConfig:
+    """How to read data: ``base`` (the defaults, or how a model's training data was read) with ``corpus.key=value``
+    overrides on top. Reading data uses no other section, so another is refused rather than ignored."""
+    settings = dataclasses.asdict(base or CorpusConfig())
+    for text in overrides:
+        section, key, value = parse_override(text)
+        if section != "corpus":
+            raise ConfigError(
+                f"{setting(f'{section}.{key}', value)}: reading data takes corpus settings only; "
+                "expected a corpus.* setting"
+            )
+        settings[key] = value
+    return Config.from_dict({"corpus": settings}, "corpus settings").corpus
 
 
 def merge_settings(data: dict[str, Any], updates: dict[str, Any]) -> None:

@@ -81,8 +81,11 @@ class CRF(nn.Module):
 
     def _scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Learned plus fixed scores: start (num_tags,), middle (num_tags, num_tags), end (num_tags,)."""
-        return (self.start + self.constraint_start, self.transitions + self.constraint_middle,
-                self.end + self.constraint_end)
+        return (
+            self.start + self.constraint_start,
+            self.transitions + self.constraint_middle,
+            self.end + self.constraint_end,
+        )
 
     def _forward_scores(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """alphas[:, t, j]: log-sum of the scores of all prefixes up to t that end in tag j.
@@ -126,18 +129,23 @@ class CRF(nn.Module):
         score = score + emitted.masked_fill(~mask, 0.0).sum(dim=1)
         return score + moves.masked_fill(~mask[:, 1:], 0.0).sum(dim=1)
 
-    def _check_inputs(self, emissions: torch.Tensor, mask: torch.Tensor,
-                      tags: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check_inputs(
+        self, emissions: torch.Tensor, mask: torch.Tensor, tags: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Shape checks (no data-dependent checks: they would sync the GPU); float32 emissions, bool mask."""
         if emissions.dim() != 3 or emissions.shape[2] != self.num_tags or emissions.shape[1] == 0:
-            raise ValueError(f"CRF: emissions must be (batch_size, seq_len >= 1, num_tags={self.num_tags}); "
-                             f"got {tuple(emissions.shape)}")
+            raise ValueError(
+                f"CRF: emissions must be (batch_size, seq_len >= 1, num_tags={self.num_tags}); "
+                f"got {tuple(emissions.shape)}"
+            )
         if mask.shape != emissions.shape[:2]:
-            raise ValueError(f"CRF: mask must be (batch_size, seq_len) = {tuple(emissions.shape[:2])}; "
-                             f"got {tuple(mask.shape)}")
+            raise ValueError(
+                f"CRF: mask must be (batch_size, seq_len) = {tuple(emissions.shape[:2])}; got {tuple(mask.shape)}"
+            )
         if tags is not None and tags.shape != emissions.shape[:2]:
-            raise ValueError(f"CRF: tags must be (batch_size, seq_len) = {tuple(emissions.shape[:2])}; "
-                             f"got {tuple(tags.shape)}")
+            raise ValueError(
+                f"CRF: tags must be (batch_size, seq_len) = {tuple(emissions.shape[:2])}; got {tuple(tags.shape)}"
+            )
         return emissions.float(), mask.bool()
 
 
@@ -146,6 +154,8 @@ def _constraint_scores(num_tags: int, transitions: TransitionMask | None) -> tup
     if transitions is None:
         return torch.zeros(num_tags), torch.zeros(num_tags, num_tags), torch.zeros(num_tags)
     if tuple(transitions.middle.shape) != (num_tags, num_tags):
-        raise ValueError(f"CRF: the TransitionMask is for {transitions.middle.shape[0]} labels but num_tags={num_tags}; "
-                         "build both from the same label list")
+        raise ValueError(
+            f"CRF: the TransitionMask is for {transitions.middle.shape[0]} labels but num_tags={num_tags}; "
+            "build both from the same label list"
+        )
     return tuple(scores.detach().clone().float() for scores in (transitions.start, transitions.middle, transitions.end))

@@ -20,6 +20,7 @@ from typing import Any
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, detect_format, document_ids, read_sentences
 from tagger.corpus.tagsets import is_span_intended
+from tagger.errors import ConfigError, setting
 from tagger.schemes import NO_SCHEME, SCHEMES, detect_scheme, find_violations, is_span_tag, tags_to_spans
 
 EVALUATION_ROLES = ("dev", "test")
@@ -165,6 +166,18 @@ class DataReport:
         return dataclasses.asdict(self)
 
 
+def report_corpora(
+    inputs: Sequence[tuple[str | None, str | Path]], config: CorpusConfig = CorpusConfig(), examples: int = 5
+) -> DataReport:
+    """Read and report ``inputs``, (role, path) pairs: role train, dev or test, or None for a file reported on its
+    own; ``examples`` per finding (violations, duplicates, ...)."""
+    if not inputs:
+        raise ConfigError("no corpus given; name corpus files, each reported on its own, or train, dev and test files")
+    if examples < 0:
+        raise ConfigError(f"{setting('examples', examples)}: expected 0 or more")
+    return build_data_report([read_split(path, role, config) for role, path in inputs], config.scheme, examples)
+
+
 def read_split(path: str | Path, role: str | None, config: CorpusConfig = CorpusConfig()) -> Split:
     """Read a corpus file with its tags exactly as written (no scheme conversion, no repair)."""
     sentences = list(read_sentences(path, config))
@@ -193,7 +206,10 @@ def build_split_report(split: Split, declared_scheme: str = "auto", examples: in
     tag_seqs = [sentence.tags for sentence in split.sentences]
     scheme = find_scheme(tag_seqs, declared_scheme)
     return SplitReport(
-        name=split.name, role=split.role, path=split.path, format=split.format,
+        name=split.name,
+        role=split.role,
+        path=split.path,
+        format=split.format,
         sentences=len(split.sentences),
         words=sum(len(sentence.words) for sentence in split.sentences),
         documents=document_ids(split.sentences)[-1] + 1 if split.sentences else 0,
@@ -231,8 +247,16 @@ def check_scheme(split: Split, scheme: str, examples: int = 5) -> SchemeReport:
         count += len(violations)
         sentences += bool(violations)
         for index, message in violations[: max(examples - len(shown), 0)]:
-            shown.append(Violation(sentence.path, word_line(sentence, index, split.format), index,
-                                   sentence.words[index], sentence.tags[index], message))
+            shown.append(
+                Violation(
+                    sentence.path,
+                    word_line(sentence, index, split.format),
+                    index,
+                    sentence.words[index],
+                    sentence.tags[index],
+                    message,
+                )
+            )
     others = {other: count_violations(split.sentences, other) for other in SCHEMES if other != scheme} if count else {}
     return SchemeReport(scheme, count, sentences, shown, others)
 
@@ -260,7 +284,8 @@ def describe_lengths(sentences: Sequence[Sentence], examples: int = 5) -> Length
     lengths = [len(sentence.words) for sentence in sentences]
     longest = sorted(sentences, key=lambda sentence: len(sentence.words), reverse=True)[:examples]
     return LengthReport(
-        shortest=min(lengths, default=0), longest=max(lengths, default=0),
+        shortest=min(lengths, default=0),
+        longest=max(lengths, default=0),
         mean=statistics.fmean(lengths) if lengths else 0.0,
         median=float(statistics.median(lengths)) if lengths else 0.0,
         histogram=length_histogram(lengths),
@@ -291,10 +316,13 @@ def find_duplicates(sentences: Sequence[Sentence], examples: int = 5) -> Duplica
         groups.setdefault(tuple(sentence.words), []).append(sentence)
     repeated = sorted((group for group in groups.values() if len(group) > 1), key=len, reverse=True)
     taggings = [len({tuple(sentence.tags) for sentence in group}) for group in repeated]
-    shown = [Repeated(preview(group[0].words), len(group), group[0].path, group[0].line, tag_count)
-             for group, tag_count in zip(repeated[:examples], taggings)]
-    return DuplicateReport(sum(len(group) - 1 for group in repeated), len(repeated),
-                           sum(count > 1 for count in taggings), shown)
+    shown = [
+        Repeated(preview(group[0].words), len(group), group[0].path, group[0].line, tag_count)
+        for group, tag_count in zip(repeated[:examples], taggings)
+    ]
+    return DuplicateReport(
+        sum(len(group) - 1 for group in repeated), len(repeated), sum(count > 1 for count in taggings), shown
+    )
 
 
 def find_overlap(train: Split, other: Split, examples: int = 5) -> OverlapReport:
@@ -306,10 +334,13 @@ def find_overlap(train: Split, other: Split, examples: int = 5) -> OverlapReport
     distinct: dict[tuple[str, ...], Sentence] = {}
     for sentence in sorted(shared, key=lambda s: len(s.words), reverse=True):
         distinct.setdefault(tuple(sentence.words), sentence)
-    shown = [Shared(preview(s.words), len(s.words), s.path, s.line, in_train[key].path, in_train[key].line)
-             for key, s in list(distinct.items())[:examples]]
-    return OverlapReport(other.name, len(other.sentences), len(shared), rate(len(shared), len(other.sentences)),
-                         len(distinct), shown)
+    shown = [
+        Shared(preview(s.words), len(s.words), s.path, s.line, in_train[key].path, in_train[key].line)
+        for key, s in list(distinct.items())[:examples]
+    ]
+    return OverlapReport(
+        other.name, len(other.sentences), len(shared), rate(len(shared), len(other.sentences)), len(distinct), shown
+    )
 
 
 def find_oov(train: Split, other: Split, examples: int = 5) -> OovReport:
@@ -318,8 +349,16 @@ def find_oov(train: Split, other: Split, examples: int = 5) -> OovReport:
     counts = Counter(word for sentence in other.sentences for word in sentence.words)
     unseen = Counter({word: count for word, count in counts.items() if word not in vocabulary})
     tokens, oov_tokens = sum(counts.values()), sum(unseen.values())
-    return OovReport(other.name, tokens, oov_tokens, rate(oov_tokens, tokens), len(counts), len(unseen),
-                     rate(len(unseen), len(counts)), unseen.most_common(examples))
+    return OovReport(
+        other.name,
+        tokens,
+        oov_tokens,
+        rate(oov_tokens, tokens),
+        len(counts),
+        len(unseen),
+        rate(len(unseen), len(counts)),
+        unseen.most_common(examples),
+    )
 
 
 def find_missing_labels(labels_by_split: dict[str, Iterable[str]]) -> list[MissingLabel]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -21,7 +21,7 @@ class TransitionMask:
         self.middle = as_scores(middle)  # (num_tags, num_tags): from -> to
         self.end = as_scores(end)  # (num_tags,)
 
-    def to(self, device: torch.device) -> "TransitionMask":
+    def to(self, device: torch.device) -> TransitionMask:
         for name in ("start", "middle", "end"):
             setattr(self, name, getattr(self, name).to(device))
         return self
@@ -36,8 +36,9 @@ def decode_constrained(log_probs: torch.Tensor, mask: torch.Tensor, transitions:
     return viterbi(log_probs, mask, transitions.start, transitions.middle, transitions.end)
 
 
-def viterbi(scores: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, middle: torch.Tensor,
-            end: torch.Tensor) -> torch.Tensor:
+def viterbi(
+    scores: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, middle: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
     """Highest-scoring tag ids (batch_size, seq_len) under additive start, transition and end scores.
 
     scores (batch_size, seq_len, num_tags); mask (batch_size, seq_len) with real words first; start and

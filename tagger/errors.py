@@ -1,6 +1,16 @@
-"""User-facing errors: each is printed by the CLI as one line, never as a traceback."""
+"""User-facing errors: each is printed by the CLI as one line, never as a traceback.
+
+Messages are for every caller (Python, spaCy, the command line): a setting to change is named with
+``setting()``, and the command line replaces it with its option."""
 
 from __future__ import annotations
+
+
+def setting(name: str, value: object = None) -> str:
+    """A setting a message asks the caller to change, written the one way every caller reads it: in backquotes,
+    as the Python API or the configuration names it (`encoding=latin-1`, `corpus.format=conll`, `out_dir`).
+    The command line shows its own option in its place (``tagger.cli.messages``): ``--encoding latin-1``."""
+    return f"`{name}`" if value is None else f"`{name}={value}`"
 
 
 class TaggerError(Exception):

@@ -6,7 +6,7 @@ No strings and no files here: the model sees only ids and sizes.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -15,7 +15,7 @@ from tagger.batching import Batch
 from tagger.config import ModelConfig
 from tagger.crf import CRF
 from tagger.decoding import TransitionMask
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, setting
 from tagger.features import InputFeature, build_features
 from tagger.features.base import gather_rows
 from tagger.vocab import PAD_ID, Vocab
@@ -27,8 +27,13 @@ class BiLSTMTagger(nn.Module):
     """Input features (tagger.features) -> BiLSTM -> emissions. ``transitions`` constrain the CRF head (built by
     the owner from the labels and their scheme)."""
 
-    def __init__(self, config: ModelConfig, features: Sequence[InputFeature], num_tags: int,
-                 transitions: TransitionMask | None = None):
+    def __init__(
+        self,
+        config: ModelConfig,
+        features: Sequence[InputFeature],
+        num_tags: int,
+        transitions: TransitionMask | None = None,
+    ):
         super().__init__()
         self.config = config
         self.features = list(features)  # plain objects, not modules: an encoder they hold is not a weight of ours
@@ -44,7 +49,9 @@ class BiLSTMTagger(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.uniform_(self.word_embedding.weight, -(3 / self.config.word_dim) ** 0.5, (3 / self.config.word_dim) ** 0.5)
+        nn.init.uniform_(
+            self.word_embedding.weight, -((3 / self.config.word_dim) ** 0.5), (3 / self.config.word_dim) ** 0.5
+        )
         for full_name, param in self.rnn.named_parameters():
             name = full_name.rsplit(".", 1)[-1]  # "weight_hh_l0" alone or in "1.weight_hh_l0"
             if name.startswith("weight_hh"):
@@ -98,11 +105,13 @@ class Recurrent(nn.Module):
         upper_dim = directions * config.hidden * (2 if config.context_between_layers else 1)
         self.layers = nn.ModuleList(
             nn.ModuleList(CELLS[config.cell](size, config.hidden, batch_first=True) for _ in range(directions))
-            for size in [input_dim] + [upper_dim] * (config.layers - 1))
+            for size in [input_dim] + [upper_dim] * (config.layers - 1)
+        )
         self.dropout = nn.Dropout(config.recurrent_dropout)
 
-    def forward(self, inputs: torch.Tensor, mask: torch.Tensor,
-                pool: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self, inputs: torch.Tensor, mask: torch.Tensor, pool: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """(batch_size, seq_len, input_dim) -> (batch_size, seq_len, hidden * directions); padding gives junk."""
         reverse = reversal_index(mask)
         hidden = inputs
@@ -156,8 +165,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False); "
-                          "use --device cpu or auto")
+        raise ConfigError(
+            f"{setting('device', 'cuda')}: no CUDA device is available (torch.cuda.is_available() "
+            f"is False); use {setting('device', 'cpu')} or auto"
+        )
     return torch.device(device)
 
 
@@ -172,12 +183,15 @@ def quantize(model: BiLSTMTagger, mode: str) -> BiLSTMTagger:
         return model.to(torch.bfloat16)
     if mode == "int8":
         if next(model.parameters()).device.type != "cpu":
-            raise ConfigError("--quantize int8 runs on the CPU only; use --device cpu, or --quantize bf16 on a GPU")
+            raise ConfigError(
+                f"{setting('quantize', 'int8')} runs on the CPU only; use {setting('device', 'cpu')}, or "
+                f"{setting('quantize', 'bf16')} on a GPU"
+            )
         with warnings.catch_warnings():  # torch's notice that eager quantisation is moving to torchao
             warnings.simplefilter("ignore")
             return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
     if mode != "none":
-        raise ConfigError(f"--quantize {mode!r}: expected one of {', '.join(QUANTIZE_MODES)}")
+        raise ConfigError(f"{setting('quantize', repr(mode))}: expected one of {', '.join(QUANTIZE_MODES)}")
     return model
 
 

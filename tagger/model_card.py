@@ -6,14 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tagger.config import Config
 from tagger.atomic import write_atomic
+from tagger.config import Config
+from tagger.evaluation import percent
 from tagger.plots import PLOT_FILE
 from tagger.vocab import Vocab
-
-
-def format_score(value: float | None) -> str:
-    return "undefined" if value is None else f"{100 * value:.2f}"
 
 
 def scores_table(metrics: dict[str, Any]) -> list[str]:
@@ -24,9 +21,9 @@ def scores_table(metrics: dict[str, Any]) -> list[str]:
             continue
         conll = evaluation.get("conlleval")
         strict = evaluation.get("strict")
-        headline = f"F1 {format_score(conll['micro']['f1'])} (conlleval)" if conll else "—"
-        strict_f1 = format_score(strict["micro"]["f1"]) if strict else "—"
-        rows.append(f"| {split} | {headline} | {strict_f1} | {format_score(evaluation['token_accuracy'])} |")
+        headline = f"F1 {percent(conll['micro']['f1'])} (conlleval)" if conll else "—"
+        strict_f1 = percent(strict["micro"]["f1"]) if strict else "—"
+        rows.append(f"| {split} | {headline} | {strict_f1} | {percent(evaluation['token_accuracy'])} |")
     return rows
 
 
@@ -37,16 +34,20 @@ def per_type_table(evaluation: dict[str, Any]) -> list[str]:
         return []
     rows = ["| type | precision | recall | F1 | gold entities |", "| --- | --- | --- | --- | --- |"]
     for name, score in sorted(report["per_type"].items()):
-        rows.append(f"| {name} | {format_score(score['precision'])} | {format_score(score['recall'])} | "
-                    f"{format_score(score['f1'])} | {score['support']:,} |")
+        rows.append(
+            f"| {name} | {percent(score['precision'])} | {percent(score['recall'])} | "
+            f"{percent(score['f1'])} | {score['support']:,} |"
+        )
     return ["", "Test scores per type (conlleval-compatible):", "", *rows]
 
 
 def training_section(directory: Path, metrics: dict[str, Any]) -> list[str]:
     minutes = metrics.get("train_seconds", 0) / 60
-    lines = [f"Best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')} (early stopping on the dev "
-             f"score), {minutes:.1f} minutes on {metrics.get('device', '?')}, seed {metrics.get('seed', '?')}. "
-             "One record per epoch is in `train_log.jsonl`."]
+    lines = [
+        f"Best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')} (early stopping on the dev "
+        f"score), {minutes:.1f} minutes on {metrics.get('device', '?')}, seed {metrics.get('seed', '?')}. "
+        "One record per epoch is in `train_log.jsonl`."
+    ]
     if (directory / PLOT_FILE).is_file():
         lines += ["", f"![training loss, dev score and learning rate by epoch]({PLOT_FILE})"]
     return lines
@@ -54,8 +55,10 @@ def training_section(directory: Path, metrics: dict[str, Any]) -> list[str]:
 
 def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str, Any]) -> None:
     task = "named entities / spans (IOB2 output)" if vocab.task == "spans" else "word labels (e.g. POS)"
-    data_rows = [f"| {d['path']} | {d['sentences']:,} | {d['words']:,} | {d['scheme']} | `{d['sha256'][:16]}` |"
-                 for d in metrics.get("data", [])]
+    data_rows = [
+        f"| {d['path']} | {d['sentences']:,} | {d['words']:,} | {d['scheme']} | `{d['sha256'][:16]}` |"
+        for d in metrics.get("data", [])
+    ]
     lines = [
         f"# tagger model: {task}",
         "",
@@ -78,8 +81,8 @@ def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str,
         "",
         "## Data",
         "",
-        "The files the model was trained and scored on; the fingerprint (SHA-256 of the file) tells whether a",
-        "file at hand is the same one.",
+        "The files the model was trained and scored on; the fingerprint (SHA-256 of the words and tags as read)",
+        "tells whether the data at hand is the same, whatever its file format, compression or encoding.",
         "",
         "| file | sentences | words | scheme in file | sha256 |",
         "| --- | --- | --- | --- | --- |",
@@ -94,8 +97,8 @@ def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str,
         "",
         "```python",
         "from tagger import Tagger",
-        "tagger = Tagger.load(\"path/to/this/directory\")",
-        "print(tagger.tag([[\"EU\", \"rejects\", \"German\", \"call\"]]))",
+        'tagger = Tagger.load("path/to/this/directory")',
+        'print(tagger.tag([["EU", "rejects", "German", "call"]]))',
         "```",
         "",
         "## Configuration",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tagger.schemes import NO_SCHEME, split_tag
+from tagger.schemes import NO_SCHEME, Task, split_tag
 from tagger.serialization import load_model_files, read_model_files
 
 
@@ -22,7 +22,7 @@ class ModelInfo:
     format_version: int
     tagger_version: str  # the version that trained the model
     weights_sha256: str
-    task: str  # spans | labels
+    task: Task
     scheme: str  # scheme of the labels inside the model (output is IOB2): IOB2 | BIOES | none
     labels: list[str]
     entity_types: list[str]  # empty for a model of plain labels (POS)
@@ -44,13 +44,19 @@ def read_model_info(directory: str | Path) -> ModelInfo:
     vocab, model = loaded.vocab, loaded.model
     card = files.get("README.md")
     return ModelInfo(
-        path=str(directory), format_version=header["format_version"],
-        tagger_version=header.get("tagger_version", "?"), weights_sha256=header.get("weights_sha256", ""),
-        task=vocab.task, scheme=vocab.scheme, labels=list(vocab.labels),
+        path=str(directory),
+        format_version=header["format_version"],
+        tagger_version=header.get("tagger_version", "?"),
+        weights_sha256=header.get("weights_sha256", ""),
+        task=vocab.task,
+        scheme=vocab.scheme,
+        labels=list(vocab.labels),
         entity_types=entity_types(vocab.labels, vocab.scheme),
-        vocabulary_words=len(vocab.words), vocabulary_chars=len(vocab.chars),
+        vocabulary_words=len(vocab.words),
+        vocabulary_chars=len(vocab.chars),
         parameters=sum(p.numel() for p in model.parameters()),
-        metrics=loaded.metrics, config=loaded.config.to_dict(),
+        metrics=loaded.metrics,
+        config=loaded.config.to_dict(),
         card=card.decode("utf-8", errors="replace") if card is not None else None,
     )
 

@@ -6,8 +6,9 @@ The only module that imports matplotlib, and only when drawing (it takes half a 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tagger.atomic import write_atomic
 
@@ -27,8 +28,14 @@ def write_training_plot(directory: Path, log: Sequence[dict[str, Any]], metric: 
     loss.plot(epochs, [record["loss"] for record in log], marker=".", color="#4c72b0")
     loss.set(title="training loss", xlabel="epoch")
     score.plot(epochs, [100 * record["dev_score"] for record in log], marker=".", color="#55a868")
-    score.scatter([best["epoch"]], [100 * best["dev_score"]], s=80, color="#c44e52", zorder=3,
-                  label=f"best: {100 * best['dev_score']:.2f} (epoch {best['epoch']})")
+    score.scatter(
+        [best["epoch"]],
+        [100 * best["dev_score"]],
+        s=80,
+        color="#c44e52",
+        zorder=3,
+        label=f"best: {100 * best['dev_score']:.2f} (epoch {best['epoch']})",
+    )
     score.set(title=f"dev {metric}", xlabel="epoch")
     score.legend(loc="lower right")
     rate.plot(epochs, [record["lr"] for record in log], marker=".", color="#8172b3")

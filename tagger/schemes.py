@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Literal, get_args
 
 from tagger.errors import SchemeError
 
 SCHEMES = ("IOB1", "IOB2", "BIOES")
 NO_SCHEME = "none"  # what detect_scheme says for POS-like tag sets
+# What a model's tags are: "spans" (entities, chunks: tags in a scheme) or "labels" (one label a word, e.g. POS)
+Task = Literal["spans", "labels"]
+TASKS: tuple[Task, ...] = get_args(Task)
 
 # A type: no whitespace, and a hyphen only inside it (``B--`` and ``B-PER-`` are typos, not types).
 _TYPE = r"[^\s-](?:\S*[^\s-])?"
@@ -172,8 +176,9 @@ def spans_to_tags(spans: Iterable[tuple[str, int, int]], length: int, scheme: st
 
 def _check_span(type_: str, start: int, end: int, length: int, previous_end: int) -> None:
     if not re.fullmatch(_TYPE, type_):
-        raise SchemeError(f"span type {type_!r} must be non-empty, without spaces, and not start or end with '-'",
-                          start)
+        raise SchemeError(
+            f"span type {type_!r} must be non-empty, without spaces, and not start or end with '-'", start
+        )
     if not 0 <= start < end <= length:
         raise SchemeError(f"span {type_} [{start}, {end}) does not fit in a sentence of {length} words", start)
     if start < previous_end:
@@ -296,9 +301,7 @@ def _describe_previous(previous: tuple[str, str]) -> str:
     return "after O or at sentence start" if prev_prefix == "O" else f"after {prev_prefix}-{prev_type}"
 
 
-def allowed_transitions(
-    labels: Sequence[str], scheme: str
-) -> tuple[list[bool], list[list[bool]], list[bool]]:
+def allowed_transitions(labels: Sequence[str], scheme: str) -> tuple[list[bool], list[list[bool]], list[bool]]:
     """Masks for constrained decoding over ``labels``.
 
     Returns ``(allowed_start, allowed, allowed_end)``: label ``j`` may begin
@@ -315,7 +318,9 @@ def allowed_transitions(
     parsed = [None if flag else _parse_label(label, scheme) for label, flag in zip(labels, special)]
     start_state = ("O", "")
     start = [p is not None and not _transition_problem(start_state, p, scheme, "") for p in parsed]
-    allowed = [[a is not None and b is not None and not _transition_problem(a, b, scheme, "") for b in parsed] for a in parsed]
+    allowed = [
+        [a is not None and b is not None and not _transition_problem(a, b, scheme, "") for b in parsed] for a in parsed
+    ]
     end = [p is not None and (scheme != "BIOES" or p[0] in "OES") for p in parsed]
     return start, allowed, end
 

@@ -29,9 +29,18 @@ FORMAT_VERSION = 1
 REQUIRED_FILES = ("config.json", "vocab.json", "model.safetensors")
 # Written in this order: config.json last, since it carries the weights' checksum, so a reader never
 # pairs it with other weights.
-MODEL_FILES = ("model.safetensors", "vocab.json", "metrics.json", "README.md", "train_log.jsonl", "training.png",
-               "config.json")
-WHAT_A_MODEL_DIR_HOLDS = "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
+MODEL_FILES = (
+    "model.safetensors",
+    "vocab.json",
+    "metrics.json",
+    "README.md",
+    "train_log.jsonl",
+    "training.png",
+    "config.json",
+)
+WHAT_A_MODEL_DIR_HOLDS = (
+    "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
+)
 PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
 
 
@@ -57,11 +66,19 @@ def unpack_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
     try:
         return load(data)
     except (SafetensorError, ValueError, OSError) as error:
-        raise ModelDirError(str(path), f"corrupt tensor file ({error})", "restore it, or delete it and start afresh") from None
+        raise ModelDirError(
+            str(path), f"corrupt tensor file ({error})", "restore it, or delete it and start afresh"
+        ) from None
 
 
-def save_model(directory: str | Path, config: Config, vocab: Vocab, model: BiLSTMTagger,
-               metrics: dict[str, Any] | None = None, card: str | None = None) -> Path:
+def save_model(
+    directory: str | Path,
+    config: Config,
+    vocab: Vocab,
+    model: BiLSTMTagger,
+    metrics: dict[str, Any] | None = None,
+    card: str | None = None,
+) -> Path:
     directory = Path(directory)
     weights = pack_tensors(compact_state(model.state_dict(), config))  # the format version lives in config.json
     write_atomic(directory / "model.safetensors", weights)
@@ -132,7 +149,9 @@ def parse_json(data: bytes, path: Path) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelDirError(str(path), f"not valid JSON ({error})", "restore the file from the original model") from None
+        raise ModelDirError(
+            str(path), f"not valid JSON ({error})", "restore the file from the original model"
+        ) from None
 
 
 def read_config(header: Any, path: Path) -> Config:
@@ -140,13 +159,20 @@ def read_config(header: Any, path: Path) -> Config:
         raise ModelDirError(str(path), "has no format_version", "this is not a tagger model config")
     version = header["format_version"]
     if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ModelDirError(str(path), f"format_version {version!r} is not supported by tagger {__version__} "
-                            f"(reads format_version 1..{FORMAT_VERSION})", "upgrade tagger to load this model")
+        raise ModelDirError(
+            str(path),
+            f"format_version {version!r} is not supported by tagger {__version__} "
+            f"(reads format_version 1..{FORMAT_VERSION})",
+            "upgrade tagger to load this model",
+        )
     try:
         return Config.from_dict(upgrade_config(header.get("config", {})), "config")
     except ConfigError as error:
-        raise ModelDirError(str(path), str(error), "the model was saved by another tagger version, or edited; "
-                            "retrain it, or restore config.json") from None
+        raise ModelDirError(
+            str(path),
+            str(error),
+            "the model was saved by another tagger version, or edited; retrain it, or restore config.json",
+        ) from None
 
 
 def upgrade_config(config: Any) -> Any:
@@ -171,6 +197,7 @@ OLD_RECURRENT_NAME = re.compile(r"rnn\.(?:(\d+)\.)?(weight|bias)_(ih|hh)_l(\d+)(
 
 def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Recurrent weights of 0.1.0 models under today's names: ``rnn.layers.LAYER.DIRECTION.weight_ih_l0``."""
+
     def rename(name: str) -> str:
         old = OLD_RECURRENT_NAME.fullmatch(name)
         if old is None:
@@ -194,17 +221,22 @@ def compact_state(state: dict[str, torch.Tensor], config: Config) -> dict[str, t
 
 
 def widen_compact_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: t.float() if name in COMPACT_TENSORS and t.dtype == torch.float16 else t
-            for name, t in state.items()}
+    return {name: t.float() if name in COMPACT_TENSORS and t.dtype == torch.float16 else t for name, t in state.items()}
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
     if data.startswith(PICKLE_SIGNATURES):
-        raise ModelDirError(str(path), "is a pickle or torch.save archive, not safetensors; refusing to load it",
-                            "pickles can run code: only load models saved by tagger")
+        raise ModelDirError(
+            str(path),
+            "is a pickle or torch.save archive, not safetensors; refusing to load it",
+            "pickles can run code: only load models saved by tagger",
+        )
     if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise ModelDirError(str(path), "corrupt model file: checksum does not match config.json",
-                            "the weights were changed or truncated; restore or retrain the model")
+        raise ModelDirError(
+            str(path),
+            "corrupt model file: checksum does not match config.json",
+            "the weights were changed or truncated; restore or retrain the model",
+        )
     try:
         return load(data)
     except (SafetensorError, ValueError, OSError) as error:
@@ -220,9 +252,12 @@ def check_weights(state: dict[str, torch.Tensor], model: BiLSTMTagger, path: Pat
     for name, tensor in state.items():
         want = expected[name]
         if tensor.shape != want.shape or tensor.dtype != want.dtype:
-            raise ModelDirError(str(path), f"tensor {name!r} has shape {tuple(tensor.shape)} {tensor.dtype}, "
-                                f"expected {tuple(want.shape)} {want.dtype} from config.json and vocab.json",
-                                "config, vocabulary and weights must come from the same model")
+            raise ModelDirError(
+                str(path),
+                f"tensor {name!r} has shape {tuple(tensor.shape)} {tensor.dtype}, "
+                f"expected {tuple(want.shape)} {want.dtype} from config.json and vocab.json",
+                "config, vocabulary and weights must come from the same model",
+            )
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ModelDirError(str(path), f"tensor {name!r} contains NaN or Inf", "the model diverged; retrain it")
 

@@ -13,9 +13,9 @@ with document context. ``nlp.to_disk`` copies the model directory verbatim into 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from statistics import fmean
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy
 import srsly
@@ -27,29 +27,65 @@ from spacy.tokens import Doc, Span, SpanGroup, Token
 from spacy.training import Example
 
 from tagger.annotate import Tagger
+from tagger.corpus import Sentence
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
 from tagger.model import QUANTIZE_MODES
-from tagger.schemes import tags_to_spans
+from tagger.outputs import TaggedSentence
 from tagger.serialization import read_model_files, write_model_files
 
 FACTORY = "bilstm_tagger"
 ATTRIBUTES = ("auto", "ents", "tag", "pos")
 SCORE_MODES = ("none", "attribute", "spans")
-DEFAULT_CONFIG = {"model": "", "attr": "auto", "batch_size": 256, "device": "auto", "overwrite": False,
-                  "scores": "none", "spans_key": FACTORY, "quantize": "none"}
-# A sentence's tags as (tag, probability) pairs; the probability is None when scores="none"
-TaggedSentence = list[tuple[str, float | None]]
+DEFAULT_CONFIG = {
+    "model": "",
+    "attr": "auto",
+    "batch_size": 256,
+    "device": "auto",
+    "overwrite": False,
+    "scores": "none",
+    "spans_key": FACTORY,
+    "quantize": "none",
+}
 
 
-@Language.factory(FACTORY, default_config=DEFAULT_CONFIG,
-                  assigns=["doc.ents", "token.ent_iob", "token.ent_type", "token.tag", "token.pos"],
-                  default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None,
-                                         "tag_acc": 1.0, "pos_acc": 1.0})
-def make_bilstm_tagger(nlp: Language, name: str, model: str, attr: str, batch_size: int, device: str,
-                       overwrite: bool, scores: str, spans_key: str, quantize: str) -> "BiLSTMTaggerComponent":
-    return BiLSTMTaggerComponent(nlp, name, model, attr=attr, batch_size=batch_size, device=device,
-                                 overwrite=overwrite, scores=scores, spans_key=spans_key, quantize=quantize)
+@Language.factory(
+    FACTORY,
+    default_config=DEFAULT_CONFIG,
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "token.tag", "token.pos"],
+    default_score_weights={
+        "ents_f": 1.0,
+        "ents_p": 0.0,
+        "ents_r": 0.0,
+        "ents_per_type": None,
+        "tag_acc": 1.0,
+        "pos_acc": 1.0,
+    },
+)
+def make_bilstm_tagger(
+    nlp: Language,
+    name: str,
+    model: str,
+    attr: str,
+    batch_size: int,
+    device: str,
+    overwrite: bool,
+    scores: str,
+    spans_key: str,
+    quantize: str,
+) -> BiLSTMTaggerComponent:
+    return BiLSTMTaggerComponent(
+        nlp,
+        name,
+        model,
+        attr=attr,
+        batch_size=batch_size,
+        device=device,
+        overwrite=overwrite,
+        scores=scores,
+        spans_key=spans_key,
+        quantize=quantize,
+    )
 
 
 class BiLSTMTaggerComponent(Pipe):
@@ -59,9 +95,20 @@ class BiLSTMTaggerComponent(Pipe):
     ``model`` path may not exist on this machine, and only then reads the copy inside the pipeline.
     """
 
-    def __init__(self, nlp: Language, name: str = FACTORY, model: str = "", *, attr: str = "auto",
-                 batch_size: int = 256, device: str = "auto", overwrite: bool = False, scores: str = "none",
-                 spans_key: str = FACTORY, quantize: str = "none"):
+    def __init__(
+        self,
+        nlp: Language,
+        name: str = FACTORY,
+        model: str = "",
+        *,
+        attr: str = "auto",
+        batch_size: int = 256,
+        device: str = "auto",
+        overwrite: bool = False,
+        scores: str = "none",
+        spans_key: str = FACTORY,
+        quantize: str = "none",
+    ):
         check_choice("attr", attr, ATTRIBUTES)
         check_choice("scores", scores, SCORE_MODES)
         check_choice("quantize", quantize, QUANTIZE_MODES)
@@ -90,16 +137,20 @@ class BiLSTMTaggerComponent(Pipe):
         if self._tagger is not None:
             return
         if not self.model_path:
-            raise ConfigError(f"{FACTORY}: no model given; add the component with "
-                              f"config={{\"model\": \"path/to/model\"}} (a directory written by tagger train)")
+            raise ConfigError(
+                f"{FACTORY}: no model given; add the component with "
+                f'config={{"model": "path/to/model"}} (a directory written by tagger train)'
+            )
         self._use_model(read_model_files(self.model_path), self.model_path)
 
     def _use_model(self, files: dict[str, bytes], source: str | Path) -> None:
         tagger = Tagger.from_files(files, source, self.device, self.quantize)
         self._target = resolve_attribute(self.attr, tagger, str(source))
         if self.scores == "spans" and self._target != "ents":
-            raise ConfigError(f"{FACTORY}: scores='spans' stores entity scores, but {source} tags {self._target}; "
-                              "use scores='attribute' for token._.score")
+            raise ConfigError(
+                f"{FACTORY}: scores='spans' stores entity scores, but {source} tags {self._target}; "
+                "use scores='attribute' for token._.score"
+            )
         register_score_extensions()
         self._files, self._tagger = files, tagger
 
@@ -118,16 +169,19 @@ class BiLSTMTaggerComponent(Pipe):
             yield from docs
 
     def annotate(self, docs: Sequence[Doc]) -> None:
-        sentences = [(number, ids) for number, doc in enumerate(docs) for ids in sentence_token_ids(doc, self._sentencizer)]
-        words = [[docs[number][i].text for i in ids] for number, ids in sentences]
-        scored = self.scores != "none"  # a CRF's probabilities cost a third of its tagging time
-        tagged = self.tagger.tag(words, scores=scored, batch_size=self.batch_size,
-                                 documents=[number for number, _ in sentences])
-        if not scored:
-            tagged = [[(tag, None) for tag in tags] for tags in tagged]
+        sentences = [
+            (number, ids) for number, doc in enumerate(docs) for ids in sentence_token_ids(doc, self._sentencizer)
+        ]
+        words = [Sentence([docs[number][i].text for i in ids], []) for number, ids in sentences]
+        tagged = self.tagger.tag_sentences(
+            words,
+            scores=self.scores != "none",  # a CRF's cost a third of its time
+            batch_size=self.batch_size,
+            documents=[number for number, _ in sentences],
+        )
         by_doc: list[list[tuple[list[int], TaggedSentence]]] = [[] for _ in docs]
-        for (number, ids), tags in zip(sentences, tagged):
-            by_doc[number].append((ids, tags))
+        for (number, ids), predicted in zip(sentences, tagged):
+            by_doc[number].append((ids, predicted))
         for doc, mine in zip(docs, by_doc):
             if self.target == "ents":
                 self.set_entities(doc, mine)
@@ -135,9 +189,11 @@ class BiLSTMTaggerComponent(Pipe):
                 self.set_token_tags(doc, mine)
 
     def set_entities(self, doc: Doc, sentences: list[tuple[list[int], TaggedSentence]]) -> None:
-        found = [(Span(doc, ids[start], ids[end - 1] + 1, label=label),
-                  fmean(p for _, p in tags[start:end]) if self.scores != "none" else None)
-                 for ids, tags in sentences for label, start, end in tags_to_spans([t for t, _ in tags], "IOB2")]
+        found = [
+            (Span(doc, ids[start], ids[end - 1] + 1, label=label), tagged.span_score(start, end))
+            for ids, tagged in sentences
+            for label, start, end in tagged.spans()
+        ]
         existing = [] if self.overwrite else list(doc.ents)
         taken = {i for span in existing for i in range(span.start, span.end)}
         kept = [(span, score) for span, score in found if taken.isdisjoint(range(span.start, span.end))]
@@ -146,13 +202,17 @@ class BiLSTMTaggerComponent(Pipe):
             for span, score in kept:
                 span._.score = score
         elif self.scores == "spans":
-            doc.spans[self.spans_key] = SpanGroup(doc, name=self.spans_key, spans=[span for span, _ in found],
-                                                  attrs={"scores": numpy.array([s for _, s in found], dtype="float32")})
+            doc.spans[self.spans_key] = SpanGroup(
+                doc,
+                name=self.spans_key,
+                spans=[span for span, _ in found],
+                attrs={"scores": numpy.array([s for _, s in found], dtype="float32")},
+            )
 
     def set_token_tags(self, doc: Doc, sentences: list[tuple[list[int], TaggedSentence]]) -> None:
         attribute = "pos_" if self.target == "pos" else "tag_"
-        for ids, tags in sentences:
-            for i, (tag, probability) in zip(ids, tags):
+        for ids, tagged in sentences:
+            for i, (_, tag, probability) in zip(ids, tagged.rows()):
                 token = doc[i]
                 if self.overwrite or not getattr(token, attribute):
                     setattr(token, attribute, tag)
@@ -169,7 +229,7 @@ class BiLSTMTaggerComponent(Pipe):
         self._ensure_loaded()
         write_model_files(Path(path), self._files)
 
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "BiLSTMTaggerComponent":
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> BiLSTMTaggerComponent:
         self._use_model(read_model_files(path), path)
         return self
 
@@ -177,12 +237,14 @@ class BiLSTMTaggerComponent(Pipe):
         self._ensure_loaded()
         return srsly.msgpack_dumps({"files": self._files})
 
-    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "BiLSTMTaggerComponent":
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> BiLSTMTaggerComponent:
         source = f"<{self.name} bytes>"
         try:  # object_pairs_hook bypasses srsly's extension decoders: plain maps, strings and bytes only
             files = srsly.msgpack.loads(data, raw=False, object_pairs_hook=dict).get("files")
         except (ValueError, TypeError, AttributeError) as error:
-            raise ModelDirError(source, f"not a {FACTORY} component's bytes ({error})", "pass what to_bytes returned") from None
+            raise ModelDirError(
+                source, f"not a {FACTORY} component's bytes ({error})", "pass what to_bytes returned"
+            ) from None
         if not isinstance(files, dict):
             raise ModelDirError(source, "holds no model files", "pass what to_bytes returned")
         self._use_model(files, source)
@@ -200,12 +262,16 @@ def resolve_attribute(attr: str, tagger: Tagger, source: str) -> str:
     if attr == "auto" or attr == natural:
         return natural
     if natural == "ents" or attr == "ents":
-        raise ConfigError(f"{FACTORY}: {source} is a {'NER' if natural == 'ents' else 'POS'} model; "
-                          f"it cannot set {attr}; use attr={natural!r} or 'auto'")
+        raise ConfigError(
+            f"{FACTORY}: {source} is a {'NER' if natural == 'ents' else 'POS'} model; "
+            f"it cannot set {attr}; use attr={natural!r} or 'auto'"
+        )
     if attr == "pos":
         unknown = not_universal_pos(tagger.output_labels)
-        raise ConfigError(f"{FACTORY}: {source} has tags that are not Universal POS tags ({', '.join(unknown[:8])}); "
-                          "token.pos_ takes only UPOS: use attr='tag'")
+        raise ConfigError(
+            f"{FACTORY}: {source} has tags that are not Universal POS tags ({', '.join(unknown[:8])}); "
+            "token.pos_ takes only UPOS: use attr='tag'"
+        )
     return attr  # UPOS labels may go to token.tag_ too
 
 

@@ -1,18 +1,23 @@
-"""Raw text -> sentences of words with character offsets, using spaCy's tokenizer and sentencizer."""
+"""Raw text -> sentences of words with character offsets, using spaCy's tokenizer and sentencizer: one rule for
+files and strings, each paragraph (text between blank lines) a document."""
 
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from tagger.corpus.lines import binary_file_error, looks_binary
-from tagger.errors import ConfigError, CorpusFormatError
+from tagger.corpus.sentence import Sentence
+from tagger.errors import ConfigError, CorpusFormatError, setting
 
 # Raw text goes to spaCy in pieces of at most this many characters (and never over its nlp.max_length):
 # a paragraph of 1.8 MB without a line break used to stop the run with spaCy's error E088.
 PIECE_CHARS = 100_000
+PARAGRAPH_CHARS = 100_000  # a "paragraph" without a blank line (a file that is one long text) is cut after this many
 SENTENCE_END = re.compile(r"[.!?][\"')\]\u2019\u201d]*\s+")
 
 
@@ -31,8 +36,10 @@ def load_tokenizer(lang: str = "en", pipeline: str | None = None) -> Any:
         try:
             return spacy.load(pipeline, exclude=["ner", "tagger", "lemmatizer", "attribute_ruler"])
         except OSError as error:
-            raise ConfigError(f"spaCy pipeline {pipeline!r} is not installed ({error}); "
-                              f"install it or leave --spacy-model out to use spacy.blank('{lang}')") from None
+            raise ConfigError(
+                f"spaCy pipeline {pipeline!r} is not installed ({error}); "
+                f"install it or leave {setting('spacy_model')} out to use spacy.blank('{lang}')"
+            ) from None
     try:
         nlp = spacy.blank(lang)
     except (ImportError, KeyError) as error:
@@ -78,8 +85,8 @@ def cut_point(text: str, start: int, end: int) -> int:
     half, else after its last whitespace, else (one "word" as long as the piece) at ``end``. spaCy splits
     words at whitespace first, so a cut after whitespace tokenizes the text as a whole would be."""
     last = None
-    for last in SENTENCE_END.finditer(text, (start + end) // 2, end):
-        pass
+    for match in SENTENCE_END.finditer(text, (start + end) // 2, end):
+        last = match
     if last is not None:
         return last.end()
     for index in range(end - 1, start, -1):
@@ -88,13 +95,25 @@ def cut_point(text: str, start: int, end: int) -> int:
     return end
 
 
-def read_text_blocks(path: str | Path, encoding: str = "utf-8", max_chars: int = 100_000) -> Iterator[tuple[int, str]]:
-    """Paragraphs of a text file (split at blank lines, or every ``max_chars``) with their character offsets.
+def read_text_blocks(
+    path: str | Path, encoding: str = "utf-8", max_chars: int = PARAGRAPH_CHARS
+) -> Iterator[tuple[int, str]]:
+    """The paragraphs of a text file (``paragraphs``) with their character offsets in the file.
 
     Lines are decoded one by one so a bad byte is reported with its line number; memory stays bounded.
     """
-    offset, block_start, block = 0, 0, []
-    size = 0
+    return paragraphs(decoded_lines(path, encoding), max_chars)
+
+
+def text_paragraphs(text: str, max_chars: int = PARAGRAPH_CHARS) -> Iterator[tuple[int, str]]:
+    """The paragraphs of a text held in memory (``paragraphs``), with their character offsets in it."""
+    lines = text.split("\n")
+    return paragraphs([line + "\n" for line in lines[:-1]] + [lines[-1]], max_chars)
+
+
+def decoded_lines(path: str | Path, encoding: str) -> Iterator[str]:
+    """The lines of a text file, line endings kept and a byte-order mark dropped; a line that does not decode,
+    or a binary file, is refused with its place."""
     with open(path, "rb") as stream:
         for line_no, raw in enumerate(stream, 1):
             try:
@@ -102,20 +121,57 @@ def read_text_blocks(path: str | Path, encoding: str = "utf-8", max_chars: int =
             except UnicodeDecodeError as error:
                 if looks_binary(path):
                     raise binary_file_error(path) from None
-                raise CorpusFormatError(str(path), line_no, f"bytes that are not {encoding} ({error.reason})",
-                                        f"text in {encoding}", "pass --encoding with the file's encoding") from None
+                raise CorpusFormatError(
+                    str(path),
+                    line_no,
+                    f"bytes that are not {encoding} ({error.reason})",
+                    f"text in {encoding}",
+                    f"pass {setting('encoding')} with the file's encoding",
+                ) from None
             if "\x00" in line:  # decodes (NUL is ASCII), but no text holds it: spaCy would tag the bytes as words
                 raise binary_file_error(path)
-            if line_no == 1:
-                line = line.removeprefix("\ufeff")
-            if block and (not line.strip() or size >= max_chars):
-                yield block_start, "".join(block)
-                block, size = [], 0
-            if not block:
-                block_start = offset
-            if line.strip():
-                block.append(line)
-                size += len(line)
-            offset += len(line)
+            yield line.removeprefix("\ufeff") if line_no == 1 else line
+
+
+def paragraphs(lines: Iterable[str], max_chars: int = PARAGRAPH_CHARS) -> Iterator[tuple[int, str]]:
+    """The one rule for raw text, a file or a string: a paragraph (lines between blank lines, cut every
+    ``max_chars``) is a document. Yields ``(offset, paragraph)``, the offset of its first character."""
+    offset, block_start, block = 0, 0, []
+    size = 0
+    for line in lines:
+        if block and (not line.strip() or size >= max_chars):
+            yield block_start, "".join(block)
+            block, size = [], 0
+        if not block:
+            block_start = offset
+        if line.strip():
+            block.append(line)
+            size += len(line)
+        offset += len(line)
     if block:
         yield block_start, "".join(block)
+
+
+def raw_text_sentences(
+    blocks: Iterable[tuple[int, str]], nlp: Any, path: str = "<memory>"
+) -> Iterator[tuple[int, Sentence, list[tuple[int, int]]]]:
+    """The one reader of raw text, for ``tagger tag`` and ``Tagger.tag_texts`` alike: each paragraph of
+    ``blocks`` (``(offset, paragraph)``, see ``paragraphs``) is a document, split into sentences and words by
+    spaCy (``nlp``). Yields ``(paragraph number, sentence, offsets)``: the first sentence of each paragraph
+    marked as opening a document, and each word's character span in the whole text."""
+    starts: deque[int] = deque()  # spaCy reads a few paragraphs ahead of what it yields
+
+    def texts() -> Iterator[str]:
+        for start, text in blocks:
+            starts.append(start)
+            yield text
+
+    for number, sentences in enumerate(split_texts(texts(), nlp)):
+        start = starts.popleft()
+        for index, tokens in enumerate(sentences):
+            metadata = {"newdoc": str(number)} if index == 0 else {}
+            yield (
+                number,
+                Sentence([t.text for t in tokens], [], path, 0, metadata),
+                [(start + t.start, start + t.end) for t in tokens],
+            )

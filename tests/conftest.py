@@ -42,11 +42,26 @@ def ner_files(tmp_path_factory) -> tuple[Path, Path]:
 def tiny_config():
     from tagger.config import load_config
 
-    return load_config(None, [
-        "model.word_dim=16", "model.char_dim=8", "model.char_filters=8", "model.hidden=16", "model.layers=1",
-        "model.embedding_dropout=0.0", "model.recurrent_dropout=0.0", "model.output_dropout=0.0", "train.epochs=60", "train.patience=60", "train.lr=0.02", "train.lr_decay=0.0",
-        "train.batch_size=4", "train.word_dropout=0.0", "train.device=cpu",
-    ])
+    return load_config(
+        None,
+        [
+            "model.word_dim=16",
+            "model.char_dim=8",
+            "model.char_filters=8",
+            "model.hidden=16",
+            "model.layers=1",
+            "model.embedding_dropout=0.0",
+            "model.recurrent_dropout=0.0",
+            "model.output_dropout=0.0",
+            "train.epochs=60",
+            "train.patience=60",
+            "train.lr=0.02",
+            "train.lr_decay=0.0",
+            "train.batch_size=4",
+            "train.word_dropout=0.0",
+            "train.device=cpu",
+        ],
+    )
 
 
 @pytest.fixture(scope="session")

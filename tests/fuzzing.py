@@ -35,8 +35,17 @@ from hypothesis import strategies as st
 
 from tagger.config import CorpusConfig
 from tagger.corpus import (
-    Sentence, document_ids, read_conll, read_conllu, read_corpus, read_docbin, read_jsonl, write_conll,
-    write_conllu, write_docbin, write_jsonl,
+    Sentence,
+    document_ids,
+    read_conll,
+    read_conllu,
+    read_corpus,
+    read_docbin,
+    read_jsonl,
+    write_conll,
+    write_conllu,
+    write_docbin,
+    write_jsonl,
 )
 from tagger.corpus.conll import DOCSTART
 from tagger.errors import TaggerError
@@ -54,6 +63,7 @@ AUTO_SUFFIXES = (".conll", ".conllu", ".jsonl", ".spacy", ".conll.gz", ".conllu.
 
 
 # --- outcomes ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Case:
@@ -137,11 +147,59 @@ def run_case(case: Case, folder: Path) -> tuple[Failure | None, bool]:
 
 # Pieces the formats give meaning to, and bytes that are not text: inserted by the mutations.
 INTERESTING = [
-    b"\t", b"\n", b"\r", b"\r\n", b"\x00", b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\xc2\x85",
-    b" ", b"  ", b"#", b"# newdoc id = x", b"-DOCSTART-", b"-DOCSTART- O", b"_", b"-", b".", b"1", b"0", b"99999",
-    b"1-2", b"1.1", b"B-PER", b"I-", b"O", b"{", b"}", b"[", b"]", b'"', b"\\", b"\\u0000", b"\\ud800", b":",
-    b",", b'"words"', b'"tags"', b'"tokens"', b"null", b"1e999", b"9" * 5000, b"[" * 3000, "\u3000".encode(),
-    "\u2028".encode(), "é".encode(), "東".encode(), "😀".encode(), b"\x80", b"\x1b", b"\x7f",
+    b"\t",
+    b"\n",
+    b"\r",
+    b"\r\n",
+    b"\x00",
+    b"\xff",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xed\xa0\x80",
+    b"\xef\xbb\xbf",
+    b"\xc2\x85",
+    b" ",
+    b"  ",
+    b"#",
+    b"# newdoc id = x",
+    b"-DOCSTART-",
+    b"-DOCSTART- O",
+    b"_",
+    b"-",
+    b".",
+    b"1",
+    b"0",
+    b"99999",
+    b"1-2",
+    b"1.1",
+    b"B-PER",
+    b"I-",
+    b"O",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b"\\",
+    b"\\u0000",
+    b"\\ud800",
+    b":",
+    b",",
+    b'"words"',
+    b'"tags"',
+    b'"tokens"',
+    b"null",
+    b"1e999",
+    b"9" * 5000,
+    b"[" * 3000,
+    "\u3000".encode(),
+    "\u2028".encode(),
+    "é".encode(),
+    "東".encode(),
+    "😀".encode(),
+    b"\x80",
+    b"\x1b",
+    b"\x7f",
 ]
 
 
@@ -171,7 +229,7 @@ def replace_byte(rng: random.Random, data: bytearray) -> None:
 def delete(rng: random.Random, data: bytearray) -> None:
     if data:
         start = rng.randrange(len(data))
-        del data[start:start + rng.choice((1, 1, 2, 5, 40))]
+        del data[start : start + rng.choice((1, 1, 2, 5, 40))]
 
 
 def insert(rng: random.Random, data: bytearray) -> None:
@@ -180,7 +238,7 @@ def insert(rng: random.Random, data: bytearray) -> None:
 
 
 def truncate(rng: random.Random, data: bytearray) -> None:
-    del data[rng.randrange(len(data) + 1):]
+    del data[rng.randrange(len(data) + 1) :]
 
 
 def duplicate_line(rng: random.Random, data: bytearray) -> None:
@@ -204,7 +262,15 @@ def swap_lines(rng: random.Random, data: bytearray) -> None:
 
 
 MUTATIONS: list[Callable[[random.Random, bytearray], None]] = [
-    flip, replace_byte, delete, insert, insert, truncate, duplicate_line, delete_line, swap_lines,
+    flip,
+    replace_byte,
+    delete,
+    insert,
+    insert,
+    truncate,
+    duplicate_line,
+    delete_line,
+    swap_lines,
 ]
 
 
@@ -228,8 +294,29 @@ def mutate_docbin(rng: random.Random, data: bytes) -> bytes:
 
 
 # Values put in a DocBin's fields: other types, odd strings (spaCy's strings are the words and labels).
-ODD_VALUES = [None, 0, -1, 2**63, 1.5, "", " ", "\u3000", "a\x00b", "\x85", "é", [], {}, [1, 2], {"doc_id": 7},
-              b"", b"\x81\xa6doc_id\xa2d9", b"\x81\xa6doc_id\x92\x01\x02", b"\x81\xa6doc_id\xa0", b"\x90", b"\xc1"]
+ODD_VALUES = [
+    None,
+    0,
+    -1,
+    2**63,
+    1.5,
+    "",
+    " ",
+    "\u3000",
+    "a\x00b",
+    "\x85",
+    "é",
+    [],
+    {},
+    [1, 2],
+    {"doc_id": 7},
+    b"",
+    b"\x81\xa6doc_id\xa2d9",
+    b"\x81\xa6doc_id\x92\x01\x02",
+    b"\x81\xa6doc_id\xa0",
+    b"\x90",
+    b"\xc1",
+]
 
 
 def mutate_docbin_field(rng: random.Random, payload: bytes) -> bytes:
@@ -257,8 +344,11 @@ def mutate_docbin_field(rng: random.Random, payload: bytes) -> bytes:
 # --- seed files ----------------------------------------------------------------------------------
 
 SEED_SENTENCES = [
-    Sentence(["Ada", "Quell", "lives", "in", "São Paulo", "."], ["B-PER", "I-PER", "O", "O", "B-LOC", "O"],
-             metadata={"newdoc id": "d1", "sent_id": "1"}),
+    Sentence(
+        ["Ada", "Quell", "lives", "in", "São Paulo", "."],
+        ["B-PER", "I-PER", "O", "O", "B-LOC", "O"],
+        metadata={"newdoc id": "d1", "sent_id": "1"},
+    ),
     Sentence(["東京", "is", "big", "😀"], ["B-LOC", "O", "O", "O"], metadata={"sent_id": "2"}),
     Sentence(["Keld", "Amsel", "left"], ["B-PER", "I-PER", "O"], metadata={"newdoc id": "d2", "sent_id": "3"}),
 ]
@@ -289,8 +379,11 @@ def _ud_slice() -> bytes:
     blocks = gzip.decompress(UD_DEV.read_bytes()).decode("utf-8").split("\n\n")
 
     def first_with(mark: str) -> str:  # the first sentence with a word line whose id holds ``mark``
-        return next(block for block in blocks
-                    if any(mark in line.split("\t", 1)[0] for line in block.splitlines() if not line.startswith("#")))
+        return next(
+            block
+            for block in blocks
+            if any(mark in line.split("\t", 1)[0] for line in block.splitlines() if not line.startswith("#"))
+        )
 
     return ("\n\n".join([*blocks[:2], first_with("-"), first_with(".")]) + "\n\n").encode("utf-8")
 
@@ -300,29 +393,38 @@ def seed_files() -> dict[str, dict[str, bytes]]:
     """Valid small files by format (``conll``, ``conllu``, ``jsonl``, ``docbin``), by name."""
     spaced = [dataclasses.replace(s, words=[w.replace(" ", "_") for w in s.words]) for s in SEED_SENTENCES]
     seeds: dict[str, dict[str, bytes]] = {
-        "conll": {"written-tabs": _text(write_conll, SEED_SENTENCES),
-                  "written-spaces": _text(write_conll, spaced),
-                  "written-pos": _text(write_conll, SEED_POS, docstart=False)},
+        "conll": {
+            "written-tabs": _text(write_conll, SEED_SENTENCES),
+            "written-spaces": _text(write_conll, spaced),
+            "written-pos": _text(write_conll, SEED_POS, docstart=False),
+        },
         "conllu": {"written": _text(write_conllu, SEED_SENTENCES), "written-pos": _text(write_conllu, SEED_POS)},
         "jsonl": {"written": _text(write_jsonl, SEED_SENTENCES), "written-pos": _text(write_jsonl, SEED_POS)},
     }
-    for name, fmt in (("conll2003_style.conll", "conll"), ("tabs_with_spaces.conll", "conll"),
-                      ("sample.conllu", "conllu"), ("sample.jsonl", "jsonl")):
+    for name, fmt in (
+        ("conll2003_style.conll", "conll"),
+        ("tabs_with_spaces.conll", "conll"),
+        ("sample.conllu", "conllu"),
+        ("sample.jsonl", "jsonl"),
+    ):
         seeds[fmt][f"fixture-{name}"] = (FIXTURES / name).read_bytes()
     if SAMPLE_NER.exists():
         head = SAMPLE_NER.read_bytes()[:1500]
-        seeds["conll"]["sample_ner-dev"] = head[:head.rindex(b"\n\n") + 2]  # whole sentences
+        seeds["conll"]["sample_ner-dev"] = head[: head.rindex(b"\n\n") + 2]  # whole sentences
     ud = _ud_slice()
     if ud:
         seeds["conllu"]["ud_en_ewt-dev-slice"] = ud
     with tempfile.TemporaryDirectory() as folder:
-        seeds["docbin"] = {"written-ents": _docbin(SEED_SENTENCES, Path(folder), "ents.spacy"),
-                           "written-pos": _docbin(SEED_POS, Path(folder), "pos.spacy"),
-                           "written-tag": _docbin(SEED_PTB, Path(folder), "tag.spacy")}
+        seeds["docbin"] = {
+            "written-ents": _docbin(SEED_SENTENCES, Path(folder), "ents.spacy"),
+            "written-pos": _docbin(SEED_POS, Path(folder), "pos.spacy"),
+            "written-tag": _docbin(SEED_PTB, Path(folder), "tag.spacy"),
+        }
     return seeds
 
 
 # --- cases ---------------------------------------------------------------------------------------
+
 
 def random_config(rng: random.Random) -> tuple[CorpusConfig, bool, bool]:
     """A reading configuration, mostly the default: ``(config, tags_required, strict)``."""
@@ -370,8 +472,9 @@ def make_case(rng: random.Random, reader: str, source: str) -> Case:
     return Case(reader, origin, data, suffix, config, tags_required, strict)
 
 
-def fuzz_inputs(reader: str, cases: int, seed: int, folder: Path,
-                on_failure: Callable[[Failure], None] | None = None) -> Tally:
+def fuzz_inputs(
+    reader: str, cases: int, seed: int, folder: Path, on_failure: Callable[[Failure], None] | None = None
+) -> Tally:
     """Feed ``cases`` random and mutated inputs (one in four random) to ``reader``; files go to ``folder``."""
     rng = random.Random(f"{seed}:{reader}")
     tally = Tally(reader)
@@ -388,19 +491,92 @@ def fuzz_inputs(reader: str, cases: int, seed: int, folder: Path,
 
 # Words a tokeniser produces in many scripts, and strings the formats give meaning to.
 REAL_WORDS = [
-    "Paris", "São", "Zürich", "naïve", "Ærøskøbing", "Łódź", "東京", "北京大学", "ソニー", "서울", "Москва",
-    "القاهرة", "עברית", "😀", "👩\u200d💻", "🇫🇷", "e\u0301", "O", "_", "#", "# x", "{", "}", "[", '"', "\\", "'",
-    "-", "--", ".", "...", "1", "3.14", "1-2", "1.1", "-DOCSTART-x", "B-PER", "null", "=", "10\u00a0000",
+    "Paris",
+    "São",
+    "Zürich",
+    "naïve",
+    "Ærøskøbing",
+    "Łódź",
+    "東京",
+    "北京大学",
+    "ソニー",
+    "서울",
+    "Москва",
+    "القاهرة",
+    "עברית",
+    "😀",
+    "👩\u200d💻",
+    "🇫🇷",
+    "e\u0301",
+    "O",
+    "_",
+    "#",
+    "# x",
+    "{",
+    "}",
+    "[",
+    '"',
+    "\\",
+    "'",
+    "-",
+    "--",
+    ".",
+    "...",
+    "1",
+    "3.14",
+    "1-2",
+    "1.1",
+    "-DOCSTART-x",
+    "B-PER",
+    "null",
+    "=",
+    "10\u00a0000",
 ]
 # Any character but controls (every reader refuses them), surrogates (not text) and the ASCII space,
 # which the word strategies place themselves.
 CHARACTERS = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters=" ")
 PIECES = st.one_of(st.sampled_from(REAL_WORDS), st.text(CHARACTERS, min_size=1, max_size=6))
 ENTITY_TYPES = ["PER", "LOC", "ORG", "MISC", "人名", "GPE_X", "Ö"]
-UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
-        "SCONJ", "SYM", "VERB", "X"]
-PTB = ["NN", "NNS", "NNP", "VBZ", "VBD", "IN", "DT", "JJ", "PRP$", ".", ",", ":", "-LRB-", "-RRB-", "``", "''",
-       "$", "#", "名詞"]
+UPOS = [
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+]
+PTB = [
+    "NN",
+    "NNS",
+    "NNP",
+    "VBZ",
+    "VBD",
+    "IN",
+    "DT",
+    "JJ",
+    "PRP$",
+    ".",
+    ",",
+    ":",
+    "-LRB-",
+    "-RRB-",
+    "``",
+    "''",
+    "$",
+    "#",
+    "名詞",
+]
 TAG_KINDS = ("ner", "upos", "ptb", "none")  # none: untagged, raw input read without tags_required
 
 
@@ -427,8 +603,11 @@ def conllu_words(tagged: bool = True) -> st.SearchStrategy[str]:
 
 def jsonl_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What a JSON string can hold: anything CoNLL-U can, and tabs and line breaks (JSON escapes them)."""
-    return st.one_of(conllu_words(), st.lists(PIECES, min_size=2, max_size=3).map("\t".join),
-                     st.lists(PIECES, min_size=2, max_size=3).map("\n".join))
+    return st.one_of(
+        conllu_words(),
+        st.lists(PIECES, min_size=2, max_size=3).map("\t".join),
+        st.lists(PIECES, min_size=2, max_size=3).map("\n".join),
+    )
 
 
 def docbin_words(tagged: bool = True) -> st.SearchStrategy[str]:
@@ -498,8 +677,7 @@ def _document_mark(fmt: str, doc_index: int) -> dict[str, str]:
 
 
 @st.composite
-def corpora(draw: st.DrawFn, fmt: str, max_documents: int = 3, max_sentences: int = 3,
-            max_words: int = 5) -> Corpus:
+def corpora(draw: st.DrawFn, fmt: str, max_documents: int = 3, max_sentences: int = 3, max_words: int = 5) -> Corpus:
     """A corpus of one tag kind (IOB2 NER, Universal POS, PTB or none), with empty documents and zero-word
     sentences, of words ``fmt`` can hold (``WORDS``)."""
     kind = draw(st.sampled_from(TAG_KINDS))
@@ -510,13 +688,15 @@ def corpora(draw: st.DrawFn, fmt: str, max_documents: int = 3, max_sentences: in
         document = []
         for _ in range(draw(st.integers(0, max_sentences))):
             length = draw(st.integers(0, max_words))
-            document.append((draw(st.lists(words, min_size=length, max_size=length)),
-                             draw(tag_sequences(kind, length))))
+            document.append(
+                (draw(st.lists(words, min_size=length, max_size=length)), draw(tag_sequences(kind, length)))
+            )
         documents.append(document)
     return Corpus(documents, marked, kind)
 
 
 # --- round trips ---------------------------------------------------------------------------------
+
 
 def documents(sentences: Sequence[Sentence], keep_empty: bool = True) -> list[list[tuple[list[str], list[str]]]]:
     """``(words, tags)`` grouped by document; without ``keep_empty``, zero-word sentences are dropped and so
@@ -554,8 +734,14 @@ def write_case(corpus: Corpus, fmt: str, reader: str, path: Path) -> Case:
     write_corpus(sentences, fmt, path)
     has_words = any(s.words for s in sentences)
     # Untagged corpora are raw input; so is an empty DocBin, which has no annotation to find.
-    return Case(reader, f"roundtrip:{fmt}", path.read_bytes(), "".join(path.suffixes), corpus.reading_config(fmt),
-                tags_required=corpus.kind != "none" and (has_words or fmt != "docbin"))
+    return Case(
+        reader,
+        f"roundtrip:{fmt}",
+        path.read_bytes(),
+        "".join(path.suffixes),
+        corpus.reading_config(fmt),
+        tags_required=corpus.kind != "none" and (has_words or fmt != "docbin"),
+    )
 
 
 def round_trip(corpus: Corpus, fmt: str, reader: str, path: Path) -> list[Sentence]:
@@ -589,8 +775,9 @@ def round_trip_path(folder: Path, fmt: str, gz: bool = False) -> Path:
     return folder / f"corpus{SUFFIXES[fmt]}{'.gz' if gz else ''}"
 
 
-def fuzz_round_trips(reader: str, cases: int, seed: int, folder: Path,
-                     on_failure: Callable[[Failure], None] | None = None) -> Tally:
+def fuzz_round_trips(
+    reader: str, cases: int, seed: int, folder: Path, on_failure: Callable[[Failure], None] | None = None
+) -> Tally:
     """``cases`` corpora drawn by Hypothesis (seeded), written by our writer and read back by ``reader``
     (``auto``: in a random format, named by its extension). Failures are counted, not raised, so that
     every case runs."""
@@ -598,8 +785,13 @@ def fuzz_round_trips(reader: str, cases: int, seed: int, folder: Path,
     formats = list(SUFFIXES) if reader == "auto" else [reader]
 
     @hypothesis_seed(seed)
-    @settings(max_examples=cases, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=cases,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.data())
     def run(data: st.DataObject) -> None:
         fmt = data.draw(st.sampled_from(formats))
@@ -614,8 +806,14 @@ def fuzz_round_trips(reader: str, cases: int, seed: int, folder: Path,
     return tally
 
 
-def fuzz_reader(reader: str, cases: int, seed: int, folder: Path, round_trips: float = 0.25,
-                on_failure: Callable[[Failure], None] | None = None) -> Tally:
+def fuzz_reader(
+    reader: str,
+    cases: int,
+    seed: int,
+    folder: Path,
+    round_trips: float = 0.25,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> Tally:
     """All the fuzzing of one reader: ``cases`` in all, ``round_trips`` of them round-trip corpora and the
     rest random (a quarter) and mutated inputs."""
     trips = int(cases * round_trips)

@@ -22,9 +22,9 @@ from tagger.annotate import MAX_WORDS, Tagger, split_long
 from tagger.config import CorpusConfig, load_config
 from tagger.corpus import document_ids, read_corpus, read_sentences
 from tagger.errors import CorpusFormatError, ModelDirError, ScoringError
+from tagger.evaluation import evaluate_tags, token_accuracy
 from tagger.model import build_model
 from tagger.schemes import convert_tags, find_violations
-from tagger.scoring import evaluate_tags, token_accuracy
 from tagger.serialization import WHAT_A_MODEL_DIR_HOLDS, load_model, save_model
 from tagger.vocab import build_vocab
 from tests.conftest import NER_SENTENCES
@@ -33,11 +33,18 @@ from tests.test_cli import assert_user_error, invoke
 BOM_DROPPED = "byte-order mark dropped"
 WHITESPACE_LINE = "whitespace-only line read as blank"
 COMMENT_IN_SENTENCE = "comment inside a sentence read as its comment"
-TINY_MODEL = ["model.word_dim=8", "model.char_dim=4", "model.char_filters=4", "model.hidden=8", "model.layers=1",
-              "train.device=cpu"]
+TINY_MODEL = [
+    "model.word_dim=8",
+    "model.char_dim=4",
+    "model.char_filters=4",
+    "model.hidden=8",
+    "model.layers=1",
+    "train.device=cpu",
+]
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
     path = folder / name
@@ -111,16 +118,17 @@ def model_copy(tiny_model, tmp_path) -> Path:
 
 # --- bytes and encoding --------------------------------------------------------------------------
 
+
 def test_bad_input_01_invalid_utf8(tmp_path):
     path = write(tmp_path, "bad.conll", b"Paris B-LOC\n\nM\xfcnchen B-LOC\n")
-    refused_at(path, 3, "not utf-8", "--encoding")
-    with pytest.raises(CorpusFormatError, match=f"^{path}:3: .*--encoding"):
+    refused_at(path, 3, "not utf-8", "`encoding=")  # the setting as Python names it; the CLI says --encoding
+    with pytest.raises(CorpusFormatError, match=f"^{path}:3: .*`encoding="):
         list(read_sentences(path, tags_required=False))  # tagging reads the same way
 
 
 def test_bad_input_02_latin1_file(tmp_path):
     path = write(tmp_path, "esp.testa", "El O\nAsunci\u00f3n B-LOC\n".encode("latin-1"))  # CoNLL-2002 is Latin-1
-    refused_at(path, 2, "--encoding latin-1")
+    refused_at(path, 2, "`encoding=latin-1`")
     sentences, _ = read_corpus(path, CorpusConfig(encoding="latin-1"))
     assert sentences[0].words == ["El", "Asunci\u00f3n"]
 
@@ -141,7 +149,9 @@ def test_bad_input_04_crlf_and_lone_cr(tmp_path):
         path = write(tmp_path, f"{name}.conll", newline.join(["John B-PER", "Smith I-PER", "", "Paris B-LOC", ""]))
         sentences, report = read_corpus(path)
         assert [(s.words, s.tags, s.line) for s in sentences] == [
-            (["John", "Smith"], ["B-PER", "I-PER"], 1), (["Paris"], ["B-LOC"], 4)], name
+            (["John", "Smith"], ["B-PER", "I-PER"], 1),
+            (["Paris"], ["B-LOC"], 4),
+        ], name
         assert report.repaired_lines == {}
 
 
@@ -163,10 +173,14 @@ def test_bad_input_06_text_not_in_nfc(tmp_path):
 
 # --- lines and sentences -------------------------------------------------------------------------
 
+
 def test_bad_input_07_no_sentences(tmp_path):
     for number, content in enumerate(["", "\n\n  \n", "-DOCSTART- -X- O O\n\n", "-DOCSTART- -X- O O\n\n-DOCSTART-\n"]):
         path = write(tmp_path, f"empty{number}.conll", content)
-        for read in (lambda: read_corpus(path), lambda: list(read_sentences(path, tags_required=False))):
+        for read in (
+            lambda path=path: read_corpus(path),
+            lambda path=path: list(read_sentences(path, tags_required=False)),
+        ):
             with pytest.raises(CorpusFormatError) as caught:
                 read()
             message = one_line(caught.value)
@@ -241,6 +255,7 @@ def test_bad_input_14_zero_word_sentence(tmp_path, tiny_model):
 
 # --- columns -------------------------------------------------------------------------------------
 
+
 def test_bad_input_15_fewer_columns(tmp_path):
     path = write(tmp_path, "cols.conll", "John NNP B-PER\nSmith NNP I-PER\nlives O\n")
     refused_at(path, 3, "2 columns in 'lives O'", "expected 3 columns as on line 1")
@@ -256,7 +271,9 @@ def test_bad_input_16_more_columns(tmp_path):
 
 def test_bad_input_17_tabs_and_spaces_mixed(tmp_path):
     # The separator is the first word line's; there is no setting to give one (CorpusConfig has none).
-    refused_at(write(tmp_path, "a.conll", "John B-PER\nSmith\tI-PER\n"), 2, "a tab in", "separated by spaces as on line 1")
+    refused_at(
+        write(tmp_path, "a.conll", "John B-PER\nSmith\tI-PER\n"), 2, "a tab in", "separated by spaces as on line 1"
+    )
     message = refused_at(write(tmp_path, "b.conll", "John\tB-PER\nSmith I-PER\n"), 2, "1 columns", "expected 2 columns")
     assert "this line uses spaces where the file uses tabs" in message
 
@@ -290,6 +307,7 @@ def test_bad_input_20_non_breaking_and_ideographic_space_in_a_word(tmp_path):
 
 # --- tags ----------------------------------------------------------------------------------------
 
+
 def test_bad_input_21_i_after_o(tmp_path):
     path = write(tmp_path, "iob1.conll", "in O\nParis I-LOC\nnow O\n")
     for declared in ("auto", "IOB1"):  # valid IOB1: converted to IOB2, nothing to repair
@@ -312,8 +330,10 @@ def test_bad_input_23_malformed_span_tags(tmp_path):
     for number, tag in enumerate(["PER", "o", "B-", "B--"]):  # B-PER-X is type PER-X (first hyphen)
         path = write(tmp_path, f"tag{number}.conll", f"John B-PER\nSmith I-PER\n\nhere O\nit {tag}\nis O\n")
         refused_at(path, 5, "'it'", f"malformed tag {tag!r}", "expected a valid span tag")
-        for gold, pred, side in (([["B-PER", tag]], [["B-PER", "O"]], "gold"),
-                                 ([["B-PER", "O"]], [["B-PER", tag]], "predictions")):
+        for gold, pred, side in (
+            ([["B-PER", tag]], [["B-PER", "O"]], "gold"),
+            ([["B-PER", "O"]], [["B-PER", tag]], "predictions"),
+        ):
             with pytest.raises(ScoringError) as caught:  # never scored as type "ER", nor as plain labels
                 evaluate_tags(gold, pred)
             assert one_line(caught.value).startswith(f"{side}, sentence 0, word 1: malformed tag {tag!r}")
@@ -321,7 +341,9 @@ def test_bad_input_23_malformed_span_tags(tmp_path):
 
 def test_bad_input_24_bioes_tags_given_as_iob2(tmp_path):
     path = write(tmp_path, "bioes.conll", "John B-PER\nSmith E-PER\nin O\nParis S-LOC\n")
-    refused_at(path, 2, "'Smith'", "'E-PER' is not an IOB2 tag; is the scheme BIOES?", config=CorpusConfig(scheme="IOB2"))
+    refused_at(
+        path, 2, "'Smith'", "'E-PER' is not an IOB2 tag; is the scheme BIOES?", config=CorpusConfig(scheme="IOB2")
+    )
     for declared in ("BIOES", "auto"):
         sentences, report = read_corpus(path, CorpusConfig(scheme=declared))
         assert sentences[0].tags == ["B-PER", "I-PER", "O", "B-LOC"] and report.scheme == "BIOES"
@@ -360,8 +382,14 @@ def test_bad_input_27_all_o_data(tmp_path):
         nothing = evaluate_tags(gold, gold).to_dict()
         false_alarm = evaluate_tags(gold, [["B-PER", "O"], ["O"]]).to_dict()
     for mode in ("conlleval", "strict"):
-        assert nothing[mode]["micro"] == {"precision": None, "recall": None, "f1": None,
-                                          "support": 0, "predicted": 0, "correct": 0}
+        assert nothing[mode]["micro"] == {
+            "precision": None,
+            "recall": None,
+            "f1": None,
+            "support": 0,
+            "predicted": 0,
+            "correct": 0,
+        }
         assert false_alarm[mode]["micro"]["precision"] == 0.0 and false_alarm[mode]["micro"]["recall"] is None
     assert nothing["token_accuracy"] == 1.0 and false_alarm["token_accuracy"] == pytest.approx(2 / 3)
     assert json.loads(json.dumps(nothing)) == nothing
@@ -392,6 +420,7 @@ def test_bad_input_28_scoring_states_its_mode_and_scheme(monkeypatch):
 
 # --- CoNLL-U -------------------------------------------------------------------------------------
 
+
 def test_bad_input_29_conllu_word_line_without_10_columns(tmp_path):
     nine = conllu_row("2", "b").rsplit("\t", 1)[0]
     eleven = conllu_row("2", "b") + "\t_"
@@ -403,10 +432,19 @@ def test_bad_input_29_conllu_word_line_without_10_columns(tmp_path):
 
 
 def test_bad_input_30_multiword_ranges_and_empty_nodes(tmp_path, tiny_model):
-    rows = ["# sent_id = 1", "# text = Vámonos al mar.", conllu_row("1-2", "Vámonos", "_"),
-            conllu_row("1", "Vamos", "VERB"), conllu_row("2", "nos", "PRON"), conllu_row("3-4", "al", "_"),
-            conllu_row("3", "a", "ADP"), conllu_row("4", "el", "DET"), conllu_row("4.1", "ir", "_"),
-            conllu_row("5", "mar", "NOUN"), conllu_row("6", ".", "PUNCT")]
+    rows = [
+        "# sent_id = 1",
+        "# text = Vámonos al mar.",
+        conllu_row("1-2", "Vámonos", "_"),
+        conllu_row("1", "Vamos", "VERB"),
+        conllu_row("2", "nos", "PRON"),
+        conllu_row("3-4", "al", "_"),
+        conllu_row("3", "a", "ADP"),
+        conllu_row("4", "el", "DET"),
+        conllu_row("4.1", "ir", "_"),
+        conllu_row("5", "mar", "NOUN"),
+        conllu_row("6", ".", "PUNCT"),
+    ]
     path = write(tmp_path, "mwt.conllu", "\n".join(rows) + "\n\n")
     sentences, _ = read_corpus(path)
     assert sentences[0].words == ["Vamos", "nos", "a", "el", "mar", "."]
@@ -421,29 +459,39 @@ def test_bad_input_30_multiword_ranges_and_empty_nodes(tmp_path, tiny_model):
 
 
 def test_bad_input_31_conllu_ids_not_1_2_3(tmp_path):
-    cases = [(["2", "3"], 1, "id '2'; expected id 1 (ids start at 1"), (["1", "1"], 2, "id '1'; expected id 2"),
-             (["1", "3", "2"], 2, "id '3'; expected id 2"), (["1", "x"], 2, "id 'x'; expected an integer id")]
+    cases = [
+        (["2", "3"], 1, "id '2'; expected id 1 (ids start at 1"),
+        (["1", "1"], 2, "id '1'; expected id 2"),
+        (["1", "3", "2"], 2, "id '3'; expected id 2"),
+        (["1", "x"], 2, "id 'x'; expected an integer id"),
+    ]
     for number, (ids, bad_line, expected) in enumerate(cases):
         path = write(tmp_path, f"ids{number}.conllu", "\n".join(conllu_row(i) for i in ids) + "\n")
         refused_at(path, bad_line, expected)
 
 
 def test_bad_input_32_overlapping_or_reversed_ranges(tmp_path):
-    cases = [(["2-1", "1", "2"], 1, "end is after its start"),
-             (["1-3", "1", "2-3", "2", "3"], 3, "after id 3, where the range on line 1 ends (ranges cannot overlap)"),
-             (["1-2", "1-2", "1", "2"], 2, "ranges cannot overlap"), (["1-3", "1", "2"], 1, "ranges over existing words")]
+    cases = [
+        (["2-1", "1", "2"], 1, "end is after its start"),
+        (["1-3", "1", "2-3", "2", "3"], 3, "after id 3, where the range on line 1 ends (ranges cannot overlap)"),
+        (["1-2", "1-2", "1", "2"], 2, "ranges cannot overlap"),
+        (["1-3", "1", "2"], 1, "ranges over existing words"),
+    ]
     for number, (ids, bad_line, expected) in enumerate(cases):
         path = write(tmp_path, f"ranges{number}.conllu", "\n".join(conllu_row(i) for i in ids) + "\n")
         refused_at(path, bad_line, expected)
 
 
 def test_bad_input_33_space_inside_conllu_form(tmp_path):
-    path = write(tmp_path, "space.conllu", conllu_row("1", "New York", "PROPN") + "\n" + conllu_row("2", "is", "AUX") + "\n")
+    path = write(
+        tmp_path, "space.conllu", conllu_row("1", "New York", "PROPN") + "\n" + conllu_row("2", "is", "AUX") + "\n"
+    )
     sentences, _ = read_corpus(path)
     assert sentences[0].words == ["New York", "is"] and sentences[0].tags == ["PROPN", "AUX"]
 
 
 # --- raw text and batches ------------------------------------------------------------------------
+
 
 def tagged_files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")}
@@ -473,8 +521,11 @@ def test_bad_input_35_outputs_never_overwrite_without_overwrite(tmp_path, tiny_m
     assert tagged_files(inputs) == {"a.conll"} and source.read_text() == "John\nSmith\n"
     out = tmp_path / "out"
     mine = write(out, "a.conll", "my own notes\n")
-    assert_user_error(invoke("tag", tiny_model, inputs, "--out", out, *quiet), f"{mine} exists and was not written by "
-                      "tagger tag", "pass --overwrite to replace it")
+    assert_user_error(
+        invoke("tag", tiny_model, inputs, "--out", out, *quiet),
+        f"{mine} exists and was not written by tagger tag",
+        "pass --overwrite to replace it",
+    )
     assert mine.read_text() == "my own notes\n"
     result = invoke("tag", tiny_model, inputs, "--out", out, "--device", "cpu", "--workers", "1", "--overwrite")
     assert result.exit_code == 0, result.output
@@ -483,6 +534,7 @@ def test_bad_input_35_outputs_never_overwrite_without_overwrite(tmp_path, tiny_m
 
 
 # --- model directories ---------------------------------------------------------------------------
+
 
 def test_bad_input_36_truncated_or_zero_byte_weights(model_copy):
     weights = model_copy / "model.safetensors"
@@ -553,7 +605,11 @@ def test_bad_input_39_vocabulary_tags_or_version_not_matching(model_copy, tiny_m
             shutil.copy(tiny_model / name, model_copy / name)
 
     edits = [
-        ("vocab.json", lambda d: d["words"].append("brand-new-word"), ["'word_embedding.weight' has shape", "expected"]),
+        (
+            "vocab.json",
+            lambda d: d["words"].append("brand-new-word"),
+            ["'word_embedding.weight' has shape", "expected"],
+        ),
         ("vocab.json", lambda d: d["chars"].append("\u00e9"), ["'char_encoder.", "has shape", "expected"]),
         ("vocab.json", lambda d: d["labels"].append("B-SPORTS"), ["'output.", "has shape", "expected"]),
         ("vocab.json", lambda d: d["labels"].__setitem__(1, d["labels"][0]), ["duplicate entry 'O' in labels"]),
@@ -571,18 +627,27 @@ def test_bad_input_40_not_a_model_directory(tmp_path, tiny_model):
     half = tmp_path / "half"
     half.mkdir()
     shutil.copy(tiny_model / "config.json", half / "config.json")
-    cases = [(tmp_path / "nowhere", "no such model directory"), (tmp_path / "notes.txt", "is a file, not a model directory"),
-             (tmp_path, "missing config.json, vocab.json, model.safetensors"), (half, "missing vocab.json, model.safetensors")]
+    cases = [
+        (tmp_path / "nowhere", "no such model directory"),
+        (tmp_path / "notes.txt", "is a file, not a model directory"),
+        (tmp_path, "missing config.json, vocab.json, model.safetensors"),
+        (half, "missing vocab.json, model.safetensors"),
+    ]
     for path, problem in cases:
         assert model_refused(path, problem, WHAT_A_MODEL_DIR_HOLDS).startswith(f"{path}: ")
-    assert_user_error(invoke("tag", tmp_path / "nowhere", tmp_path / "notes.txt"), "no such model directory",
-                      "config.json, vocab.json and model.safetensors")
+    assert_user_error(
+        invoke("tag", tmp_path / "nowhere", tmp_path / "notes.txt"),
+        "no such model directory",
+        "config.json, vocab.json and model.safetensors",
+    )
 
 
 # --- issue 16: output paths, long lines, Ctrl-C, stdin, binary files, hyphenated types ----------------
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 @pytest.fixture(scope="module")
@@ -603,8 +668,10 @@ def test_bad_input_train_out_is_a_file_or_epochs_below_one(tmp_path):
     assert_user_error(invoke(*common, "--out", note / "model"), f"{note} is a file, not a folder")
     assert_user_error(invoke(*common, "--out", note, "--overwrite", "--seeds", "2"), "is a file")
     for epochs in ("0", "-1"):
-        assert_user_error(invoke(*common, "--out", tmp_path / "model", "--epochs", epochs),
-                          f"train.epochs {epochs}: expected at least 1")
+        assert_user_error(
+            invoke(*common, "--out", tmp_path / "model", "--epochs", epochs),
+            f"--epochs {epochs}: expected at least 1",
+        )
     assert_user_error(invoke(*common, "--out", tmp_path / "model", "--set", "train.epochs=0"), "expected at least 1")
     assert note.read_text() == "my notes\n" and not (tmp_path / "model").exists()
 
@@ -616,14 +683,22 @@ def test_bad_input_tag_output_paths_that_cannot_be_written(tmp_path, tiny_model)
     somedir = tmp_path / "somedir"
     somedir.mkdir()
     quiet = ("--device", "cpu", "--quiet")
-    assert_user_error(invoke("tag", tiny_model, texts, "--out", note, *quiet), f"--out {note} is a file",
-                      "-o FILE writes one output file")
-    assert_user_error(invoke("tag", tiny_model, news, "--out", note / "deeper", *quiet),
-                      f"{note} is a file, not a folder")
-    assert_user_error(invoke("tag", tiny_model, news, "-o", somedir, "--overwrite", *quiet),
-                      f"--output {somedir} is a folder", f"--out {somedir} tags into the folder")
-    assert_user_error(invoke("tag", tiny_model, news, "-o", note / "news.conll", *quiet),
-                      f"{note} is a file, not a folder")
+    assert_user_error(
+        invoke("tag", tiny_model, texts, "--out", note, *quiet),
+        f"--out {note} is a file",
+        "--output FILE writes one output file",
+    )  # -o FILE: the same option
+    assert_user_error(
+        invoke("tag", tiny_model, news, "--out", note / "deeper", *quiet), f"{note} is a file, not a folder"
+    )
+    assert_user_error(
+        invoke("tag", tiny_model, news, "-o", somedir, "--overwrite", *quiet),
+        f"--output {somedir} is a folder",
+        f"--out {somedir} tags into the folder",
+    )
+    assert_user_error(
+        invoke("tag", tiny_model, news, "-o", note / "news.conll", *quiet), f"{note} is a file, not a folder"
+    )
     assert note.read_text() == "my notes\n" and list(somedir.iterdir()) == []
 
 
@@ -634,14 +709,26 @@ def test_bad_input_raw_text_longer_than_spacys_max_length(tmp_path, tiny_model):
     write(inputs, "huge.txt", text)
     write(inputs, "small.txt", "John lives in Berlin .\n")
     out = tmp_path / "out"
-    result = invoke("tag", tiny_model, inputs, "--out", out, "--device", "cpu", "--workers", "1", "--quiet",
-                    "--output-format", "jsonl")
+    result = invoke(
+        "tag",
+        tiny_model,
+        inputs,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+        "--quiet",
+        "--output-format",
+        "jsonl",
+    )
     assert result.exit_code == 0, result.output
     assert tagged_files(out) == {"huge.txt.jsonl", "small.txt.jsonl"} and not list(out.rglob("*.tmp"))
     records = [json.loads(line) for line in (out / "huge.txt.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sum(len(r["words"]) for r in records) == len(text.split())
     entities = [e for r in records for e in r["entities"]]
-    assert entities and all(text[e["start"]:e["end"]] == e["text"] for e in entities)  # offsets into the whole file
+    assert entities and all(text[e["start"] : e["end"]] == e["text"] for e in entities)  # offsets into the whole file
 
 
 def test_bad_input_long_text_is_cut_at_sentence_ends_or_whitespace(monkeypatch):
@@ -675,11 +762,29 @@ def test_bad_input_ctrl_c_while_workers_tag_a_folder(tiny_model, tmp_path):
     inputs = tmp_path / "in"
     for number in range(80):  # work for several seconds, so that the run is interrupted, not finished
         write(inputs, f"f{number}.conll", "\n\n".join("\n".join(words.split()) for words, _ in NER_SENTENCES * 40))
-    command = [sys.executable, "-m", "tagger", "tag", str(tiny_model), str(inputs), "--out", str(tmp_path / "out"),
-               "--device", "cpu", "--quiet", "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "tag",
+        str(tiny_model),
+        str(inputs),
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--workers",
+        "2",
+    ]
     # A session of its own, so the SIGINT goes to its whole process group, as a terminal's Ctrl-C does.
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     try:
         deadline = time.monotonic() + 60
         workers: dict[str, str] = {}
@@ -745,8 +850,9 @@ def test_bad_input_keyboard_interrupt_in_a_worker_ends_it_quietly(tiny_model, tm
     messages: list = []
     before = signal.getsignal(signal.SIGINT)
     try:
-        run.worker_main(tiny_model, [task], BatchOptions(device="cpu"), 1, type("Q", (), {"put": messages.append})(),
-                        os.getppid())
+        run.worker_main(
+            tiny_model, [task], BatchOptions(device="cpu"), 1, type("Q", (), {"put": messages.append})(), os.getppid()
+        )
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # a Ctrl-C is the parent's to handle
     finally:
         signal.signal(signal.SIGINT, before)
@@ -765,19 +871,28 @@ def test_bad_input_empty_or_undecodable_stdin_is_called_stdin(tiny_model):
 
 
 def test_bad_input_binary_files_are_called_binary(tmp_path, tiny_model):
-    for name, content in (("image.png", PNG), ("image.txt", PNG), ("nul.txt", b"abc\x00def\n"),
-                          ("random.conll", bytes(range(255, -1, -1)) * 4), ("packed.conll.gz", gzip_bytes(PNG))):
+    for name, content in (
+        ("image.png", PNG),
+        ("image.txt", PNG),
+        ("nul.txt", b"abc\x00def\n"),
+        ("random.conll", bytes(range(255, -1, -1)) * 4),
+        ("packed.conll.gz", gzip_bytes(PNG)),
+    ):
         path = write(tmp_path, name, content)
         result = invoke("tag", tiny_model, path, "--device", "cpu")
         assert_user_error(result, f"{path}: a binary file (it holds NUL bytes), not text")
         assert "latin-1" not in result.stderr
     path = write(tmp_path, "nul.conll", bytes(range(256)) * 4)  # its first line decodes: the NUL is named there
-    assert_user_error(invoke("tag", tiny_model, path, "--device", "cpu"), f"{path}:1: control character U+0000",
-                      "a NUL byte, as binary files hold: check the path")
+    assert_user_error(
+        invoke("tag", tiny_model, path, "--device", "cpu"),
+        f"{path}:1: control character U+0000",
+        "a NUL byte, as binary files hold: check the path",
+    )
     with pytest.raises(CorpusFormatError, match="a binary file"):
         read_corpus(tmp_path / "image.png", CorpusConfig(format="conll"))
-    refused_at(write(tmp_path, "text.conll", "Ann B-PER\n\nM\u00fcnchen B-LOC\n".encode("latin-1")), 3,
-               "--encoding latin-1")  # text in another encoding is still told which option to pass
+    refused_at(
+        write(tmp_path, "text.conll", "Ann B-PER\n\nM\u00fcnchen B-LOC\n".encode("latin-1")), 3, "`encoding=latin-1`"
+    )  # text in another encoding is still told which setting to pass
 
 
 def gzip_bytes(content: bytes) -> bytes:
@@ -829,18 +944,50 @@ def hyphenated_files(tmp_path_factory) -> tuple[Path, Path, Path]:
     words the model has not seen, so that its predictions have errors to score."""
     folder = tmp_path_factory.mktemp("hyphens")
     train = folder / "train.conll"
-    train.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in zip(words.split(), hyphenated(tags)))
-                                 for words, tags in NER_SENTENCES) + "\n", encoding="utf-8")
+    train.write_text(
+        "\n\n".join(
+            "\n".join(f"{w} {t}" for w, t in zip(words.split(), hyphenated(tags))) for words, tags in NER_SENTENCES
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     test = folder / "test.conll"
-    test.write_text("Zed B-person-name\nQuux I-person-name\nvisited O\nRome B-geo-loc\n\nGerman B-creative-work\n"
-                    "Acme B-ORG\nCorp I-ORG\nhired O\nBo B-person-name\n", encoding="utf-8")
+    test.write_text(
+        "Zed B-person-name\nQuux I-person-name\nvisited O\nRome B-geo-loc\n\nGerman B-creative-work\n"
+        "Acme B-ORG\nCorp I-ORG\nhired O\nBo B-person-name\n",
+        encoding="utf-8",
+    )
     model = folder / "model"
-    settings = ["model.word_dim=16", "model.char_dim=8", "model.char_filters=8", "model.hidden=16",
-                "model.embedding_dropout=0.0", "model.recurrent_dropout=0.0", "model.output_dropout=0.0",
-                "train.patience=30", "train.lr=0.02", "train.lr_decay=0.0", "train.batch_size=4",
-                "train.word_dropout=0.0"]
-    result = invoke("train", "--train", train, "--dev", train, "--test", test, "--out", model, "--epochs", "30",
-                    "--device", "cpu", *[part for setting in settings for part in ("--set", setting)])
+    settings = [
+        "model.word_dim=16",
+        "model.char_dim=8",
+        "model.char_filters=8",
+        "model.hidden=16",
+        "model.embedding_dropout=0.0",
+        "model.recurrent_dropout=0.0",
+        "model.output_dropout=0.0",
+        "train.patience=30",
+        "train.lr=0.02",
+        "train.lr_decay=0.0",
+        "train.batch_size=4",
+        "train.word_dropout=0.0",
+    ]
+    result = invoke(
+        "train",
+        "--train",
+        train,
+        "--dev",
+        train,
+        "--test",
+        test,
+        "--out",
+        model,
+        "--epochs",
+        "30",
+        "--device",
+        "cpu",
+        *[part for setting in settings for part in ("--set", setting)],
+    )
     assert result.exit_code == 0, result.output
     return train, test, model
 
@@ -860,8 +1007,11 @@ def test_bad_input_hyphenated_types_train_and_score_as_seqeval_does(hyphenated_f
         result = invoke("evaluate", model, data, "--json", "--predictions", predictions)
         assert result.exit_code == 0, result.output
         scores = json.loads(result.stdout)
-        blocks = [[line.split() for line in block.splitlines()] for block in predictions.read_text().split("\n\n")
-                  if block.strip()]
+        blocks = [
+            [line.split() for line in block.splitlines()]
+            for block in predictions.read_text().split("\n\n")
+            if block.strip()
+        ]
         gold, pred = [[row[1] for row in block] for block in blocks], [[row[2] for row in block] for block in blocks]
         assert scores["conlleval"]["micro"]["f1"] == pytest.approx(f1_score(gold, pred))
         assert scores["strict"]["micro"]["f1"] == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2))
@@ -876,9 +1026,15 @@ def test_bad_input_hyphenated_types_round_trip_through_every_writer(hyphenated_f
     gold, _ = read_corpus(train)
     expected = [s.tags for s in gold]
     assert "B-creative-work" in expected[2]
-    conversions = {"x.conll": (), "x.conllu": (), "x.jsonl": (), "x.spacy": (),
-                   "iob1.conll": ("--scheme", "IOB1"), "iob2.conll": ("--scheme", "IOB2"),
-                   "bioes.conll": ("--scheme", "BIOES")}
+    conversions = {
+        "x.conll": (),
+        "x.conllu": (),
+        "x.jsonl": (),
+        "x.spacy": (),
+        "iob1.conll": ("--scheme", "IOB1"),
+        "iob2.conll": ("--scheme", "IOB2"),
+        "bioes.conll": ("--scheme", "BIOES"),
+    }
     for name, options in conversions.items():
         result = invoke("convert", train, tmp_path / name, *options)
         assert result.exit_code == 0, result.output
@@ -889,8 +1045,19 @@ def test_bad_input_hyphenated_types_round_trip_through_every_writer(hyphenated_f
     predicted = {}
     for output_format, suffix in (("conll", "conll"), ("conllu", "conllu"), ("jsonl", "jsonl"), ("spacy", "spacy")):
         out = tmp_path / f"tagged.{suffix}"
-        result = invoke("tag", model, train, "-o", out, "--output-format", output_format, "--conllu-field", "xpos",
-                        "--device", "cpu")
+        result = invoke(
+            "tag",
+            model,
+            train,
+            "-o",
+            out,
+            "--output-format",
+            output_format,
+            "--conllu-field",
+            "xpos",
+            "--device",
+            "cpu",
+        )
         assert result.exit_code == 0, result.output
         if output_format == "jsonl":
             predicted[output_format] = [json.loads(line)["tags"] for line in out.read_text().splitlines()]

@@ -13,13 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import NER_SENTENCES
 from typer.testing import CliRunner
 
 from tagger import Tagger
 from tagger.batch.manifest import LOCK_NAME, MANIFEST_NAME
 from tagger.cli import app
-
-from conftest import NER_SENTENCES
 
 SENTENCES = [words.split() for words, _ in NER_SENTENCES]
 
@@ -65,8 +64,9 @@ def make_corpus(folder: Path, copies: int = 1, per_file: int = 3) -> dict[str, l
             path.write_text(conllu_text(chosen), encoding="utf-8")
         elif kind == 3:
             path = sub / f"doc{copy}.jsonl"
-            path.write_text("".join(json.dumps({"id": n, "words": s}) + "\n" for n, s in enumerate(chosen)),
-                            encoding="utf-8")
+            path.write_text(
+                "".join(json.dumps({"id": n, "words": s}) + "\n" for n, s in enumerate(chosen)), encoding="utf-8"
+            )
         else:
             path = sub / f"doc{copy}.conll.gz"
             path.write_bytes(gzip.compress(conll_text(chosen).encode("utf-8")))
@@ -84,8 +84,11 @@ def make_broken(folder: Path) -> dict[str, str]:
 
 
 def outputs(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def test_a_folder_of_1000_mixed_files_is_mirrored_and_broken_files_are_listed(trained_model, tmp_path):
@@ -93,7 +96,7 @@ def test_a_folder_of_1000_mixed_files_is_mirrored_and_broken_files_are_listed(tr
     expected = make_corpus(inputs, copies=996)  # + 3 broken files + 1 with a 5,000-word sentence = 1,000
     broken = make_broken(inputs)
     (inputs / "part0" / ".hidden.txt").write_text("John Smith.", encoding="utf-8")
-    long_sentence = (["Paris"] + ["and"] * 4998 + ["London"])
+    long_sentence = ["Paris"] + ["and"] * 4998 + ["London"]
     (inputs / "long.conll").write_text("\n".join(long_sentence) + "\n", encoding="utf-8")
     result = tag_into(trained_model, inputs, tmp_path / "out")
     assert result.exit_code == 1, result.output
@@ -195,10 +198,24 @@ def test_two_workers_write_the_same_outputs_as_one(trained_model, tmp_path):
 
 
 def run_tag_process(model: Path, inputs: Path, out: Path, workers: int = 0) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tagger", "tag", str(model), str(inputs), "--out", str(out), "--device", "cpu",
-               "--quiet", "--workers", str(workers)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "tag",
+        str(model),
+        str(inputs),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--workers",
+        str(workers),
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
 
 
 def count_outputs(out: Path) -> int:

@@ -36,8 +36,25 @@ def load_conlleval():
 
 def test_train_command_writes_a_model_and_refuses_to_overwrite_it(ner_files, tmp_path):
     out = tmp_path / "model"
-    args = ["train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--epochs", "2",
-            "--seed", "3", "--device", "cpu", "--set", "model.hidden=8", "--set", "model.word_dim=8"]
+    args = [
+        "train",
+        "--train",
+        ner_files[0],
+        "--dev",
+        ner_files[1],
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--set",
+        "model.hidden=8",
+        "--set",
+        "model.word_dim=8",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
@@ -72,15 +89,16 @@ def test_tag_raw_text_to_jsonl_with_character_offsets(trained_model, tmp_path):
     result = invoke("tag", trained_model, source, "-o", out, "--format", "jsonl", "--probabilities")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    found = [(text[e["start"]:e["end"]], e["label"]) for r in records for e in r["entities"]]
+    found = [(text[e["start"] : e["end"]], e["label"]) for r in records for e in r["entities"]]
     assert ("John Smith", "PER") in found and ("Paris", "LOC") in found and ("Anna", "PER") in found
     assert all(len(r["probabilities"]) == len(r["words"]) for r in records)
 
 
 def test_tag_conll_from_stdin_to_stdout(trained_model):
     words, tags = NER_SENTENCES[0]
-    result = invoke("tag", trained_model, "-", "--input-format", "conll", "--probabilities",
-                    input="\n".join(words.split()) + "\n")
+    result = invoke(
+        "tag", trained_model, "-", "--input-format", "conll", "--probabilities", input="\n".join(words.split()) + "\n"
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.stdout.strip().splitlines()]
     assert [r[1] for r in rows] == tags.split()
@@ -92,7 +110,7 @@ def test_bad_input_tag_refuses_to_overwrite_its_input(trained_model, ner_files):
 
 
 BAD_EVALUATION_FILES = {  # name: (content, line of the error, what the message must say)
-    "wrong_column_count": ("John B-PER\nSmith I-PER extra\n".encode(), 2, "expected 2 columns"),
+    "wrong_column_count": (b"John B-PER\nSmith I-PER extra\n", 2, "expected 2 columns"),
     "invalid_utf8": ("Paris B-LOC\nM\u00fcnchen B-LOC\n".encode("latin-1"), 2, "--encoding"),
     "empty_file": (b"", None, "no sentences"),
     "tag_outside_any_scheme": (b"John B-PER\nParis LOC\n", 2, "LOC"),
@@ -125,8 +143,9 @@ def test_bad_input_missing_input_file(trained_model, tmp_path):
 
 
 def test_bad_input_unknown_config_override(ner_files, tmp_path):
-    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m",
-                    "--set", "model.hiden=3")
+    result = invoke(
+        "train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m", "--set", "model.hiden=3"
+    )
     assert_user_error(result, "unknown key 'hiden'", "did you mean 'hidden'")
 
 
@@ -144,15 +163,32 @@ def test_train_from_a_dataset_with_class_label_tags(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
     names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
-    rows = {"tokens": [s.split() for s, _ in NER_SENTENCES],
-            "ner_tags": [[names.index(t) for t in tags.split()] for _, tags in NER_SENTENCES]}
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    rows = {
+        "tokens": [s.split() for s, _ in NER_SENTENCES],
+        "ner_tags": [[names.index(t) for t in tags.split()] for _, tags in NER_SENTENCES],
+    }
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+        }
+    )
     split = datasets.Dataset.from_dict(rows, features=features)
     datasets.DatasetDict({"train": split, "validation": split}).save_to_disk(str(tmp_path / "conll-like"))
     out = tmp_path / "model"
-    result = invoke("train", "--dataset", tmp_path / "conll-like", "--out", out, "--epochs", "1",
-                    "--set", "model.hidden=8", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--dataset",
+        tmp_path / "conll-like",
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--set",
+        "model.hidden=8",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"][0]["path"].endswith("conll-like[train]") and metrics["data"][0]["sentences"] == 8
@@ -175,26 +211,65 @@ def test_tag_in_bioes_keeps_the_same_entities(trained_model, tmp_path):
 
 def test_train_preset_and_seeds(ner_files, tmp_path):
     out = tmp_path / "fast"
-    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--preset", "fast",
-                    "--seeds", "2", "--epochs", "1", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--train",
+        ner_files[0],
+        "--dev",
+        ner_files[1],
+        "--out",
+        out,
+        "--preset",
+        "fast",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["model"]["layers"] == 1 and config["model"]["hidden"] == 128 and config["train"]["epochs"] == 1
     summary = json.loads((out / "seeds.json").read_text())
     assert summary["seeds"] == [1, 2] and len(summary["dev"]["scores"]) == 2
     assert "2 seeds: dev entity F1 (conlleval)" in " ".join(result.stderr.split())
-    assert_user_error(invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "x",
-                             "--preset", "fastest"), "preset 'fastest'", "fast")
+    assert_user_error(
+        invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "x", "--preset", "fastest"),
+        "preset 'fastest'",
+        "fast",
+    )
 
 
 def test_benchmark_reports_speed_memory_and_startup(trained_model, ner_files):
     from tagger.benchmark import startup_seconds
 
-    result = invoke("benchmark", trained_model, ner_files[1], "--runs", "2", "--no-startup", "--json", "--device", "cpu")
+    result = invoke(
+        "benchmark", trained_model, ner_files[1], "--runs", "2", "--no-startup", "--json", "--device", "cpu"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     words = sum(len(words.split()) for words, _ in NER_SENTENCES[:4])
     assert [(s["name"], s["words"], len(s["passes"])) for s in report["speeds"]] == [
-        ("pre-tokenised", words, 2), ("raw text", words, 2)]
+        ("pre-tokenised", words, 2),
+        ("raw text", words, 2),
+    ]
     assert all(s["median"] > 0 for s in report["speeds"]) and report["peak_memory_mb"] > 0
     assert 0 < startup_seconds(trained_model, runs=1) < 60
+
+
+def test_library_messages_name_settings_and_the_cli_names_its_options(tmp_path):
+    """A Python caller is told the setting (`encoding=latin-1`), the command line its option (--encoding latin-1)."""
+    from tagger.cli.messages import command_line_message
+    from tagger.corpus import read_corpus
+    from tagger.errors import CorpusFormatError
+
+    latin = tmp_path / "latin.conll"
+    latin.write_bytes("Paris B-LOC\n\nM\u00fcnchen B-LOC\n".encode("latin-1"))
+    with pytest.raises(CorpusFormatError) as caught:
+        read_corpus(latin)
+    assert "`encoding=latin-1`" in str(caught.value) and "--" not in str(caught.value)
+    assert_user_error(invoke("data", latin), f"{latin}:3", "--encoding latin-1")
+    assert command_line_message("`out_dir=x` is a file; pass `overwrite=True` or `corpus.scheme=none`") == (
+        "--out x is a file; pass --overwrite or --set corpus.scheme=none"
+    )

@@ -13,13 +13,16 @@ def test_toml_file_and_overrides_combine_and_round_trip(tmp_path):
     assert Config.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model.hiden=3", "did you mean 'hidden'"),
-    ("modle.hidden=3", "did you mean 'model'"),
-    ("model.hidden=big", "expected int"),
-    ("model.cell=transformer", "not one of gru, lstm, rnn"),
-    ("hidden=3", "expected section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.hiden=3", "did you mean 'hidden'"),
+        ("modle.hidden=3", "did you mean 'model'"),
+        ("model.hidden=big", "expected int"),
+        ("model.cell=transformer", "not one of gru, lstm, rnn"),
+        ("hidden=3", "expected section.key=value"),
+    ],
+)
 def test_bad_config_values_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])

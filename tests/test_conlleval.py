@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tagger.scoring import evaluate_tags
+from tagger.evaluation import evaluate_tags
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "conlleval.py"
 _spec = importlib.util.spec_from_file_location("conlleval", SCRIPT)
@@ -45,8 +45,12 @@ def test_report_matches_conlleval_pl_format():
     result = conlleval.evaluate_lines(SAMPLE.splitlines())
     assert conlleval.format_report(result) == EXPECTED_REPORT
     assert result["per_type"]["PER"] == {
-        "precision": 50.0, "recall": 100.0, "f1": pytest.approx(200 / 3),
-        "found": 2, "gold": 1, "correct": 1,
+        "precision": 50.0,
+        "recall": 100.0,
+        "f1": pytest.approx(200 / 3),
+        "found": 2,
+        "gold": 1,
+        "correct": 1,
     }
 
 
@@ -64,7 +68,9 @@ def test_chunk_rules_follow_conlleval():
 def test_cli_prints_report_and_json():
     run = subprocess.run([sys.executable, str(SCRIPT)], input=SAMPLE, capture_output=True, text=True, check=True)
     assert run.stdout == EXPECTED_REPORT
-    run = subprocess.run([sys.executable, str(SCRIPT), "--json"], input=SAMPLE, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--json"], input=SAMPLE, capture_output=True, text=True, check=True
+    )
     assert json.loads(run.stdout)["correct_phrases"] == 2
 
 

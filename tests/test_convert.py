@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 from tagger.cli import app
 from tagger.config import CorpusConfig
 from tagger.corpus import (
-    Sentence, detect_format, document_ids, read_corpus, read_docbin, read_sentences, write_conll, write_docbin,
+    Sentence,
+    detect_format,
+    document_ids,
+    read_corpus,
+    read_docbin,
+    read_sentences,
+    write_conll,
+    write_docbin,
     write_jsonl,
 )
 from tagger.errors import ConfigError, CorpusFormatError
@@ -51,6 +58,7 @@ def write_spacy_docs(path: Path, docs: list[Doc]) -> Path:
 
 # --- round trips -------------------------------------------------------------------------------
 
+
 def test_conll_to_docbin_and_back_keeps_words_iob2_tags_and_documents(tmp_path):
     original, _ = read_corpus(CONLL03)  # IOB1 in the file, IOB2 once read
     write_docbin(original, tmp_path / "corpus.spacy")
@@ -76,7 +84,10 @@ def test_shipped_ner_corpus_round_trips_and_adjacent_entities_stay_apart(tmp_pat
     sentences, _ = read_corpus(CONLL03)
     write_docbin(sentences, tmp_path / "adjacent.spacy")
     assert [e.text for e in spacy_docs(tmp_path / "adjacent.spacy")[0].ents if e.label_ == "PER"] == [
-        "Keld Amsel", "Keld Amsel", "Bria Tomm"]
+        "Keld Amsel",
+        "Keld Amsel",
+        "Bria Tomm",
+    ]
 
 
 def test_corpus_without_documents_becomes_one_doc_per_sentence(tmp_path):
@@ -127,6 +138,7 @@ def test_jsonl_to_docbin_and_back(tmp_path):
 
 # --- DocBins made by spaCy ---------------------------------------------------------------------
 
+
 def test_reading_a_docbin_built_with_spacy(tmp_path):
     vocab = spacy.blank("en").vocab
     words = ["John", "Smith", "lives", "in", "New", "York", ".", "\n\n", "Anna", "left", "."]
@@ -162,12 +174,16 @@ def test_gzipped_docbin_reads_the_same(tmp_path):
 
 # --- bad inputs ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content", [
-    b"John B-PER\nlives O\n",  # a text corpus with the wrong extension
-    zlib.compress(b"\x93\x01\x02\x03"),  # zlib-compressed msgpack, but a list
-    zlib.compress(b"\x81\xa1a\x01"),  # zlib-compressed msgpack map without DocBin keys
-    b"",
-])
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"John B-PER\nlives O\n",  # a text corpus with the wrong extension
+        zlib.compress(b"\x93\x01\x02\x03"),  # zlib-compressed msgpack, but a list
+        zlib.compress(b"\x81\xa1a\x01"),  # zlib-compressed msgpack map without DocBin keys
+        b"",
+    ],
+)
 def test_a_file_that_is_not_a_docbin_names_the_file(tmp_path, content):
     path = tmp_path / "broken.spacy"
     path.write_bytes(content)
@@ -200,11 +216,14 @@ def test_a_token_without_pos_names_doc_and_token(tmp_path):
         read_corpus(write_spacy_docs(tmp_path / "partial.spacy", docs))
 
 
-@pytest.mark.parametrize("attr, tags, message", [
-    ("pos", ["NN", "VBZ"], "'NN' is not a Universal POS tag"),
-    ("ents", ["NOUN", "VERB"], "'NOUN' is not a span tag"),
-    ("words", ["O", "O"], "expected one of auto, ents, tag, pos"),
-])
+@pytest.mark.parametrize(
+    "attr, tags, message",
+    [
+        ("pos", ["NN", "VBZ"], "'NN' is not a Universal POS tag"),
+        ("ents", ["NOUN", "VERB"], "'NOUN' is not a span tag"),
+        ("words", ["O", "O"], "expected one of auto, ents, tag, pos"),
+    ],
+)
 def test_write_docbin_refuses_tags_its_attribute_cannot_hold(tmp_path, attr, tags, message):
     with pytest.raises(ConfigError, match=message):
         write_docbin([Sentence(["Time", "flies"], tags)], tmp_path / "out.spacy", attr)
@@ -218,6 +237,7 @@ def test_importing_corpus_does_not_import_spacy():
 
 
 # --- tagger convert ----------------------------------------------------------------------------
+
 
 def invoke(*args):
     return runner.invoke(app, ["convert", *[str(a) for a in args]])
@@ -235,8 +255,7 @@ def test_convert_conll_to_spacy_and_back(tmp_path):
     docbin, conll = tmp_path / "ner.spacy", tmp_path / "ner.conll"
     result = invoke(CONLL03, docbin)
     assert result.exit_code == 0, result.output
-    assert " ".join(result.stderr.split()) == (f"wrote {docbin}: 3 sentences, 2 documents, 16 words "
-                                               "(conll → spacy)")
+    assert " ".join(result.stderr.split()) == (f"wrote {docbin}: 3 sentences, 2 documents, 16 words (conll → spacy)")
     assert invoke(docbin, conll).exit_code == 0
     original, _ = read_corpus(CONLL03)
     back, report = read_corpus(conll)
@@ -268,14 +287,17 @@ def test_convert_conllu_pos_to_spacy_with_explicit_formats(tmp_path):
     assert [t.tag_ for t in spacy_docs(target)[0]][:3] == ["AUX", "PART", "VERB"]
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["out.unknown"], ["cannot tell the format of OUTPUT", "--to"]),
-    (["out.spacy", "--attr", "deps"], ["--attr 'deps'", "ents, tag, pos"]),
-    (["out.conll", "--to", "xml"], ["--to 'xml'"]),
-    (["out.spacy", "--attr", "pos", "--tag-column", "1"], ["attr 'pos': tag '.' is not a Universal POS tag"]),
-    (["out.spacy.gz"], ["compressed already"]),
-    (["out.conll", "--set", "model.hidden=3"], ["expected a corpus.* setting"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["out.unknown"], ["cannot tell the format of OUTPUT", "--to"]),
+        (["out.spacy", "--attr", "deps"], ["--attr 'deps'", "ents, tag, pos"]),
+        (["out.conll", "--to", "xml"], ["--to 'xml'"]),
+        (["out.spacy", "--attr", "pos", "--tag-column", "1"], ["attr 'pos': tag '.' is not a Universal POS tag"]),
+        (["out.spacy.gz"], ["compressed already"]),
+        (["out.conll", "--set", "model.hidden=3"], ["expected a corpus.* setting"]),
+    ],
+)
 def test_convert_bad_options_are_one_line(tmp_path, args, fragments):
     assert_user_error(invoke(CONLL03, tmp_path / args[0], *args[1:]), *fragments)
     assert not (tmp_path / args[0]).exists()
@@ -290,8 +312,9 @@ def test_convert_a_broken_docbin_names_it(tmp_path):
 def test_evaluate_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files, tmp_path):
     docbin = tmp_path / "dev.spacy"
     assert invoke(ner_files[1], docbin).exit_code == 0
-    scores = [runner.invoke(app, ["evaluate", str(trained_model), str(path), "--json"])
-              for path in (ner_files[1], docbin)]
+    scores = [
+        runner.invoke(app, ["evaluate", str(trained_model), str(path), "--json"]) for path in (ner_files[1], docbin)
+    ]
     assert all(result.exit_code == 0 for result in scores), [result.output for result in scores]
     assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout)
 
@@ -299,13 +322,16 @@ def test_evaluate_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_
 def test_tag_reads_a_docbin_like_the_conll_it_came_from(trained_model, ner_files, tmp_path):
     docbin = tmp_path / "dev.spacy"
     assert invoke(ner_files[1], docbin).exit_code == 0
-    tagged = [runner.invoke(app, ["tag", str(trained_model), str(path), "--output-format", "jsonl"])
-              for path in (ner_files[1], docbin)]
+    tagged = [
+        runner.invoke(app, ["tag", str(trained_model), str(path), "--output-format", "jsonl"])
+        for path in (ner_files[1], docbin)
+    ]
     assert all(result.exit_code == 0 for result in tagged), [result.output for result in tagged]
     assert tagged[0].stdout == tagged[1].stdout and "B-PER" in tagged[1].stdout
 
 
 # --- Hugging Face datasets on disk ---------------------------------------------------------------
+
 
 def test_conll_to_a_saved_dataset_and_back_keeps_words_tags_and_documents(tmp_path):
     import datasets
@@ -326,10 +352,15 @@ def test_conll_to_a_saved_dataset_and_back_keeps_words_tags_and_documents(tmp_pa
 def test_a_saved_dataset_written_by_datasets_itself_is_read_with_its_label_names(tmp_path):
     import datasets
 
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))})
-    datasets.Dataset.from_dict({"tokens": [["Anna", "Lee", "sings"]], "ner_tags": [[1, 2, 0]]},
-                               features=features).save_to_disk(str(tmp_path / "ds"))
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"])),
+        }
+    )
+    datasets.Dataset.from_dict(
+        {"tokens": [["Anna", "Lee", "sings"]], "ner_tags": [[1, 2, 0]]}, features=features
+    ).save_to_disk(str(tmp_path / "ds"))
     sentences, report = read_corpus(tmp_path / "ds")
     assert [(s.words, s.tags) for s in sentences] == [(["Anna", "Lee", "sings"], ["B-PER", "I-PER", "O"])]
     datasets.DatasetDict({"train": datasets.load_from_disk(str(tmp_path / "ds"))}).save_to_disk(str(tmp_path / "dd"))

@@ -13,7 +13,14 @@ import pytest
 
 from tagger.config import CorpusConfig
 from tagger.corpus import (
-    Sentence, detect_format, load_corpus, read_corpus, read_sentences, write_conll, write_conllu, write_jsonl,
+    Sentence,
+    detect_format,
+    load_corpus,
+    read_corpus,
+    read_sentences,
+    write_conll,
+    write_conllu,
+    write_jsonl,
 )
 from tagger.errors import ConfigError, CorpusFormatError
 
@@ -39,6 +46,7 @@ def assert_at(error: CorpusFormatError, path: Path, line_no: int) -> None:
 
 
 # --- CoNLL columns ---------------------------------------------------------------------------
+
 
 def test_conll2003_style_ner_column_is_iob1_converted_to_iob2():
     sentences, report = read_corpus(CONLL03)
@@ -73,8 +81,9 @@ def test_read_sentences_streams_raw_tags():
     assert first.path == str(CONLL03)
 
 
-@pytest.mark.parametrize("docstart", ["-DOCSTART- -X- O O", "-DOCSTART- -X- -X- O", "-DOCSTART-\t-X-\tO\tO",
-                                      "-DOCSTART-", "-DOCSTART- O"])
+@pytest.mark.parametrize(
+    "docstart", ["-DOCSTART- -X- O O", "-DOCSTART- -X- -X- O", "-DOCSTART-\t-X-\tO\tO", "-DOCSTART-", "-DOCSTART- O"]
+)
 def test_docstart_variants_mark_documents_and_are_never_words(tmp_path, docstart):
     body = "a X Y O\nb X Y B-PER\n"
     path = write(tmp_path, "d.conll", f"{docstart}\n\n{body}\n{docstart}\n{body}{docstart}\n{body}")
@@ -102,7 +111,8 @@ def test_gzipped_files_read_transparently(tmp_path):
     packed.write_bytes(gzip.compress(CONLL03.read_bytes()))
     assert detect_format(packed) == "conll"
     assert list(read_sentences(packed)) == [
-        Sentence(s.words, s.tags, str(packed), s.line, s.metadata) for s in read_sentences(CONLL03)]
+        Sentence(s.words, s.tags, str(packed), s.line, s.metadata) for s in read_sentences(CONLL03)
+    ]
 
 
 def test_trailing_whitespace_several_blank_lines_and_no_final_newline_are_fine(tmp_path):
@@ -143,6 +153,7 @@ def test_all_o_data_is_fine(tmp_path):
 
 # --- CoNLL-U ---------------------------------------------------------------------------------
 
+
 def test_conllu_skips_ranges_and_empty_nodes_keeps_comments():
     sentences, report = read_corpus(FIXTURES / "sample.conllu")
     assert sentences[0].words == ["Do", "n't", "panic", "at", "3 p.m."]
@@ -167,6 +178,7 @@ def test_conllu_zero_word_sentence_is_skipped_and_counted(tmp_path):
 
 # --- JSONL -----------------------------------------------------------------------------------
 
+
 def test_jsonl_accepts_tokens_alias_and_keeps_scalar_fields():
     sentences, report = read_corpus(FIXTURES / "sample.jsonl")
     assert sentences[0].words == ["Ada", "Quell", "lives", "in", "Ostvik", "."]
@@ -182,16 +194,23 @@ def test_jsonl_empty_sentence_is_skipped_and_counted(tmp_path):
 
 # --- format detection ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("a.conll", "", "conll"), ("a.conllu", "", "conllu"), ("a.jsonl", "", "jsonl"), ("a.json", "", "jsonl"),
-    ("a.conllu.gz", None, "conllu"),
-    ("eng.train", "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n", "conll"),
-    ("eng.testa", "EU NNP I-NP I-ORG\nrejects VBZ I-VP O\n", "conll"),
-    ("data", "# sent_id = 1\n1\ta\t_\tX\t_\t_\t_\t_\t_\t_\n", "conllu"),
-    ("data", '{"words": ["a"], "tags": ["O"]}\n', "jsonl"),
-    ("notes.txt", "It was a bright cold day in April, and the clocks were striking thirteen.\n", "text"),
-    ("train.txt", "EU B-ORG\nrejects O\n\nGerman B-MISC\ncall O\n", "conll"),
-])
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("a.conll", "", "conll"),
+        ("a.conllu", "", "conllu"),
+        ("a.jsonl", "", "jsonl"),
+        ("a.json", "", "jsonl"),
+        ("a.conllu.gz", None, "conllu"),
+        ("eng.train", "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n", "conll"),
+        ("eng.testa", "EU NNP I-NP I-ORG\nrejects VBZ I-VP O\n", "conll"),
+        ("data", "# sent_id = 1\n1\ta\t_\tX\t_\t_\t_\t_\t_\t_\n", "conllu"),
+        ("data", '{"words": ["a"], "tags": ["O"]}\n', "jsonl"),
+        ("notes.txt", "It was a bright cold day in April, and the clocks were striking thirteen.\n", "text"),
+        ("train.txt", "EU B-ORG\nrejects O\n\nGerman B-MISC\ncall O\n", "conll"),
+    ],
+)
 def test_detect_format(tmp_path, name, content, expected):
     path = tmp_path / name
     if content is not None:
@@ -251,6 +270,7 @@ def test_read_write_read_of_a_real_format_file_is_stable(tmp_path):
 
 # --- load_corpus -----------------------------------------------------------------------------
 
+
 def test_load_corpus_from_local_files():
     corpus = load_corpus(CONLL03, test=FIXTURES / "sample.jsonl")
     assert set(corpus) == {"train", "test"}
@@ -271,11 +291,13 @@ def hub_cache(tmp_path, monkeypatch):
 def test_load_corpus_from_saved_dataset_maps_class_labels(hub_cache):
     import datasets
 
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.Sequence(datasets.Value("string")),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])),
-    })
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])),
+        }
+    )
     rows = {"id": ["0", "1"], "tokens": [["Ada", "Quell", "ran"], ["in", "Ostvik"]], "ner_tags": [[1, 2, 0], [0, 3]]}
     saved = hub_cache / "saved"
     datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=features)}).save_to_disk(str(saved))
@@ -320,11 +342,12 @@ def test_importing_corpus_does_not_import_datasets():
 
 # --- bad inputs (BAD_INPUTS.md): each names path:line ----------------------------------------
 
+
 def test_bad_input_invalid_utf8_names_line_and_latin1_reads_it(tmp_path):
     path = write(tmp_path, "latin.conll", "a O\nb O\n\nCaf\xe9 B-LOC\n".encode("latin-1"))
     error = read_error(path)
     assert_at(error, path, 4)
-    assert "--encoding latin-1" in str(error)
+    assert "`encoding=latin-1`" in str(error)  # the setting; the command line names --encoding (test_cli)
     sentences, _ = read_corpus(path, CorpusConfig(encoding="latin-1"))
     assert sentences[1].words == ["Café"]
 
@@ -332,7 +355,7 @@ def test_bad_input_invalid_utf8_names_line_and_latin1_reads_it(tmp_path):
 def test_bad_input_bom_is_stripped_not_glued_to_the_first_word(tmp_path):
     path = write(tmp_path, "bom.conll", b"\xef\xbb\xbfHello O\nworld O\n")
     assert next(read_sentences(path)).words == ["Hello", "world"]
-    assert detect_format(write(tmp_path, "bom", b"\xef\xbb\xbf{\"words\": [\"a\"], \"tags\": [\"O\"]}\n")) == "jsonl"
+    assert detect_format(write(tmp_path, "bom", b'\xef\xbb\xbf{"words": ["a"], "tags": ["O"]}\n')) == "jsonl"
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
@@ -420,8 +443,12 @@ def test_bad_input_malformed_span_tag(tmp_path, tag):
 
 
 def test_bad_input_malformed_span_tag_in_conllu_names_the_word_line(tmp_path):
-    rows = ["1-2\tab\t_\t_\t_\t_\t_\t_\t_\t_", "1\ta\t_\tB-PER\t_\t_\t_\t_\t_\t_",
-            "1.1\tz\t_\t_\t_\t_\t_\t_\t_\t_", "2\tb\t_\tPER\t_\t_\t_\t_\t_\t_"]
+    rows = [
+        "1-2\tab\t_\t_\t_\t_\t_\t_\t_\t_",
+        "1\ta\t_\tB-PER\t_\t_\t_\t_\t_\t_",
+        "1.1\tz\t_\t_\t_\t_\t_\t_\t_\t_",
+        "2\tb\t_\tPER\t_\t_\t_\t_\t_\t_",
+    ]
     path = write(tmp_path, "ner.conllu", "# sent_id = 1\n" + "\n".join(rows) + "\n")
     assert_at(read_error(path), path, 5)
 
@@ -442,28 +469,34 @@ def row(token_id: str) -> str:
     return f"{token_id}\tw\t_\tX\t_\t_\t_\t_\t_\t_"
 
 
-@pytest.mark.parametrize("ids, bad_line", [
-    (["2", "3"], 1),            # does not start at 1
-    (["1", "1"], 2),            # duplicated
-    (["1", "3"], 2),            # skips an id
-    (["1", "x"], 2),            # not an id
-    (["2-1", "1", "2"], 1),     # reversed range
-    (["1-3", "1", "2-3"], 3),   # overlapping ranges
-    (["1-3", "1", "2"], 1),     # range past the last word
-    (["1", "3.1"], 2),          # empty node after a word that does not exist
-])
+@pytest.mark.parametrize(
+    "ids, bad_line",
+    [
+        (["2", "3"], 1),  # does not start at 1
+        (["1", "1"], 2),  # duplicated
+        (["1", "3"], 2),  # skips an id
+        (["1", "x"], 2),  # not an id
+        (["2-1", "1", "2"], 1),  # reversed range
+        (["1-3", "1", "2-3"], 3),  # overlapping ranges
+        (["1-3", "1", "2"], 1),  # range past the last word
+        (["1", "3.1"], 2),  # empty node after a word that does not exist
+    ],
+)
 def test_bad_input_conllu_bad_ids(tmp_path, ids, bad_line):
     path = write(tmp_path, "ids.conllu", "\n".join(row(i) for i in ids) + "\n")
     assert_at(read_error(path), path, bad_line)
 
 
-@pytest.mark.parametrize("line, needle", [
-    ('{"words": ["a"], "tags": ["O"]', "invalid JSON"),
-    ('{"text": "a b"}', "words"),
-    ('{"words": ["a", "b"], "tags": ["O"]}', "2 words but 1 tags"),
-    ('{"words": "a b", "tags": ["O"]}', "list of strings"),
-    ('["a"]', "JSON list"),
-])
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ('{"words": ["a"], "tags": ["O"]', "invalid JSON"),
+        ('{"text": "a b"}', "words"),
+        ('{"words": ["a", "b"], "tags": ["O"]}', "2 words but 1 tags"),
+        ('{"words": "a b", "tags": ["O"]}', "list of strings"),
+        ('["a"]', "JSON list"),
+    ],
+)
 def test_bad_input_bad_json_line(tmp_path, line, needle):
     path = write(tmp_path, "bad.jsonl", '{"words": ["ok"], "tags": ["O"]}\n\n' + line + "\n")
     error = read_error(path)

@@ -10,7 +10,7 @@ from tagger.decoding import TransitionMask
 from tagger.schemes import find_violations
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-O, B_PER, I_PER, B_LOC, I_LOC = range(len(LABELS))
+O, B_PER, I_PER, B_LOC, I_LOC = range(len(LABELS))  # noqa: E741 (O is the tag's name)
 
 
 def random_crf(num_tags: int, transitions: TransitionMask | None = None) -> CRF:
@@ -37,8 +37,11 @@ def enumerate_paths(crf: CRF, emissions: torch.Tensor, length: int, scheme: str 
 
     With a scheme, the sequences find_violations rejects are left out instead of being scored.
     """
-    paths = [p for p in itertools.product(range(crf.num_tags), repeat=length)
-             if scheme is None or not find_violations([labels[i] for i in p], scheme)]
+    paths = [
+        p
+        for p in itertools.product(range(crf.num_tags), repeat=length)
+        if scheme is None or not find_violations([labels[i] for i in p], scheme)
+    ]
     paths = torch.tensor(paths)  # (num_paths, length)
     start, transitions, end = (p.detach().double() for p in (crf.start, crf.transitions, crf.end))
     scores = start[paths[:, 0]] + end[paths[:, -1]]  # (num_paths,)
@@ -100,10 +103,12 @@ def test_constrained_decoding_never_produces_an_invalid_sequence():
     crf = random_crf(len(LABELS), TransitionMask(LABELS, "IOB2"))
     emissions = torch.full((1, 3, len(LABELS)), -20.0)
     emissions[0, 0, O] = emissions[0, 1, I_PER] = emissions[0, 2, I_LOC] = 20.0  # O I-PER I-LOC, all invalid
-    assert find_violations([LABELS[i] for i in crf.decode(emissions, torch.ones(1, 3, dtype=torch.bool))[0]], "IOB2") == []
+    assert (
+        find_violations([LABELS[i] for i in crf.decode(emissions, torch.ones(1, 3, dtype=torch.bool))[0]], "IOB2") == []
+    )
     emissions, _, mask = random_batch(len(LABELS), [4, 1, 3, 2] * 50)
     for row, tags in enumerate(crf.decode(emissions * 5, mask).tolist()):
-        assert find_violations([LABELS[i] for i in tags[:int(mask[row].sum())]], "IOB2") == []
+        assert find_violations([LABELS[i] for i in tags[: int(mask[row].sum())]], "IOB2") == []
 
 
 def test_forbidden_paths_get_no_probability_mass():
@@ -127,8 +132,8 @@ def test_padding_does_not_change_a_sentence():
     decoded, marginals = crf.decode(emissions, mask), crf.marginals(emissions, mask)
     alone = []
     for row, length in enumerate([5, 2, 3]):
-        one = (emissions[row:row + 1, :length], mask[row:row + 1, :length])
-        alone.append(crf.neg_log_likelihood(one[0], tags[row:row + 1, :length], one[1]))
+        one = (emissions[row : row + 1, :length], mask[row : row + 1, :length])
+        alone.append(crf.neg_log_likelihood(one[0], tags[row : row + 1, :length], one[1]))
         assert decoded[row, :length].tolist() == crf.decode(*one)[0].tolist()
         torch.testing.assert_close(marginals[row, :length], crf.marginals(*one)[0])
         assert (marginals[row, length:] == 0).all()

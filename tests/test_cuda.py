@@ -34,19 +34,24 @@ NO_DEVICE = DEVICE_TYPE == "cuda" and not torch.cuda.is_available()
 
 SENTENCES = [words.split() for words, _ in NER_SENTENCES]
 GOLD = [tags.split() for _, tags in NER_SENTENCES]
-UNSEEN = [["Anna", "Lee", "visited", "Berlin", "and", "Paris", "."],
-          ["Zorvath", "Mining", "hires", "Keld", "Amsel", "in", "Ostvik", "."],  # words never seen in training
-          ["peter", "WORKS", "for", "ACME", "corp", "."],
-          ["Mary"],
-          []]
+UNSEEN = [
+    ["Anna", "Lee", "visited", "Berlin", "and", "Paris", "."],
+    ["Zorvath", "Mining", "hires", "Keld", "Amsel", "in", "Ostvik", "."],  # words never seen in training
+    ["peter", "WORKS", "for", "ACME", "corp", "."],
+    ["Mary"],
+    [],
+]
 LONG = SENTENCES[1] * 200  # 1,600 words: tagged in two pieces and rejoined
 CRF_TRAINING = {"schedule": "plateau", "optimizer": "sgd", "lr": 0.1}  # how tests/test_training.py overfits a CRF
 
 
 def on_device(test):
     """Marked ``cuda``; skipped, saying why, where torch sees no CUDA device."""
-    skip = pytest.mark.skipif(NO_DEVICE, reason="no CUDA device (torch.cuda.is_available() is False); "
-                                                "scripts/gpu_check.sh runs these on a GPU, see docs/gpu.md")
+    skip = pytest.mark.skipif(
+        NO_DEVICE,
+        reason="no CUDA device (torch.cuda.is_available() is False); "
+        "scripts/gpu_check.sh runs these on a GPU, see docs/gpu.md",
+    )
     return pytest.mark.cuda(skip(test))
 
 
@@ -54,8 +59,12 @@ def settings(tiny_config, model: dict | None = None, **train_changes):
     """The tiny configuration on the device under test, in fp32 unless asked otherwise (``auto`` would be bf16
     autocast on a GPU with bf16)."""
     model = model or {}
-    changes = {"device": DEVICE, "precision": "fp32", **(CRF_TRAINING if model.get("head") == "crf" else {}),
-               **train_changes}
+    changes = {
+        "device": DEVICE,
+        "precision": "fp32",
+        **(CRF_TRAINING if model.get("head") == "crf" else {}),
+        **train_changes,
+    }
     return replace(tiny_config, model=replace(tiny_config.model, **model), train=replace(tiny_config.train, **changes))
 
 
@@ -122,8 +131,12 @@ def test_bf16_weights_tag_on_the_device_like_fp32(device_model):
     bf16 = Tagger.load(out, device=DEVICE, quantize="bf16")
     assert {(p.device.type, p.dtype) for p in bf16.model.parameters()} == {(DEVICE_TYPE, torch.bfloat16)}
     assert bf16.tag(SENTENCES) == GOLD
-    gap = max(abs(p - q) for p, q in zip(probabilities_of(bf16.tag(SENTENCES, scores=True)),
-                                         probabilities_of(fp32.tag(SENTENCES, scores=True))))
+    gap = max(
+        abs(p - q)
+        for p, q in zip(
+            probabilities_of(bf16.tag(SENTENCES, scores=True)), probabilities_of(fp32.tag(SENTENCES, scores=True))
+        )
+    )
     assert gap < 0.05
     tagged = bf16.tag(UNSEEN + [LONG], batch_size=3, scores=True)
     assert [len(t) for t in tagged] == [len(s) for s in UNSEEN + [LONG]]
@@ -159,10 +172,13 @@ def context_model(tmp_path_factory, tiny_config):
     folder = tmp_path_factory.mktemp("device_documents")
     train_file = write_conll(folder / "train.conll", NER_SENTENCES)
     blocks = train_file.read_text(encoding="utf-8").split("\n\n")
-    train_file.write_text("-DOCSTART- O\n\n" + "\n\n".join(blocks[:4]) + "\n\n-DOCSTART- O\n\n" + "\n\n".join(blocks[4:]),
-                          encoding="utf-8")
-    config = settings(tiny_config, {"document_context": True, "context_between_layers": True, "layers": 2,
-                                    "head": "crf"})
+    train_file.write_text(
+        "-DOCSTART- O\n\n" + "\n\n".join(blocks[:4]) + "\n\n-DOCSTART- O\n\n" + "\n\n".join(blocks[4:]),
+        encoding="utf-8",
+    )
+    config = settings(
+        tiny_config, {"document_context": True, "context_between_layers": True, "layers": 2, "head": "crf"}
+    )
     result = train(config, DataSource(train_file, train_file), folder / "model")
     return folder / "model", train_file, result
 
@@ -207,8 +223,11 @@ def test_document_pooling_in_bf16_keeps_the_mean_of_a_word_seen_a_thousand_times
 def resume_settings(tiny_config, **train_changes):
     """As tests/test_resume.py: dropout and word dropout draw from the device's generator; a weight average."""
     changes = {"device": DEVICE, "epochs": 12, "patience": 12, "word_dropout": 0.1, "average": 0.9, **train_changes}
-    return replace(tiny_config, model=replace(tiny_config.model, embedding_dropout=0.3),
-                   train=replace(tiny_config.train, **changes))
+    return replace(
+        tiny_config,
+        model=replace(tiny_config.model, embedding_dropout=0.3),
+        train=replace(tiny_config.train, **changes),
+    )
 
 
 def weights(directory: Path) -> bytes:
@@ -257,11 +276,15 @@ def check_resume(config, source, tmp_path: Path) -> None:
     if weights(tmp_path / "resumed") != weights(tmp_path / "whole"):
         train(config, source, tmp_path / "again")
         if weights(tmp_path / "again") == weights(tmp_path / "whole"):
-            pytest.fail("the resumed run's weights differ from the uninterrupted run's, and two uninterrupted runs "
-                        "are bitwise equal: the checkpoint lost some state (random states? optimiser? average?)")
-        pytest.fail("the resumed run's weights differ from the uninterrupted run's, but two uninterrupted runs on "
-                    f"{DEVICE} already differ: training on it is not deterministic (atomic adds in index_add_, "
-                    "scatter_add_ or embedding backward, cuDNN algorithms), so no resume can be bit-exact")
+            pytest.fail(
+                "the resumed run's weights differ from the uninterrupted run's, and two uninterrupted runs "
+                "are bitwise equal: the checkpoint lost some state (random states? optimiser? average?)"
+            )
+        pytest.fail(
+            "the resumed run's weights differ from the uninterrupted run's, but two uninterrupted runs on "
+            f"{DEVICE} already differ: training on it is not deterministic (atomic adds in index_add_, "
+            "scatter_add_ or embedding backward, cuDNN algorithms), so no resume can be bit-exact"
+        )
     assert weights(tmp_path / "resumed" / "last") == weights(tmp_path / "whole" / "last")
     assert (tmp_path / "resumed" / "train_log.jsonl").read_text().count("\n") == config.train.epochs
     assert resumed.best_epoch == whole.best_epoch and resumed.dev.to_dict() == whole.dev.to_dict()
@@ -277,8 +300,12 @@ def test_resumed_run_on_the_device_ends_with_the_same_weights(precision, ner_fil
 def deterministic_algorithms(monkeypatch):
     """torch's deterministic algorithms (an operation without one raises, naming itself) and cuDNN's."""
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", os.environ.get("CUBLAS_WORKSPACE_CONFIG", ":4096:8"))
-    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     yield
@@ -295,8 +322,14 @@ def test_resume_on_the_device_with_deterministic_algorithms(deterministic_algori
 
 def run_tagger(*arguments: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    completed = subprocess.run([sys.executable, "-m", "tagger", *arguments], capture_output=True, text=True,
-                               env=environment, cwd=ROOT, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "tagger", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed
 
@@ -305,16 +338,38 @@ def run_tagger(*arguments: str) -> subprocess.CompletedProcess:
 def test_command_line_trains_tags_and_evaluates_on_the_device(ner_files, tmp_path):
     train_file, dev_file = ner_files
     out = tmp_path / "model"
-    command = ["train", "--train", str(train_file), "--dev", str(dev_file), "--out", str(out), "--device", DEVICE,
-               "--epochs", "3", "--set", "model.hidden=16", "--set", "model.word_dim=16", "--set", "model.char_filters=8",
-               "--set", "train.batch_size=4", "--preset", "fast"]
+    command = [
+        "train",
+        "--train",
+        str(train_file),
+        "--dev",
+        str(dev_file),
+        "--out",
+        str(out),
+        "--device",
+        DEVICE,
+        "--epochs",
+        "3",
+        "--set",
+        "model.hidden=16",
+        "--set",
+        "model.word_dim=16",
+        "--set",
+        "model.char_filters=8",
+        "--set",
+        "train.batch_size=4",
+        "--preset",
+        "fast",
+    ]
     run_tagger(*command)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["device"].startswith(DEVICE_TYPE) and metrics["epochs_run"] == 3
     before = weights(out)
     run_tagger(*command, "--resume")  # the checkpoint says finished: nothing retrained
     assert weights(out) == before
-    lines = [line for line in run_tagger("tag", str(out), str(dev_file), "--device", DEVICE).stdout.splitlines() if line]
+    lines = [
+        line for line in run_tagger("tag", str(out), str(dev_file), "--device", DEVICE).stdout.splitlines() if line
+    ]
     assert len(lines) == sum(len(words) for words in SENTENCES[:4]) and all(len(line.split()) == 3 for line in lines)
     evaluation = json.loads(run_tagger("evaluate", str(out), str(dev_file), "--json", "--device", DEVICE).stdout)
     assert evaluation["words"] == sum(len(words) for words in SENTENCES[:4])
@@ -325,33 +380,71 @@ def test_gpu_check_dry_run_on_the_cpu_writes_every_result_file(tmp_path):
     """scripts/gpu_check.sh --device cpu --tiny: every stage runs, without spaCy or datasets (as on the GPU
     image), and writes its JSON; at most 8 files, none in a folder (what the device tool brings back)."""
     out = tmp_path / "out"
-    environment = {**os.environ, "OUT": str(out), "PYTHON": sys.executable,
-                   "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    completed = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--device", "cpu", "--tiny",
-                                "--work", str(tmp_path / "work"), "--block-imports", "spacy,datasets"],
-                               capture_output=True, text=True, env=environment, cwd=ROOT, timeout=280)
+    environment = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
+    completed = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "gpu_check.sh"),
+            "--device",
+            "cpu",
+            "--tiny",
+            "--work",
+            str(tmp_path / "work"),
+            "--block-imports",
+            "spacy,datasets",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=280,
+    )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     files = {p.name for p in out.iterdir()}
-    assert files == {"summary.json", "pytest.json", "train.json", "tagging.json", "lstm.json", "train_accurate.json",
-                     "gpu_check.log"}
+    assert files == {
+        "summary.json",
+        "pytest.json",
+        "train.json",
+        "tagging.json",
+        "lstm.json",
+        "train_accurate.json",
+        "gpu_check.log",
+    }
     assert all(p.is_file() for p in out.iterdir())
     summary = json.loads((out / "summary.json").read_text())
     assert {"mode", "device_requested", "env", "stages", "headline", "seconds"} <= set(summary)
     assert summary["mode"] == "tiny" and summary["device_requested"] == "cpu"
     assert {name: stage["status"] for name, stage in summary["stages"].items()} == {
-        name: "ok" for name in ("env", "pytest", "train", "tagging", "lstm", "accurate")}
+        name: "ok" for name in ("env", "pytest", "train", "tagging", "lstm", "accurate")
+    }
     assert {"torch", "cuda_available", "gpu_name", "packages"} <= set(summary["env"])
     assert summary["env"]["packages"]["spacy_importable"].startswith("no: ")  # blocked, as on the GPU image
-    assert {"gpu", "torch", "cuda", "cuda_tests", "fast_test_f1", "fast_seconds_per_epoch", "tagging_best_fp32",
-            "tagging_best_bf16", "bare_lstm_best_fp32", "bare_lstm_best_bf16", "accurate_seconds_per_epoch"} \
-        <= set(summary["headline"])
+    assert {
+        "gpu",
+        "torch",
+        "cuda",
+        "cuda_tests",
+        "fast_test_f1",
+        "fast_seconds_per_epoch",
+        "tagging_best_fp32",
+        "tagging_best_bf16",
+        "bare_lstm_best_fp32",
+        "bare_lstm_best_bf16",
+        "accurate_seconds_per_epoch",
+    } <= set(summary["headline"])
     tests = json.loads((out / "pytest.json").read_text())
     assert tests["counts"] and set(tests["counts"]) <= {"passed", "skipped"}  # skipped without a GPU
     trained = json.loads((out / "train.json").read_text())
     assert trained["epochs_run"] == 2 and 0.0 <= trained["test_score"] <= 1.0 and trained["seconds_per_epoch"] > 0
     tagging = json.loads((out / "tagging.json").read_text())
     assert tagging["words"] >= 4000 and {(r["precision"], r["batch_size"]) for r in tagging["sweep"]} == {
-        (p, b) for p in ("fp32", "bf16") for b in (256, 1024)}
+        (p, b) for p in ("fp32", "bf16") for b in (256, 1024)
+    }
     assert all(r["words_per_second"] > 0 for r in tagging["sweep"])
     assert {"host_only_seconds", "whole_seconds", "torch_profiler", "cprofile_by_tottime"} <= set(tagging["profile"])
     lstm = json.loads((out / "lstm.json").read_text())

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from safetensors.numpy import load_file
 
+from tagger.cli import app
 from tagger.config import CorpusConfig
 from tagger.data_report import build_data_report, build_split_report, read_split
-from tagger.cli import app
 from tests.test_cli import assert_user_error, invoke, runner
 
 # IOB1 as CoNLL-2003 ships it: entities start with I-, B- only between two adjacent entities of one type.
@@ -51,12 +51,15 @@ def report_of(path: Path, role=None, **kwargs):
     return build_split_report(read_split(path, role, CorpusConfig()), **kwargs)
 
 
-@pytest.mark.parametrize("tags, scheme", [
-    ("I-PER I-PER O I-LOC", "IOB1"),
-    ("B-PER I-PER O B-LOC", "IOB2"),
-    ("B-PER E-PER O S-LOC", "BIOES"),
-    ("PROPN PROPN VERB PROPN", "none"),
-])
+@pytest.mark.parametrize(
+    "tags, scheme",
+    [
+        ("I-PER I-PER O I-LOC", "IOB1"),
+        ("B-PER I-PER O B-LOC", "IOB2"),
+        ("B-PER E-PER O S-LOC", "BIOES"),
+        ("PROPN PROPN VERB PROPN", "none"),
+    ],
+)
 def test_the_scheme_is_detected_as_the_file_writes_it(tmp_path, tags, scheme):
     words = "Anna Berg met Oslo".split()
     path = conll(tmp_path / "data.conll", " ".join(f"{w}/{t}" for w, t in zip(words, tags.split())))
@@ -74,8 +77,10 @@ def test_iob1_entities_are_counted_as_conlleval_reads_them_not_by_their_b_tags(t
 
 
 def test_violations_are_listed_with_path_and_line_and_malformed_tags_do_not_stop_the_report(tmp_path):
-    path = write(tmp_path / "bioes.conll", "Anna B-PER\nBerg E-PER\nmet O\nOlaf I-PER\n. O\n\n"
-                                           "Kim S-PER\nsaw O\nOslo PLACE\n. O\n")
+    path = write(
+        tmp_path / "bioes.conll",
+        "Anna B-PER\nBerg E-PER\nmet O\nOlaf I-PER\n. O\n\nKim S-PER\nsaw O\nOslo PLACE\n. O\n",
+    )
     report = report_of(path)
     assert report.scheme.scheme == "BIOES"
     assert (report.scheme.violations, report.scheme.sentences_with_violations) == (3, 2)
@@ -98,8 +103,7 @@ def test_entity_counts_per_type_and_per_split_and_types_missing_from_a_split(tmp
     train = write(tmp_path / "train.conll", IOB1_TRAIN)
     test = conll(tmp_path / "test.conll", "Anna/I-PER saw/O Euro/I-MISC 2000/I-MISC", "Bo/I-PER ran/O")
     report = build_data_report([read_split(train, "train"), read_split(test, "test")])
-    assert {s.name: s.entities for s in report.splits} == {"train": {"PER": 4, "LOC": 1},
-                                                           "test": {"PER": 2, "MISC": 1}}
+    assert {s.name: s.entities for s in report.splits} == {"train": {"PER": 4, "LOC": 1}, "test": {"PER": 2, "MISC": 1}}
     missing = {m.label: (m.present_in, m.missing_from) for m in report.missing_entity_types}
     assert missing == {"LOC": (["train"], ["test"]), "MISC": (["test"], ["train"])}
 
@@ -115,7 +119,9 @@ def test_tags_missing_from_a_split(tmp_path):
 
 def test_oov_rate_by_token_and_by_type_with_words_as_written(tmp_path):
     train = conll(tmp_path / "train.conll", "the/DET cat/NOUN sat/VERB ./PUNCT", "the/DET dog/NOUN ran/VERB ./PUNCT")
-    dev = conll(tmp_path / "dev.conll", "The/DET cat/NOUN flew/VERB ./PUNCT", "a/DET bird/NOUN flew/VERB away/ADV ./PUNCT")
+    dev = conll(
+        tmp_path / "dev.conll", "The/DET cat/NOUN flew/VERB ./PUNCT", "a/DET bird/NOUN flew/VERB away/ADV ./PUNCT"
+    )
     [oov] = build_data_report([read_split(train, "train"), read_split(dev, "dev")]).oov
     assert (oov.split, oov.tokens, oov.oov_tokens, oov.types, oov.oov_types) == ("dev", 9, 6, 7, 5)  # "The" too
     assert oov.token_rate == pytest.approx(6 / 9) and oov.type_rate == pytest.approx(5 / 7)
@@ -123,8 +129,15 @@ def test_oov_rate_by_token_and_by_type_with_words_as_written(tmp_path):
 
 
 def test_duplicates_within_a_split_and_sentences_shared_between_train_and_test(tmp_path):
-    train = conll(tmp_path / "train.conll", "a/X b/X c/X", "d/X e/X", "a/X b/X c/X", "a/X b/X c/X",
-                  "f/X g/X h/X i/X", "f/Y g/X h/X i/X")
+    train = conll(
+        tmp_path / "train.conll",
+        "a/X b/X c/X",
+        "d/X e/X",
+        "a/X b/X c/X",
+        "a/X b/X c/X",
+        "f/X g/X h/X i/X",
+        "f/Y g/X h/X i/X",
+    )
     test = conll(tmp_path / "test.conll", "a/X b/X c/X", "f/X g/X h/X i/X", "z/X", "a/X b/X c/X")
     report = build_data_report([read_split(train, "train"), read_split(test, "test")])
     duplicates = report.splits[0].duplicates
@@ -158,7 +171,10 @@ def test_data_json_through_the_cli_holds_every_figure_and_plain_paths_stand_alon
     splits = [read_split(train, "train"), read_split(test, "test"), read_split(extra, None)]
     assert printed == json.loads(json.dumps(build_data_report(splits).to_dict()))
     assert [(s["name"], s["scheme"]["scheme"]) for s in printed["splits"]] == [
-        ("train", "IOB1"), ("test", "IOB1"), (str(extra), "none")]
+        ("train", "IOB1"),
+        ("test", "IOB1"),
+        (str(extra), "none"),
+    ]
     assert [o["split"] for o in printed["oov"]] == ["test"]
     assert printed["overlap"][0]["shared"] == 1  # "Rain fell ." is in train
     assert all(str(extra) not in m["present_in"] for m in printed["missing_tags"])  # no comparison with it
@@ -168,11 +184,20 @@ def test_data_tables_on_the_terminal(tmp_path):
     train = write(tmp_path / "train.conll", IOB1_TRAIN)
     broken = write(tmp_path / "broken.conll", "Anna B-PER\nBerg E-PER\nmet O\nOlaf I-PER\n. O\n")
     # wide enough that no path:line is folded over two lines
-    result = runner.invoke(app, ["data", "--train", str(train), str(broken), "--tag-column", "1"], env={"COLUMNS": "400"})
+    result = runner.invoke(
+        app, ["data", "--train", str(train), str(broken), "--tag-column", "1"], env={"COLUMNS": "400"}
+    )
     assert result.exit_code == 0, result.output
     printed = " ".join(result.stdout.split())
-    for fragment in ("IOB1", "BIOES", "entities per type", "sentence length", "2 violations of BIOES",
-                     f"{broken}:4", f"{broken}:5"):
+    for fragment in (
+        "IOB1",
+        "BIOES",
+        "entities per type",
+        "sentence length",
+        "2 violations of BIOES",
+        f"{broken}:4",
+        f"{broken}:5",
+    ):
         assert fragment in printed, fragment
 
 
@@ -204,10 +229,33 @@ def test_info_in_the_terminal_shows_scores_sizes_config_and_card(trained_model):
     assert result.exit_code == 0, result.output
     printed = " ".join(result.stdout.split())
     parameters = json.loads(invoke("info", trained_model, "--json").stdout)["parameters"]
-    for fragment in (f"{parameters:,}", "entity F1 (conlleval)", "model.hidden", "train.epochs", "model card",
-                     "tagger model: named entities"):
+    for fragment in (
+        f"{parameters:,}",
+        "entity F1 (conlleval)",
+        "model.hidden",
+        "train.epochs",
+        "model card",
+        "tagger model: named entities",
+    ):
         assert fragment in printed, fragment
 
 
 def test_info_on_a_directory_that_is_not_a_model_is_one_line(tmp_path):
     assert_user_error(invoke("info", tmp_path), str(tmp_path), "missing config.json")
+
+
+@pytest.mark.parametrize("columns", ["40", "80"])
+def test_data_tables_never_cut_a_number_or_a_path(tmp_path, columns):
+    """`tagger data eng.train | cat` printed `23,4…` for 23,499 entities: piped (80 columns) or in a narrow
+    terminal, numbers stay whole and paths fold over lines instead of ending in an ellipsis."""
+    folder = tmp_path / "a-rather-long-folder-name-for-the-corpus-files"
+    folder.mkdir()
+    sentence = "Anna B-PER\nBerg I-PER\nmet O\nOslo B-LOC\n. O\n\n"
+    train = write(folder / "train-with-a-long-name.conll", sentence * 4_700)  # 23,500 words, 9,400 entities
+    dev = write(folder / "dev-with-a-long-name.conll", sentence * 3)
+    result = runner.invoke(app, ["data", "--train", str(train), "--dev", str(dev)], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout  # nothing cut: no path, number or header ends in an ellipsis
+    cells = "".join(result.stdout.replace("│", " ").split())
+    for fragment in ("23,500", "9,400", "4,700(50.0%)", "9,400(40.0%)", "4,700(100.0%)"):
+        assert fragment in cells, fragment

@@ -27,8 +27,9 @@ def two_threads():
 
 @pytest.mark.parametrize("preset", ["default", "accurate"])
 def test_gradients_are_bitwise_equal_across_backward_passes_with_two_threads(preset, two_threads):
-    config = load_config(preset=preset, overrides=["model.embedding_dropout=0", "model.recurrent_dropout=0",
-                                                   "model.output_dropout=0"])
+    config = load_config(
+        preset=preset, overrides=["model.embedding_dropout=0", "model.recurrent_dropout=0", "model.output_dropout=0"]
+    )
     sentences = read_corpus(EWT_TRAIN, config.corpus)[0][:128]  # many repeated words, as any real batch has
     vocab = build_vocab([s.words for s in sentences], {t for s in sentences for t in s.tags}, "none", config.vocab)
     torch.manual_seed(0)

@@ -9,11 +9,36 @@ from pathlib import Path
 from tagger import Tagger
 from tests.conftest import NER_SENTENCES
 
-SETTINGS = ["--device", "cpu", "--set", "model.word_dim=16", "--set", "model.char_dim=8", "--set", "model.char_filters=8",
-            "--set", "model.hidden=16", "--set", "model.embedding_dropout=0.0", "--set", "model.recurrent_dropout=0.0",
-            "--set", "model.output_dropout=0.0", "--set", "train.epochs=60", "--set", "train.patience=60",
-            "--set", "train.lr=0.02", "--set", "train.lr_decay=0.0", "--set", "train.batch_size=2",
-            "--set", "train.word_dropout=0.0"]
+SETTINGS = [
+    "--device",
+    "cpu",
+    "--set",
+    "model.word_dim=16",
+    "--set",
+    "model.char_dim=8",
+    "--set",
+    "model.char_filters=8",
+    "--set",
+    "model.hidden=16",
+    "--set",
+    "model.embedding_dropout=0.0",
+    "--set",
+    "model.recurrent_dropout=0.0",
+    "--set",
+    "model.output_dropout=0.0",
+    "--set",
+    "train.epochs=60",
+    "--set",
+    "train.patience=60",
+    "--set",
+    "train.lr=0.02",
+    "--set",
+    "train.lr_decay=0.0",
+    "--set",
+    "train.batch_size=2",
+    "--set",
+    "train.word_dropout=0.0",
+]
 
 
 def train_command(ner_files, out: Path) -> list[str]:

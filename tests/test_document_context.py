@@ -7,10 +7,11 @@ import torch
 from conftest import NER_SENTENCES, write_conll
 
 from tagger.annotate import Tagger
-from tagger.batching import MAX_CONTEXT_SENTENCES, build_batch, document_batches, encode_sentence
+from tagger.batching import build_batch, encode_sentence
 from tagger.config import ModelConfig
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.model import build_model, pool_by_index
+from tagger.ordering import MAX_CONTEXT_SENTENCES, document_batches
 from tagger.vocab import build_vocab
 
 SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"], ["CLINTON", "WINS"]]
@@ -18,9 +19,19 @@ SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"]
 
 def make_model(between_layers: bool = False):
     vocab = build_vocab(SENTENCES, {"O", "B-PER", "I-PER"}, "IOB2")
-    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
-                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0, document_context=True,
-                         context_between_layers=between_layers)
+    config = ModelConfig(
+        word_dim=8,
+        char_dim=4,
+        char_filters=6,
+        casing_dim=3,
+        hidden=5,
+        layers=2,
+        embedding_dropout=0.0,
+        recurrent_dropout=0.0,
+        output_dropout=0.0,
+        document_context=True,
+        context_between_layers=between_layers,
+    )
     return vocab, build_model(config, vocab).eval()
 
 
@@ -86,7 +97,11 @@ def test_document_batches_keep_documents_whole_and_cover_every_sentence():
     documents = [0] * 5 + [1] * 2 + [2] * 7 + [3] * (MAX_CONTEXT_SENTENCES + 3)
     batches = list(document_batches(documents, batch_size=4, shuffle=False))
     assert sorted(i for b in batches for i in b) == list(range(len(documents)))
-    assert batches[:3] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10, 11, 12, 13], [14 + i for i in range(MAX_CONTEXT_SENTENCES)]]
+    assert batches[:3] == [
+        [0, 1, 2, 3, 4],
+        [5, 6, 7, 8, 9, 10, 11, 12, 13],
+        [14 + i for i in range(MAX_CONTEXT_SENTENCES)],
+    ]
     for batch in batches:  # a document is cut only into windows of MAX_CONTEXT_SENTENCES
         for document in {documents[i] for i in batch}:
             whole = [i for i, d in enumerate(documents) if d == document]
@@ -101,8 +116,9 @@ def context_model(tmp_path_factory, tiny_config):
     folder = tmp_path_factory.mktemp("documents")
     train_file = write_conll(folder / "train.conll", NER_SENTENCES)
     text = train_file.read_text(encoding="utf-8").split("\n\n")
-    train_file.write_text("-DOCSTART- O\n\n" + "\n\n".join(text[:4]) + "\n\n-DOCSTART- O\n\n" + "\n\n".join(text[4:]),
-                          encoding="utf-8")
+    train_file.write_text(
+        "-DOCSTART- O\n\n" + "\n\n".join(text[:4]) + "\n\n-DOCSTART- O\n\n" + "\n\n".join(text[4:]), encoding="utf-8"
+    )
     config = replace(tiny_config, model=replace(tiny_config.model, document_context=True))
     train(config, DataSource(train_file, train_file), folder / "model")
     return folder / "model", train_file

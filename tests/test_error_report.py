@@ -9,12 +9,23 @@ from hypothesis import strategies as st
 
 from tagger import Tagger
 from tagger.corpus import Sentence
-from tagger.error_analysis import (
-    MISSED, NO_ENTITY, SPURIOUS, WRONG_BOUNDARY, WRONG_BOUNDARY_AND_TYPE, WRONG_TYPE, analyse_errors,
-    count_error_types, entity_confusion, sentence_errors, tag_accuracies, tag_confusion, worst_sentences,
+from tagger.evaluation import evaluate_tags
+from tagger.evaluation.error_analysis import (
+    MISSED,
+    NO_ENTITY,
+    SPURIOUS,
+    WRONG_BOUNDARY,
+    WRONG_BOUNDARY_AND_TYPE,
+    WRONG_TYPE,
+    analyse_errors,
+    count_error_types,
+    entity_confusion,
+    sentence_errors,
+    tag_accuracies,
+    tag_confusion,
+    worst_sentences,
 )
-from tagger.outputs.report import ReportInput, render_report
-from tagger.scoring import evaluate_tags
+from tagger.evaluation.report import ReportInput, render_report
 from tests.conftest import NER_SENTENCES, write_conll
 from tests.test_cli import assert_user_error, invoke
 
@@ -32,23 +43,26 @@ def assert_adds_up_to_the_scorer(gold: list[list[str]], predicted: list[list[str
     assert sum(analysis.errors_per_sentence) == report.false_positives + report.false_negatives
 
 
-@pytest.mark.parametrize("gold, predicted, expected", [
-    ("B-PER I-PER O", "O B-PER O", [(WRONG_BOUNDARY, 1, 1)]),
-    ("B-PER I-PER O", "B-ORG I-ORG O", [(WRONG_TYPE, 1, 1)]),
-    ("B-PER I-PER O", "O B-ORG I-ORG", [(WRONG_BOUNDARY_AND_TYPE, 1, 1)]),
-    ("O B-LOC O", "O O O", [(MISSED, 0, 1)]),
-    ("O O O", "O B-LOC O", [(SPURIOUS, 1, 0)]),
-    # one gold entity split in two predictions: one error, two false positives, one false negative
-    ("B-LOC I-LOC I-LOC", "B-LOC B-LOC I-LOC", [(WRONG_BOUNDARY, 2, 1)]),
-    # the PER prediction has the gold PER's type, the ORG prediction only overlaps it
-    ("B-PER I-PER I-PER", "B-PER B-ORG I-ORG", [(WRONG_BOUNDARY, 1, 1), (WRONG_BOUNDARY_AND_TYPE, 1, 0)]),
-    # a chain: gold A overlaps predicted B, which overlaps gold C; all of one type, so one error
-    ("B-PER I-PER B-PER I-PER", "O B-PER I-PER O", [(WRONG_BOUNDARY, 1, 2)]),
-    ("B-PER O B-LOC O", "B-PER O O B-LOC", [(SPURIOUS, 1, 0), (MISSED, 0, 1)]),
-    # conlleval reads the I-PER after O as the start of an entity: nothing is wrong
-    ("O I-PER I-PER", "O B-PER I-PER", []),
-    ("B-PER I-PER O", "B-PER I-PER O", []),
-])
+@pytest.mark.parametrize(
+    "gold, predicted, expected",
+    [
+        ("B-PER I-PER O", "O B-PER O", [(WRONG_BOUNDARY, 1, 1)]),
+        ("B-PER I-PER O", "B-ORG I-ORG O", [(WRONG_TYPE, 1, 1)]),
+        ("B-PER I-PER O", "O B-ORG I-ORG", [(WRONG_BOUNDARY_AND_TYPE, 1, 1)]),
+        ("O B-LOC O", "O O O", [(MISSED, 0, 1)]),
+        ("O O O", "O B-LOC O", [(SPURIOUS, 1, 0)]),
+        # one gold entity split in two predictions: one error, two false positives, one false negative
+        ("B-LOC I-LOC I-LOC", "B-LOC B-LOC I-LOC", [(WRONG_BOUNDARY, 2, 1)]),
+        # the PER prediction has the gold PER's type, the ORG prediction only overlaps it
+        ("B-PER I-PER I-PER", "B-PER B-ORG I-ORG", [(WRONG_BOUNDARY, 1, 1), (WRONG_BOUNDARY_AND_TYPE, 1, 0)]),
+        # a chain: gold A overlaps predicted B, which overlaps gold C; all of one type, so one error
+        ("B-PER I-PER B-PER I-PER", "O B-PER I-PER O", [(WRONG_BOUNDARY, 1, 2)]),
+        ("B-PER O B-LOC O", "B-PER O O B-LOC", [(SPURIOUS, 1, 0), (MISSED, 0, 1)]),
+        # conlleval reads the I-PER after O as the start of an entity: nothing is wrong
+        ("O I-PER I-PER", "O B-PER I-PER", []),
+        ("B-PER I-PER O", "B-PER I-PER O", []),
+    ],
+)
 def test_each_error_type_counts_its_false_positives_and_negatives(gold, predicted, expected):
     errors = sentence_errors(0, split(gold), split(predicted))
     assert sorted((e.error_type, e.false_positives, e.false_negatives) for e in errors) == sorted(expected)
@@ -91,8 +105,13 @@ def test_entity_confusion_matches_spans_exactly_and_uses_o_for_none():
     predicted = [split("B-PER I-PER O B-ORG"), split("O B-MISC"), split("B-MISC O")]
     confusion = entity_confusion(gold, predicted)
     assert confusion.labels == ["LOC", "MISC", "ORG", "PER", NO_ENTITY]
-    assert confusion.counts == {("PER", "PER"): 1, ("LOC", "ORG"): 1, ("ORG", NO_ENTITY): 1,
-                                (NO_ENTITY, "MISC"): 2, ("MISC", NO_ENTITY): 1}
+    assert confusion.counts == {
+        ("PER", "PER"): 1,
+        ("LOC", "ORG"): 1,
+        ("ORG", NO_ENTITY): 1,
+        (NO_ENTITY, "MISC"): 2,
+        ("MISC", NO_ENTITY): 1,
+    }
 
 
 def test_tag_confusion_and_per_tag_accuracy():
@@ -100,8 +119,13 @@ def test_tag_confusion_and_per_tag_accuracy():
     predicted = [["DET", "VERB", "VERB"], ["NOUN", "ADJ"]]
     confusion = tag_confusion(gold, predicted)
     assert confusion.labels == ["ADJ", "DET", "NOUN", "VERB"]
-    assert confusion.counts == {("DET", "DET"): 1, ("NOUN", "VERB"): 1, ("VERB", "VERB"): 1, ("NOUN", "NOUN"): 1,
-                                ("NOUN", "ADJ"): 1}
+    assert confusion.counts == {
+        ("DET", "DET"): 1,
+        ("NOUN", "VERB"): 1,
+        ("VERB", "VERB"): 1,
+        ("NOUN", "NOUN"): 1,
+        ("NOUN", "ADJ"): 1,
+    }
     accuracies = {a.tag: (a.support, a.correct) for a in tag_accuracies(confusion)}
     assert accuracies == {"DET": (1, 1), "NOUN": (3, 1), "VERB": (1, 1)}  # ADJ is never gold
 
@@ -123,8 +147,9 @@ def test_report_escapes_words_labels_and_paths():
     gold, predicted = [["X<", "NOUN", "NOUN", "NOUN"]], [["VERB", "NOUN", "ADJ", "NOUN"]]
     sentences = [Sentence(words, gold[0], path="data/<odd>.conll", line=7)]
     evaluation = evaluate_tags(gold, predicted, task="labels")
-    page = render_report(ReportInput("model on <data>", sentences, predicted, evaluation,
-                                     analyse_errors(gold, predicted, "labels")))
+    page = render_report(
+        ReportInput("model on <data>", sentences, predicted, evaluation, analyse_errors(gold, predicted, "labels"))
+    )
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&amp;" in page and "&quot;quoted&quot;" in page and "it&#x27;s" in page
     assert "X&lt;" in page and "data/&lt;odd&gt;.conll:7" in page and "model on &lt;data&gt;" in page
@@ -148,8 +173,16 @@ def test_evaluate_report_writes_a_page_with_every_section(trained_model, tmp_pat
     result = invoke("evaluate", trained_model, gold, "--report", report, "--device", "cpu")
     assert result.exit_code == 0, result.output
     page = (report / "index.html").read_text(encoding="utf-8")
-    for section in ('id="scores"', 'id="confusion"', 'id="error-types"', 'id="worst"', 'id="spurious"',
-                    "conlleval-compatible", "strict IOB2", "<details>"):
+    for section in (
+        'id="scores"',
+        'id="confusion"',
+        'id="error-types"',
+        'id="worst"',
+        'id="spurious"',
+        "conlleval-compatible",
+        "strict IOB2",
+        "<details>",
+    ):
         assert section in page
     first_line = sum(len(words.split()) + 1 for words, _ in NER_SENTENCES) + 1
     assert f"{gold}:{first_line}" in page  # where the sentence with errors is

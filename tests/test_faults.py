@@ -37,8 +37,20 @@ def limit_file_size() -> None:
 
 def test_full_disk_fails_the_file_that_does_not_fit_and_leaves_no_partial_output(trained_model, tmp_path):
     inputs, out = make_inputs(tmp_path / "inputs"), tmp_path / "out"
-    command = [sys.executable, "-m", "tagger", "tag", str(trained_model), str(inputs), "--out", str(out),
-               "--device", "cpu", "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "tag",
+        str(trained_model),
+        str(inputs),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, preexec_fn=limit_file_size)
     assert result.returncode == 1, result.stderr
     assert "cannot write" in result.stderr and "big.conll" in result.stderr
@@ -76,8 +88,21 @@ def test_input_deleted_mid_run_fails_that_file_only(trained_model, tmp_path, mon
 
 def test_two_processes_started_together_on_one_output_folder(trained_model, tmp_path):
     inputs, out = make_inputs(tmp_path / "inputs"), tmp_path / "out"
-    command = [sys.executable, "-m", "tagger", "tag", str(trained_model), str(inputs), "--out", str(out),
-               "--device", "cpu", "--workers", "1", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "tag",
+        str(trained_model),
+        str(inputs),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     first, second = (subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2))
     results = sorted([(p.wait(), p.stderr.read()) for p in (first, second)], key=lambda r: r[0])
     codes = [code for code, _ in results]

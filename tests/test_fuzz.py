@@ -21,14 +21,37 @@ from hypothesis import strategies as st
 
 from tagger.config import CorpusConfig
 from tagger.corpus import (
-    Sentence, document_ids, read_conllu, read_corpus, read_docbin, read_jsonl, read_sentences, write_conll,
-    write_conllu, write_docbin, write_jsonl,
+    Sentence,
+    document_ids,
+    read_conllu,
+    read_corpus,
+    read_docbin,
+    read_jsonl,
+    read_sentences,
+    write_conll,
+    write_conllu,
+    write_docbin,
+    write_jsonl,
 )
 from tagger.errors import CorpusFormatError
 from tests import fuzzing
 from tests.fuzzing import (
-    READERS, Case, Corpus, conll_words, conllu_words, corpora, documents, expected_documents, fuzz_inputs,
-    fuzz_round_trips, jsonl_words, make_case, round_trip, round_trip_path, run_case, seed_files,
+    READERS,
+    Case,
+    Corpus,
+    conll_words,
+    conllu_words,
+    corpora,
+    documents,
+    expected_documents,
+    fuzz_inputs,
+    fuzz_round_trips,
+    jsonl_words,
+    make_case,
+    round_trip,
+    round_trip_path,
+    run_case,
+    seed_files,
 )
 from tests.test_cli import assert_user_error, invoke
 
@@ -55,6 +78,7 @@ def assert_round_trip(corpus: Corpus, fmt: str, folder: Path, reader: str = "", 
 
 
 # --- round trips -----------------------------------------------------------------------------------
+
 
 @ROUND_TRIP
 @given(corpus=corpora("conll"), gz=st.booleans())
@@ -100,24 +124,39 @@ def test_round_trip_helper_counts_cases_and_reports_nothing_on_valid_corpora(fol
 FOUND = settings(max_examples=5000, database=None)
 
 
-@pytest.mark.parametrize("strategy, condition", [
-    (conll_words(), lambda w: " " in w),  # tab-separated columns then
-    (conll_words(), lambda w: any("\u4e00" <= c <= "\u9fff" for c in w)),  # CJK
-    (conll_words(), lambda w: any("\U0001F300" <= c <= "\U0001FAFF" for c in w)),  # emoji
-    (conll_words(), lambda w: any(c in "àáâãäåçèéêëìíîïñòóôõöùúûüýÿ" for c in w)),  # accents
-    (conllu_words(), lambda w: w.startswith(" ")),
-    (jsonl_words(), lambda w: "\t" in w or "\n" in w),
-    (corpora("conllu"), lambda c: c.marked and any(not document for document in c.documents)),  # empty document
-    (corpora("jsonl"), lambda c: any(not words for document in c.documents for words, _ in document)),
-    (corpora("conll"), lambda c: c.kind == "none"),
-    (corpora("docbin"), lambda c: c.kind == "ptb"),
-], ids=["conll-space", "cjk", "emoji", "accents", "conllu-edge-space", "jsonl-tab-newline", "empty-document",
-        "zero-word-sentence", "untagged", "ptb"])
+@pytest.mark.parametrize(
+    "strategy, condition",
+    [
+        (conll_words(), lambda w: " " in w),  # tab-separated columns then
+        (conll_words(), lambda w: any("\u4e00" <= c <= "\u9fff" for c in w)),  # CJK
+        (conll_words(), lambda w: any("\U0001f300" <= c <= "\U0001faff" for c in w)),  # emoji
+        (conll_words(), lambda w: any(c in "àáâãäåçèéêëìíîïñòóôõöùúûüýÿ" for c in w)),  # accents
+        (conllu_words(), lambda w: w.startswith(" ")),
+        (jsonl_words(), lambda w: "\t" in w or "\n" in w),
+        (corpora("conllu"), lambda c: c.marked and any(not document for document in c.documents)),  # empty document
+        (corpora("jsonl"), lambda c: any(not words for document in c.documents for words, _ in document)),
+        (corpora("conll"), lambda c: c.kind == "none"),
+        (corpora("docbin"), lambda c: c.kind == "ptb"),
+    ],
+    ids=[
+        "conll-space",
+        "cjk",
+        "emoji",
+        "accents",
+        "conllu-edge-space",
+        "jsonl-tab-newline",
+        "empty-document",
+        "zero-word-sentence",
+        "untagged",
+        "ptb",
+    ],
+)
 def test_strategies_generate_what_the_properties_promise(strategy, condition):
     find(strategy, condition, settings=FOUND)  # raises NoSuchExample when the strategy cannot
 
 
 # --- writers refuse what their format cannot hold ----------------------------------------------------
+
 
 def text_writer(writer):
     return lambda sentences, folder: writer(sentences, io.StringIO())
@@ -127,42 +166,49 @@ def docbin_writer(sentences: list[Sentence], folder: Path) -> None:
     write_docbin(sentences, folder / "w.spacy")
 
 
-WRITERS = {"conll": text_writer(write_conll), "conllu": text_writer(write_conllu),
-           "jsonl": text_writer(write_jsonl), "docbin": docbin_writer}
+WRITERS = {
+    "conll": text_writer(write_conll),
+    "conllu": text_writer(write_conllu),
+    "jsonl": text_writer(write_jsonl),
+    "docbin": docbin_writer,
+}
 
 
 def tagged(*words: str, tags: list[str] | None = None, **metadata: str) -> Sentence:
     return Sentence(list(words), tags if tags is not None else ["O"] * len(words), "in.jsonl", 7, metadata)
 
 
-@pytest.mark.parametrize("fmt, sentences, fragment", [
-    ("conll", [tagged("")], "word '': empty"),
-    ("conll", [tagged("a\tb")], "a tab"),
-    ("conll", [tagged("a\nb")], "a line break"),
-    ("conll", [tagged(" a")], "a space at either end"),
-    ("conll", [tagged("-DOCSTART-")], "read as a -DOCSTART- line"),
-    ("conll", [tagged("\ufeffa")], "U+FEFF first"),
-    ("conll", [tagged("a\x00")], "a control character U+0000"),
-    ("conll", [tagged("a\ud800")], "a lone surrogate U+D800"),
-    ("conll", [tagged("a", tags=["B PER"])], "tag 'B PER': a space"),
-    ("conll", [tagged("a", "b", tags=["O"])], "2 words with 1 tags"),
-    ("conll", [tagged("New York", tags=[])], "a space (read as a column separator"),
-    ("conll", [tagged("\u3000", tags=[])], "only whitespace"),
-    ("conll", [tagged("a"), tagged("b", tags=[])], "a sentence without tags among tagged ones"),
-    ("conllu", [tagged("a\tb")], "a tab"),
-    ("conllu", [tagged("")], "empty"),
-    ("conllu", [tagged("a", tags=[""])], "tag '': empty"),
-    ("conllu", [tagged("a", note="x\ny")], "comment 'note' = 'x\\ny': a line break"),
-    ("jsonl", [tagged("")], "empty"),
-    ("jsonl", [tagged("a\x07")], "a control character U+0007"),
-    ("jsonl", [tagged("a\udc80")], "a lone surrogate U+DC80"),
-    ("jsonl", [tagged("a", note="\ud800")], "metadata 'note'"),
-    ("docbin", [tagged("")], "empty"),
-    ("docbin", [tagged(" ")], "only whitespace"),
-    ("docbin", [tagged("a\x1b")], "a control character U+001B"),
-    ("docbin", [tagged("a\ud800")], "a lone surrogate"),
-    ("docbin", [tagged("a", tags=[""])], "tag '': empty"),
-])
+@pytest.mark.parametrize(
+    "fmt, sentences, fragment",
+    [
+        ("conll", [tagged("")], "word '': empty"),
+        ("conll", [tagged("a\tb")], "a tab"),
+        ("conll", [tagged("a\nb")], "a line break"),
+        ("conll", [tagged(" a")], "a space at either end"),
+        ("conll", [tagged("-DOCSTART-")], "read as a -DOCSTART- line"),
+        ("conll", [tagged("\ufeffa")], "U+FEFF first"),
+        ("conll", [tagged("a\x00")], "a control character U+0000"),
+        ("conll", [tagged("a\ud800")], "a lone surrogate U+D800"),
+        ("conll", [tagged("a", tags=["B PER"])], "tag 'B PER': a space"),
+        ("conll", [tagged("a", "b", tags=["O"])], "2 words with 1 tags"),
+        ("conll", [tagged("New York", tags=[])], "a space (read as a column separator"),
+        ("conll", [tagged("\u3000", tags=[])], "only whitespace"),
+        ("conll", [tagged("a"), tagged("b", tags=[])], "a sentence without tags among tagged ones"),
+        ("conllu", [tagged("a\tb")], "a tab"),
+        ("conllu", [tagged("")], "empty"),
+        ("conllu", [tagged("a", tags=[""])], "tag '': empty"),
+        ("conllu", [tagged("a", note="x\ny")], "comment 'note' = 'x\\ny': a line break"),
+        ("jsonl", [tagged("")], "empty"),
+        ("jsonl", [tagged("a\x07")], "a control character U+0007"),
+        ("jsonl", [tagged("a\udc80")], "a lone surrogate U+DC80"),
+        ("jsonl", [tagged("a", note="\ud800")], "metadata 'note'"),
+        ("docbin", [tagged("")], "empty"),
+        ("docbin", [tagged(" ")], "only whitespace"),
+        ("docbin", [tagged("a\x1b")], "a control character U+001B"),
+        ("docbin", [tagged("a\ud800")], "a lone surrogate"),
+        ("docbin", [tagged("a", tags=[""])], "tag '': empty"),
+    ],
+)
 def test_writers_refuse_what_their_format_cannot_hold_with_our_error(folder, fmt, sentences, fragment):
     with pytest.raises(CorpusFormatError) as caught:
         WRITERS[fmt](sentences, folder)
@@ -182,29 +228,37 @@ def test_convert_of_a_word_the_target_cannot_hold_is_one_line_not_a_traceback(tm
 
 # --- readers: random bytes and mutated files -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("reader", READERS)
 def test_random_and_mutated_files_give_only_our_errors(folder, reader):
     sub = folder / f"inputs-{reader}"
     sub.mkdir(exist_ok=True)
     tally = fuzz_inputs(reader, FUZZ_CASES, SEED, sub)
     assert tally.cases == FUZZ_CASES
-    assert not tally.failures, "\n".join(f"{f.kind}: {f.message} <- {f.case.source} {f.case.data[:200]!r}"
-                                         for f in tally.failures[:5])
+    assert not tally.failures, "\n".join(
+        f"{f.kind}: {f.message} <- {f.case.source} {f.case.data[:200]!r}" for f in tally.failures[:5]
+    )
     # Both outcomes happen: the mutations neither always break the files nor leave them all valid.
     assert tally.accepted > FUZZ_CASES // 50 and tally.refused > FUZZ_CASES // 50, tally
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(reader=st.sampled_from(READERS), source=st.sampled_from(["random", "mutated"]),
-       rng=st.randoms(use_true_random=False))
+@given(
+    reader=st.sampled_from(READERS),
+    source=st.sampled_from(["random", "mutated"]),
+    rng=st.randoms(use_true_random=False),
+)
 def test_hypothesis_drawn_inputs_give_only_our_errors(folder, reader, source, rng):
     failure, _ = run_case(make_case(rng, reader, source), folder)
     assert failure is None, f"{failure.kind}: {failure.message}\n{failure.trace}"
 
 
 @settings(max_examples=200, deadline=None)
-@given(reader=st.sampled_from(READERS), data=st.binary(max_size=600),
-       suffix=st.sampled_from([".conll", ".conllu", ".jsonl", ".spacy", ".txt", ""]))
+@given(
+    reader=st.sampled_from(READERS),
+    data=st.binary(max_size=600),
+    suffix=st.sampled_from([".conll", ".conllu", ".jsonl", ".spacy", ".txt", ""]),
+)
 def test_arbitrary_bytes_give_only_our_errors(folder, reader, data, suffix):
     suffix = fuzzing.SUFFIXES.get(reader, suffix)
     failure, _ = run_case(Case(reader, "random", data, suffix), folder)
@@ -245,10 +299,14 @@ def test_the_harness_reports_a_foreign_exception_and_a_lossy_round_trip(folder, 
 
 # --- regressions: bugs the fuzzing found -----------------------------------------------------------------
 
-@pytest.mark.parametrize("line, fragment", [
-    ("[" * 100_000, "nested too deeply"),  # was RecursionError
-    ('{"words": ["a"], "tags": ["O"], "n": 1' + "0" * 5000 + "}", "Python cannot read"),  # was ValueError
-])
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("[" * 100_000, "nested too deeply"),  # was RecursionError
+        ('{"words": ["a"], "tags": ["O"], "n": 1' + "0" * 5000 + "}", "Python cannot read"),  # was ValueError
+    ],
+)
 def test_jsonl_that_python_cannot_read_is_our_error(tmp_path, line, fragment):
     path = write(tmp_path, "deep.jsonl", '{"words": ["a"], "tags": ["O"]}\n' + line + "\n")
     with pytest.raises(CorpusFormatError, match=fragment) as caught:
@@ -256,10 +314,14 @@ def test_jsonl_that_python_cannot_read_is_our_error(tmp_path, line, fragment):
     assert caught.value.line_no == 2
 
 
-@pytest.mark.parametrize("record", [
-    '{"words": ["a\\ud800"], "tags": ["O"]}', '{"words": ["a"], "tags": ["\\udfff"]}',
-    '{"words": ["a"], "tags": ["O"], "note": "\\ud83d"}',
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        '{"words": ["a\\ud800"], "tags": ["O"]}',
+        '{"words": ["a"], "tags": ["\\udfff"]}',
+        '{"words": ["a"], "tags": ["O"], "note": "\\ud83d"}',
+    ],
+)
 def test_jsonl_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, record):
     # Accepted before, it broke whatever wrote the word out later (UnicodeEncodeError).
     path = write(tmp_path, "s.jsonl", record + "\n")
@@ -267,7 +329,7 @@ def test_jsonl_lone_surrogate_escape_is_refused_where_it_is_read(tmp_path, recor
         list(read_jsonl(path))
     assert caught.value.line_no == 1
     [pair] = read_jsonl(write(tmp_path, "pair.jsonl", '{"words": ["\\ud83d\\ude00"], "tags": ["O"]}\n'))
-    assert pair.words == ["\U0001F600"]  # a surrogate pair is one character, as JSON means it
+    assert pair.words == ["\U0001f600"]  # a surrogate pair is one character, as JSON means it
 
 
 def test_utf16_without_byte_order_mark_and_a_broken_gzip_read_as_utf16_are_our_errors(tmp_path):
@@ -280,8 +342,11 @@ def test_utf16_without_byte_order_mark_and_a_broken_gzip_read_as_utf16_are_our_e
 
 
 def test_jsonl_keeps_untagged_sentences_and_documents(tmp_path):
-    sentences = [Sentence(["Hi", "there"], [], metadata={"newdoc id": "d1"}), Sentence(["Bye"], []),
-                 Sentence(["Again"], [], metadata={"newdoc id": "d2", "sent_id": "3"})]
+    sentences = [
+        Sentence(["Hi", "there"], [], metadata={"newdoc id": "d1"}),
+        Sentence(["Bye"], []),
+        Sentence(["Again"], [], metadata={"newdoc id": "d2", "sent_id": "3"}),
+    ]
     stream = io.StringIO()
     write_jsonl(sentences, stream)
     assert json.loads(stream.getvalue().splitlines()[0]) == {"words": ["Hi", "there"], "newdoc id": "d1"}
@@ -291,8 +356,17 @@ def test_jsonl_keeps_untagged_sentences_and_documents(tmp_path):
 
 
 def test_a_zero_word_sentence_opening_a_document_hands_the_mark_on(tmp_path):
-    rows = ["# newdoc id = d1", "1\ta\t_\tX\t_\t_\t_\t_\t_\t_", "", "# newdoc id = d2", "# sent_id = empty", "",
-            "# sent_id = 3", "1\tb\t_\tX\t_\t_\t_\t_\t_\t_", ""]
+    rows = [
+        "# newdoc id = d1",
+        "1\ta\t_\tX\t_\t_\t_\t_\t_\t_",
+        "",
+        "# newdoc id = d2",
+        "# sent_id = empty",
+        "",
+        "# sent_id = 3",
+        "1\tb\t_\tX\t_\t_\t_\t_\t_\t_",
+        "",
+    ]
     path = write(tmp_path, "docs.conllu", "\n".join(rows) + "\n")
     sentences, report = read_corpus(path)
     assert document_ids(sentences) == [0, 1] and report.documents == 2 and report.skipped_empty == 1  # was [0, 0]
@@ -324,10 +398,14 @@ def tag_string_missing(message: dict) -> None:  # was KeyError when our reader a
     message["strings"] = ["Time", "flies", "time"]
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (flags_not_a_dict, "not a spaCy DocBin"), (attribute_too_large, "not a spaCy DocBin"),
-    (tag_string_missing, "token.tag_ of a string the file lacks"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (flags_not_a_dict, "not a spaCy DocBin"),
+        (attribute_too_large, "not a spaCy DocBin"),
+        (tag_string_missing, "token.tag_ of a string the file lacks"),
+    ],
+)
 def test_damaged_docbin_fields_are_our_error(tmp_path, change, fragment):
     path = damaged_docbin(tmp_path, change)
     with pytest.raises(CorpusFormatError, match=fragment):

@@ -7,16 +7,41 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 
 LAYERS = {
-    "errors": 0, "config": 0, "atomic": 0,
-    "schemes": 1, "corpus": 1, "tokenize": 1, "vocab": 1, "scoring": 1, "outputs": 1, "vectors": 1, "vector_packages": 1,
-    "error_analysis": 1, "data_report": 1,
-    "batching": 2, "model": 2, "decoding": 2, "crf": 2, "features": 2,
-    "serialization": 3, "annotate": 3, "model_card": 3, "benchmark": 3, "model_info": 3, "plots": 3,
-    "training": 4, "batch": 4,
-    "cli": 5, "spacy_component": 5,
+    "errors": 0,
+    "config": 0,
+    "atomic": 0,
+    "runtime": 0,
+    "schemes": 1,
+    "corpus": 1,
+    "tokenize": 1,
+    "vocab": 1,
+    "outputs": 1,
+    "vectors": 1,
+    "vector_packages": 1,
+    "ordering": 1,
+    "evaluation": 1,
+    "data_report": 1,
+    "portable": 1,  # tagging an exported model with onnxruntime: below torch's layers, so it can never import torch
+    "batching": 2,
+    "model": 2,
+    "decoding": 2,
+    "crf": 2,
+    "features": 2,
+    "serialization": 3,
+    "annotate": 3,
+    "model_card": 3,
+    "benchmark": 3,
+    "model_info": 3,
+    "plots": 3,
+    "export": 3,
+    "training": 4,
+    "batch": 4,
+    "serve": 4,
+    "cli": 5,
+    "spacy_component": 5,
 }
 OWNERS = {  # third-party package -> the modules allowed to import it
-    "seqeval": {"scoring"},
+    "seqeval": {"evaluation"},
     "datasets": {"corpus"},
     # vectors: an installed pipeline's word vectors; corpus: DocBin (.spacy) files; outputs: DocBin outputs and
     # displaCy's HTML; both import it lazily
@@ -26,6 +51,14 @@ OWNERS = {  # third-party package -> the modules allowed to import it
     "safetensors": {"serialization", "features"},  # features: a contextual encoder's weights
     "matplotlib": {"plots"},
     "ray": {"batch"},  # the --engine ray module imports it lazily
+    # tagger serve: the HTTP stack (an ASGI app on uvicorn), request validation and metrics
+    "fastapi": {"serve"},
+    "starlette": {"serve"},
+    "uvicorn": {"serve"},
+    "pydantic": {"serve"},
+    "prometheus_client": {"serve"},
+    "onnx": {"export"},  # building and checking the ONNX graph (lazily)
+    "onnxruntime": {"export", "portable"},  # running an export; export quantises and checks it (lazily)
 }
 TORCH_FROM_LAYER = 2
 
@@ -110,7 +143,8 @@ def test_module_map_lists_every_file_with_its_layer():
     missing, extra = sorted(set(files) - set(listed)), sorted(set(listed) - set(files))
     assert not missing and not extra, (
         "docs/architecture.md's module map is out of date: "
-        f"missing from the map: {missing or 'none'}; in the map but not under tagger/: {extra or 'none'}")
+        f"missing from the map: {missing or 'none'}; in the map but not under tagger/: {extra or 'none'}"
+    )
     wrong = []
     for relative, path in sorted(files.items()):
         name = module_name(path)
@@ -119,3 +153,51 @@ def test_module_map_lists_every_file_with_its_layer():
         if listed[relative] != expected:
             wrong.append(f"{relative}: map says {listed[relative]!r}, LAYERS says {expected!r}")
     assert not wrong, "docs/architecture.md's module map has wrong layers: " + "; ".join(wrong)
+
+
+SPLIT_PACKAGES = ("cli", "batch", "training")  # packages whose files are checked one by one, not as one module
+CLI_HELPERS = {"tables", "messages"}  # what the command modules of cli/ share; one command never imports another
+
+
+def package_imports(package: str) -> dict[str, set[str]]:
+    """File -> the files of the same package it imports (by module name, ``__init__`` for the package itself)."""
+    graph: dict[str, set[str]] = {}
+    for path in (PACKAGE / package).glob("*.py"):
+        prefix = f"tagger.{package}"
+        graph[path.stem] = {
+            name.removeprefix(prefix).lstrip(".").split(".")[0] or "__init__"
+            for name in imports(path)
+            if name == prefix or name.startswith(prefix + ".")
+        }
+    return graph
+
+
+def cycle_from(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """A path of imports from ``start`` back to itself, if there is one."""
+    stack = [(start, [start])]
+    while stack:
+        name, path = stack.pop()
+        for imported in graph.get(name, set()):
+            if imported == start:
+                return path + [start]
+            if imported not in path:
+                stack.append((imported, path + [imported]))
+    return None
+
+
+def test_files_inside_cli_batch_and_training_import_each_other_without_a_cycle():
+    for package in SPLIT_PACKAGES:
+        graph = package_imports(package)
+        for name, deps in graph.items():
+            assert name == "__init__" or "__init__" not in deps, (
+                f"tagger/{package}/{name}.py imports its own package; import the file that defines the name"
+            )
+        for name in graph:
+            cycle = cycle_from(graph, name)
+            assert cycle is None, f"tagger/{package}: import cycle {' -> '.join(cycle)}"
+
+
+def test_cli_commands_are_leaves_that_share_only_helpers():
+    for name, deps in package_imports("cli").items():
+        if name != "__init__":
+            assert deps <= CLI_HELPERS, f"tagger/cli/{name}.py imports {sorted(deps - CLI_HELPERS)} of cli"

@@ -13,9 +13,19 @@ TAGS = [["B-PER", "O", "O", "B-LOC"], ["O"], ["B-ORG", "I-ORG", "O", "B-PER", "I
 
 def make(char_encoder: str = "cnn", cell: str = "lstm"):
     vocab = build_vocab(SENTENCES, {t for s in TAGS for t in s}, "IOB2")
-    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, casing_dim=3, hidden=5, layers=2,
-                         embedding_dropout=0.0, recurrent_dropout=0.0, output_dropout=0.0,
-                         char_encoder=char_encoder, cell=cell)
+    config = ModelConfig(
+        word_dim=8,
+        char_dim=4,
+        char_filters=6,
+        casing_dim=3,
+        hidden=5,
+        layers=2,
+        embedding_dropout=0.0,
+        recurrent_dropout=0.0,
+        output_dropout=0.0,
+        char_encoder=char_encoder,
+        cell=cell,
+    )
     model = build_model(config, vocab)
     return vocab, model
 
@@ -41,7 +51,7 @@ def test_padding_does_not_change_emissions():
 def test_forget_gate_bias_starts_at_one_and_recurrent_weights_are_orthogonal():
     _, model = make()
     hidden = model.config.hidden
-    assert torch.all(model.rnn.layers[0][0].bias_ih_l0[hidden: 2 * hidden] == 1.0)
+    assert torch.all(model.rnn.layers[0][0].bias_ih_l0[hidden : 2 * hidden] == 1.0)
     gate = model.rnn.layers[0][1].weight_hh_l0[:hidden]
     assert torch.allclose(gate @ gate.T, torch.eye(hidden), atol=1e-5)
 

@@ -17,8 +17,15 @@ from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, document_ids, read_docbin, read_sentences
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.outputs import (
-    OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, format_conll, format_jsonl,
-    format_predictions, make_writer, output_suffix,
+    OUTPUT_FORMATS,
+    TaggedSentence,
+    WriterOptions,
+    default_output_format,
+    format_conll,
+    format_jsonl,
+    format_predictions,
+    make_writer,
+    output_suffix,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,6 +37,7 @@ FIXTURE_FORMATS = [(CONLL03, "conll"), (TABS, "conll"), (CONLLU, "conllu"), (JSO
 
 
 # --- helpers: fake predictions, a writer run ----------------------------------------------------
+
 
 def fake_tags(words: list[str]) -> list[str]:
     """Capitalised runs are PER entities: deterministic, valid IOB2, and different from any gold tags."""
@@ -55,13 +63,14 @@ def read(path: Path, input_format: str, encoding: str = "utf-8") -> list[Sentenc
     return list(read_sentences(path, CorpusConfig(format=input_format, encoding=encoding), tags_required=False))
 
 
-def run_writer(output_format: str, path: Path | None, tagged: list[TaggedSentence], chunk: int | None = None,
-               **options) -> str | bytes:
+def run_writer(
+    output_format: str, path: Path | None, tagged: list[TaggedSentence], chunk: int | None = None, **options
+) -> str | bytes:
     """What the engine writes: begin() + write() per chunk (all at once without ``chunk``) + end()."""
     writer_options = WriterOptions(options.pop("input_format"), options.pop("task", "spans"), **options)
     writer = make_writer(output_format, path, writer_options)
     size = chunk or max(len(tagged), 1)
-    pieces = [writer.begin()] + [writer.write(tagged[i:i + size]) for i in range(0, len(tagged), size)]
+    pieces = [writer.begin()] + [writer.write(tagged[i : i + size]) for i in range(0, len(tagged), size)]
     pieces.append(writer.end())
     return b"".join(pieces) if writer.binary else "".join(pieces)
 
@@ -84,7 +93,7 @@ def drop_appended_columns(line: str, count: int) -> str:
         return line
     content = line.rstrip(" \t")
     separator = "\t" if "\t" in content else " "
-    return content.rsplit(separator, count)[0] + line[len(content):]
+    return content.rsplit(separator, count)[0] + line[len(content) :]
 
 
 def raw_text_sentences(text: str, path: str = "news.txt") -> list[TaggedSentence]:
@@ -93,8 +102,10 @@ def raw_text_sentences(text: str, path: str = "news.txt") -> list[TaggedSentence
     tagged = []
     for number, paragraph in enumerate(re.finditer(r"\S(?:.*\S)?(?:\n\S.*)*", text)):
         for index, line in enumerate(re.finditer(r"[^\n]+", paragraph.group())):
-            spans = [(paragraph.start() + line.start() + m.start(), paragraph.start() + line.start() + m.end())
-                     for m in re.finditer(r"\S+", line.group())]
+            spans = [
+                (paragraph.start() + line.start() + m.start(), paragraph.start() + line.start() + m.end())
+                for m in re.finditer(r"\S+", line.group())
+            ]
             metadata = {"newdoc": str(number)} if index == 0 else {}
             sentence = Sentence([text[a:b] for a, b in spans], [], path, 0, metadata)
             tagged.append(predict(sentence, spans))
@@ -103,21 +114,35 @@ def raw_text_sentences(text: str, path: str = "news.txt") -> list[TaggedSentence
 
 # --- formats, suffixes and option errors ----------------------------------------------------------
 
+
 def test_default_output_format_is_the_inputs_own_and_conll_for_raw_text():
-    assert [default_output_format(f) for f in ("conll", "conllu", "jsonl", "spacy", "text")] == \
-        ["conll", "conllu", "jsonl", "spacy", "conll"]
+    assert [default_output_format(f) for f in ("conll", "conllu", "jsonl", "spacy", "text")] == [
+        "conll",
+        "conllu",
+        "jsonl",
+        "spacy",
+        "conll",
+    ]
     assert [output_suffix(f) for f in OUTPUT_FORMATS] == [".conll", ".conllu", ".jsonl", ".spacy", ".html"]
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: make_writer("xml", None, WriterOptions("conll", "spans")), "output format 'xml': expected one of conll"),
-    (lambda: make_writer("conllu", None, WriterOptions("conll", "spans", conllu_field="feats")),
-     "CoNLL-U field 'feats': expected one of upos, xpos, misc"),
-    (lambda: make_writer("conll", None, WriterOptions("conll", "spans", scheme="BILOU")), "scheme 'BILOU'"),
-    (lambda: make_writer("conll", None, WriterOptions("csv", "spans")), "input format 'csv'"),
-    (lambda: output_suffix("txt"), "output format 'txt'"),
-    (lambda: default_output_format("pdf"), "input format 'pdf'"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: make_writer("xml", None, WriterOptions("conll", "spans")),
+            "output format 'xml': expected one of conll",
+        ),
+        (
+            lambda: make_writer("conllu", None, WriterOptions("conll", "spans", conllu_field="feats")),
+            "CoNLL-U field 'feats': expected one of upos, xpos, misc",
+        ),
+        (lambda: make_writer("conll", None, WriterOptions("conll", "spans", scheme="BILOU")), "scheme 'BILOU'"),
+        (lambda: make_writer("conll", None, WriterOptions("csv", "spans")), "input format 'csv'"),
+        (lambda: output_suffix("txt"), "output format 'txt'"),
+        (lambda: default_output_format("pdf"), "input format 'pdf'"),
+    ],
+)
 def test_bad_input_unknown_format_or_field_is_one_clear_line(call, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
         call()
@@ -137,6 +162,7 @@ def test_importing_outputs_does_not_import_spacy():
 
 
 # --- CoNLL ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", [CONLL03, TABS])
 @pytest.mark.parametrize("probabilities", [False, True])
@@ -167,11 +193,17 @@ def test_faithful_conll_reads_back_with_gold_and_predicted_columns():
 def test_faithful_conll_keeps_what_the_reader_accepts(tmp_path):
     # BOM, CRLF, trailing whitespace, -DOCSTART- variants, "_" tags, a non-breaking space inside a word,
     # several blank lines, no final newline
-    source = write(tmp_path, "odd.conll", "\ufeff-DOCSTART-\t-X-\tO\r\n\r\nA\u00a0B\tNNP\t_  \r\nc\tNN\tO\r\n\r\n\r\n"
-                                          "-DOCSTART-\r\nD\tNNP\tB-PER\t\r\ne\tVB\tO")
+    source = write(
+        tmp_path,
+        "odd.conll",
+        "\ufeff-DOCSTART-\t-X-\tO\r\n\r\nA\u00a0B\tNNP\t_  \r\nc\tNN\tO\r\n\r\n\r\n"
+        "-DOCSTART-\r\nD\tNNP\tB-PER\t\r\ne\tVB\tO",
+    )
     output = tag_file(source, "conll", "conll")
-    assert output == ("-DOCSTART-\t-X-\tO\n\nA\u00a0B\tNNP\t_\tB-PER  \nc\tNN\tO\tO\n\n\n"
-                      "-DOCSTART-\nD\tNNP\tB-PER\tB-PER\t\ne\tVB\tO\tO\n")
+    assert output == (
+        "-DOCSTART-\t-X-\tO\n\nA\u00a0B\tNNP\t_\tB-PER  \nc\tNN\tO\tO\n\n\n"
+        "-DOCSTART-\nD\tNNP\tB-PER\tB-PER\t\ne\tVB\tO\tO\n"
+    )
 
 
 def test_faithful_conll_of_gzip_and_latin1_inputs(tmp_path):
@@ -179,8 +211,9 @@ def test_faithful_conll_of_gzip_and_latin1_inputs(tmp_path):
 
     text = "M\u00fcnchen NNP B-LOC\nliegt VBZ O\n"
     latin1 = write(tmp_path, "de.conll", text.encode("latin-1"))
-    assert tag_file(latin1, "conll", "conll", encoding="latin-1") == text.replace("B-LOC\n", "B-LOC B-PER\n") \
-        .replace("O\n", "O O\n")
+    assert tag_file(latin1, "conll", "conll", encoding="latin-1") == text.replace("B-LOC\n", "B-LOC B-PER\n").replace(
+        "O\n", "O O\n"
+    )
     packed = write(tmp_path, "de.conll.gz", gzip.compress(text.encode("utf-8")))
     assert tag_file(packed, "conll", "conll") == tag_file(latin1, "conll", "conll", encoding="latin-1")
 
@@ -205,6 +238,7 @@ def test_conll_from_raw_text_marks_each_paragraph_as_a_document():
 
 
 # --- CoNLL-U ------------------------------------------------------------------------------------
+
 
 def without_tag_in_misc(line: str) -> str:
     fields = line.split("\t")
@@ -231,8 +265,11 @@ def test_faithful_conllu_is_valid_conllu_with_the_prediction_in_the_chosen_field
     original = read(CONLLU, "conllu")
     for tag_field in ("upos", "xpos"):
         sentences = list(read_sentences(output, CorpusConfig(format="conllu", tag_field=tag_field)))
-        expected = [fake_tags(s.words) for s in original] if tag_field == field else \
-            [s.tags for s in read_sentences(CONLLU, CorpusConfig(format="conllu", tag_field=tag_field))]
+        expected = (
+            [fake_tags(s.words) for s in original]
+            if tag_field == field
+            else [s.tags for s in read_sentences(CONLLU, CorpusConfig(format="conllu", tag_field=tag_field))]
+        )
         assert [s.tags for s in sentences] == expected
         assert [(s.words, s.metadata) for s in sentences] == [(s.words, s.metadata) for s in original]
     lines = output.read_text(encoding="utf-8").splitlines()
@@ -240,17 +277,23 @@ def test_faithful_conllu_is_valid_conllu_with_the_prediction_in_the_chosen_field
 
 
 def test_faithful_conllu_appends_to_misc_and_replaces_an_earlier_runs_tag(tmp_path):
-    source = write(tmp_path, "in.conllu", "1\tHi\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n"
-                                          "2\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=O|TagProb=0.1\n")
+    source = write(
+        tmp_path,
+        "in.conllu",
+        "1\tHi\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n2\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=O|TagProb=0.1\n",
+    )
     output = tag_file(source, "conllu", "conllu", probabilities=True)
-    assert output == ("1\tHi\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No|Tag=B-PER|TagProb=0.9900\n"
-                      "2\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=I-PER|TagProb=0.9899\n")
+    assert output == (
+        "1\tHi\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No|Tag=B-PER|TagProb=0.9900\n"
+        "2\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=I-PER|TagProb=0.9899\n"
+    )
 
 
 def test_conllu_from_other_inputs_is_minimal_valid_conllu(tmp_path):
     output = tag_file(CONLL03, "conll", "conllu", conllu_field="upos")
-    assert output.startswith("# newdoc\n# sent_id = 1\n# text = Zorvath Mining hires Keld Amsel .\n"
-                             "1\tZorvath\t_\tB-PER\t_\t_\t_\t_\t_\t_\n")
+    assert output.startswith(
+        "# newdoc\n# sent_id = 1\n# text = Zorvath Mining hires Keld Amsel .\n1\tZorvath\t_\tB-PER\t_\t_\t_\t_\t_\t_\n"
+    )
     sentences = list(read_sentences(write(tmp_path, "out.conllu", output), CorpusConfig(format="conllu")))
     assert [s.tags for s in sentences] == [fake_tags(s.words) for s in read(CONLL03, "conll")]
     assert document_ids(sentences) == [0, 0, 1]
@@ -260,13 +303,15 @@ def test_conllu_from_raw_text_has_the_real_text_and_newdoc_per_paragraph():
     text = "Ann  Lee\nruns (fast).\n\nBo sleeps.\n"
     tagged = raw_text_sentences(text)
     output = run_writer("conllu", None, tagged, input_format="text", probabilities=True)
-    assert "# newdoc\n# sent_id = 1\n# text = Ann Lee\n1\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=B-PER|TagProb=0.9900\n" \
-        in output
+    assert (
+        "# newdoc\n# sent_id = 1\n# text = Ann Lee\n1\tAnn\t_\t_\t_\t_\t_\t_\t_\tTag=B-PER|TagProb=0.9900\n" in output
+    )
     assert "# sent_id = 2\n# text = runs (fast).\n" in output
     assert "# newdoc\n# sent_id = 3\n# text = Bo sleeps.\n" in output
 
 
 # --- JSONL ------------------------------------------------------------------------------------
+
 
 def test_faithful_jsonl_keeps_each_records_keys_in_order_and_sets_the_predictions():
     output = tag_file(JSONL, "jsonl", "jsonl", probabilities=True)
@@ -276,25 +321,33 @@ def test_faithful_jsonl_keeps_each_records_keys_in_order_and_sets_the_prediction
     assert records[0]["tokens"] == ["Ada", "Quell", "lives", "in", "Ostvik", "."] and records[0]["id"] == "a1"
     assert records[0]["tags"] == ["B-PER", "I-PER", "O", "O", "B-PER", "O"]
     assert records[0]["probabilities"] == [0.99, 0.9899, 0.9897, 0.9896, 0.9895, 0.9893]
-    assert records[0]["entities"] == [{"label": "PER", "start_word": 0, "end_word": 2, "text": "Ada Quell"},
-                                      {"label": "PER", "start_word": 4, "end_word": 5, "text": "Ostvik"}]
+    assert records[0]["entities"] == [
+        {"label": "PER", "start_word": 0, "end_word": 2, "text": "Ada Quell"},
+        {"label": "PER", "start_word": 4, "end_word": 5, "text": "Ostvik"},
+    ]
     assert list(records[1]) == ["words", "tags", "probabilities", "entities"]
 
 
 def test_faithful_jsonl_keeps_records_without_words_and_drops_stale_predictions(tmp_path):
-    source = write(tmp_path, "in.jsonl", '{"words": [], "id": 1}\n{"words": ["Hi"], "probabilities": [0.1], '
-                                         '"meta": {"a": [1, 2]}, "entities": []}\n{"words": [], "id": 3}')
+    source = write(
+        tmp_path,
+        "in.jsonl",
+        '{"words": [], "id": 1}\n{"words": ["Hi"], "probabilities": [0.1], '
+        '"meta": {"a": [1, 2]}, "entities": []}\n{"words": [], "id": 3}',
+    )
     output = tag_file(source, "jsonl", "jsonl", task="labels")
-    assert output.splitlines() == ['{"words": [], "id": 1, "tags": []}',
-                                   '{"words": ["Hi"], "meta": {"a": [1, 2]}, "tags": ["NOUN"]}',
-                                   '{"words": [], "id": 3, "tags": []}']
+    assert output.splitlines() == [
+        '{"words": [], "id": 1, "tags": []}',
+        '{"words": ["Hi"], "meta": {"a": [1, 2]}, "tags": ["NOUN"]}',
+        '{"words": [], "id": 3, "tags": []}',
+    ]
 
 
 def test_jsonl_entities_of_raw_text_are_character_offsets_into_the_file():
     text = "Ann Lee met\nBo Dee in Rome.\n\n  Ed Fox  left.\n"
     output = run_writer("jsonl", None, raw_text_sentences(text), input_format="text")
     entities = [e for line in output.splitlines() for e in json.loads(line)["entities"]]
-    assert [text[e["start"]:e["end"]] for e in entities] == ["Ann Lee", "Bo Dee", "Rome.", "Ed Fox"]
+    assert [text[e["start"] : e["end"]] for e in entities] == ["Ann Lee", "Bo Dee", "Rome.", "Ed Fox"]
     assert [e["text"] for e in entities] == ["Ann Lee", "Bo Dee", "Rome.", "Ed Fox"]
     assert set(entities[0]) == {"label", "start", "end", "start_word", "end_word", "text"}  # as TaggedText.entities()
 
@@ -323,6 +376,7 @@ def test_jsonl_entities_follow_the_output_scheme():
 
 
 # --- spaCy DocBin -------------------------------------------------------------------------------
+
 
 def docs_of(data: bytes) -> list:
     return list(DocBin().from_bytes(data).get_docs(spacy.blank("xx").vocab))
@@ -362,6 +416,7 @@ def test_docbin_of_raw_text_keeps_the_spacing_of_each_paragraph():
 
 # --- HTML ---------------------------------------------------------------------------------------
 
+
 def test_html_escapes_words_and_shows_every_entity_label():
     sentence = Sentence(["<script>alert(1)</script>", "&", "Ann", "Lee", "met", "Bo"], [])
     tags = ["O", "O", "B-PER", "I-PER", "O", "B-<b>"]
@@ -376,10 +431,13 @@ def test_html_sentences_are_what_displacy_render_makes_of_them():
     from spacy import displacy
 
     sentence = Sentence(["Ann", "Lee", "met", "Bo", "<x>"], [])
-    output = run_writer("html", None, [TaggedSentence(sentence, fake_tags(sentence.words), [1.0] * 5)],
-                        input_format="conll")
-    manual = {"text": "Ann Lee met Bo <x>", "ents": [{"start": 0, "end": 7, "label": "PER"},
-                                                      {"start": 12, "end": 14, "label": "PER"}]}
+    output = run_writer(
+        "html", None, [TaggedSentence(sentence, fake_tags(sentence.words), [1.0] * 5)], input_format="conll"
+    )
+    manual = {
+        "text": "Ann Lee met Bo <x>",
+        "ents": [{"start": 0, "end": 7, "label": "PER"}, {"start": 12, "end": 14, "label": "PER"}],
+    }
     rendered = displacy.render(manual, style="ent", manual=True, page=False, options={"colors": {"PER": "#aa9cfc"}})
     assert rendered + "\n" in output
 
@@ -394,23 +452,32 @@ def test_html_has_a_section_per_document_and_every_label():
 
 
 def test_html_of_raw_text_has_an_untitled_section_per_paragraph():
-    output = run_writer("html", Path("news.txt"), raw_text_sentences("Ann Lee met Bo.\n\nEd  sleeps.\n"),
-                        input_format="text")
+    output = run_writer(
+        "html", Path("news.txt"), raw_text_sentences("Ann Lee met Bo.\n\nEd  sleeps.\n"), input_format="text"
+    )
     assert output.count('<section class="document">\n<div class="entities"') == 2 and "<h2>" not in output
     assert "<title>news.txt</title>" in output and " sleeps.</div>" in output
 
 
 def test_html_of_labels_puts_each_tag_under_its_word():
     sentence = Sentence(["I", "<3", "tea"], [])
-    output = run_writer("html", None, [TaggedSentence(sentence, ["PRON", "VERB", "<X>"], [1.0] * 3)],
-                        input_format="conll", task="labels")
-    assert ('<p class="sentence"><span class="word">I<span class="tag">PRON</span></span> '
-            '<span class="word">&lt;3<span class="tag">VERB</span></span> '
-            '<span class="word">tea<span class="tag">&lt;X&gt;</span></span></p>') in output
+    output = run_writer(
+        "html",
+        None,
+        [TaggedSentence(sentence, ["PRON", "VERB", "<X>"], [1.0] * 3)],
+        input_format="conll",
+        task="labels",
+    )
+    assert (
+        '<p class="sentence"><span class="word">I<span class="tag">PRON</span></span> '
+        '<span class="word">&lt;3<span class="tag">VERB</span></span> '
+        '<span class="word">tea<span class="tag">&lt;X&gt;</span></span></p>'
+    ) in output
     assert '<section class="document">\n<p' in output  # a file that marks no documents: one untitled section
 
 
 # --- streaming and size ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("output_format", OUTPUT_FORMATS)
 @pytest.mark.parametrize("path, input_format", FIXTURE_FORMATS)
@@ -454,6 +521,7 @@ def test_a_5000_word_sentence(tmp_path, output_format, input_format):
 
 # --- contract checks --------------------------------------------------------------------------------
 
+
 def test_a_sentence_out_of_step_with_the_file_is_a_bug_not_garbage():
     sentences = read(CONLL03, "conll")
     with pytest.raises(ValueError, match="came after line"):
@@ -473,13 +541,18 @@ def test_without_an_input_path_conll_input_is_written_as_word_tag_lines():
 @pytest.mark.parametrize("output_format, name", [("conll", "CoNLL"), ("conllu", "CoNLL-U")])
 def test_bad_input_a_jsonl_word_with_a_tab_or_line_break_cannot_become_a_column(tmp_path, output_format, name):
     source = write(tmp_path, "odd.jsonl", '{"words": ["fine"]}\n{"words": ["a\\tb", "c"]}\n')
-    with pytest.raises(CorpusFormatError, match=re.escape(f"odd.jsonl:2: word 'a\\tb' holds a tab or a line break; "
-                                                          f"expected words that {name} columns can hold")):
+    with pytest.raises(
+        CorpusFormatError,
+        match=re.escape(
+            f"odd.jsonl:2: word 'a\\tb' holds a tab or a line break; expected words that {name} columns can hold"
+        ),
+    ):
         tag_file(source, "jsonl", output_format)
     assert json.loads(tag_file(source, "jsonl", "jsonl").splitlines()[1])["words"] == ["a\tb", "c"]
 
 
 # --- with a trained model ---------------------------------------------------------------------------
+
 
 def test_writers_with_a_trained_models_predictions(trained_model, ner_files, tmp_path):
     from tagger.annotate import Tagger

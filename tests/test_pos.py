@@ -23,8 +23,17 @@ def ewt_slice(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("tag_field", ["upos", "xpos"])
 def test_pos_tagger_learns_and_tags_raw_text(ewt_slice, tmp_path, tag_field):
-    config = load_config(None, [f"corpus.tag_field={tag_field}", "model.hidden=32", "model.layers=1",
-                                "train.epochs=8", "train.lr=0.01", "train.device=cpu"])
+    config = load_config(
+        None,
+        [
+            f"corpus.tag_field={tag_field}",
+            "model.hidden=32",
+            "model.layers=1",
+            "train.epochs=8",
+            "train.lr=0.01",
+            "train.device=cpu",
+        ],
+    )
     result = train(config, DataSource(ewt_slice, ewt_slice), tmp_path / "pos")
     assert result.dev.task == "labels" and result.dev.conlleval is None
     assert result.dev.token_accuracy > 0.6  # eight epochs on 300 sentences: far above the 0.2 of always-NOUN

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tagger.annotate import Tagger
-from tagger.batching import bucketed_batches
+from tagger.ordering import bucketed_batches
 from tests.conftest import NER_SENTENCES
 from tests.test_cli import assert_user_error, invoke
 
@@ -36,24 +36,39 @@ def test_evaluate_and_tag_accept_quantize(trained_model, ner_files, tmp_path):
     result = invoke("evaluate", trained_model, ner_files[0], "--json", "--quantize", "int8", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["conlleval"]["micro"]["f1"] == 1.0
-    result = invoke("tag", trained_model, ner_files[1], "--out", tmp_path / "out", "--quantize", "bf16",
-                    "--device", "cpu", "--quiet")
+    result = invoke(
+        "tag",
+        trained_model,
+        ner_files[1],
+        "--out",
+        tmp_path / "out",
+        "--quantize",
+        "bf16",
+        "--device",
+        "cpu",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in (tmp_path / "out" / "dev.conll").read_text().splitlines() if line]
     assert len(rows) == sum(map(len, SENTENCES[:4])) and all(gold == predicted for _, gold, predicted in rows)
 
 
 def test_bad_input_unknown_quantize_mode(trained_model, ner_files, tmp_path):
-    assert_user_error(invoke("tag", trained_model, ner_files[1], "--out", tmp_path / "out", "--quantize", "fp16"),
-                      "--quantize 'fp16'", "none, int8, bf16")
+    assert_user_error(
+        invoke("tag", trained_model, ner_files[1], "--out", tmp_path / "out", "--quantize", "fp16"),
+        "--quantize 'fp16'",
+        "none, int8, bf16",
+    )
 
 
 def test_tags_do_not_depend_on_batch_size(trained_model):
     """Tagging batches are cut by length and padding; no cut may change a sentence's tags."""
     generator = torch.Generator().manual_seed(0)
     words = [w for sentence in SENTENCES for w in sentence]
-    sentences = [[words[i] for i in torch.randint(len(words), (int(n),), generator=generator)]
-                 for n in torch.randint(1, 60, (300,), generator=generator)]
+    sentences = [
+        [words[i] for i in torch.randint(len(words), (int(n),), generator=generator)]
+        for n in torch.randint(1, 60, (300,), generator=generator)
+    ]
     tagger = Tagger.load(trained_model, device="cpu")
     one_by_one = [tagger.tag([s])[0] for s in sentences]
     assert tagger.tag(sentences, batch_size=256) == one_by_one

@@ -12,8 +12,19 @@ pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'tagger
 
 
 def tag(model: Path, inputs: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "tagger", "tag", str(model), str(inputs), "--out", str(out), "--device", "cpu",
-               *options]
+    command = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "tag",
+        str(model),
+        str(inputs),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        *options,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 

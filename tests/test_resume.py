@@ -18,8 +18,11 @@ from tagger.training import DataSource, EpochRecord, run_training, train
 
 def settings(tiny_config, **train_changes):
     changes = {"epochs": 12, "patience": 12, "word_dropout": 0.1, "average": 0.9, **train_changes}
-    return replace(tiny_config, model=replace(tiny_config.model, embedding_dropout=0.3),
-                   train=replace(tiny_config.train, **changes))
+    return replace(
+        tiny_config,
+        model=replace(tiny_config.model, embedding_dropout=0.3),
+        train=replace(tiny_config.train, **changes),
+    )
 
 
 def weights(directory: Path) -> bytes:
@@ -68,11 +71,37 @@ def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny
 def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner_files, tmp_path):
     """The CLI, killed with SIGKILL three times (before the first checkpoint, while writing one, mid-epoch:
     wherever the random moments fall) and re-run with the same command each time."""
+
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "tagger", "train", "--train", str(ner_files[0]), "--dev", str(ner_files[1]),
-                "--out", str(out), "--resume", "--device", "cpu", "--set", "model.hidden=16", "--set", "model.layers=1",
-                "--set", "model.word_dim=16", "--set", "train.epochs=120", "--set", "train.patience=120",
-                "--set", "train.batch_size=2", "--set", "train.average=0.9"]
+        return [
+            sys.executable,
+            "-m",
+            "tagger",
+            "train",
+            "--train",
+            str(ner_files[0]),
+            "--dev",
+            str(ner_files[1]),
+            "--out",
+            str(out),
+            "--resume",
+            "--device",
+            "cpu",
+            "--set",
+            "model.hidden=16",
+            "--set",
+            "model.layers=1",
+            "--set",
+            "model.word_dim=16",
+            "--set",
+            "train.epochs=120",
+            "--set",
+            "train.patience=120",
+            "--set",
+            "train.batch_size=2",
+            "--set",
+            "train.average=0.9",
+        ]
 
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     first_checkpoint, duration = timed_run(command(tmp_path / "whole"), environment, tmp_path / "whole")
@@ -80,8 +109,9 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
     epochs_at_kills = []
     # Moments from just before the first checkpoint to the end: start-up alone (torch's import) takes seconds.
     for moment in sorted(random.Random(7).uniform(0.9 * first_checkpoint, duration) for _ in range(3)):
-        process = subprocess.Popen(command(tmp_path / "killed"), env=environment, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command(tmp_path / "killed"), env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(moment)
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -29,6 +29,7 @@ IOB1 = ["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-LOC", "O", "I-PER"]
 
 # --- split_tag and tag sets -------------------------------------------------
 
+
 def test_split_tag_reads_prefix_and_type():
     assert split_tag("B-PER") == ("B", "PER")
     assert split_tag("S-MISC") == ("S", "MISC")
@@ -43,11 +44,19 @@ def test_the_prefix_ends_at_the_first_hyphen_as_in_seqeval_and_conlleval():
     assert spans_to_tags([("product-name", 0, 2)], 3, "BIOES") == ["B-product-name", "E-product-name", "O"]
 
 
-@pytest.mark.parametrize("tag, hint", [
-    ("PER", ""), ("o", "case-sensitive"), ("b-per", "case-sensitive"),
-    ("B-", "type is missing"), ("B--", "cannot start or end with '-'"), ("B-PER-", "cannot start or end with '-'"),
-    ("", ""), ("L-PER", ""),
-])
+@pytest.mark.parametrize(
+    "tag, hint",
+    [
+        ("PER", ""),
+        ("o", "case-sensitive"),
+        ("b-per", "case-sensitive"),
+        ("B-", "type is missing"),
+        ("B--", "cannot start or end with '-'"),
+        ("B-PER-", "cannot start or end with '-'"),
+        ("", ""),
+        ("L-PER", ""),
+    ],
+)
 def test_split_tag_refuses_malformed_tags_and_says_what_was_expected(tag, hint):
     with pytest.raises(SchemeError) as error:
         split_tag(tag)
@@ -68,17 +77,21 @@ def test_is_span_tagset_tells_ner_from_pos():
 
 # --- detect_scheme -----------------------------------------------------------
 
-@pytest.mark.parametrize("seqs, expected", [
-    ([IOB2], "IOB2"),
-    ([BIOES], "BIOES"),
-    ([IOB1], "IOB1"),
-    ([["B-PER", "I-PER"], ["O", "I-LOC"]], "IOB1"),       # I-X after O in a later sentence
-    ([["B-PER", "I-LOC"]], "IOB1"),                        # I-X after another type
-    ([["B-PER", "I-PER", "B-PER"]], "IOB2"),
-    ([["O", "O"], []], "IOB2"),                            # all-O data
-    ([["NOUN", "VERB"], ["DET"]], "none"),
-    ([["NN", "O"]], "none"),
-])
+
+@pytest.mark.parametrize(
+    "seqs, expected",
+    [
+        ([IOB2], "IOB2"),
+        ([BIOES], "BIOES"),
+        ([IOB1], "IOB1"),
+        ([["B-PER", "I-PER"], ["O", "I-LOC"]], "IOB1"),  # I-X after O in a later sentence
+        ([["B-PER", "I-LOC"]], "IOB1"),  # I-X after another type
+        ([["B-PER", "I-PER", "B-PER"]], "IOB2"),
+        ([["O", "O"], []], "IOB2"),  # all-O data
+        ([["NOUN", "VERB"], ["DET"]], "none"),
+        ([["NN", "O"]], "none"),
+    ],
+)
 def test_detect_scheme_on_handcrafted_examples(seqs, expected):
     assert detect_scheme(seqs) == expected
 
@@ -88,6 +101,7 @@ def test_detect_scheme_accepts_a_generator():
 
 
 # --- convert_tags ------------------------------------------------------------
+
 
 def test_convert_between_all_schemes_on_a_fixed_example():
     assert convert_tags(IOB2, "IOB2", "BIOES") == BIOES
@@ -174,6 +188,7 @@ def test_per_tag_conversion_agrees_with_convert_tags_on_valid_sequences(data):
 
 # --- find_violations and repair_tags ---------------------------------------
 
+
 def test_find_violations_in_strict_iob2():
     violations = find_violations(["I-PER", "O", "B-PER", "I-LOC", "O", "I-X"], "IOB2")
     assert [index for index, _ in violations] == [0, 3, 5]
@@ -183,11 +198,11 @@ def test_find_violations_in_strict_iob2():
 
 def test_find_violations_in_bioes():
     cases = {
-        ("B-PER", "O"): [1],            # B without E
-        ("O", "I-PER", "E-PER"): [1],   # I outside an entity
-        ("E-PER",): [0],                # E without B
-        ("B-PER", "I-PER"): [1],        # sentence ends inside an entity
-        ("B-PER", "E-LOC"): [1],        # type changes inside an entity
+        ("B-PER", "O"): [1],  # B without E
+        ("O", "I-PER", "E-PER"): [1],  # I outside an entity
+        ("E-PER",): [0],  # E without B
+        ("B-PER", "I-PER"): [1],  # sentence ends inside an entity
+        ("B-PER", "E-LOC"): [1],  # type changes inside an entity
         ("S-PER", "B-LOC", "I-LOC", "E-LOC"): [],
     }
     for tags, indices in cases.items():
@@ -224,9 +239,9 @@ def test_repair_tags_always_gives_valid_sequences(scheme, tags):
 
 # --- spans -------------------------------------------------------------------
 
+
 def test_tags_to_spans_reads_invalid_sequences_like_conlleval():
-    assert tags_to_spans(["I-PER", "I-PER", "O", "B-LOC", "I-ORG"]) == [
-        ("PER", 0, 2), ("LOC", 3, 4), ("ORG", 4, 5)]
+    assert tags_to_spans(["I-PER", "I-PER", "O", "B-LOC", "I-ORG"]) == [("PER", 0, 2), ("LOC", 3, 4), ("ORG", 4, 5)]
     assert tags_to_spans(BIOES, "BIOES") == [("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 6), ("PER", 7, 8)]
 
 
@@ -250,6 +265,7 @@ def test_spans_to_tags_refuses_overlapping_or_out_of_range_spans():
 
 # --- allowed_transitions -----------------------------------------------------
 
+
 def test_allowed_transitions_iob2():
     labels = ["<pad>", "O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     start, allowed, end = allowed_transitions(labels, "IOB2")
@@ -269,8 +285,8 @@ def test_allowed_transitions_bioes():
     start, allowed, end = allowed_transitions(labels, "BIOES")
     assert start == [True, True, False, False, True]
     assert end == [True, False, False, True, True]
-    assert allowed[1] == [False, False, True, True, False]   # B-PER -> I-PER, E-PER
-    assert allowed[3] == [True, True, False, False, True]    # E-PER -> O, B-PER, S-PER
+    assert allowed[1] == [False, False, True, True, False]  # B-PER -> I-PER, E-PER
+    assert allowed[3] == [True, True, False, False, True]  # E-PER -> O, B-PER, S-PER
 
 
 def test_allowed_transitions_none_allows_all_but_special_labels():

@@ -4,7 +4,7 @@ import warnings
 import pytest
 
 from tagger.errors import ScoringError
-from tagger.scoring import evaluate_tags, token_accuracy
+from tagger.evaluation import evaluate_tags, token_accuracy
 
 # Hand-computed: gold PER(0-2), LOC(3), LOC(5); pred PER(0-2), ORG(3), LOC(5-7).
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-LOC", "O"]]

@@ -142,6 +142,7 @@ def test_model_saved_with_the_single_dropout_setting_of_0_1_0_still_loads(model_
 
 def test_model_saved_with_the_stacked_lstm_weight_names_of_0_1_0_still_loads(model_copy):
     """0.1.0 saved one stacked nn.LSTM: rnn.weight_ih_l1_reverse is today's rnn.layers.1.1.weight_ih_l0."""
+
     def to_0_1_0(state):
         for name in [n for n in state if n.startswith("rnn.layers.")]:
             _, _, layer, direction, rest = name.split(".")

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 import spacy
+from conftest import NER_SENTENCES, write_conll
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from tagger import Tagger
 from tagger.errors import ConfigError, ModelDirError
-
-from conftest import NER_SENTENCES, write_conll
 
 POS_SENTENCES = [
     ("John lives in Paris .", "PROPN VERB ADP PROPN PUNCT"),
@@ -54,9 +53,11 @@ def pos_models(tmp_path_factory, tiny_config) -> dict[str, Path]:
 
 def test_add_pipe_by_name_in_a_fresh_process_sets_entities(trained_model):
     # No import of tagger: spaCy finds the factory through the spacy_factories entry point.
-    program = ("import spacy; nlp = spacy.blank('en'); "
-               f"nlp.add_pipe('bilstm_tagger', config={{'model': {str(trained_model)!r}}}); "
-               "print([(e.text, e.label_) for e in nlp('John Smith lives in Paris.').ents])")
+    program = (
+        "import spacy; nlp = spacy.blank('en'); "
+        f"nlp.add_pipe('bilstm_tagger', config={{'model': {str(trained_model)!r}}}); "
+        "print([(e.text, e.label_) for e in nlp('John Smith lives in Paris.').ents])"
+    )
     output = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[('John Smith', 'PER'), ('Paris', 'LOC')]"
 
@@ -64,8 +65,13 @@ def test_add_pipe_by_name_in_a_fresh_process_sets_entities(trained_model):
 def test_entities_over_several_unsentenced_sentences_and_whitespace_tokens(trained_model):
     nlp = make_nlp(trained_model)
     doc = nlp("John  Smith lives in Paris. Mary works for Acme Corp in Berlin.")
-    assert entities(doc) == [("John  Smith", "PER"), ("Paris", "LOC"), ("Mary", "PER"), ("Acme Corp", "ORG"),
-                             ("Berlin", "LOC")]
+    assert entities(doc) == [
+        ("John  Smith", "PER"),
+        ("Paris", "LOC"),
+        ("Mary", "PER"),
+        ("Acme Corp", "ORG"),
+        ("Berlin", "LOC"),
+    ]
     assert not doc.has_annotation("SENT_START")  # the component splits sentences for itself only
 
 
@@ -77,9 +83,14 @@ def test_pos_model_sets_pos_and_other_tag_sets_set_tag(pos_models):
     assert [t.pos_ for t in doc] == [""] * 7
 
 
-@pytest.mark.parametrize("model, attr, message", [
-    ("ptb", "pos", "not Universal POS tags"), ("upos", "ents", "is a POS model"), ("ner", "tag", "is a NER model"),
-])
+@pytest.mark.parametrize(
+    "model, attr, message",
+    [
+        ("ptb", "pos", "not Universal POS tags"),
+        ("upos", "ents", "is a POS model"),
+        ("ner", "tag", "is a NER model"),
+    ],
+)
 def test_bad_input_attribute_that_does_not_fit_the_model(pos_models, trained_model, model, attr, message):
     nlp = make_nlp(trained_model if model == "ner" else pos_models[model], attr=attr)
     with pytest.raises(ConfigError, match=message):
@@ -117,7 +128,9 @@ def test_existing_tags_are_kept_unless_overwrite(pos_models):
 
 
 def test_entity_scores_as_attribute_and_as_span_group(trained_model):
-    [tagged] = Tagger.load(trained_model, device="cpu").tag([["John", "Smith", "lives", "in", "Paris", "."]], scores=True)
+    [tagged] = Tagger.load(trained_model, device="cpu").tag(
+        [["John", "Smith", "lives", "in", "Paris", "."]], scores=True
+    )
     expected = [(tagged[0][1] + tagged[1][1]) / 2, tagged[4][1]]  # an entity's score: the mean over its words
     doc = make_nlp(trained_model, scores="attribute")("John Smith lives in Paris.")
     assert [e._.score for e in doc.ents] == pytest.approx(expected)
@@ -150,10 +163,16 @@ def test_to_disk_and_spacy_load_in_a_new_process_without_the_original_model(trai
     shutil.rmtree(model)
     saved = sorted(p.name for p in (tmp_path / "pipeline" / "bilstm_tagger").iterdir())
     assert saved == sorted(p.name for p in trained_model.iterdir() if p.is_file())
-    program = ("import json, spacy, sys; nlp = spacy.load(sys.argv[1]); "
-               "print(json.dumps([[[e.text, e.label_] for e in d.ents] for d in nlp.pipe(json.loads(sys.argv[2]))]))")
-    output = subprocess.run([sys.executable, "-c", program, str(tmp_path / "pipeline"), json.dumps(TEXTS)],
-                            capture_output=True, text=True, check=True).stdout
+    program = (
+        "import json, spacy, sys; nlp = spacy.load(sys.argv[1]); "
+        "print(json.dumps([[[e.text, e.label_] for e in d.ents] for d in nlp.pipe(json.loads(sys.argv[2]))]))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", program, str(tmp_path / "pipeline"), json.dumps(TEXTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert [[tuple(e) for e in doc] for doc in json.loads(output)] == expected
 
 
@@ -187,9 +206,12 @@ def test_bad_input_from_bytes_refuses_garbage_and_pickles(trained_model, tmp_pat
 def test_score_matches_tagger_evaluate(trained_model, tmp_path):
     from tagger.corpus import read_corpus
 
-    unseen = [("Anna Lee visited Berlin and Acme Corp .", "B-PER I-PER O B-LOC O B-ORG I-ORG O"),
-              ("Peter Smith likes Rome .", "B-PER I-PER O B-LOC O"), ("German Corp hired Mary .", "B-ORG I-ORG O B-PER O"),
-              ("London is big and Paris is German .", "B-LOC O O O B-LOC O B-MISC O")]
+    unseen = [
+        ("Anna Lee visited Berlin and Acme Corp .", "B-PER I-PER O B-LOC O B-ORG I-ORG O"),
+        ("Peter Smith likes Rome .", "B-PER I-PER O B-LOC O"),
+        ("German Corp hired Mary .", "B-ORG I-ORG O B-PER O"),
+        ("London is big and Paris is German .", "B-LOC O O O B-LOC O B-MISC O"),
+    ]
     sentences = read_corpus(write_conll(tmp_path / "test.conll", unseen))[0]
     evaluation, _ = Tagger.load(trained_model, device="cpu").evaluate(sentences)
     nlp = make_nlp(trained_model)
@@ -207,14 +229,32 @@ def test_spacy_evaluate_on_a_converted_docbin_agrees_with_tagger_evaluate(traine
 
     from tagger.cli import app
 
-    unseen = write_conll(tmp_path / "test.conll", [
-        ("Anna Lee visited Berlin and Acme Corp .", "B-PER I-PER O B-LOC O B-ORG I-ORG O"),
-        ("Peter Smith likes Rome .", "B-PER I-PER O B-LOC O"), ("German Corp hired Mary .", "B-ORG I-ORG O B-PER O")])
+    unseen = write_conll(
+        tmp_path / "test.conll",
+        [
+            ("Anna Lee visited Berlin and Acme Corp .", "B-PER I-PER O B-LOC O B-ORG I-ORG O"),
+            ("Peter Smith likes Rome .", "B-PER I-PER O B-LOC O"),
+            ("German Corp hired Mary .", "B-ORG I-ORG O B-PER O"),
+        ],
+    )
     runner = CliRunner()
     assert runner.invoke(app, ["convert", str(unseen), str(tmp_path / "test.spacy")]).exit_code == 0
     ours = runner.invoke(app, ["evaluate", str(trained_model), str(unseen), "--json", "--device", "cpu"])
     make_nlp(trained_model).to_disk(tmp_path / "pipeline")
-    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "pipeline"), str(tmp_path / "test.spacy"),
-                    "--gold-preproc", "--output", str(tmp_path / "scores.json")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "evaluate",
+            str(tmp_path / "pipeline"),
+            str(tmp_path / "test.spacy"),
+            "--gold-preproc",
+            "--output",
+            str(tmp_path / "scores.json"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     spacy_f1 = json.loads((tmp_path / "scores.json").read_text())["ents_f"]
     assert spacy_f1 == pytest.approx(json.loads(ours.stdout)["conlleval"]["micro"]["f1"]) and 0 < spacy_f1 < 1

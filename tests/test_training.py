@@ -19,10 +19,13 @@ def test_overfitted_model_reproduces_its_training_tags(trained_model):
 
 
 def test_model_loads_in_a_fresh_process_with_the_same_tags(trained_model):
-    code = ("import json, sys; from tagger import Tagger; "
-            "print(json.dumps(Tagger.load(sys.argv[1]).tag(json.loads(sys.argv[2]))))")
-    output = subprocess.run([sys.executable, "-c", code, str(trained_model), json.dumps(WORDS)],
-                            capture_output=True, text=True, check=True).stdout
+    code = (
+        "import json, sys; from tagger import Tagger; "
+        "print(json.dumps(Tagger.load(sys.argv[1]).tag(json.loads(sys.argv[2]))))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code, str(trained_model), json.dumps(WORDS)], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(output) == Tagger.load(trained_model).tag(WORDS)
 
 
@@ -77,7 +80,7 @@ def test_tag_text_gives_entities_with_character_offsets(trained_model):
     text = "John Smith lives in Paris."
     sentences = Tagger.load(trained_model).tag_text(text)
     entities = [e for s in sentences for e in s.entities()]
-    assert [(text[e["start"]:e["end"]], e["label"]) for e in entities] == [("John Smith", "PER"), ("Paris", "LOC")]
+    assert [(text[e["start"] : e["end"]], e["label"]) for e in entities] == [("John Smith", "PER"), ("Paris", "LOC")]
 
 
 def test_crf_head_and_plateau_schedule_overfit_too(ner_files, tiny_config, tmp_path):
@@ -85,8 +88,11 @@ def test_crf_head_and_plateau_schedule_overfit_too(ner_files, tiny_config, tmp_p
 
     from tagger.training import DataSource, train
 
-    config = replace(tiny_config, model=replace(tiny_config.model, head="crf"),
-                     train=replace(tiny_config.train, schedule="plateau", optimizer="sgd", lr=0.1, singleton_unk=0.3))
+    config = replace(
+        tiny_config,
+        model=replace(tiny_config.model, head="crf"),
+        train=replace(tiny_config.train, schedule="plateau", optimizer="sgd", lr=0.1, singleton_unk=0.3),
+    )
     result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "crf")
     assert result.dev.conlleval.micro.f1 == 1.0
     tagged = Tagger.load(tmp_path / "crf").tag(WORDS, scores=True)
@@ -123,15 +129,19 @@ def test_glove_vectors_end_to_end(ner_files, tiny_config, tmp_path, freeze):
 
     glove = {"john": [0.5] * 16, "paris": [-0.25] * 16, "madrid": [0.125] * 16}  # madrid: not in the corpus
     write_glove(tmp_path / "glove.16d.txt", glove)
-    config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors=str(tmp_path / "glove.16d.txt")),
-                     model=replace(tiny_config.model, freeze_vectors=freeze),
-                     train=replace(tiny_config.train, epochs=3))
+    config = replace(
+        tiny_config,
+        vocab=replace(tiny_config.vocab, vectors=str(tmp_path / "glove.16d.txt")),
+        model=replace(tiny_config.model, freeze_vectors=freeze),
+        train=replace(tiny_config.train, epochs=3),
+    )
     events = list(run_training(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m"))
     start = next(e for e in events if isinstance(e, TrainingStart))
     assert "vectors cover" in start.vectors
     tagger = Tagger.load(tmp_path / "m")
     assert "madrid" in tagger.vocab.words  # known from the vectors alone
     embedding = tagger.model.word_embedding.weight
+
     def keeps_its_vector(word: str) -> bool:
         return torch.allclose(embedding[tagger.vocab.word_id(word)].detach(), torch.tensor(glove[word]))
 

@@ -22,7 +22,7 @@ def known_rows_matrix(words: list[str], seed: int = 0) -> np.ndarray:
     """Random vectors, except that the known rows start with the original release's values."""
     matrix = np.random.default_rng(seed).uniform(-1, 1, size=(len(words), DIM)).astype(np.float32)
     for word, start in GLOVE.known_rows:
-        matrix[words.index(word), :len(start)] = start
+        matrix[words.index(word), : len(start)] = start
     return matrix
 
 
@@ -38,8 +38,9 @@ def build_glove_package(root: Path, words: list[str], matrix: np.ndarray, versio
     pyarrow.parquet.write_table(pyarrow.table({"index": words}), data / "glove_6B_index.parquet")
     info = root / f"{GLOVE.module}-{version}.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {GLOVE.distribution}\nVersion: {version}\n",
-                                   encoding="utf-8")
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {GLOVE.distribution}\nVersion: {version}\n", encoding="utf-8"
+    )
     return root
 
 
@@ -69,8 +70,9 @@ def test_bad_input_vector_package_not_installed(monkeypatch):
     from tagger.vector_packages import VectorPackage
     from tagger.vectors import load_vectors
 
-    missing = VectorPackage("missing-vectors", "tagger-test-no-such-package", "1.0", "tagger_test_no_such_package",
-                            "nothing", ())
+    missing = VectorPackage(
+        "missing-vectors", "tagger-test-no-such-package", "1.0", "tagger_test_no_such_package", "nothing", ()
+    )
     monkeypatch.setitem(PACKAGES, "missing-vectors", missing)
     with pytest.raises(ConfigError, match=r"not installed: pip install 'tagger-test-no-such-package==1.0'"):
         load_vectors("missing-vectors")
@@ -103,8 +105,7 @@ def test_unknown_name_lists_the_packages():
         load_vectors("glove-6b-51d")
 
 
-def test_model_keeps_the_rows_it_needs_and_tags_without_the_package(installed_glove, ner_files, tiny_config,
-                                                                      tmp_path):
+def test_model_keeps_the_rows_it_needs_and_tags_without_the_package(installed_glove, ner_files, tiny_config, tmp_path):
     """Training words and the most frequent vector words join the vocabulary, stored in fp16; a word never
     seen in training keeps its vector when tagging, and the model tags with the package gone."""
     import torch
@@ -114,9 +115,12 @@ def test_model_keeps_the_rows_it_needs_and_tags_without_the_package(installed_gl
     from tagger.training import DataSource, train
 
     words, matrix = installed_glove
-    config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors="glove-6b-50d", vectors_limit=8),
-                     model=replace(tiny_config.model, word_dim=DIM, freeze_vectors=True),
-                     train=replace(tiny_config.train, epochs=2))
+    config = replace(
+        tiny_config,
+        vocab=replace(tiny_config.vocab, vectors="glove-6b-50d", vectors_limit=8),
+        model=replace(tiny_config.model, word_dim=DIM, freeze_vectors=True),
+        train=replace(tiny_config.train, epochs=2),
+    )
     train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
     tagger = Tagger.load(tmp_path / "m")
     assert "madrid" in tagger.vocab.words and "rome" in tagger.vocab.words  # among the 8 most frequent
@@ -128,12 +132,19 @@ def test_model_keeps_the_rows_it_needs_and_tags_without_the_package(installed_gl
         assert weights.get_tensor("word_embedding.weight").dtype == torch.float16
         assert weights.get_tensor("output.weight").dtype == torch.float32
 
-    script = (f"import sys; sys.modules[{GLOVE.module!r}] = None\n"  # importing the package now fails
-              "from tagger import Tagger\n"
-              f"print(Tagger.load({str(tmp_path / 'm')!r}).tag([['Anna', 'visited', 'Madrid', '.']])[0])")
+    script = (
+        f"import sys; sys.modules[{GLOVE.module!r}] = None\n"  # importing the package now fails
+        "from tagger import Tagger\n"
+        f"print(Tagger.load({str(tmp_path / 'm')!r}).tag([['Anna', 'visited', 'Madrid', '.']])[0])"
+    )
     paths = [p for p in sys.path if not p.startswith(str(tmp_path))]
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("'") >= 8  # four tags printed
 

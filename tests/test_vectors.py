@@ -13,8 +13,14 @@ import pytest
 
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.vectors import (
-    Coverage, WordVectors, build_embedding_matrix, load_vectors, measure_coverage, read_word_vectors,
-    spacy_vectors, words_to_add,
+    Coverage,
+    WordVectors,
+    build_embedding_matrix,
+    load_vectors,
+    measure_coverage,
+    read_word_vectors,
+    spacy_vectors,
+    words_to_add,
 )
 
 GLOVE = "the 0.1 0.2 0.3\n, -1 2.5e-1 3\nParis 1 2 3\n"
@@ -51,6 +57,7 @@ def vectors_of(rows: dict[str, list[float]]) -> WordVectors:
 
 
 # --- text formats ---------------------------------------------------------------------------------
+
 
 def test_glove_file_without_header(tmp_path):
     path = write(tmp_path, "glove.txt", GLOVE)
@@ -111,6 +118,7 @@ def test_reading_50k_lines_is_fast(tmp_path):
 
 
 # --- bad input ------------------------------------------------------------------------------------
+
 
 def test_bad_input_too_few_values(tmp_path):
     path = write(tmp_path, "short.txt", GLOVE + "Rome 1 2\n")
@@ -173,10 +181,10 @@ def test_bad_input_word_without_values(tmp_path):
 
 
 def test_bad_input_invalid_utf8(tmp_path):
-    path = write(tmp_path, "latin.txt", "the 1 2\n".encode() + "café 1 2\n".encode("latin-1"))
+    path = write(tmp_path, "latin.txt", b"the 1 2\n" + "café 1 2\n".encode("latin-1"))
     error = read_error(path)
     assert_at(error, path, 2)
-    assert "--encoding" in str(error)
+    assert "`encoding=" in str(error)
 
 
 def test_bad_input_corrupt_gzip(tmp_path):
@@ -196,6 +204,7 @@ def test_bad_input_binary_file_unknown_encoding_and_bad_limit(tmp_path):
 
 
 # --- spaCy and dispatch ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def spacy_dirs(tmp_path_factory) -> tuple[Path, Path]:
@@ -292,6 +301,8 @@ def test_coverage_on_a_hand_computed_example():
     # the: exact; Paris: exact; Berlin: via "berlin" (lower case only); 1998: via "1999" (digits); Xyzzy: none.
     coverage = measure_coverage(counts, VECTORS, lower_digits)
     assert coverage == Coverage(types=5, types_found=4, tokens=20, tokens_found=16, lowercase_matches=1)
-    assert coverage.summary() == "vectors cover 80.0% of training words (80.0% of word types; 1 found only in lower case)"
+    assert (
+        coverage.summary() == "vectors cover 80.0% of training words (80.0% of word types; 1 found only in lower case)"
+    )
     assert "1,234 found" in Coverage(2000, 1000, 4000, 3000, 1234).summary()
     assert measure_coverage({}, VECTORS, lower_digits).summary().startswith("vectors cover 0.0%")

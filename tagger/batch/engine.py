@@ -3,23 +3,30 @@ and renamed when complete, and a file that cannot be read is reported and skippe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 from tagger.annotate import Tagger
 from tagger.atomic import AtomicFile
-from tagger.batch.inputs import InputFile, Offsets, read_units
-from tagger.batching import MAX_CONTEXT_SENTENCES
-from tagger.corpus import Sentence, opens_document
-from tagger.errors import TaggerError
-from tagger.outputs import TaggedSentence, WriterOptions, make_writer
+from tagger.batch.inputs import InputFile, read_units
+from tagger.corpus import INPUT_FORMATS, Sentence, opens_document
+from tagger.errors import ConfigError, TaggerError, setting
+from tagger.model import QUANTIZE_MODES
+from tagger.ordering import MAX_CONTEXT_SENTENCES
+from tagger.outputs import OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, make_writer
+from tagger.outputs.conllu import CONLLU_FIELDS
+from tagger.outputs.tagged import Offsets
+from tagger.schemes import SCHEMES
 from tagger.tokenize import load_tokenizer
 
 POOL_SENTENCES = 2000  # sentences tagged together, across files; bounds memory whatever the file sizes
+AUTO = "auto"
+ENGINES = ("local", "ray")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchOptions:
     input_format: str = "auto"
     output_format: str = "auto"
@@ -37,10 +44,39 @@ class BatchOptions:
     engine: str = "local"  # local (this machine's processes) | ray (a Ray cluster's actors)
     address: str | None = None  # the Ray cluster; None starts a local Ray instance
 
+    def __post_init__(self) -> None:
+        """Refused when made, from Python as from the command line: a bad value never runs as a default."""
+        for name, valid in (
+            ("input_format", (AUTO, *INPUT_FORMATS)),
+            ("output_format", (AUTO, *OUTPUT_FORMATS)),
+            ("scheme", SCHEMES),
+            ("conllu_field", CONLLU_FIELDS),
+            ("quantize", QUANTIZE_MODES),
+            ("engine", ENGINES),
+        ):
+            value = getattr(self, name)
+            if value not in valid:
+                raise ConfigError(f"{setting(name, repr(value))}: expected one of {', '.join(valid)}")
+        if self.workers < 0 or self.batch_size < 1:
+            raise ConfigError(
+                f"{setting('workers')} must be 0 (one per core) or more, {setting('batch_size')} at least 1"
+            )
+
+    def output_format_for(self, input_format: str) -> str:
+        """What an input in ``input_format`` is written as: ``output_format``, or with auto the input's own."""
+        return default_output_format(input_format) if self.output_format == AUTO else self.output_format
+
     def output_settings(self) -> dict[str, Any]:
         """The settings an output's bytes depend on (the rest only change speed)."""
-        return {"scheme": self.scheme, "probabilities": self.probabilities, "conllu_field": self.conllu_field,
-                "encoding": self.encoding, "lang": self.lang, "spacy_model": self.spacy_model, "quantize": self.quantize}
+        return {
+            "scheme": self.scheme,
+            "probabilities": self.probabilities,
+            "conllu_field": self.conllu_field,
+            "encoding": self.encoding,
+            "lang": self.lang,
+            "spacy_model": self.spacy_model,
+            "quantize": self.quantize,
+        }
 
 
 @dataclass(frozen=True)
@@ -117,13 +153,17 @@ class SentencePool:
 
     def flush(self) -> Iterator[FileResult]:
         """Tag what is pooled, hand each output its sentences, and finish the outputs whose input is read."""
-        scores = self.options.probabilities  # a CRF's probabilities cost a third of its tagging time
-        tagged = self.tagger.tag([s.words for _, s, _, _ in self.items], scores=scores, scheme=self.options.scheme,
-                                 batch_size=self.options.batch_size, documents=[d for *_, d in self.items])
+        tagged = self.tagger.tag_sentences(
+            [s for _, s, _, _ in self.items],
+            scores=self.options.probabilities,  # a CRF's cost a third of its time
+            scheme=self.options.scheme,
+            batch_size=self.options.batch_size,
+            documents=[d for *_, d in self.items],
+            offsets=[offsets for _, _, offsets, _ in self.items],
+        )
         outputs: dict[int, OpenOutput] = {}
-        for (output, sentence, offsets, _), result in zip(self.items, tagged):
-            tags, probabilities = ([t for t, _ in result], [p for _, p in result]) if scores else (result, [])
-            output.pending.append(TaggedSentence(sentence, tags, probabilities, offsets))
+        for (output, *_), result in zip(self.items, tagged):
+            output.pending.append(result)
             outputs[id(output)] = output
         self.on_words(sum(len(s.words) for _, s, _, _ in self.items))
         self.items = []
@@ -146,9 +186,14 @@ def failed(task: FileTask, message: str) -> FileResult:
     return FileResult(str(task.input.path), str(task.output or "-"), "failed", 0, message)
 
 
-def tag_files(tagger: Tagger, tasks: list[FileTask], options: BatchOptions, stream: IO[bytes] | None = None,
-              stop_on_error: bool = False, on_words: Callable[[int], None] = lambda words: None
-              ) -> Iterator[FileResult]:
+def tag_files(
+    tagger: Tagger,
+    tasks: list[FileTask],
+    options: BatchOptions,
+    stream: IO[bytes] | None = None,
+    stop_on_error: bool = False,
+    on_words: Callable[[int], None] = lambda words: None,
+) -> Iterator[FileResult]:
     """Tag every task's input into its output, yielding each file's result as it finishes (in input order
     within a pool); ``on_words`` hears of every tagged chunk. With ``stop_on_error`` (one shared output
     stream) a bad file raises instead of being reported."""
@@ -190,8 +235,15 @@ def pool_file(pool: SentencePool, output: OpenOutput, tokenizer: Callable[[], An
 
 def writer_for(task: FileTask, tagger: Tagger, options: BatchOptions, shared: bool = False) -> Any:
     """The writer of one task's output; ``shared``: several inputs are written into one stream."""
-    writer_options = WriterOptions(task.input.format, tagger.task, options.scheme, options.probabilities,
-                                   options.conllu_field, options.encoding, shared and task.output is None)
+    writer_options = WriterOptions(
+        task.input.format,
+        tagger.task,
+        options.scheme,
+        options.probabilities,
+        options.conllu_field,
+        options.encoding,
+        shared and task.output is None,
+    )
     return make_writer(task.output_format, task.input.path, writer_options)
 
 

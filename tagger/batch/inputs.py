@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import glob
-from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, detect_format, read_sentences
 from tagger.errors import ConfigError, CorpusFormatError
-from tagger.tokenize import read_text_blocks, split_texts
+from tagger.outputs.tagged import Offsets  # each word's place in a raw text, beside its sentence
+from tagger.tokenize import raw_text_sentences, read_text_blocks
 
 GLOB_CHARACTERS = set("*?[")
-# Offsets of each word in the input text (raw text only), beside the sentence it belongs to
-Offsets = list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -75,29 +74,17 @@ def is_hidden(relative: Path) -> bool:
 def read_units(file: InputFile, encoding: str, nlp: Any) -> Iterator[tuple[Sentence, Offsets | None]]:
     """The sentences of a file, each with its words' character offsets when the file is raw text.
 
-    Raw text is split into paragraphs (at blank lines), each paragraph a document, and into sentences and
-    words by spaCy (``nlp``); the other formats are read by their readers, documents as they mark them.
+    Raw text is read by the one raw-text reader (``tokenize.raw_text_sentences``: each paragraph a document,
+    sentences and words by spaCy's ``nlp``); the other formats by their readers, documents as they mark them.
     """
     if file.format != "text":
         config = CorpusConfig(format=file.format, encoding=encoding)
         for sentence in read_sentences(file.path, config, tags_required=False):
             yield sentence, None
         return
-    starts: deque[int] = deque()  # spaCy reads a few paragraphs ahead of what it yields
-
-    def texts() -> Iterator[str]:
-        for start, text in read_text_blocks(file.path, encoding):
-            starts.append(start)
-            yield text
-
     found = False
-    for number, sentences in enumerate(split_texts(texts(), nlp)):
-        start = starts.popleft()
-        for index, tokens in enumerate(sentences):
-            found = True
-            metadata = {"newdoc": str(number)} if index == 0 else {}
-            yield (Sentence([t.text for t in tokens], [], str(file.path), 0, metadata),
-                   [(start + t.start, start + t.end) for t in tokens])
+    for _, sentence, offsets in raw_text_sentences(read_text_blocks(file.path, encoding), nlp, str(file.path)):
+        found = True
+        yield sentence, offsets
     if not found:
-        raise CorpusFormatError(str(file.path), 0, "no sentences (the file is empty or only whitespace)",
-                                "text to tag")
+        raise CorpusFormatError(str(file.path), 0, "no sentences (the file is empty or only whitespace)", "text to tag")

@@ -10,16 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from tagger import __version__
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, setting
+from tagger.serialization import REQUIRED_FILES
 
 MANIFEST_NAME = ".tagger-manifest.jsonl"
 LOCK_NAME = ".tagger.lock"
 READ_SIZE = 1 << 20
+# What identifies a model: its required files but the weights, whose checksum config.json holds
+MODEL_IDENTITY_FILES = tuple(name for name in REQUIRED_FILES if name.endswith(".json"))
 
 
 def file_fingerprint(path: Path) -> str:
@@ -34,7 +38,7 @@ def job_fingerprint(model_dir: Path, settings: dict[str, Any]) -> str:
     """The model (config.json holds its weights' checksum; vocab.json its labels) and every setting that
     changes an output's bytes: a change to either makes earlier outputs stale."""
     digest = hashlib.sha256(__version__.encode())
-    for name in ("config.json", "vocab.json"):
+    for name in MODEL_IDENTITY_FILES:
         digest.update((model_dir / name).read_bytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
@@ -60,8 +64,13 @@ class Manifest:
 
     def is_current(self, output: Path, relative: str, input_fingerprint: str, job: str) -> bool:
         record = self.records.get(relative)
-        return (record is not None and record.get("status") == "done" and record.get("job") == job
-                and record.get("input_sha256") == input_fingerprint and output.is_file())
+        return (
+            record is not None
+            and record.get("status") == "done"
+            and record.get("job") == job
+            and record.get("input_sha256") == input_fingerprint
+            and output.is_file()
+        )
 
     def owns(self, relative: str) -> bool:
         """Whether a run into this folder started writing ``relative``: then replacing it loses nothing of the user's."""
@@ -71,8 +80,7 @@ class Manifest:
         """Record ``status`` "started" before an output is written and "done" once it is in place."""
         if self._stream is None:
             self._stream = open(self.path, "a", encoding="utf-8")
-        record = {"output": relative, "status": status, "input": source, "input_sha256": input_fingerprint,
-                  "job": job}
+        record = {"output": relative, "status": status, "input": source, "input_sha256": input_fingerprint, "job": job}
         self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._stream.flush()
         os.fsync(self._stream.fileno())
@@ -112,8 +120,10 @@ def take_lock(path: Path, fcntl: Any) -> IO:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
-            raise ConfigError(f"{path.parent} is being written by another tagger tag run (it holds {LOCK_NAME}); "
-                              "wait for it to finish or choose another --out") from None
+            raise ConfigError(
+                f"{path.parent} is being written by another tagger tag run (it holds {LOCK_NAME}); "
+                f"wait for it to finish or choose another {setting('out_dir')}"
+            ) from None
         if is_same_file(lock, path):
             return lock
         lock.close()  # locked the file of a run that has just finished and deleted it: lock the current one

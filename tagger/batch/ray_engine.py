@@ -9,18 +9,19 @@ inputs and the output folder must be on a file system every node sees.
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, setting
 
 
-def run_on_ray(model_dir: Path, tasks: list[FileTask], options: BatchOptions, address: str | None,
-               on_words: Any) -> Iterator[FileResult]:
+def run_on_ray(
+    model_dir: Path, tasks: list[FileTask], options: BatchOptions, address: str | None, on_words: Any
+) -> Iterator[FileResult]:
     """Results as files finish, on the Ray cluster at ``address`` or on a local instance started here."""
     ray = import_ray()
     if not ray.is_initialized():
@@ -29,10 +30,13 @@ def run_on_ray(model_dir: Path, tasks: list[FileTask], options: BatchOptions, ad
     actors = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     threads = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
     rows = ray.data.from_items([task_row(task) for task in tasks], override_num_blocks=len(tasks))
-    tagged = rows.map_batches(TagFilesActor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
-                              num_cpus=threads,
-                              fn_constructor_kwargs={"model_dir": str(model_dir), "options": asdict(options),
-                                                     "threads": threads})
+    tagged = rows.map_batches(
+        TagFilesActor,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=threads,
+        fn_constructor_kwargs={"model_dir": str(model_dir), "options": asdict(options), "threads": threads},
+    )
     for row in tagged.iter_rows():
         result = FileResult(**{f.name: row[f.name] for f in fields(FileResult)})
         on_words(result.words)
@@ -49,15 +53,21 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError("--engine ray needs Ray: pip install 'tagger[ray]'") from None
+        raise ConfigError(f"{setting('engine', 'ray')} needs Ray: pip install 'tagger[ray]'") from None
     return ray
 
 
 def task_row(task: FileTask) -> dict[str, str]:
     """A task as plain strings: what crosses to the actors is data, not our objects."""
-    return {"input": str(task.input.path), "input_relative": str(task.input.relative), "format": task.input.format,
-            "output": str(task.output), "output_format": task.output_format, "relative": task.relative,
-            "fingerprint": task.fingerprint}
+    return {
+        "input": str(task.input.path),
+        "input_relative": str(task.input.relative),
+        "format": task.input.format,
+        "output": str(task.output),
+        "output_format": task.output_format,
+        "relative": task.relative,
+        "fingerprint": task.fingerprint,
+    }
 
 
 def row_task(row: dict[str, Any]) -> FileTask:
@@ -74,7 +84,6 @@ class TagFilesActor:
 
         from tagger.annotate import Tagger
 
-        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256")  # as the CLI sets it: bounded memory
         torch.set_num_threads(threads)
         self.options = BatchOptions(**options)
         self.tagger = Tagger.load(model_dir, device=self.options.device, quantize=self.options.quantize)

@@ -7,17 +7,19 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from tagger.atomic import file_in_the_way, remove_temporaries
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
-from tagger.atomic import file_in_the_way, remove_temporaries
 from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
-from tagger.errors import ConfigError
-from tagger.outputs import default_output_format, output_suffix
+from tagger.errors import ConfigError, setting
+from tagger.outputs import output_suffix
+from tagger.runtime import usable_cpus
 
 WORKER_DONE = "done"
 # Measured on 2 cores (1M words in 101 files): 2 workers of 1 thread 29,200 words/s, 1 worker of 2 threads 25,200.
@@ -34,8 +36,9 @@ class Listener:
     finished: Callable[[FileResult], None] = lambda result: None
 
 
-def annotate_folder(model_dir: Path, names: list[str], out_dir: Path, options: BatchOptions,
-                    listener: Listener = Listener()) -> list[FileResult]:
+def annotate_folder(
+    model_dir: Path, names: list[str], out_dir: Path, options: BatchOptions, listener: Listener = Listener()
+) -> list[FileResult]:
     """Tag every input into ``out_dir``, mirroring the input tree; outputs already done are skipped."""
     check_folders(names, out_dir)
     inputs = find_inputs(names, options.input_format, exclude=out_dir)
@@ -65,18 +68,25 @@ def check_folders(names: list[str], out_dir: Path) -> None:
     """Before any work: ``out_dir`` can be a folder, and is not an input folder or inside one."""
     blocker = file_in_the_way(out_dir)
     if blocker == out_dir:
-        raise ConfigError(f"--out {out_dir} is a file; --out names a folder for the outputs (-o FILE writes "
-                          "one output file)")
+        raise ConfigError(
+            f"{setting('out_dir', out_dir)} is a file; {setting('out_dir')} names a folder for the "
+            f"outputs ({setting('output', 'FILE')} writes one output file)"
+        )
     if blocker is not None:
-        raise ConfigError(f"--out {out_dir}: {blocker} is a file, not a folder; choose another --out")
+        raise ConfigError(
+            f"{setting('out_dir', out_dir)}: {blocker} is a file, not a folder; choose another {setting('out_dir')}"
+        )
     for name in names:
         if Path(name).is_dir() and Path(name).resolve().is_relative_to(out_dir.resolve()):
-            raise ConfigError(f"--out {out_dir} is or contains the input folder {name}: outputs would overwrite "
-                              "the input files or mix with them; choose another --out")
+            raise ConfigError(
+                f"{setting('out_dir', out_dir)} is or contains the input folder {name}: outputs would "
+                f"overwrite the input files or mix with them; choose another {setting('out_dir')}"
+            )
 
 
-def plan(inputs: list[InputFile], out_dir: Path, options: BatchOptions, manifest: Manifest, job: str
-         ) -> tuple[list[FileTask], list[FileResult]]:
+def plan(
+    inputs: list[InputFile], out_dir: Path, options: BatchOptions, manifest: Manifest, job: str
+) -> tuple[list[FileTask], list[FileResult]]:
     """Tasks still to do, and results for the outputs that are done and current."""
     tasks = [output_task(file, out_dir, options) for file in inputs]
     check_outputs(tasks, inputs)
@@ -88,15 +98,17 @@ def plan(inputs: list[InputFile], out_dir: Path, options: BatchOptions, manifest
         if not options.overwrite and manifest.is_current(task.output, task.relative, task.fingerprint, job):
             skipped.append(FileResult(str(task.input.path), str(task.output), "skipped", 0, "already done"))
         elif task.output.exists() and not options.overwrite and not manifest.owns(task.relative):
-            raise ConfigError(f"{task.output} exists and was not written by tagger tag into this folder; "
-                              "pass --overwrite to replace it or choose another --out")
+            raise ConfigError(
+                f"{task.output} exists and was not written by tagger tag into this folder; "
+                f"pass {setting('overwrite', True)} to replace it or choose another {setting('out_dir')}"
+            )
         else:
             todo.append(task)
     return todo, skipped
 
 
 def output_task(file: InputFile, out_dir: Path, options: BatchOptions) -> FileTask:
-    output_format = default_output_format(file.format) if options.output_format == "auto" else options.output_format
+    output_format = options.output_format_for(file.format)
     relative = output_relative(file.relative, output_suffix(output_format))
     return FileTask(file, out_dir / relative, output_format, relative.as_posix())
 
@@ -114,15 +126,20 @@ def check_outputs(tasks: list[FileTask], inputs: list[InputFile]) -> None:
     for task in tasks:
         target = task.output.resolve()
         if target in sources:
-            raise ConfigError(f"{task.output} would overwrite the input {task.input.path}; choose another --out")
+            raise ConfigError(
+                f"{task.output} would overwrite the input {task.input.path}; choose another {setting('out_dir')}"
+            )
         if target in seen:
-            raise ConfigError(f"{seen[target].input.path} and {task.input.path} would both be written to "
-                              f"{task.output}; tag them into different --out folders")
+            raise ConfigError(
+                f"{seen[target].input.path} and {task.input.path} would both be written to "
+                f"{task.output}; tag them into different {setting('out_dir')} folders"
+            )
         seen[target] = task
 
 
-def run_tasks(model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
-              ) -> Iterator[tuple[FileResult, FileTask]]:
+def run_tasks(
+    model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
+) -> Iterator[tuple[FileResult, FileTask]]:
     """(result, task) pairs as files finish: in this process, or spread over ``options.workers`` processes."""
     by_input = {str(task.input.path): task for task in tasks}
     if options.engine == "ray":
@@ -149,7 +166,7 @@ def auto_workers(device: str) -> int:
 
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
         return 1
-    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+    return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
 
 
 def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:
@@ -165,14 +182,19 @@ def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:
     return [sorted(share, key=lambda t: order[id(t)]) for share in shares if share]
 
 
-def run_in_workers(model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
-                   ) -> Iterator[FileResult]:
+def run_in_workers(
+    model_dir: Path, tasks: list[FileTask], options: BatchOptions, listener: Listener
+) -> Iterator[FileResult]:
     context = multiprocessing.get_context("spawn")  # not fork: a forked process inherits torch's thread pools
     messages = context.Queue()
     shares = split_work(tasks, options.workers)
-    threads = max(1, (os.cpu_count() or 1) // len(shares))
-    processes = [context.Process(target=worker_main, args=(model_dir, share, options, threads, messages, os.getpid()),
-                                 daemon=True) for share in shares]
+    threads = max(1, usable_cpus() // len(shares))
+    processes = [
+        context.Process(
+            target=worker_main, args=(model_dir, share, options, threads, messages, os.getpid()), daemon=True
+        )
+        for share in shares
+    ]
     running = len(processes)
     try:
         with sigint_ignored_by_children():
@@ -222,8 +244,9 @@ def sigint_ignored_by_children() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def worker_main(model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any,
-                parent: int) -> None:
+def worker_main(
+    model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any, parent: int
+) -> None:
     """One worker process: tag ``tasks`` and report over ``messages``. It ignores SIGINT (the parent, which
     a Ctrl-C interrupts, stops it) and ends quietly on a KeyboardInterrupt that reaches it anyway."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -233,8 +256,9 @@ def worker_main(model_dir: Path, tasks: list[FileTask], options: BatchOptions, t
         return
 
 
-def tag_in_worker(model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any,
-                  parent: int) -> None:
+def tag_in_worker(
+    model_dir: Path, tasks: list[FileTask], options: BatchOptions, threads: int, messages: Any, parent: int
+) -> None:
     import traceback
 
     import torch

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.table import Table
 
+from tagger.cli.tables import number, path, print_table, text
+from tagger.evaluation import percent
 from tagger.model_info import ModelInfo, read_model_info
 
 
@@ -24,13 +26,14 @@ def run_info(model_dir: Path, json_output: bool, show_card: bool = True) -> None
 
 
 def print_info(console: Console, info: ModelInfo, show_card: bool = True) -> None:
-    console.print(overview_table(info))
+    print_table(console, overview_table(info))
     scores = scores_table(info.metrics)
     if scores.row_count:
-        console.print(scores)
-    console.print(f"labels ({len(info.labels)}, scheme {info.scheme}): {escape(' '.join(info.labels))}",
-                  highlight=False)
-    console.print(config_table(info.config))
+        print_table(console, scores)
+    console.print(
+        f"labels ({len(info.labels)}, scheme {info.scheme}): {escape(' '.join(info.labels))}", highlight=False
+    )
+    print_table(console, config_table(info.config))
     if show_card:
         console.print(Rule("model card (README.md)"))
         console.print(Markdown(info.card) if info.card else "no model card (README.md) in this directory")
@@ -51,8 +54,8 @@ def overview_table(info: ModelInfo) -> Table:
         ("weights sha256", info.weights_sha256),
     ]
     table = Table(title=escape(info.path), show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("what", style="bold", no_wrap=True)
+    text(table, "value")
     for name, value in rows:
         table.add_row(name, escape(str(value)))
     return table
@@ -65,29 +68,31 @@ def minutes(seconds: float | None) -> str:
 def scores_table(metrics: dict[str, Any]) -> Table:
     """dev and test as metrics.json holds them: the entity F1s for span models, token accuracy always."""
     table = Table(title="scores (metrics.json)")
-    for column in ("split", "entity F1 (conlleval)", "strict IOB2 F1", "token accuracy", "sentences", "words"):
-        table.add_column(column, justify="left" if column == "split" else "right")
+    text(table, "split")
+    for column in ("entity F1 (conlleval)", "strict IOB2 F1", "token accuracy", "sentences", "words"):
+        number(table, column)
     for split in ("dev", "test"):
         evaluation = metrics.get(split)
         if evaluation:
-            table.add_row(split, micro_f1(evaluation.get("conlleval")), micro_f1(evaluation.get("strict")),
-                          pct(evaluation.get("token_accuracy")), f"{evaluation.get('sentences', 0):,}",
-                          f"{evaluation.get('words', 0):,}")
+            table.add_row(
+                split,
+                micro_f1(evaluation.get("conlleval")),
+                micro_f1(evaluation.get("strict")),
+                percent(evaluation.get("token_accuracy")),
+                f"{evaluation.get('sentences', 0):,}",
+                f"{evaluation.get('words', 0):,}",
+            )
     return table
 
 
 def micro_f1(report: dict[str, Any] | None) -> str:
-    return pct(report["micro"]["f1"]) if report else "—"
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.2f}"
+    return percent(report["micro"]["f1"]) if report else "—"  # no entity report: a model of labels
 
 
 def config_table(config: dict[str, Any]) -> Table:
     table = Table(title="configuration (config.json)")
-    table.add_column("setting")
-    table.add_column("value")
+    table.add_column("setting", no_wrap=True)
+    path(table, "value")
     for section, settings in config.items():
         for key, value in settings.items():
             table.add_row(f"{section}.{key}", escape(json.dumps(value, ensure_ascii=False)))

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tagger.config import Config
-from tagger.training import (DataSource, EpochRecord, SeedsResult, StepInfo, TrainingResult, TrainingStart, describe,
-                             run_seeds, run_training)
+from tagger.cli.tables import number, print_table, text
+from tagger.evaluation import percent
+from tagger.training import (
+    EpochRecord,
+    SeedsResult,
+    StepInfo,
+    TrainingResult,
+    TrainingStart,
+    describe,
+    reports_progress,
+)
 
 
-def run_train(console: Console, source: DataSource, out: Path, config: Config, seeds: int, overwrite: bool,
-              resume: bool = False) -> None:
-    if seeds == 1:
-        events = run_training(config, source, out, overwrite, resume)
-    else:
-        events = run_seeds(config, source, out, seeds, overwrite, resume)
-    if int(os.environ.get("RANK", "0")) != 0:  # a data-parallel rank other than the first: rank 0 reports
+def print_training(console: Console, events: Iterable[Any]) -> None:
+    """Run the training ``events`` to the end, rendering them (in the one process that reports)."""
+    if not reports_progress():  # a data-parallel rank other than the first: rank 0 reports
         for _ in events:
             pass
         return
-    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[wps]:,.0f} words/s"),
-                        TimeRemainingColumn(), console=console, transient=True)
+    progress = Progress(
+        TextColumn("epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TextColumn("{task.fields[wps]:,.0f} words/s"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
     task_id, words, started = None, 0, 0.0
     with progress:
         for event in events:
@@ -47,8 +58,10 @@ def run_train(console: Console, source: DataSource, out: Path, config: Config, s
             elif isinstance(event, TrainingResult):
                 print_result(console, event)
             elif isinstance(event, SeedsResult):
-                console.print(f"{describe(event.summary)}; best dev: seed {event.best_seed}, copied to {event.out_dir}",
-                              highlight=False)
+                console.print(
+                    f"{describe(event.summary)}; best dev: seed {event.best_seed}, copied to {event.out_dir}",
+                    highlight=False,
+                )
 
 
 def print_start(console: Console, start: TrainingStart) -> None:
@@ -56,43 +69,62 @@ def print_start(console: Console, start: TrainingStart) -> None:
         repaired = f", {report.repaired} tags repaired" if report.repaired else ""
         skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
         lines = "".join(f", {kind}: {count:,}" for kind, count in sorted(report.repaired_lines.items()))
-        console.print(f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
-                      f"scheme {report.scheme}{repaired}{skipped}{lines}", highlight=False)
+        console.print(
+            f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
+            f"scheme {report.scheme}{repaired}{skipped}{lines}",
+            highlight=False,
+        )
     if start.vectors:
         console.print(start.vectors, highlight=False)
-    console.print(f"task {start.task}: {len(start.labels)} labels, {start.vocab_words:,} words in vocabulary, "
-                  f"{start.parameters:,} parameters, device {start.device}", highlight=False)
+    console.print(
+        f"task {start.task}: {len(start.labels)} labels, {start.vocab_words:,} words in vocabulary, "
+        f"{start.parameters:,} parameters, device {start.device}",
+        highlight=False,
+    )
     if start.resumed_after:
         console.print(f"resumed from the checkpoint of epoch {start.resumed_after}", highlight=False)
-    console.print(f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False)
+    console.print(
+        f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False
+    )
 
 
 def epoch_line(record: EpochRecord) -> str:
     mark = " *" if record.improved else ""
-    return (f"{record.epoch:>5} {record.loss:>8.4f} {record.lr:>8.5f} {100 * record.dev_score:>7.2f} "
-            f"{100 * record.best_score:>7.2f} {record.seconds:>6.0f}s {record.words_per_second:>9,.0f}{mark}")
+    return (
+        f"{record.epoch:>5} {record.loss:>8.4f} {record.lr:>8.5f} {100 * record.dev_score:>7.2f} "
+        f"{100 * record.best_score:>7.2f} {record.seconds:>6.0f}s {record.words_per_second:>9,.0f}{mark}"
+    )
 
 
 def print_result(console: Console, result: TrainingResult) -> None:
     table = Table(title=f"best epoch {result.best_epoch}, {result.seconds / 60:.1f} min → {result.out_dir}")
-    for column in ("split", "headline", "strict IOB2 F1", "token accuracy"):
-        table.add_column(column, justify="right")
+    text(table, "split")
+    for column in ("headline", "strict IOB2 F1", "token accuracy"):
+        number(table, column)
     for split, evaluation in (("dev", result.dev), ("test", result.test)):
         if evaluation is None:
             continue
         if evaluation.task == "spans":
-            headline = f"F1 {100 * evaluation.conlleval.micro.f1:.2f} (conlleval)"
-            strict = f"{100 * evaluation.strict.micro.f1:.2f}"
+            headline = f"F1 {evaluation.conlleval.micro.percents()[2]} (conlleval)"
+            strict = evaluation.strict.micro.percents()[2]
         else:
-            headline, strict = f"accuracy {100 * evaluation.token_accuracy:.2f}", "—"
-        table.add_row(split, headline, strict, f"{100 * evaluation.token_accuracy:.2f}")
-    console.print(table)
+            headline, strict = f"accuracy {percent(evaluation.token_accuracy)}", "—"
+        table.add_row(split, headline, strict, percent(evaluation.token_accuracy))
+    print_table(console, table)
 
 
 def relaunch_distributed(processes: int, argv: list[str]) -> int:
     """``tagger train ... --distributed N``: the same command in N processes started by torchrun on this machine."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-               "-m", "tagger", *without_distributed_option(argv)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        "-m",
+        "tagger",
+        *without_distributed_option(argv),
+    ]
     return subprocess.run(command).returncode
 
 

@@ -17,7 +17,7 @@ from tagger.config import CorpusConfig
 from tagger.corpus.lines import read_lines
 from tagger.corpus.sentence import Sentence, opens_document
 from tagger.corpus.writing import check_sentence, refuse, text_problem
-from tagger.errors import CorpusFormatError
+from tagger.errors import CorpusFormatError, setting
 
 DOCSTART = "-DOCSTART-"
 MISSING_TAGS = ("", "_")
@@ -46,8 +46,9 @@ class _Columns:
         tag = fields[self.tag_index].strip(" ")
         if self.tags_required and tag in MISSING_TAGS:
             found = f"missing tag {tag!r} for word {word!r}"
-            raise CorpusFormatError(self.path, line_no, found, f"a tag in column {self.tag_index}",
-                                    "tags are needed to train and evaluate")
+            raise CorpusFormatError(
+                self.path, line_no, found, f"a tag in column {self.tag_index}", "tags are needed to train and evaluate"
+            )
         return word, tag
 
     def _fields(self, text: str, line_no: int) -> list[str]:
@@ -57,9 +58,13 @@ class _Columns:
                 fields.pop()  # trailing whitespace, not an extra column
             return fields
         if "\t" in text.strip(" \t"):
-            raise CorpusFormatError(self.path, line_no, f"a tab in {text!r}",
-                                    f"columns separated by spaces as on line {self.first_line}",
-                                    "use one separator throughout the file")
+            raise CorpusFormatError(
+                self.path,
+                line_no,
+                f"a tab in {text!r}",
+                f"columns separated by spaces as on line {self.first_line}",
+                "use one separator throughout the file",
+            )
         return _space_fields(text)
 
     def _wrong_count(self, fields: list[str], text: str, line_no: int) -> None:
@@ -81,13 +86,23 @@ def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tag
     count = len(fields)
     if count == 1:
         if tags_required:
-            raise CorpusFormatError(path, line_no, f"1 column in {text!r} (no tag column)",
-                                    "word and tag columns", "tags are needed to train and evaluate")
+            raise CorpusFormatError(
+                path,
+                line_no,
+                f"1 column in {text!r} (no tag column)",
+                "word and tag columns",
+                "tags are needed to train and evaluate",
+            )
         return _Columns(path, tabs, count, None, line_no, tags_required)
     tag_index = config.tag_column if config.tag_column >= 0 else count + config.tag_column
     if not 0 < tag_index < count:
-        raise CorpusFormatError(path, line_no, f"{count} columns (no tag column {config.tag_column})",
-                                f"a tag column between 1 and {count - 1}", "choose the column with --tag-column N")
+        raise CorpusFormatError(
+            path,
+            line_no,
+            f"{count} columns (no tag column {config.tag_column})",
+            f"a tag column between 1 and {count - 1}",
+            f"choose the column with {setting('corpus.tag_column', 'N')}",
+        )
     return _Columns(path, tabs, count, tag_index, line_no, tags_required)
 
 
@@ -100,8 +115,13 @@ def _is_docstart(text: str) -> bool:
     return text.startswith(DOCSTART) and text.split(maxsplit=1)[0] == DOCSTART
 
 
-def read_conll(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-               tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+def read_conll(
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
+) -> Iterator[Sentence]:
     """Yield the sentences of a CoNLL column file, tags exactly as written; ``repairs`` as for ``read_lines``."""
     name = str(path)
     columns: _Columns | None = None

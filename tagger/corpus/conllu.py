@@ -48,8 +48,13 @@ class _SentenceBuilder:
         self.started = self.in_word_lines = True
         fields = text.rstrip(" ").split("\t")
         if len(fields) != COLUMNS:
-            raise CorpusFormatError(self.path, line_no, f"{len(fields)} columns in {text!r}",
-                                    f"{COLUMNS} tab-separated columns", "CoNLL-U separates columns with tabs")
+            raise CorpusFormatError(
+                self.path,
+                line_no,
+                f"{len(fields)} columns in {text!r}",
+                f"{COLUMNS} tab-separated columns",
+                "CoNLL-U separates columns with tabs",
+            )
         token_id = fields[0]
         if token_id.isascii() and token_id.isdigit():
             self._add_word(int(token_id), fields, line_no)
@@ -68,8 +73,13 @@ class _SentenceBuilder:
             raise CorpusFormatError(self.path, line_no, f"an empty FORM for id {token_id}", "a word in column 2")
         if self.tags_required and tag in ("", "_"):
             column = "UPOS" if self.tag_index == 3 else "XPOS"
-            raise CorpusFormatError(self.path, line_no, f"missing {column} {tag!r} for word {form!r}",
-                                    f"a tag in the {column} column", "tags are needed to train and evaluate")
+            raise CorpusFormatError(
+                self.path,
+                line_no,
+                f"missing {column} {tag!r} for word {form!r}",
+                f"a tag in the {column} column",
+                "tags are needed to train and evaluate",
+            )
         if not self.words:
             self.start = line_no
         self.words.append(form)
@@ -83,8 +93,12 @@ class _SentenceBuilder:
         if last_id <= first_id:
             self._bad_id(token_id, line_no, "a range whose end is after its start")
         if first_id <= self.range_end:  # checked before the next-id rule, which overlaps can pass
-            self._bad_id(token_id, line_no, f"a range after id {self.range_end}, where the range on line "
-                                            f"{self.range_line} ends (ranges cannot overlap)")
+            self._bad_id(
+                token_id,
+                line_no,
+                f"a range after id {self.range_end}, where the range on line "
+                f"{self.range_line} ends (ranges cannot overlap)",
+            )
         if first_id != len(self.words) + 1:
             self._bad_id(token_id, line_no, f"a range starting at the next word id {len(self.words) + 1}")
         self.range_end, self.range_line = last_id, line_no
@@ -106,8 +120,13 @@ class _SentenceBuilder:
         return Sentence(self.words, tags, self.path, self.start, self.metadata)
 
 
-def read_conllu(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+def read_conllu(
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
+) -> Iterator[Sentence]:
     """Yield every sentence (zero-word ones too; callers skip them), tags from UPOS or XPOS;
     ``repairs`` counts what is read leniently (see ``read_lines``, and comments inside a sentence)."""
     name = str(path)

@@ -22,7 +22,7 @@ from tagger.corpus.lines import CONTROL_CHARACTER, open_binary
 from tagger.corpus.sentence import Sentence, document_ids, drop_empty, opens_document
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.corpus.writing import check_sentence, text_problem, unencodable
-from tagger.errors import ConfigError, CorpusFormatError
+from tagger.errors import ConfigError, CorpusFormatError, setting
 from tagger.schemes import is_span_tag, is_span_tagset, tags_to_spans
 
 if TYPE_CHECKING:
@@ -38,12 +38,25 @@ EXPECTED_DOCBIN = "a file written by spaCy's DocBin.to_disk or `tagger convert`"
 # What DocBin.from_bytes and get_docs raise on bytes that are not a DocBin (bad zlib, msgpack or layout;
 # AttributeError: a field of the wrong type, such as flags that are not a dict; OverflowError: a token
 # attribute too large for its C type).
-BROKEN_DOCBIN = (ValueError, KeyError, TypeError, IndexError, ZeroDivisionError, AssertionError, AttributeError,
-                 OverflowError)
+BROKEN_DOCBIN = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    ZeroDivisionError,
+    AssertionError,
+    AttributeError,
+    OverflowError,
+)
 
 
-def read_docbin(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+def read_docbin(
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
+) -> Iterator[Sentence]:
     """Yield the sentences of every Doc; the first sentence of each Doc opens a document.
 
     Sentences have ``line`` 0 (a binary file has no lines); errors name the doc and token instead.
@@ -55,9 +68,13 @@ def read_docbin(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
     annotated = any(doc.has_annotation(ANNOTATION[attr]) for doc in docs)
     if tags_required and not annotated:
         found = f"no entities and no token.{TOKEN_FIELD[attr]} annotation in {len(docs)} docs"
-        raise CorpusFormatError(name, 0, found,
-                                "doc.ents, token.pos_ (corpus.tag_field=upos) or token.tag_ (corpus.tag_field=xpos)",
-                                "tags are needed to train and evaluate")
+        raise CorpusFormatError(
+            name,
+            0,
+            found,
+            "doc.ents, token.pos_ (corpus.tag_field=upos) or token.tag_ (corpus.tag_field=xpos)",
+            "tags are needed to train and evaluate",
+        )
     for doc_index, doc in enumerate(docs):
         yield from _doc_sentences(doc, doc_index, name, attr if annotated else None, tags_required)
 
@@ -69,8 +86,13 @@ def _read_docs(path: str | Path) -> list[Doc]:
     try:
         return list(DocBin().from_bytes(data).get_docs(blank_vocab()))
     except BROKEN_DOCBIN:
-        raise CorpusFormatError(str(path), 0, NOT_A_DOCBIN, EXPECTED_DOCBIN,
-                                "if it is a text corpus, pass --set corpus.format=conll, conllu or jsonl") from None
+        raise CorpusFormatError(
+            str(path),
+            0,
+            NOT_A_DOCBIN,
+            EXPECTED_DOCBIN,
+            f"if it is a text corpus, pass {setting('corpus.format', 'conll')}, conllu or jsonl",
+        ) from None
 
 
 def _read_bytes(path: str | Path) -> bytes:
@@ -177,12 +199,16 @@ def _choose_attribute(sentences: Sequence[Sentence], attr: str) -> str:
         return spacy_attribute(labels, "spans" if is_span_tagset(labels) else "labels")
     if attr == "ents" and not is_span_tagset(labels):
         bad = next(tag for tag in labels if not is_span_tag(tag))
-        raise ConfigError(f"attr 'ents': tag {bad!r} is not a span tag (O, B-X, I-X, E-X, S-X); "
-                          "use attr 'tag' or 'pos' for word labels")
+        raise ConfigError(
+            f"attr 'ents': tag {bad!r} is not a span tag (O, B-X, I-X, E-X, S-X); "
+            "use attr 'tag' or 'pos' for word labels"
+        )
     if attr == "pos" and not_universal_pos(labels):
         bad = not_universal_pos(labels)[0]
-        raise ConfigError(f"attr 'pos': tag {bad!r} is not a Universal POS tag (token.pos_ holds only those); "
-                          "use attr 'tag' for other tag sets")
+        raise ConfigError(
+            f"attr 'pos': tag {bad!r} is not a Universal POS tag (token.pos_ holds only those); "
+            "use attr 'tag' for other tag sets"
+        )
     return attr
 
 
@@ -219,10 +245,12 @@ def _set_entities(doc: Doc, sentences: list[Sentence]) -> None:
     entities, missing, offset = [], [], 0
     for sentence in sentences:
         if sentence.tags:
-            entities += [Span(doc, offset + start, offset + end, label=label)
-                         for label, start, end in tags_to_spans(sentence.tags)]
+            entities += [
+                Span(doc, offset + start, offset + end, label=label)
+                for label, start, end in tags_to_spans(sentence.tags)
+            ]
         else:
-            missing.append(doc[offset:offset + len(sentence.words)])  # untagged: unknown, not "O"
+            missing.append(doc[offset : offset + len(sentence.words)])  # untagged: unknown, not "O"
         offset += len(sentence.words)
     doc.set_ents(entities, missing=missing, default="outside")
 

@@ -11,7 +11,7 @@ from tagger.config import CorpusConfig
 from tagger.corpus.reading import read_corpus
 from tagger.corpus.sentence import CorpusReport, Sentence
 from tagger.corpus.tagsets import TagProblem, normalize_tags
-from tagger.errors import ConfigError, CorpusFormatError
+from tagger.errors import ConfigError, CorpusFormatError, setting
 
 if TYPE_CHECKING:
     import datasets
@@ -19,10 +19,17 @@ if TYPE_CHECKING:
 SAVED_MARKERS = ("dataset_dict.json", "dataset_info.json", "state.json")
 
 
-def load_corpus(train: str | Path | None = None, validation: str | Path | None = None,
-                test: str | Path | None = None, *, name: str | None = None, hub_config: str | None = None,
-                word_column: str = "tokens", tag_column: str = "ner_tags",
-                config: CorpusConfig = CorpusConfig()) -> "datasets.DatasetDict":
+def load_corpus(
+    train: str | Path | None = None,
+    validation: str | Path | None = None,
+    test: str | Path | None = None,
+    *,
+    name: str | None = None,
+    hub_config: str | None = None,
+    word_column: str = "tokens",
+    tag_column: str = "ner_tags",
+    config: CorpusConfig = CorpusConfig(),
+) -> datasets.DatasetDict:
     """Local files (any of train/validation/test) or a dataset ``name`` -> DatasetDict(words, tags).
 
     ``name`` may be a hub name, a local directory of data files (read by ``load_dataset``) or a
@@ -40,11 +47,12 @@ def load_corpus(train: str | Path | None = None, validation: str | Path | None =
     return _load_named(name, hub_config, word_column, tag_column, config)
 
 
-def _load_files(files: dict[str, str | Path], config: CorpusConfig) -> "datasets.DatasetDict":
+def _load_files(files: dict[str, str | Path], config: CorpusConfig) -> datasets.DatasetDict:
     import datasets
 
-    features = datasets.Features({"words": datasets.List(datasets.Value("string")),
-                                  "tags": datasets.List(datasets.Value("string"))})
+    features = datasets.Features(
+        {"words": datasets.List(datasets.Value("string")), "tags": datasets.List(datasets.Value("string"))}
+    )
     splits = {}
     for split, path in files.items():
         sentences, _ = read_corpus(path, config)
@@ -53,8 +61,9 @@ def _load_files(files: dict[str, str | Path], config: CorpusConfig) -> "datasets
     return datasets.DatasetDict(splits)
 
 
-def _load_named(name: str, hub_config: str | None, word_column: str, tag_column: str,
-                config: CorpusConfig) -> "datasets.DatasetDict":
+def _load_named(
+    name: str, hub_config: str | None, word_column: str, tag_column: str, config: CorpusConfig
+) -> datasets.DatasetDict:
     import datasets
 
     loaded = _fetch(name, hub_config)
@@ -78,8 +87,9 @@ def _fetch(name: str, hub_config: str | None) -> Any:
             return datasets.load_from_disk(name)
         return datasets.load_dataset(name, hub_config)
     except Exception as error:  # datasets raises many types; the user needs one clear line
-        raise ConfigError(f"cannot load dataset '{name}'"
-                          f"{f' (config {hub_config})' if hub_config else ''}: {error}") from None
+        raise ConfigError(
+            f"cannot load dataset '{name}'{f' (config {hub_config})' if hub_config else ''}: {error}"
+        ) from None
 
 
 def _is_saved_dataset(name: str) -> bool:
@@ -89,10 +99,12 @@ def _is_saved_dataset(name: str) -> bool:
 
 def _check_columns(dataset: Any, source: str, word_column: str, tag_column: str) -> None:
     available = ", ".join(dataset.column_names)
-    for role, column, option in (("word", word_column, "--word-column"), ("tag", tag_column, "--tag-column-name")):
+    for role, column, option in (("word", word_column, "word_column"), ("tag", tag_column, "tag_column_name")):
         if column not in dataset.column_names:
-            raise ConfigError(f"{source}: no {role} column '{column}' (available columns: {available}); "
-                              f"name it with {option}")
+            raise ConfigError(
+                f"{source}: no {role} column '{column}' (available columns: {available}); "
+                f"name it with {setting(option)}"
+            )
 
 
 def _tag_strings(dataset: Any, tag_column: str) -> list[list[str]]:
@@ -106,19 +118,25 @@ def _tag_strings(dataset: Any, tag_column: str) -> list[list[str]]:
     return [[str(tag) for tag in row] for row in rows]
 
 
-def _build_dataset_dict(splits: dict[str, tuple[str, list, list]], config: CorpusConfig) -> "datasets.DatasetDict":
+def _build_dataset_dict(splits: dict[str, tuple[str, list, list]], config: CorpusConfig) -> datasets.DatasetDict:
     import datasets
 
-    features = datasets.Features({"words": datasets.List(datasets.Value("string")),
-                                  "tags": datasets.List(datasets.Value("string"))})
+    features = datasets.Features(
+        {"words": datasets.List(datasets.Value("string")), "tags": datasets.List(datasets.Value("string"))}
+    )
     built = {}
     for split, (source, words, tags) in splits.items():
         _check_rows(source, words, tags)
         try:
             tags, _, _ = normalize_tags(tags, config.scheme)
         except TagProblem as problem:
-            raise CorpusFormatError(source, problem.sentence_index + 1, problem.message,
-                                    "a tag valid in the corpus scheme", "row numbers count from 1") from None
+            raise CorpusFormatError(
+                source,
+                problem.sentence_index + 1,
+                problem.message,
+                "a tag valid in the corpus scheme",
+                "row numbers count from 1",
+            ) from None
         built[split] = datasets.Dataset.from_dict({"words": words, "tags": tags}, features=features)
     return datasets.DatasetDict(built)
 
@@ -131,20 +149,36 @@ def _check_rows(source: str, words: list, tags: list[list[str]]) -> None:
             raise CorpusFormatError(source, row, f"{len(row_words)} words but {len(row_tags)} tags", "one tag per word")
 
 
-def read_dataset_splits(name: str, hub_config: str | None = None, word_column: str = "tokens",
-                        tag_column: str = "ner_tags", config: CorpusConfig = CorpusConfig()
-                        ) -> dict[str, tuple[list[Sentence], CorpusReport]]:
+def read_dataset_splits(
+    name: str,
+    hub_config: str | None = None,
+    word_column: str = "tokens",
+    tag_column: str = "ner_tags",
+    config: CorpusConfig = CorpusConfig(),
+) -> dict[str, tuple[list[Sentence], CorpusReport]]:
     """A dataset by name as ``Sentence`` lists per split, as training reads files; ``line`` is the row."""
     from tagger.schemes import detect_scheme
 
-    loaded = load_corpus(name=name, hub_config=hub_config, word_column=word_column, tag_column=tag_column,
-                         config=config)
+    loaded = load_corpus(
+        name=name, hub_config=hub_config, word_column=word_column, tag_column=tag_column, config=config
+    )
     splits = {}
     for split, dataset in loaded.items():
         source = f"{name}[{split}]"
-        sentences = [Sentence(words, tags, source, row) for row, (words, tags)
-                     in enumerate(zip(dataset["words"], dataset["tags"]), start=1) if words]
-        report = CorpusReport(source, "dataset", len(sentences), sum(len(s.words) for s in sentences), 1,
-                              detect_scheme(s.tags for s in sentences), 0, len(dataset) - len(sentences))
+        sentences = [
+            Sentence(words, tags, source, row)
+            for row, (words, tags) in enumerate(zip(dataset["words"], dataset["tags"]), start=1)
+            if words
+        ]
+        report = CorpusReport(
+            source,
+            "dataset",
+            len(sentences),
+            sum(len(s.words) for s in sentences),
+            1,
+            detect_scheme(s.tags for s in sentences),
+            0,
+            len(dataset) - len(sentences),
+        )
         splits[split] = (sentences, report)
     return splits

@@ -19,8 +19,13 @@ WRITTEN_KEYS = ("words", "tags")  # what write_jsonl writes itself: metadata of 
 EXPECTED = 'one JSON object per line like {"words": ["Paris"], "tags": ["B-LOC"]}'
 
 
-def read_jsonl(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-               tags_required: bool = True, repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+def read_jsonl(
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
+) -> Iterator[Sentence]:
     """Yield one sentence per non-blank line; other string or number fields go to metadata;
     ``repairs`` as for ``read_lines``."""
     name = str(path)
@@ -30,8 +35,9 @@ def read_jsonl(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
-            raise CorpusFormatError(name, line_no, f"invalid JSON ({error.msg} at column {error.colno})",
-                                    EXPECTED) from None
+            raise CorpusFormatError(
+                name, line_no, f"invalid JSON ({error.msg} at column {error.colno})", EXPECTED
+            ) from None
         except RecursionError:  # valid JSON, but nested deeper than Python's recursion limit
             raise CorpusFormatError(name, line_no, "JSON nested too deeply to read", EXPECTED) from None
         except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
@@ -50,8 +56,11 @@ def _record_to_sentence(record: Any, path: str, line_no: int, tags_required: boo
         if not word or CONTROL_CHARACTER.search(word):
             raise CorpusFormatError(path, line_no, f"word {word!r}", "a non-empty word without control characters")
     tags = _read_tags(record, words, path, line_no, tags_required)
-    metadata = {key: str(value) for key, value in record.items()
-                if key not in (word_key, "tags") and isinstance(value, (str, int, float))}
+    metadata = {
+        key: str(value)
+        for key, value in record.items()
+        if key not in (word_key, "tags") and isinstance(value, (str, int, float))
+    }
     _check_encodable([*words, *tags, *metadata, *metadata.values()], path, line_no)
     return Sentence(words, tags, path, line_no, metadata)
 
@@ -66,16 +75,26 @@ def _check_encodable(texts: list[str], path: str, line_no: int) -> None:
 def _read_tags(record: dict, words: list[str], path: str, line_no: int, tags_required: bool) -> list[str]:
     if "tags" not in record:
         if tags_required:
-            raise CorpusFormatError(path, line_no, f"keys {sorted(record)}", f'a "tags" list; {EXPECTED}',
-                                    "tags are needed to train and evaluate")
+            raise CorpusFormatError(
+                path,
+                line_no,
+                f"keys {sorted(record)}",
+                f'a "tags" list; {EXPECTED}',
+                "tags are needed to train and evaluate",
+            )
         return []
     tags = _string_list(record["tags"], "tags", path, line_no)
     if len(tags) != len(words):
         raise CorpusFormatError(path, line_no, f"{len(words)} words but {len(tags)} tags", "one tag per word")
     missing = [word for word, tag in zip(words, tags) if tag in ("", "_")]
     if tags_required and missing:
-        raise CorpusFormatError(path, line_no, f"a missing tag for word {missing[0]!r}", "a tag for every word",
-                                "tags are needed to train and evaluate")
+        raise CorpusFormatError(
+            path,
+            line_no,
+            f"a missing tag for word {missing[0]!r}",
+            "a tag for every word",
+            "tags are needed to train and evaluate",
+        )
     return tags
 
 

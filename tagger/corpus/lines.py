@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from tagger.errors import ConfigError, CorpusFormatError
+from tagger.errors import ConfigError, CorpusFormatError, setting
 
 # Tab is a column separator; every other C0/C1 control character in a word is corruption.
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Half a UTF-16 pair, as a JSON "\ud800" escape decodes: not text, and no UTF-8 file can hold it.
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-ENCODING_HINT = "pass --encoding latin-1 (or the file's encoding)"
+ENCODING_HINT = f"pass {setting('encoding', 'latin-1')} (or the file's encoding)"
 NUL_HINT = "a NUL byte, as binary files hold: check the path, or remove it from the file"
 # Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
 BYTE_ORDER_MARK = "byte-order mark dropped"
@@ -27,7 +27,7 @@ WHITESPACE_ONLY_LINE = "whitespace-only line read as blank"
 # What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
 CORRUPT_GZIP = (OSError, EOFError, zlib.error)
 # A file with a NUL byte this near its start is binary (git's test): text in UTF-8 or an 8-bit encoding has
-# none, and telling the owner of a PNG to try --encoding latin-1 would send them the wrong way.
+# none, and telling the owner of a PNG to try encoding latin-1 would send them the wrong way.
 BINARY_SNIFF_BYTES = 8000
 
 
@@ -54,8 +54,13 @@ def looks_binary(path: str | Path) -> bool:
 
 
 def binary_file_error(path: str | Path) -> CorpusFormatError:
-    return CorpusFormatError(str(path), 0, "a binary file (it holds NUL bytes), not text", "a text file",
-                             "check the path; UTF-16 text needs --encoding utf-16")
+    return CorpusFormatError(
+        str(path),
+        0,
+        "a binary file (it holds NUL bytes), not text",
+        "a text file",
+        f"check the path; UTF-16 text needs {setting('encoding', 'utf-16')}",
+    )
 
 
 def decoding_error(path: str | Path, line_no: int, found: str, codec: codecs.CodecInfo) -> CorpusFormatError:
@@ -65,8 +70,9 @@ def decoding_error(path: str | Path, line_no: int, found: str, codec: codecs.Cod
     return CorpusFormatError(str(path), line_no, found, f"{codec.name} text", ENCODING_HINT)
 
 
-def read_lines(path: str | Path, encoding: str = "utf-8",
-               repairs: Counter[str] | None = None) -> Iterator[tuple[int, str]]:
+def read_lines(
+    path: str | Path, encoding: str = "utf-8", repairs: Counter[str] | None = None
+) -> Iterator[tuple[int, str]]:
     """Yield ``(line_no, text)`` without line endings; line numbers are 1-based.
 
     CRLF, LF and lone CR all end a line. A UTF-8 byte-order mark is dropped rather than glued
@@ -86,8 +92,9 @@ def read_lines(path: str | Path, encoding: str = "utf-8",
         bad = CONTROL_CHARACTER.search(text)
         if bad:
             found = f"control character U+{ord(bad.group()):04X} in {text!r}"
-            raise CorpusFormatError(name, line_no, found, "printable text", NUL_HINT if bad.group() == "\x00"
-                                    else "remove it from the file")
+            raise CorpusFormatError(
+                name, line_no, found, "printable text", NUL_HINT if bad.group() == "\x00" else "remove it from the file"
+            )
         yield line_no, text
 
 

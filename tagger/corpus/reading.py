@@ -7,36 +7,26 @@ import dataclasses
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from tagger.config import CorpusConfig
-from tagger.corpus.conll import DOCSTART, read_conll
-from tagger.corpus.conllu import read_conllu
-from tagger.corpus.docbin import read_docbin
-from tagger.corpus.jsonl import read_jsonl
-from tagger.corpus.saved_dataset import is_saved_dataset, read_saved_dataset
+from tagger.corpus.conll import DOCSTART
+from tagger.corpus.formats import RAW_TEXT, RAW_TEXT_SUFFIX, corpus_format, suffix, suffix_format
 from tagger.corpus.lines import open_binary, read_lines
+from tagger.corpus.saved_dataset import is_saved_dataset
 from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document
 from tagger.corpus.tagsets import TagProblem, normalize_tags
-from tagger.errors import ConfigError, CorpusFormatError
+from tagger.errors import CorpusFormatError, setting
 
-Reader = Callable[..., Iterator[Sentence]]
-READERS: dict[str, Reader] = {"conll": read_conll, "conllu": read_conllu, "jsonl": read_jsonl, "spacy": read_docbin,
-                              "hf": read_saved_dataset}
-SUFFIX_FORMATS = {
-    ".conll": "conll", ".conll03": "conll", ".iob": "conll", ".bio": "conll", ".tsv": "conll",
-    ".conllu": "conllu", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-    ".spacy": "spacy",  # binary: known by its extension only, never sniffed
-}
 CONLLU_ID = re.compile(r"\d+(-\d+|\.\d+)?")
 SNIFF_BYTES = 65536
 SNIFF_LINES = 50
 
 
 def detect_format(path: str | Path) -> str:
-    """``conll`` | ``conllu`` | ``jsonl`` | ``spacy`` | ``text``, from the extension (``.gz`` stripped first),
-    else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
+    """A corpus format's name (``corpus.formats``) or ``text`` (raw text), from the extension (``.gz`` stripped
+    first), else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
     without a known extension (``eng.train``) default to CoNLL columns; a folder written by ``save_to_disk``
     is ``hf``."""
     if is_saved_dataset(path):
@@ -47,17 +37,7 @@ def detect_format(path: str | Path) -> str:
     sniffed = _sniff_format(_sample_lines(path))
     if sniffed:
         return sniffed
-    return "text" if _suffix(path) == ".txt" else "conll"
-
-
-def suffix_format(path: str | Path) -> str | None:
-    """The corpus format named by the extension (``.gz`` stripped first), or None."""
-    return SUFFIX_FORMATS.get(_suffix(path))
-
-
-def _suffix(path: str | Path) -> str:
-    name = str(path)
-    return Path(name[:-3] if name.endswith(".gz") else name).suffix.lower()
+    return RAW_TEXT if suffix(path) == RAW_TEXT_SUFFIX else "conll"
 
 
 def _sample_lines(path: str | Path) -> list[str]:
@@ -101,22 +81,31 @@ def _looks_like_columns(lines: list[str]) -> bool:
 
 def _resolve_format(path: str | Path, config: CorpusConfig) -> str:
     fmt = detect_format(path) if config.format == "auto" else config.format
-    if fmt == "text":
-        raise CorpusFormatError(str(path), 0, "raw text (no word/tag columns)",
-                                "a CoNLL, CoNLL-U, JSONL or spaCy DocBin corpus",
-                                "use `tagger tag` for raw text, or pass --set corpus.format=conll if it is one word per line")
-    if fmt not in READERS:
-        raise ConfigError(f"unknown corpus format '{fmt}' (valid: auto, {', '.join(READERS)})")
+    if fmt == RAW_TEXT:
+        raise CorpusFormatError(
+            str(path),
+            0,
+            "raw text (no word/tag columns)",
+            "a CoNLL, CoNLL-U, JSONL or spaCy DocBin corpus",
+            "raw text is tagged (tagger tag, Tagger.tag_texts), not read as a corpus; or pass "
+            f"{setting('corpus.format', 'conll')} if it is one word per line",
+        )
+    corpus_format(fmt)  # known, or a ConfigError naming the formats
     return fmt
 
 
 def _no_sentences(path: str | Path) -> CorpusFormatError:
-    return CorpusFormatError(str(path), 0, "no sentences (the file is empty or has only blank lines or -DOCSTART-)",
-                             "at least one sentence of words")
+    return CorpusFormatError(
+        str(path),
+        0,
+        "no sentences (the file is empty or has only blank lines or -DOCSTART-)",
+        "at least one sentence of words",
+    )
 
 
-def read_sentences(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
-                   tags_required: bool = True) -> Iterator[Sentence]:
+def read_sentences(
+    path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True
+) -> Iterator[Sentence]:
     """Stream the sentences of a corpus file, tags exactly as written; zero-word sentences are skipped
     (a document they open starts at the next sentence).
 
@@ -124,15 +113,16 @@ def read_sentences(path: str | Path, config: CorpusConfig = CorpusConfig(), *,
     """
     fmt = _resolve_format(path, config)
     found = False
-    for sentence in drop_empty(READERS[fmt](path, config, tags_required=tags_required)):
+    for sentence in drop_empty(corpus_format(fmt).read(path, config, tags_required=tags_required)):
         found = True
         yield sentence
     if not found:
         raise _no_sentences(path)
 
 
-def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True,
-                strict: bool = False) -> tuple[list[Sentence], CorpusReport]:
+def read_corpus(
+    path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True, strict: bool = False
+) -> tuple[list[Sentence], CorpusReport]:
     """Read a whole corpus file: span tags validated, their scheme detected (or as declared in
     ``config.scheme``), converted to IOB2 and repaired; POS tags untouched (scheme ``none``).
 
@@ -141,7 +131,7 @@ def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags
     """
     fmt = _resolve_format(path, config)
     repaired_lines = Counter[str]()
-    read = list(READERS[fmt](path, config, tags_required=tags_required, repairs=repaired_lines))
+    read = list(corpus_format(fmt).read(path, config, tags_required=tags_required, repairs=repaired_lines))
     sentences = list(drop_empty(read))
     skipped = len(read) - len(sentences)
     if not sentences:
@@ -151,8 +141,9 @@ def read_corpus(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags
     sentences, scheme, repaired = _normalize(sentences, fmt, config, strict)
     documents = sum(1 for s in sentences if opens_document(s))
     words = sum(len(s.words) for s in sentences)
-    report = CorpusReport(str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped,
-                          dict(repaired_lines))
+    report = CorpusReport(
+        str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped, dict(repaired_lines)
+    )
     return sentences, report
 
 
@@ -161,13 +152,18 @@ def _check_nfc(sentences: list[Sentence], fmt: str, encoding: str) -> None:
         for index, word in enumerate(sentence.words):
             if not unicodedata.is_normalized("NFC", word):
                 line_no = _word_line(sentence, index, fmt, encoding)
-                raise CorpusFormatError(sentence.path, line_no, f"word {word!r} not in Unicode NFC",
-                                        f"its NFC form {unicodedata.normalize('NFC', word)!r}",
-                                        "normalise the file to NFC, or read it without strict")
+                raise CorpusFormatError(
+                    sentence.path,
+                    line_no,
+                    f"word {word!r} not in Unicode NFC",
+                    f"its NFC form {unicodedata.normalize('NFC', word)!r}",
+                    "normalise the file to NFC, or read it without strict",
+                )
 
 
-def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig,
-               strict: bool = False) -> tuple[list[Sentence], str, int]:
+def _normalize(
+    sentences: list[Sentence], fmt: str, config: CorpusConfig, strict: bool = False
+) -> tuple[list[Sentence], str, int]:
     tagged = [s for s in sentences if s.tags]
     try:
         converted, scheme, repaired = normalize_tags([s.tags for s in tagged], config.scheme, strict)
@@ -175,9 +171,10 @@ def _normalize(sentences: list[Sentence], fmt: str, config: CorpusConfig,
         sentence = tagged[problem.sentence_index]
         word = sentence.words[problem.word_index]
         line_no = _word_line(sentence, problem.word_index, fmt, config.encoding)
-        hint = "fix the tag, or pass --set corpus.scheme=none if the tags are not spans"
-        raise CorpusFormatError(sentence.path, line_no, f"word {word!r}: {problem.message}",
-                                "a valid span tag", hint) from None
+        hint = f"fix the tag, or pass {setting('corpus.scheme', 'none')} if the tags are not spans"
+        raise CorpusFormatError(
+            sentence.path, line_no, f"word {word!r}: {problem.message}", "a valid span tag", hint
+        ) from None
     new_tags = {id(s): tags for s, tags in zip(tagged, converted) if tags != s.tags}
     updated = [dataclasses.replace(s, tags=new_tags[id(s)]) if id(s) in new_tags else s for s in sentences]
     return updated, scheme, repaired

@@ -29,14 +29,23 @@ def is_saved_dataset(path: str | Path) -> bool:
     return Path(path).is_dir() and any((Path(path) / marker).is_file() for marker in MARKERS)
 
 
-def read_saved_dataset(path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True,
-                       repairs: Counter[str] | None = None) -> Iterator[Sentence]:
+def read_saved_dataset(
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
+) -> Iterator[Sentence]:
     dataset = load_split(Path(path))
     words_column = first_present(dataset, WORD_COLUMNS, path, "a words column")
     tags_column = next((c for c in TAG_COLUMNS if c in dataset.column_names), None)
     if tags_column is None and tags_required:
-        raise CorpusFormatError(str(path), 0, f"no tags column (columns: {', '.join(dataset.column_names)})",
-                                f"one of {', '.join(TAG_COLUMNS)}")
+        raise CorpusFormatError(
+            str(path),
+            0,
+            f"no tags column (columns: {', '.join(dataset.column_names)})",
+            f"one of {', '.join(TAG_COLUMNS)}",
+        )
     names = label_names(dataset, tags_column)
     previous_document = None
     for row_number, row in enumerate(dataset, start=1):
@@ -54,11 +63,20 @@ def load_split(path: Path) -> Any:
     try:
         dataset = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError, OSError) as error:
-        raise CorpusFormatError(str(path), 0, f"not a dataset written by save_to_disk ({error})",
-                                "a folder written by datasets' save_to_disk") from None
+        raise CorpusFormatError(
+            str(path),
+            0,
+            f"not a dataset written by save_to_disk ({error})",
+            "a folder written by datasets' save_to_disk",
+        ) from None
     if isinstance(dataset, datasets.DatasetDict):
-        raise CorpusFormatError(str(path), 0, f"a dataset of splits ({', '.join(dataset)})",
-                                "one split's folder", f"e.g. {path / next(iter(dataset))}")
+        raise CorpusFormatError(
+            str(path),
+            0,
+            f"a dataset of splits ({', '.join(dataset)})",
+            "one split's folder",
+            f"e.g. {path / next(iter(dataset))}",
+        )
     return dataset
 
 
@@ -66,8 +84,9 @@ def first_present(dataset: Any, columns: tuple[str, ...], path: str | Path, what
     for column in columns:
         if column in dataset.column_names:
             return column
-    raise CorpusFormatError(str(path), 0, f"no {what} (columns: {', '.join(dataset.column_names)})",
-                            f"one of {', '.join(columns)}")
+    raise CorpusFormatError(
+        str(path), 0, f"no {what} (columns: {', '.join(dataset.column_names)})", f"one of {', '.join(columns)}"
+    )
 
 
 def label_names(dataset: Any, column: str | None) -> list[str] | None:
@@ -81,11 +100,21 @@ def write_saved_dataset(sentences: Iterable[Sentence], directory: str | Path) ->
 
     sentences = list(sentences)
     labels = sorted({tag for sentence in sentences for tag in sentence.tags})
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "tags": datasets.Sequence(datasets.ClassLabel(names=labels or ["O"])),
-                                  "document": datasets.Value("int64")})
-    dataset = datasets.Dataset.from_dict({"tokens": [s.words for s in sentences], "tags": [s.tags for s in sentences],
-                                          "document": document_ids(sentences)}, features=features)
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "tags": datasets.Sequence(datasets.ClassLabel(names=labels or ["O"])),
+            "document": datasets.Value("int64"),
+        }
+    )
+    dataset = datasets.Dataset.from_dict(
+        {
+            "tokens": [s.words for s in sentences],
+            "tags": [s.tags for s in sentences],
+            "document": document_ids(sentences),
+        },
+        features=features,
+    )
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))

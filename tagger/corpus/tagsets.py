@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tagger.errors import SchemeError
-from tagger.schemes import convert_tags, detect_scheme, find_violations, is_span_tag, repair_tags, split_tag
+from tagger.schemes import Task, convert_tags, detect_scheme, find_violations, is_span_tag, repair_tags, split_tag
 
 INTERNAL_SCHEME = "IOB2"
 
@@ -47,8 +47,9 @@ def check_span_tags(tag_seqs: Sequence[Sequence[str]]) -> None:
             valid.add(tag)
 
 
-def normalize_tags(tag_seqs: Sequence[list[str]], declared: str,
-                   strict: bool = False) -> tuple[list[list[str]], str, int]:
+def normalize_tags(
+    tag_seqs: Sequence[list[str]], declared: str, strict: bool = False
+) -> tuple[list[list[str]], str, int]:
     """Span tags -> ``(IOB2 tag sequences, scheme of the input, number of repaired words)``.
 
     ``declared`` is the configured scheme (``auto`` detects it). Invalid sequences are first
@@ -90,8 +91,27 @@ def _count_repairs(tags: Sequence[str], iob2: list[str], scheme: str) -> int:
 
 
 # The 17 Universal POS tags (UD v2); spaCy's ``token.pos_`` accepts these (and its own SPACE).
-UNIVERSAL_POS = frozenset({"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
-                           "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"})
+UNIVERSAL_POS = frozenset(
+    {
+        "ADJ",
+        "ADP",
+        "ADV",
+        "AUX",
+        "CCONJ",
+        "DET",
+        "INTJ",
+        "NOUN",
+        "NUM",
+        "PART",
+        "PRON",
+        "PROPN",
+        "PUNCT",
+        "SCONJ",
+        "SYM",
+        "VERB",
+        "X",
+    }
+)
 
 
 def not_universal_pos(labels: Sequence[str]) -> list[str]:
@@ -99,7 +119,7 @@ def not_universal_pos(labels: Sequence[str]) -> list[str]:
     return sorted(set(labels) - UNIVERSAL_POS - {"SPACE"})
 
 
-def spacy_attribute(labels: Sequence[str], task: str) -> str:
+def spacy_attribute(labels: Sequence[str], task: Task) -> str:
     """Where spaCy keeps tags like these: ``ents`` for spans, ``pos`` when every label is a Universal
     POS tag, ``tag`` for any other tag set (PTB, XPOS, chunk labels without a scheme)."""
     if task == "spans":

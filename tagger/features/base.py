@@ -19,14 +19,14 @@ class InputFeature(ABC):
     name: str
     module_name: str
 
-    def to(self, device: torch.device) -> "InputFeature":
+    def to(self, device: torch.device) -> InputFeature:
         """Where the feature computes (an encoder's device); ids need nothing."""
         return self
 
-    def keep_encodings(self) -> None:
+    def keep_encodings(self) -> None:  # noqa: B027 (a hook, not abstract: most features have nothing to keep)
         """Training encodes the same sentences every epoch: a feature whose encoding is costly keeps it from now on."""
 
-    def __deepcopy__(self, memo: dict) -> "InputFeature":
+    def __deepcopy__(self, memo: dict) -> InputFeature:
         return self  # no weights of the model live here: a copy of a model (weight average, int8) shares them
 
     @abstractmethod
@@ -38,7 +38,7 @@ class InputFeature(ABC):
         """The batch's tensor (or tuple of tensors) from the sentences' values; ``mask`` (batch_size, seq_len)."""
 
     @abstractmethod
-    def build_module(self) -> "FeatureModule":
+    def build_module(self) -> FeatureModule:
         """A fresh module; its ``output_dim`` is this feature's share of the recurrent layer's input."""
 
 

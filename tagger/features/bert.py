@@ -68,8 +68,13 @@ class WordPiece:
 
 def _is_punctuation(char: str) -> bool:
     code = ord(char)  # BERT counts all non-alphanumeric ASCII as punctuation, "$" and "^" too
-    return 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126 \
+    return (
+        33 <= code <= 47
+        or 58 <= code <= 64
+        or 91 <= code <= 96
+        or 123 <= code <= 126
         or unicodedata.category(char).startswith("P")
+    )
 
 
 class Layer(nn.Module):
@@ -83,6 +88,7 @@ class Layer(nn.Module):
 
     def forward(self, hidden: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
         batch_size, length, width = hidden.shape
+
         def split(x: torch.Tensor) -> torch.Tensor:  # (batch_size, heads, length, width / heads)
             return x.view(batch_size, length, self.heads, width // self.heads).transpose(1, 2)
 
@@ -102,15 +108,18 @@ class BertEncoder(nn.Module):
         self.position_embeddings = nn.Embedding(config["max_position_embeddings"], hidden)
         self.token_type_embeddings = nn.Embedding(config.get("type_vocab_size", 2), hidden)
         self.embedding_norm = nn.LayerNorm(hidden, eps=eps)
-        self.layers = nn.ModuleList(Layer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
-                                    for _ in range(config["num_hidden_layers"]))
+        self.layers = nn.ModuleList(
+            Layer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
+            for _ in range(config["num_hidden_layers"])
+        )
         self.hidden_size, self.max_positions = hidden, config["max_position_embeddings"]
 
     def forward(self, piece_ids: torch.Tensor, padding: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output, (batch_size, length, hidden) each, for (batch_size, length) piece ids."""
         positions = torch.arange(piece_ids.shape[1], device=piece_ids.device)
-        hidden = self.embedding_norm(self.word_embeddings(piece_ids) + self.position_embeddings(positions)
-                                     + self.token_type_embeddings.weight[0])
+        hidden = self.embedding_norm(
+            self.word_embeddings(piece_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        )
         outputs = []
         for layer in self.layers:
             hidden = layer(hidden, padding)
@@ -119,10 +128,17 @@ class BertEncoder(nn.Module):
 
 
 # Hugging Face BertModel's weight names -> ours, in this order (attention.output before output).
-RENAMES = ((r"^embeddings\.LayerNorm\.", "embedding_norm."), (r"^embeddings\.", ""), (r"^encoder\.layer\.", "layers."),
-           (r"\.attention\.self\.", "."), (r"\.attention\.output\.dense\.", ".attention_out."),
-           (r"\.attention\.output\.LayerNorm\.", ".attention_norm."), (r"\.intermediate\.dense\.", ".intermediate."),
-           (r"\.output\.dense\.", ".out."), (r"\.output\.LayerNorm\.", ".out_norm."))
+RENAMES = (
+    (r"^embeddings\.LayerNorm\.", "embedding_norm."),
+    (r"^embeddings\.", ""),
+    (r"^encoder\.layer\.", "layers."),
+    (r"\.attention\.self\.", "."),
+    (r"\.attention\.output\.dense\.", ".attention_out."),
+    (r"\.attention\.output\.LayerNorm\.", ".attention_norm."),
+    (r"\.intermediate\.dense\.", ".intermediate."),
+    (r"\.output\.dense\.", ".out."),
+    (r"\.output\.LayerNorm\.", ".out_norm."),
+)
 
 
 def our_name(name: str) -> str:
@@ -138,18 +154,26 @@ def load_bert(folder: Path) -> tuple[BertEncoder, WordPiece]:
 
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
-        raise ConfigError(f"encoder folder {folder} lacks {', '.join(missing)}; it needs {', '.join(REQUIRED)} "
-                          "(a BERT-style model as saved by Hugging Face, weights in safetensors)")
+        raise ConfigError(
+            f"encoder folder {folder} lacks {', '.join(missing)}; it needs {', '.join(REQUIRED)} "
+            "(a BERT-style model as saved by Hugging Face, weights in safetensors)"
+        )
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         encoder = BertEncoder(config)
-        state = {our_name(name): tensor for name, tensor in load_file(str(folder / "model.safetensors")).items()
-                 if not name.startswith(("pooler.", "embeddings.position_ids"))}
+        state = {
+            our_name(name): tensor
+            for name, tensor in load_file(str(folder / "model.safetensors")).items()
+            if not name.startswith(("pooler.", "embeddings.position_ids"))
+        }
         encoder.load_state_dict(state)
         vocab = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
         tokenizer_config = folder / "tokenizer_config.json"
-        lowercase = (json.loads(tokenizer_config.read_text(encoding="utf-8")).get("do_lower_case", True)
-                     if tokenizer_config.is_file() else True)
+        lowercase = (
+            json.loads(tokenizer_config.read_text(encoding="utf-8")).get("do_lower_case", True)
+            if tokenizer_config.is_file()
+            else True
+        )
         return encoder.eval().requires_grad_(False), WordPiece(vocab, lowercase)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
         reason = str(error).splitlines()[0][:200]

@@ -58,7 +58,6 @@ class CharLSTM(FeatureModule):
 ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM}
 
 
-
 class Characters(InputFeature):
     """A batch carries each of its distinct words once (``char_ids``) and, per position, which one it is
     (``char_index``): the char encoder then runs once per word type, not once per word."""
@@ -86,6 +85,7 @@ def build_char_ids(words: list[str], vocab: Vocab) -> torch.Tensor:
     lengths = torch.tensor([len(r) for r in rows])
     width = max(1, int(lengths.max()))
     char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
-    char_ids[torch.arange(width)[None, :] < lengths[:, None]] = torch.tensor(list(chain.from_iterable(rows)),
-                                                                           dtype=torch.long)
+    char_ids[torch.arange(width)[None, :] < lengths[:, None]] = torch.tensor(
+        list(chain.from_iterable(rows)), dtype=torch.long
+    )
     return char_ids

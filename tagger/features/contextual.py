@@ -35,16 +35,21 @@ def encoder_folder(spec: str) -> Path:
             installed = importlib.metadata.version(distribution)
             module = importlib.import_module(module_name)
         except (importlib.metadata.PackageNotFoundError, ImportError):
-            raise ConfigError(f"contextual encoder '{spec}' comes from the package {distribution}, which is not "
-                              f"installed: {pip}") from None
+            raise ConfigError(
+                f"contextual encoder '{spec}' comes from the package {distribution}, which is not installed: {pip}"
+            ) from None
         if installed != version:
-            raise ConfigError(f"contextual encoder '{spec}': {distribution} {installed} is installed, but only "
-                              f"{version} was checked; {pip}")
+            raise ConfigError(
+                f"contextual encoder '{spec}': {distribution} {installed} is installed, but only "
+                f"{version} was checked; {pip}"
+            )
         return Path(module.__file__).parent / inside
     folder = Path(spec)
     if not folder.is_dir():
-        raise ConfigError(f"contextual encoder '{spec}' is neither an encoder package "
-                          f"({', '.join(ENCODER_PACKAGES)}) nor a folder with a BERT-style model")
+        raise ConfigError(
+            f"contextual encoder '{spec}' is neither an encoder package "
+            f"({', '.join(ENCODER_PACKAGES)}) nor a folder with a BERT-style model"
+        )
     return folder
 
 
@@ -76,7 +81,7 @@ class Contextual(InputFeature):
         self.device = torch.device("cpu")
         self._cache: dict[tuple[str, ...], torch.Tensor] | None = None  # None: text to tag is new, keep nothing
 
-    def to(self, device: torch.device) -> "Contextual":
+    def to(self, device: torch.device) -> Contextual:
         self.encoder.to(device)
         self.device = device
         return self
@@ -123,8 +128,12 @@ class Contextual(InputFeature):
             for i, window_features in zip(chosen, pooled):
                 results[owners[i][0]].append((i, self._pool(window_features, owners[i][1])))
             start = end
-        return [torch.cat([f for _, f in sorted(parts, key=lambda x: x[0])]) if parts
-                else torch.zeros(0, self.dim, dtype=torch.float16) for parts in results]
+        return [
+            torch.cat([f for _, f in sorted(parts, key=lambda x: x[0])])
+            if parts
+            else torch.zeros(0, self.dim, dtype=torch.float16)
+            for parts in results
+        ]
 
     def _cut(self, pieces: list[tuple[int, ...]]) -> list[tuple[int, int]]:
         """Word ranges whose pieces fit the window (a word longer than the window keeps its first pieces)."""
@@ -146,7 +155,7 @@ class Contextual(InputFeature):
         padding = piece_ids == 0
         layers = self.encoder(piece_ids.to(self.device), padding.to(self.device))
         mixed = torch.stack(layers[-LAST_LAYERS:]).mean(dim=0).float().cpu()  # (windows, length, dim)
-        return [mixed[row, 1: len(window) + 1] for row, window in enumerate(windows)]
+        return [mixed[row, 1 : len(window) + 1] for row, window in enumerate(windows)]
 
     def _pool(self, window_features: torch.Tensor, piece_counts: list[int]) -> torch.Tensor:
         """(num_words, dim) fp16: each word the mean of its pieces; a word without pieces gets zeros."""

@@ -8,13 +8,12 @@ final newline is added: the text is otherwise byte for byte the input's.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from tagger.corpus import opens_document
 from tagger.corpus.conll import DOCSTART
 from tagger.outputs.tagged import TaggedSentence, WriterOptions
 from tagger.outputs.writer import FaithfulWriter, TextWriter, check_column_words, join_lines
-
 
 DOCSTART_LINE = f"{DOCSTART}\tO\n\n"
 
@@ -71,8 +70,9 @@ class FaithfulConllWriter(FaithfulWriter):
 
     def tag_sentence(self, tagged: TaggedSentence) -> str:
         # A CoNLL sentence is its words' lines, one after another.
-        return join_lines([self.append_prediction(self.take_word_line(word), tag, score)
-                           for word, tag, score in tagged.rows()])
+        return join_lines(
+            [self.append_prediction(self.take_word_line(word), tag, score) for word, tag, score in tagged.rows()]
+        )
 
     def take_word_line(self, word: str) -> str:
         line = self.source.take()
@@ -87,4 +87,4 @@ class FaithfulConllWriter(FaithfulWriter):
         columns = [tag, f"{score:.4f}"] if self.options.probabilities else [tag]
         content = line.rstrip(" \t")
         # Trailing whitespace stays at the end of the line, so the new column is the last one.
-        return content + "".join(separator + column for column in columns) + line[len(content):]
+        return content + "".join(separator + column for column in columns) + line[len(content) :]

@@ -10,10 +10,9 @@ A probability goes to MISC as ``TagProb=0.9876`` whatever the field. As for CoNL
 
 from __future__ import annotations
 
-
 from tagger.corpus import opens_document
 from tagger.corpus.conllu import COLUMNS, TAG_INDEX
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, sentence_text
+from tagger.outputs.tagged import TaggedSentence, WriterOptions
 from tagger.outputs.writer import FaithfulWriter, TextWriter, check_column_words, join_lines
 
 CONLLU_FIELDS = ("upos", "xpos", "misc")
@@ -54,7 +53,7 @@ class ConlluWriter(TextWriter):
         if opens_document(tagged.sentence):
             doc_id = tagged.sentence.metadata.get("newdoc id", "")
             comments.append(f"# newdoc id = {doc_id}" if doc_id else "# newdoc")
-        comments += [f"# sent_id = {self.sentences}", f"# text = {sentence_text(tagged)}"]
+        comments += [f"# sent_id = {self.sentences}", f"# text = {tagged.text()}"]
         rows = []
         for index, (word, tag, score) in enumerate(tagged.rows(), start=1):
             fields = [str(index), word] + ["_"] * (COLUMNS - 2)
@@ -88,7 +87,7 @@ class FaithfulConlluWriter(FaithfulWriter):
             # Sentences out of step with the file would put every prediction on the wrong word.
             raise ValueError(f"{self.source.path}:{line_no}: word line {line!r} does not match the sentence's words")
         _, tag, score = prediction
-        return "\t".join(place_prediction(fields, tag, score, self.options)) + line[len(content):]
+        return "\t".join(place_prediction(fields, tag, score, self.options)) + line[len(content) :]
 
 
 def _is_word_line(line: str) -> bool:

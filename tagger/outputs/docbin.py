@@ -10,7 +10,8 @@ unknown spacing.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tagger.corpus import opens_document
 from tagger.corpus.docbin import blank_vocab, sentences_to_doc

@@ -1,9 +1,13 @@
-"""The output formats, what each input format is written as by default, and the writer for a pair."""
+"""The output formats, in one table: each format's name, suffix, writer, faithful writer and flags. What each
+input format is written as by default, ``make_writer`` and the command line's choices are read from it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
+from tagger.corpus.formats import INPUT_FORMATS
 from tagger.errors import ConfigError
 from tagger.outputs.conll import ConllWriter, FaithfulConllWriter
 from tagger.outputs.conllu import CONLLU_FIELDS, ConlluWriter, FaithfulConlluWriter
@@ -12,43 +16,56 @@ from tagger.outputs.html import HtmlWriter
 from tagger.outputs.jsonl import FaithfulJsonlWriter, JsonlWriter
 from tagger.outputs.tagged import WriterOptions
 from tagger.outputs.writer import Writer
-from tagger.schemes import SCHEMES
+from tagger.schemes import SCHEMES, TASKS
 
-OUTPUT_FORMATS = ("conll", "conllu", "jsonl", "spacy", "html")
-INPUT_FORMATS = ("conll", "conllu", "jsonl", "spacy", "text")
-TASKS = ("spans", "labels")
-DEFAULT_OUTPUT = {"conll": "conll", "conllu": "conllu", "jsonl": "jsonl", "spacy": "spacy", "text": "conll"}
-SUFFIXES = {"conll": ".conll", "conllu": ".conllu", "jsonl": ".jsonl", "spacy": ".spacy", "html": ".html"}
-# Written faithfully (the input's own lines kept) when the input is in the same format
-FAITHFUL = {"conll": FaithfulConllWriter, "conllu": FaithfulConlluWriter, "jsonl": FaithfulJsonlWriter}
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    description: str  # for help texts
+    suffix: str  # of an output file
+    writer: Callable[[Path | None, WriterOptions], Writer]  # (the input file, when it can be read again; options)
+    # written faithfully (the input's own lines kept) when the input is in the same format and can be read again
+    faithful: Callable[[Path, WriterOptions], Writer] | None = None
+    whole_file: bool = False  # one input per output file: it cannot be concatenated into a stream
+
+
+FORMATS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat(
+            "conll", "CoNLL columns", ".conll", lambda path, options: ConllWriter(options), FaithfulConllWriter
+        ),
+        OutputFormat("conllu", "CoNLL-U", ".conllu", lambda path, options: ConlluWriter(options), FaithfulConlluWriter),
+        OutputFormat("jsonl", "JSON lines", ".jsonl", lambda path, options: JsonlWriter(options), FaithfulJsonlWriter),
+        OutputFormat("spacy", "spaCy DocBin", ".spacy", lambda path, options: DocBinWriter(options), whole_file=True),
+        OutputFormat("html", "a page to read, by displaCy", ".html", HtmlWriter, whole_file=True),
+    )
+}
+OUTPUT_FORMATS = tuple(FORMATS)
+RAW_TEXT_OUTPUT = "conll"  # raw text has no format of its own to be written in
 
 
 def default_output_format(input_format: str) -> str:
     """The input's own format (so the output can be faithful to it); CoNLL columns for raw text."""
     _check("input format", input_format, INPUT_FORMATS)
-    return DEFAULT_OUTPUT[input_format]
+    return input_format if input_format in FORMATS else RAW_TEXT_OUTPUT
 
 
 def output_suffix(output_format: str) -> str:
     _check("output format", output_format, OUTPUT_FORMATS)
-    return SUFFIXES[output_format]
+    return FORMATS[output_format].suffix
 
 
 def make_writer(output_format: str, input_path: Path | None, options: WriterOptions) -> Writer:
     """The writer of ``output_format`` for one input file; faithful to the input's lines when the input is
     in the same text format and can be read again (``input_path`` given)."""
     check_options(output_format, options)
-    if output_format in FAITHFUL and options.input_format == output_format and input_path is not None:
-        return FAITHFUL[output_format](Path(input_path), options)
-    if output_format == "conll":
-        return ConllWriter(options)
-    if output_format == "conllu":
-        return ConlluWriter(options)
-    if output_format == "jsonl":
-        return JsonlWriter(options)
-    if output_format == "spacy":
-        return DocBinWriter(options)
-    return HtmlWriter(Path(input_path) if input_path is not None else None, options)
+    chosen = FORMATS[output_format]
+    path = Path(input_path) if input_path is not None else None
+    if chosen.faithful is not None and options.input_format == output_format and path is not None:
+        return chosen.faithful(path, options)
+    return chosen.writer(path, options)
 
 
 def check_options(output_format: str, options: WriterOptions) -> None:
@@ -60,6 +77,6 @@ def check_options(output_format: str, options: WriterOptions) -> None:
         _check("scheme", options.scheme, SCHEMES)
 
 
-def _check(what: str, value: str, valid: tuple[str, ...]) -> None:
+def _check(what: str, value: str, valid: Collection[str]) -> None:
     if value not in valid:
         raise ConfigError(f"{what} {value!r}: expected one of {', '.join(valid)}")

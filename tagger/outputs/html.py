@@ -12,13 +12,12 @@ raw text spaced as the input was.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tagger.corpus import opens_document
-from tagger.outputs.tagged import (
-    TaggedSentence, WriterOptions, check_lengths, entity_spans, sentence_text, text_span, word_starts,
-)
+from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
 from tagger.outputs.writer import TextWriter
 
 if TYPE_CHECKING:
@@ -47,9 +46,11 @@ class HtmlWriter(TextWriter):
 
     def begin(self) -> str:
         title = html.escape(self.title)
-        return ('<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-                f"<title>{title}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n")
+        return (
+            '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
+        )
 
     def write(self, tagged: Sequence[TaggedSentence]) -> str:
         check_lengths(tagged)
@@ -85,12 +86,12 @@ class HtmlWriter(TextWriter):
 
 def render_entities(renderer: EntityRenderer, tagged: TaggedSentence, scheme: str) -> str:
     """One sentence with its entities highlighted by displaCy."""
-    starts = word_starts(tagged)
+    starts = tagged.word_starts()
     entities = []
-    for label, start, end in entity_spans(tagged, scheme):
-        first, last = text_span(tagged, starts, start, end)
+    for label, start, end in tagged.spans(scheme):
+        first, last = tagged.text_span(starts, start, end)
         entities.append({"start": first, "end": last, "label": html.escape(label)})
-    sentence: dict[str, Any] = {"text": sentence_text(tagged), "ents": entities}
+    sentence: dict[str, Any] = {"text": tagged.text(), "ents": entities}
     return renderer.render([sentence], page=False, minify=False).strip()
 
 
@@ -104,6 +105,8 @@ def build_renderer() -> EntityRenderer:
 
 def render_labels(tagged: TaggedSentence) -> str:
     """One sentence, each word with its tag underneath."""
-    words = [f'<span class="word">{html.escape(word)}<span class="tag">{html.escape(tag)}</span></span>'
-             for word, tag in zip(tagged.words, tagged.tags)]
+    words = [
+        f'<span class="word">{html.escape(word)}<span class="tag">{html.escape(tag)}</span></span>'
+        for word, tag in zip(tagged.words, tagged.tags)
+    ]
     return f'<p class="sentence">{" ".join(words)}</p>'

@@ -9,17 +9,22 @@ no words, which the reader skips, is kept with empty predictions.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tagger.corpus import Sentence
-from tagger.outputs.tagged import TaggedSentence, WriterOptions, entity_records
+from tagger.outputs.tagged import TaggedSentence, WriterOptions
 from tagger.outputs.writer import FaithfulWriter, TextWriter
 
 PREDICTION_KEYS = ("tags", "probabilities", "entities")  # what a run writes; stale ones from an earlier run go
 
 
-def format_jsonl(words: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None,
-                 entities: list[dict[str, Any]] | None = None) -> str:
+def format_jsonl(
+    words: Sequence[str],
+    tags: Sequence[str],
+    scores: Sequence[float] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> str:
     record: dict[str, Any] = {"words": list(words), "tags": list(tags)}
     if scores is not None:
         record["probabilities"] = [round(p, 4) for p in scores]
@@ -38,7 +43,7 @@ def prediction_fields(tagged: TaggedSentence, options: WriterOptions) -> dict[st
     if options.probabilities:
         fields["probabilities"] = [round(p, 4) for p in tagged.scores]
     if options.task == "spans":
-        fields["entities"] = entity_records(tagged, options.scheme)
+        fields["entities"] = tagged.entities(options.scheme)
     return fields
 
 

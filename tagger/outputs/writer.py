@@ -7,8 +7,9 @@ returns ``bytes`` (and only from ``end()``, since a DocBin is written in one pie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from tagger.errors import CorpusFormatError
 from tagger.outputs.source import SourceLines
@@ -83,5 +84,6 @@ def check_column_words(tagged: TaggedSentence, output_format: str) -> None:
         if "\t" in word or "\n" in word:
             found = f"word {word!r} holds a tab or a line break"
             expected = f"words that {output_format} columns can hold"
-            raise CorpusFormatError(tagged.sentence.path, tagged.sentence.line, found, expected,
-                                    "write this file as jsonl, spacy or html")
+            raise CorpusFormatError(
+                tagged.sentence.path, tagged.sentence.line, found, expected, "write this file as jsonl, spacy or html"
+            )

@@ -21,7 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from tagger.atomic import write_atomic
 from tagger.config import Config
-from tagger.errors import ConfigError, ModelDirError
+from tagger.errors import ConfigError, ModelDirError, setting
 from tagger.serialization import pack_tensors, to_json_bytes, unpack_tensors
 
 CHECKPOINT_DIR = "checkpoint"
@@ -52,8 +52,14 @@ class Trainee:
     step: torch.nn.Module  # a training step's loss: the model's, wrapped for data-parallel ranks
 
 
-def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee,
-                    state: LoopState, torch_random_states: list[torch.Tensor] | None = None) -> None:
+def save_checkpoint(
+    out_dir: Path,
+    config: Config,
+    fingerprints: dict[str, Any],
+    trainee: Trainee,
+    state: LoopState,
+    torch_random_states: list[torch.Tensor] | None = None,
+) -> None:
     """``torch_random_states``: every rank's, in rank order (this process's alone when not given)."""
     tensors, optimizer_rest = split_optimizer_state(trainee.optimizer.state_dict())
     tensors |= {f"model/{name}": value for name, value in trainee.model.state_dict().items()}
@@ -67,19 +73,27 @@ def save_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any],
     tensors["rng/numpy"] = torch.from_numpy(numpy_keys.astype(np.int64))
     data = pack_tensors(tensors)
     header = {
-        "format_version": FORMAT_VERSION, "tensors_sha256": hashlib.sha256(data).hexdigest(),
-        "config": config.to_dict(), "data": fingerprints, "loop": state.__dict__,
-        "optimizer": optimizer_rest, "schedule": trainee.schedule.state_dict(),
-        "rng": {"python": random.getstate(), "shuffle": trainee.shuffle_rng.getstate(),
-                "numpy": [numpy_name, int(numpy_position), int(has_gauss), float(cached_gauss)]},
+        "format_version": FORMAT_VERSION,
+        "tensors_sha256": hashlib.sha256(data).hexdigest(),
+        "config": config.to_dict(),
+        "data": fingerprints,
+        "loop": state.__dict__,
+        "optimizer": optimizer_rest,
+        "schedule": trainee.schedule.state_dict(),
+        "rng": {
+            "python": random.getstate(),
+            "shuffle": trainee.shuffle_rng.getstate(),
+            "numpy": [numpy_name, int(numpy_position), int(has_gauss), float(cached_gauss)],
+        },
     }
     directory = out_dir / CHECKPOINT_DIR
     write_atomic(directory / "state.safetensors", data)
     write_atomic(directory / "state.json", to_json_bytes(header))
 
 
-def load_checkpoint(out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee,
-                    rank: int = 0) -> LoopState | None:
+def load_checkpoint(
+    out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee, rank: int = 0
+) -> LoopState | None:
     """Restore ``trainee`` and the random states (``rank``'s own, for torch's) from OUT/checkpoint; None when
     there is no checkpoint yet."""
     directory = out_dir / CHECKPOINT_DIR
@@ -102,9 +116,14 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
         data = (directory / "state.safetensors").read_bytes()
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelDirError(str(directory), f"unreadable checkpoint ({error})", "delete it to start afresh") from None
-    if header.get("format_version") != FORMAT_VERSION or hashlib.sha256(data).hexdigest() != header.get("tensors_sha256"):
-        raise ModelDirError(str(directory), "checkpoint from another tagger version, or its files do not match",
-                            "delete it to start afresh")
+    if header.get("format_version") != FORMAT_VERSION or hashlib.sha256(data).hexdigest() != header.get(
+        "tensors_sha256"
+    ):
+        raise ModelDirError(
+            str(directory),
+            "checkpoint from another tagger version, or its files do not match",
+            "delete it to start afresh",
+        )
     return header, unpack_tensors(data, directory / "state.safetensors")
 
 
@@ -114,12 +133,16 @@ def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[st
     for section, values in config.to_dict().items():
         for key, value in values.items():
             if saved.get(section, {}).get(key) != value:
-                raise ConfigError(f"{directory}: the checkpoint was made with {section}.{key} = "
-                                  f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "
-                                  "same settings, or train into another --out")
+                raise ConfigError(
+                    f"{directory}: the checkpoint was made with {section}.{key} = "
+                    f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "
+                    f"same settings, or train into another {setting('out_dir')}"
+                )
     if header["data"] != json.loads(json.dumps(fingerprints)):
-        raise ConfigError(f"{directory}: the training data changed since the checkpoint was made; resume with the "
-                          "same files, or train into another --out")
+        raise ConfigError(
+            f"{directory}: the training data changed since the checkpoint was made; resume with the "
+            f"same files, or train into another {setting('out_dir')}"
+        )
 
 
 def split_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -144,8 +167,9 @@ def join_optimizer_state(rest: dict[str, Any], tensors: dict[str, torch.Tensor])
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
-def restore_random_states(saved: dict[str, Any], tensors: dict[str, torch.Tensor], shuffle_rng: random.Random,
-                          rank: int = 0) -> None:
+def restore_random_states(
+    saved: dict[str, Any], tensors: dict[str, torch.Tensor], shuffle_rng: random.Random, rank: int = 0
+) -> None:
     random.setstate(as_random_state(saved["python"]))
     shuffle_rng.setstate(as_random_state(saved["shuffle"]))
     name, position, has_gauss, cached_gauss = saved["numpy"]
@@ -164,4 +188,4 @@ def as_random_state(saved: list[Any]) -> tuple[Any, ...]:
 
 
 def with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: value for name, value in tensors.items() if name.startswith(prefix)}

@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from tagger.batching import EncodedSentence, encode_sentences
 from tagger.config import Config
 from tagger.corpus import CorpusReport, Sentence, document_ids, read_corpus, read_dataset_splits
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, setting
 from tagger.features import InputFeature
-from tagger.schemes import convert_tags, is_span_tagset
+from tagger.schemes import Task, convert_tags, is_span_tagset
 from tagger.vocab import Vocab, build_vocab
 
 
@@ -39,7 +40,7 @@ class Data:
     dev: list[Sentence]
     test: list[Sentence] | None
     reports: list[CorpusReport]
-    task: str  # spans | labels
+    task: Task
     scheme: str  # internal scheme of the labels
     fingerprints: list[dict[str, Any]]
 
@@ -60,24 +61,36 @@ def read_data(config: Config, source: DataSource) -> Data:
     sentences, reports = [s for s, _ in splits], [r for _, r in splits]
     fingerprints = [fingerprint(s, r) for s, r in splits]
     spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
-    return Data(sentences[0], sentences[1], sentences[2] if len(splits) > 2 else None, reports,
-                "spans" if spans else "labels", config.train.scheme if spans else "none", fingerprints)
+    return Data(
+        sentences[0],
+        sentences[1],
+        sentences[2] if len(splits) > 2 else None,
+        reports,
+        "spans" if spans else "labels",
+        config.train.scheme if spans else "none",
+        fingerprints,
+    )
 
 
 def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
     if source.train is None or source.dev is None:
-        raise ConfigError("training needs --train and --dev corpus files, or --dataset NAME")
+        raise ConfigError(
+            f"training needs {setting('train')} and {setting('dev')} corpus files, or {setting('dataset', 'NAME')}"
+        )
     paths = [source.train, source.dev] + ([source.test] if source.test else [])
     return [read_corpus(path, config.corpus) for path in paths]
 
 
 def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
-    splits = read_dataset_splits(source.dataset, source.dataset_config, source.word_column, source.tag_column,
-                                 config.corpus)
+    splits = read_dataset_splits(
+        source.dataset, source.dataset_config, source.word_column, source.tag_column, config.corpus
+    )
     dev_split = next((name for name in ("validation", "dev") if name in splits), None)
     if "train" not in splits or dev_split is None:
-        raise ConfigError(f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
-                          "training needs 'train' and 'validation' (or 'dev')")
+        raise ConfigError(
+            f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
+            "training needs 'train' and 'validation' (or 'dev')"
+        )
     return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
 
 
@@ -86,8 +99,14 @@ def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, An
     digest = hashlib.sha256()
     for sentence in sentences:
         digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
-    return {"path": report.path, "sha256": digest.hexdigest(), "sentences": report.sentences,
-            "words": report.words, "scheme": report.scheme, "repaired": report.repaired}
+    return {
+        "path": report.path,
+        "sha256": digest.hexdigest(),
+        "sentences": report.sentences,
+        "words": report.words,
+        "scheme": report.scheme,
+        "repaired": report.repaired,
+    }
 
 
 def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | None]:
@@ -101,8 +120,10 @@ def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | No
     # Training words find their vectors in the whole table; only the other words are limited.
     vectors = load_vectors(config.vocab.vectors)
     if vectors.dim != config.model.word_dim:
-        raise ConfigError(f"{vectors.source} has {vectors.dim}-dimensional vectors but model.word_dim is "
-                          f"{config.model.word_dim}; set model.word_dim={vectors.dim}")
+        raise ConfigError(
+            f"{vectors.source} has {vectors.dim}-dimensional vectors but model.word_dim is "
+            f"{config.model.word_dim}; set model.word_dim={vectors.dim}"
+        )
     counts = Counter(w for s in data.train for w in s.words)
     coverage = measure_coverage(counts, vectors, vocab.normalise).summary()
     added = words_to_add(vocab.words, vectors, vocab.normalise, config.vocab.vectors_limit or None)
@@ -112,8 +133,13 @@ def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | No
 
 
 def encode_training_data(data: Data, vocab: Vocab, features: Sequence[InputFeature]) -> list[EncodedSentence]:
-    return encode_sentences([s.words for s in data.train], features, vocab,
-                            [data.internal_tags(s) for s in data.train], document_ids(data.train))
+    return encode_sentences(
+        [s.words for s in data.train],
+        features,
+        vocab,
+        [data.internal_tags(s) for s in data.train],
+        document_ids(data.train),
+    )
 
 
 def singleton_ids(data: Data, vocab: Vocab) -> list[int]:

@@ -7,8 +7,9 @@ gloo on the CPU, NCCL on GPUs. With one process (no torchrun) every function her
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import distributed, nn
@@ -25,6 +26,11 @@ class Ranks:
     def main(self) -> bool:
         """Rank 0: the one process that scores dev, decides when to stop and writes files."""
         return self.rank == 0
+
+
+def reports_progress() -> bool:
+    """Whether this process is the one that reports: the only process, or rank 0 of those torchrun started."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def join_process_group(device: torch.device) -> Ranks:

@@ -11,9 +11,10 @@ import json
 import math
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,22 +22,39 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tagger import __version__
 from tagger.annotate import Tagger
-from tagger.batching import EncodedSentence, bucketed_batches, build_batch, document_batches
+from tagger.atomic import file_in_the_way, remove_temporaries, write_atomic
+from tagger.batching import EncodedSentence, build_batch
 from tagger.config import Config
 from tagger.corpus import CorpusReport
-from tagger.errors import ConfigError
+from tagger.errors import ConfigError, setting
+from tagger.evaluation import Evaluation
 from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.model_card import write_card
+from tagger.ordering import bucketed_batches, document_batches
 from tagger.plots import write_training_plot
-from tagger.scoring import Evaluation
-from tagger.atomic import file_in_the_way, remove_temporaries, write_atomic
+from tagger.runtime import usable_cpus
+from tagger.schemes import Task
 from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
-from tagger.training.checkpoint import (CHECKPOINT_DIR, CHECKPOINT_FILES, LoopState, Trainee, load_checkpoint,
-                                        save_checkpoint)
-from tagger.training.distributed import (Ranks, from_main, gather_random_states, join_process_group,
-                                         leave_process_group, local_device, my_share, per_rank_batch_size,
-                                         step_module)
+from tagger.training.checkpoint import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_FILES,
+    LoopState,
+    Trainee,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
+from tagger.training.distributed import (
+    Ranks,
+    from_main,
+    gather_random_states,
+    join_process_group,
+    leave_process_group,
+    local_device,
+    my_share,
+    per_rank_batch_size,
+    step_module,
+)
 from tagger.vocab import UNK_ID, Vocab
 
 
@@ -64,7 +82,7 @@ class EpochRecord:
 @dataclass(frozen=True)
 class TrainingStart:
     reports: list[CorpusReport]
-    task: str
+    task: Task
     labels: list[str]
     vocab_words: int
     parameters: int
@@ -104,14 +122,17 @@ def build_optimizer(model: BiLSTMTagger, config: Config) -> tuple[torch.optim.Op
     else:
         optimizer = torch.optim.Adam(parameters, lr=train.lr, weight_decay=train.weight_decay)
     if train.schedule == "plateau":
-        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                              patience=train.plateau_patience)
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.5, patience=train.plateau_patience
+        )
     else:
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1 / (1 + train.lr_decay * epoch))
     return optimizer, schedule
 
 
-def replace_with_unk(word_ids: torch.Tensor, mask: torch.Tensor, config: Config, singletons: torch.Tensor) -> torch.Tensor:
+def replace_with_unk(
+    word_ids: torch.Tensor, mask: torch.Tensor, config: Config, singletons: torch.Tensor
+) -> torch.Tensor:
     """Word dropout and singleton replacement: the model learns what to do with words it has not seen."""
     dropped = torch.rand(word_ids.shape, device=word_ids.device) < config.train.word_dropout
     if config.train.singleton_unk > 0 and len(singletons):
@@ -127,8 +148,16 @@ def build_average(model: BiLSTMTagger, config: Config) -> AveragedModel | None:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.train.average))
 
 
-def train_epoch(trainee: Trainee, encoded: list[EncodedSentence], vocab: Vocab, config: Config, epoch: int,
-                device: torch.device, singletons: torch.Tensor, ranks: Ranks = Ranks()) -> Iterator[StepInfo]:
+def train_epoch(
+    trainee: Trainee,
+    encoded: list[EncodedSentence],
+    vocab: Vocab,
+    config: Config,
+    epoch: int,
+    device: torch.device,
+    singletons: torch.Tensor,
+    ranks: Ranks = Ranks(),
+) -> Iterator[StepInfo]:
     """One pass over this rank's share of the shuffled batches."""
     trainee.model.train()
     context = config.model.document_context
@@ -176,26 +205,30 @@ def check_out_dir(out_dir: Path, overwrite: bool, config: Config | None = None) 
     only at the end of the first epoch (an out_dir that cannot be a folder) or after all the data was loaded
     (no epoch to train, so no model)."""
     if config is not None and config.train.epochs < 1:
-        raise ConfigError(f"train.epochs {config.train.epochs}: expected at least 1")
+        raise ConfigError(f"{setting('train.epochs', config.train.epochs)}: expected at least 1")
     blocker = file_in_the_way(Path(out_dir))
     if blocker == Path(out_dir):
         raise ConfigError(f"{out_dir} is a file; a model is a folder of files: choose another output folder")
     if blocker is not None:
         raise ConfigError(f"{out_dir}: {blocker} is a file, not a folder; choose another output folder")
     if is_model_dir(out_dir) and not overwrite:
-        raise ConfigError(f"{out_dir} already holds a model; pass --overwrite to replace it or choose another --out")
+        raise ConfigError(
+            f"{out_dir} already holds a model; pass {setting('overwrite', True)} to replace it or "
+            f"choose another {setting('out_dir')}"
+        )
 
 
-def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
-                 ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
+def run_training(
+    config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
+) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
     """Train into ``out_dir``; with ``resume``, go on from its checkpoint (or start afresh when it has none).
 
     Started by torchrun, each process is one rank of data-parallel training (tagger.training.distributed).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
+    # Threads for the CPUs this process may use (affinity, container quota), not the host's cores.
+    torch.set_num_threads(config.train.threads or usable_cpus())
     requested = resolve_device(config.train.device)
     ranks = join_process_group(requested)
     device = local_device(requested, ranks)
@@ -209,9 +242,16 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
     if resume:
         run.state = load_checkpoint(out_dir, config, data.fingerprints, run.trainee, ranks.rank) or run.state
-    yield TrainingStart(data.reports, data.task, list(vocab.labels), len(vocab.words),
-                        sum(p.numel() for p in run.trainee.model.parameters()), str(device),
-                        embeddings.coverage if embeddings else "", run.state.epoch)
+    yield TrainingStart(
+        data.reports,
+        data.task,
+        list(vocab.labels),
+        len(vocab.words),
+        sum(p.numel() for p in run.trainee.model.parameters()),
+        str(device),
+        embeddings.coverage if embeddings else "",
+        run.state.epoch,
+    )
     deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
     for epoch in range(run.state.epoch + 1, config.train.epochs + 1):
         if run.state.finished:
@@ -230,8 +270,16 @@ def run_training(config: Config, source: DataSource, out_dir: Path, overwrite: b
 class Run:
     """One training run's data, model and loop state, and what happens at the end of each epoch."""
 
-    def __init__(self, config: Config, data: Data, vocab: Vocab, out_dir: Path, device: torch.device, ranks: Ranks,
-                 trainee: Trainee):
+    def __init__(
+        self,
+        config: Config,
+        data: Data,
+        vocab: Vocab,
+        out_dir: Path,
+        device: torch.device,
+        ranks: Ranks,
+        trainee: Trainee,
+    ):
         self.config, self.data, self.vocab, self.out_dir = config, data, vocab, out_dir
         self.device, self.ranks, self.trainee = device, ranks, trainee
         self.encoded = encode_training_data(data, vocab, trainee.model.features)
@@ -240,26 +288,40 @@ class Run:
         self.best_dev: Evaluation | None = None  # after a resume, scored in finish() from the saved best model
         self.scored = trainee.model if trainee.average is None else trainee.average.module
 
-    def end_epoch(self, epoch: int, losses: list[torch.Tensor], words: int, started: float, deadline: float
-                  ) -> EpochRecord:
+    def end_epoch(
+        self, epoch: int, losses: list[torch.Tensor], words: int, started: float, deadline: float
+    ) -> EpochRecord:
         """Score dev (rank 0), step the schedule, save the best and last models, the log and a checkpoint."""
         train_seconds = time.perf_counter() - started
         random_states = gather_random_states(self.ranks, self.device)  # every rank takes part
         lr = self.trainee.optimizer.param_groups[0]["lr"]
-        dev_eval = Tagger(self.scored, self.vocab, self.config, self.device).evaluate(self.data.dev)[0] \
-            if self.ranks.main else None
-        score, = from_main([score_of(dev_eval) if dev_eval else 0.0], self.ranks, self.device)
+        dev_eval = (
+            Tagger(self.scored, self.vocab, self.config, self.device).evaluate(self.data.dev)[0]
+            if self.ranks.main
+            else None
+        )
+        (score,) = from_main([score_of(dev_eval) if dev_eval else 0.0], self.ranks, self.device)
         self.step_schedule(score)
         improved = score > self.state.best_score
         if improved:
             self.state.best_score, self.state.best_epoch, self.best_dev = score, epoch, dev_eval
-        record = EpochRecord(epoch, float(torch.stack(losses).mean()), lr, score, self.state.best_score, improved,
-                             time.perf_counter() - started, words / max(train_seconds, 1e-9))
+        record = EpochRecord(
+            epoch,
+            float(torch.stack(losses).mean()),
+            lr,
+            score,
+            self.state.best_score,
+            improved,
+            time.perf_counter() - started,
+            words / max(train_seconds, 1e-9),
+        )
         self.state.epoch = epoch
         self.state.log.append(asdict(record))
         # patience ran out, or another epoch would end after train.max_minutes (rank 0's clock decides)
-        finished = epoch - self.state.best_epoch >= self.config.train.patience or \
-            time.perf_counter() + record.seconds > deadline
+        finished = (
+            epoch - self.state.best_epoch >= self.config.train.patience
+            or time.perf_counter() + record.seconds > deadline
+        )
         self.state.finished = bool(from_main([float(finished)], self.ranks, self.device)[0])
         if self.ranks.main:
             self.save(improved, random_states)
@@ -282,12 +344,16 @@ class Run:
 
 def run_files(out_dir: Path) -> list[Path]:
     """Every file a training run writes into ``out_dir``."""
-    return ([out_dir / name for name in MODEL_FILES] + [out_dir / "last" / name for name in MODEL_FILES]
-            + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES])
+    return (
+        [out_dir / name for name in MODEL_FILES]
+        + [out_dir / "last" / name for name in MODEL_FILES]
+        + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES]
+    )
 
 
-def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.device, ranks: Ranks = Ranks()
-                  ) -> Trainee:
+def build_trainee(
+    config: Config, vocab: Vocab, embeddings: Any, device: torch.device, ranks: Ranks = Ranks()
+) -> Trainee:
     """A fresh model (with its pretrained vectors), optimiser, schedule, weight average and batch order; with
     several ranks, each draws its own dropout masks from here on."""
     model = build_model(config.model, vocab)
@@ -300,12 +366,25 @@ def build_trainee(config: Config, vocab: Vocab, embeddings: Any, device: torch.d
     optimizer, schedule = build_optimizer(model, config)
     if ranks.world > 1:
         torch.manual_seed(config.train.seed + 1_000 * ranks.rank)
-    return Trainee(model, optimizer, schedule, build_average(model, config), random.Random(config.train.seed),
-                   step_module(model, ranks, device))
+    return Trainee(
+        model,
+        optimizer,
+        schedule,
+        build_average(model, config),
+        random.Random(config.train.seed),
+        step_module(model, ranks, device),
+    )
 
 
-def finish(config: Config, data: Data, out_dir: Path, device: torch.device, state: LoopState,
-           dev_eval: Evaluation | None, seconds: float) -> TrainingResult:
+def finish(
+    config: Config,
+    data: Data,
+    out_dir: Path,
+    device: torch.device,
+    state: LoopState,
+    dev_eval: Evaluation | None,
+    seconds: float,
+) -> TrainingResult:
     """Score the saved best model on test (and on dev, after a resume), then write its metrics and model card."""
     best = Tagger.load(out_dir, device=str(device))
     dev_eval = dev_eval or best.evaluate(data.dev)[0]
@@ -328,8 +407,9 @@ def finish(config: Config, data: Data, out_dir: Path, device: torch.device, stat
     return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, metrics)
 
 
-def train(config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
-          ) -> TrainingResult:
+def train(
+    config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
+) -> TrainingResult:
     """Train without any display; returns the result of the best epoch."""
     for event in run_training(config, source, out_dir, overwrite, resume):
         if isinstance(event, TrainingResult):

@@ -4,16 +4,18 @@ and the model with the best dev score kept as the result."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from tagger.config import Config
-from tagger.errors import ConfigError
 from tagger.atomic import write_atomic
+from tagger.config import Config
+from tagger.errors import ConfigError, setting
 from tagger.serialization import read_model_files, to_json_bytes, write_model_files
 from tagger.training.data import DataSource
 from tagger.training.loop import TrainingResult, check_out_dir, run_training, score_of
+
 
 @dataclass(frozen=True)
 class SeedsResult:
@@ -22,13 +24,24 @@ class SeedsResult:
     summary: dict[str, Any]  # per split: scores of every seed, mean and standard deviation
 
 
-def run_seeds(config: Config, source: DataSource, out_dir: Path, seeds: int, overwrite: bool = False,
-              resume: bool = False) -> Iterator[Any]:
+def run_training_job(
+    config: Config, source: DataSource, out_dir: Path, seeds: int = 1, overwrite: bool = False, resume: bool = False
+) -> Iterator[Any]:
+    """The events of ``tagger train``: one run into ``out_dir`` (``run_training``), or with ``seeds`` > 1 one per
+    seed and the best copied there (``run_seeds``)."""
+    if seeds == 1:
+        return run_training(config, source, out_dir, overwrite, resume)
+    return run_seeds(config, source, out_dir, seeds, overwrite, resume)
+
+
+def run_seeds(
+    config: Config, source: DataSource, out_dir: Path, seeds: int, overwrite: bool = False, resume: bool = False
+) -> Iterator[Any]:
     """Train seeds ``train.seed``, ``train.seed + 1``, ... into OUT/seeds/seed-N; copy the best to OUT.
     With ``resume`` each seed goes on from its own checkpoint."""
     out_dir = Path(out_dir)
     if seeds < 1:
-        raise ConfigError(f"--seeds {seeds}: expected at least 1")
+        raise ConfigError(f"{setting('seeds', seeds)}: expected at least 1")
     check_out_dir(out_dir, overwrite or resume, config)
     results: list[TrainingResult] = []
     for seed in range(config.train.seed, config.train.seed + seeds):
@@ -65,6 +78,10 @@ def copy_model(source: Path, target: Path) -> None:
 
 
 def describe(summary: dict[str, Any]) -> str:
-    parts = [f"{split} {summary[split]['metric']} {summary[split]['mean']:.2f} ± {summary[split]['sd']:.2f} "
-             f"({', '.join(f'{s:.2f}' for s in summary[split]['scores'])})" for split in ("dev", "test") if split in summary]
+    parts = [
+        f"{split} {summary[split]['metric']} {summary[split]['mean']:.2f} ± {summary[split]['sd']:.2f} "
+        f"({', '.join(f'{s:.2f}' for s in summary[split]['scores'])})"
+        for split in ("dev", "test")
+        if split in summary
+    ]
     return f"{len(summary['seeds'])} seeds: " + "; ".join(parts)

@@ -1,6 +1,6 @@
 """Where a tagger goes wrong: entity error types, a confusion matrix and the sentences with most errors.
 
-Pure functions on lists of gold and predicted tags (IOB2 for span tasks); ``tagger.outputs.report``
+Pure functions on lists of gold and predicted tags (IOB2 for span tasks); ``tagger.evaluation.report``
 renders what they find. Entities are ``(type, start, end_exclusive)`` word spans read the way the
 conlleval-compatible scorer reads them (``schemes.tags_to_spans``), so the error counts here are the
 scorer's own false positives and false negatives, split by cause.
@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tagger.schemes import tags_to_spans
+from tagger.schemes import Task, tags_to_spans
 
 Span = tuple[str, int, int]  # (type, first word, end word exclusive)
 
@@ -39,6 +39,16 @@ WRONG_BOUNDARY_AND_TYPE = "wrong boundary and type"
 MISSED = "missed"
 SPURIOUS = "spurious"
 ERROR_TYPES = (WRONG_BOUNDARY, WRONG_TYPE, WRONG_BOUNDARY_AND_TYPE, MISSED, SPURIOUS)
+# What each error type means, as the report states it
+ERROR_DEFINITIONS = {
+    WRONG_BOUNDARY: "A gold or predicted entity that overlaps an entity of the same type on the other side, "
+    "with other boundaries.",
+    WRONG_TYPE: "A gold or predicted entity whose exact span the other side gives another type.",
+    WRONG_BOUNDARY_AND_TYPE: "A gold or predicted entity that overlaps only entities of other types on the other "
+    "side, none with the same span.",
+    MISSED: "A gold entity that overlaps no predicted entity.",
+    SPURIOUS: "A predicted entity that overlaps no gold entity.",
+}
 NO_ENTITY = "O"  # the confusion matrix's row and column for "no entity with this span"
 
 
@@ -103,23 +113,25 @@ class TagAccuracy:
 
 @dataclass(frozen=True)
 class ErrorAnalysis:
-    task: str  # "spans" or "labels"
+    task: Task
     confusion: Confusion
     errors: list[EntityError]  # empty for label tasks
     errors_per_sentence: list[int]  # spans: false positives + false negatives; labels: wrongly tagged words
     worst: list[int]  # sentences with the most errors, most first
 
 
-def analyse_errors(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], task: str,
-                   worst: int = 20) -> ErrorAnalysis:
+def analyse_errors(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], task: Task, worst: int = 20
+) -> ErrorAnalysis:
     """Everything the report shows beyond the scores, for ``task`` "spans" (IOB2 tags) or "labels"."""
     if task == "spans":
         errors = [e for index, pair in enumerate(zip(gold, predicted)) for e in sentence_errors(index, *pair)]
         per_sentence = [0] * len(gold)
         for error in errors:
             per_sentence[error.sentence] += error.false_positives + error.false_negatives
-        return ErrorAnalysis(task, entity_confusion(gold, predicted), errors, per_sentence,
-                             worst_sentences(per_sentence, worst))
+        return ErrorAnalysis(
+            task, entity_confusion(gold, predicted), errors, per_sentence, worst_sentences(per_sentence, worst)
+        )
     per_sentence = [sum(g != p for g, p in zip(gold_tags, pred_tags)) for gold_tags, pred_tags in zip(gold, predicted)]
     return ErrorAnalysis(task, tag_confusion(gold, predicted), [], per_sentence, worst_sentences(per_sentence, worst))
 
@@ -170,8 +182,9 @@ def count_error_types(errors: Sequence[EntityError]) -> dict[str, ErrorTypeCount
     counts = {}
     for kind in ERROR_TYPES:
         chosen = [error for error in errors if error.error_type == kind]
-        counts[kind] = ErrorTypeCount(len(chosen), sum(e.false_positives for e in chosen),
-                                      sum(e.false_negatives for e in chosen))
+        counts[kind] = ErrorTypeCount(
+            len(chosen), sum(e.false_positives for e in chosen), sum(e.false_negatives for e in chosen)
+        )
     return counts
 
 
@@ -199,8 +212,11 @@ def tag_confusion(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[st
 
 def tag_accuracies(confusion: Confusion) -> list[TagAccuracy]:
     """Per gold tag of a word confusion matrix: how many words have it, and how many of them were tagged right."""
-    return [TagAccuracy(tag, confusion.gold_total(tag), confusion.count(tag, tag))
-            for tag in confusion.labels if confusion.gold_total(tag)]
+    return [
+        TagAccuracy(tag, confusion.gold_total(tag), confusion.count(tag, tag))
+        for tag in confusion.labels
+        if confusion.gold_total(tag)
+    ]
 
 
 def worst_sentences(errors_per_sentence: Sequence[int], limit: int = 20) -> list[int]:

@@ -12,7 +12,8 @@ reports side by side, each labelled with its mode:
 Undefined scores (precision with nothing predicted, recall with nothing in
 gold, F1 with neither) are 0.0 on the dataclasses, as conlleval prints them,
 and ``None`` in ``to_dict()`` so JSON readers can tell "undefined" from
-"zero".
+"zero"; ``percent`` shows them as ``undefined`` wherever a person reads a score
+(the terminal, the HTML report, the model card).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from tagger.errors import SchemeError, ScoringError
-from tagger.schemes import is_span_tag, is_span_tagset, split_tag
+from tagger.schemes import TASKS, Task, is_span_tag, is_span_tagset, split_tag
 
+UNDEFINED = "undefined"
 CONLLEVAL_MODE = "conlleval"
 STRICT_MODE = "strict IOB2"
 SCHEME = "IOB2"  # the library's internal scheme, the one gold and predictions must use
-TASKS = ("auto", "spans", "labels")
+TASK_CHOICES = ("auto", *TASKS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,11 @@ class TypeScore:
     support: int
     predicted: int = 0
     correct: int = 0
+
+    def percents(self) -> tuple[str, str, str]:
+        """Precision, recall and F1 as a person reads them (``percent``): an undefined one says so."""
+        scores = self.to_dict()
+        return percent(scores["precision"]), percent(scores["recall"]), percent(scores["f1"])
 
     def to_dict(self) -> dict:
         return {
@@ -82,7 +90,7 @@ class EntityReport:
 
 @dataclass(frozen=True)
 class Evaluation:
-    task: str
+    task: Task
     token_accuracy: float
     conlleval: EntityReport | None
     strict: EntityReport | None
@@ -101,8 +109,14 @@ class Evaluation:
         }
 
 
+def percent(value: float | None) -> str:
+    """A score as a percentage with two decimals, or ``undefined`` for None (nothing predicted, nothing to
+    find): the one way every table, page and card shows a score."""
+    return UNDEFINED if value is None else f"{100 * value:.2f}"
+
+
 def evaluate_tags(
-    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], task: str = "auto"
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], task: Task | Literal["auto"] = "auto"
 ) -> Evaluation:
     """Score predicted tags against gold tags, sentence by sentence.
 
@@ -140,14 +154,12 @@ def _check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
         raise ScoringError(f"gold has {len(gold)} sentences, predictions have {len(pred)}")
     for index, (gold_seq, pred_seq) in enumerate(zip(gold, pred)):
         if len(gold_seq) != len(pred_seq):
-            raise ScoringError(
-                f"sentence {index}: gold has {len(gold_seq)} words, predictions have {len(pred_seq)}"
-            )
+            raise ScoringError(f"sentence {index}: gold has {len(gold_seq)} words, predictions have {len(pred_seq)}")
 
 
-def _resolve_task(task: str, gold: Sequence[Sequence[str]]) -> str:
-    if task not in TASKS:
-        raise ScoringError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+def _resolve_task(task: str, gold: Sequence[Sequence[str]]) -> Task:
+    if task not in TASK_CHOICES:
+        raise ScoringError(f"unknown task {task!r}; expected one of {', '.join(TASK_CHOICES)}")
     if task != "auto":
         return task
     # One prefixed span tag makes it spans, so that a bare "PER" among them is refused rather than scored as a label.
