@@ -117,7 +117,8 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
         process.wait()
         epochs_at_kills.append(json.loads(checkpoint.read_text())["loop"]["epoch"] if checkpoint.exists() else 0)
     assert any(0 < epoch < 120 for epoch in epochs_at_kills), epochs_at_kills  # at least once mid-run
-    subprocess.run(command(tmp_path / "killed"), env=environment, check=True, capture_output=True)
+    finished = subprocess.run(command(tmp_path / "killed"), env=environment, capture_output=True, text=True)
+    assert finished.returncode == 0, (epochs_at_kills, finished.stderr)
     assert weights(tmp_path / "killed") == weights(tmp_path / "whole")
     assert not list((tmp_path / "killed").rglob("*.tmp"))
 
@@ -132,3 +133,17 @@ def timed_run(command: list[str], environment: dict[str, str], out: Path) -> tup
         time.sleep(0.01)
     assert process.returncode == 0 and first is not None
     return first, time.perf_counter() - start
+
+
+def test_a_kill_between_the_tensors_and_state_json_leaves_the_checkpoint_whole(ner_files, tiny_config, tmp_path):
+    """The next checkpoint's tensors are written, then the run dies before state.json names them: simulated by
+    garbage in the slot state.json does not name. The checkpoint state.json names is still read, whole."""
+    config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
+    train(config, source, tmp_path / "a")
+    checkpoint = tmp_path / "a" / "checkpoint"
+    named = json.loads((checkpoint / "state.json").read_text())["tensors_file"]
+    other = next(name for name in ("state.a.safetensors", "state.b.safetensors") if name != named)
+    (checkpoint / other).write_bytes(b"half of the next checkpoint")
+    before = weights(tmp_path / "a")
+    train(config, source, tmp_path / "a", resume=True)  # reads the checkpoint: the finished run stays finished
+    assert weights(tmp_path / "a") == before

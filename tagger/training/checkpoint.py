@@ -1,9 +1,10 @@
 """Checkpoints: all a training run needs to go on exactly where it stopped, as data (safetensors + JSON).
 
-One is written at the end of every epoch, after that epoch's models: ``OUT/checkpoint/state.safetensors``
-(model, weight average, optimiser tensors, torch random states), then ``OUT/checkpoint/state.json``
-(everything else, with the checksum of the tensors). ``state.json`` is the commit: a run killed while
-writing leaves the previous checkpoint whole, and a resumed run replays the epoch it lost bit for bit.
+One is written at the end of every epoch, after that epoch's models: the tensors (model, weight average, optimiser
+tensors, torch random states) into whichever of ``OUT/checkpoint/state.a.safetensors`` and ``state.b.safetensors``
+the current checkpoint does not use, then ``OUT/checkpoint/state.json`` (everything else, the name of the tensors
+file and its checksum). ``state.json`` is the commit: a run killed while writing leaves the previous checkpoint
+whole, and a resumed run replays the epoch it lost bit for bit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from tagger.errors import ConfigError, ModelDirError, setting
 from tagger.serialization import pack_tensors, to_json_bytes, unpack_tensors
 
 CHECKPOINT_DIR = "checkpoint"
-CHECKPOINT_FILES = ("state.safetensors", "state.json")
+# The tensors go to the slot state.json does not name, then state.json is replaced to name it: a run killed between
+# the two writes leaves state.json naming the previous, intact tensors (one fixed file was overwritten first, and a
+# kill in that moment left a checkpoint whose tensors did not match its state.json).
+TENSOR_SLOTS = ("state.a.safetensors", "state.b.safetensors")
+CHECKPOINT_FILES = (*TENSOR_SLOTS, "state.json")
 FORMAT_VERSION = 1
 
 
@@ -87,8 +92,17 @@ def save_checkpoint(
         },
     }
     directory = out_dir / CHECKPOINT_DIR
-    write_atomic(directory / "state.safetensors", data)
-    write_atomic(directory / "state.json", to_json_bytes(header))
+    slot = TENSOR_SLOTS[1] if committed_tensors_file(directory) == TENSOR_SLOTS[0] else TENSOR_SLOTS[0]
+    write_atomic(directory / slot, data)
+    write_atomic(directory / "state.json", to_json_bytes({**header, "tensors_file": slot}))
+
+
+def committed_tensors_file(directory: Path) -> str | None:
+    """The tensors file the committed state.json names (None without a readable one)."""
+    try:
+        return json.loads((directory / "state.json").read_text(encoding="utf-8")).get("tensors_file")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
 
 
 def load_checkpoint(
@@ -113,7 +127,10 @@ def load_checkpoint(
 def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         header = json.loads((directory / "state.json").read_text(encoding="utf-8"))
-        data = (directory / "state.safetensors").read_bytes()
+        tensors_file = header.get("tensors_file")
+        if tensors_file not in TENSOR_SLOTS:
+            raise OSError(f"state.json names no tensors file of this version ({tensors_file!r})")
+        data = (directory / tensors_file).read_bytes()
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelDirError(str(directory), f"unreadable checkpoint ({error})", "delete it to start afresh") from None
     if header.get("format_version") != FORMAT_VERSION or hashlib.sha256(data).hexdigest() != header.get(
@@ -124,7 +141,7 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
             "checkpoint from another tagger version, or its files do not match",
             "delete it to start afresh",
         )
-    return header, unpack_tensors(data, directory / "state.safetensors")
+    return header, unpack_tensors(data, directory / tensors_file)
 
 
 def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[str, Any], directory: Path) -> None:
