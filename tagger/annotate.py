@@ -4,22 +4,18 @@ its predictions as ``TaggedSentence`` records (``tag`` keeps plain lists of tags
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tagger.atomic import write_atomic
 from tagger.batching import build_batch, encode_sentences
-from tagger.config import Config, corpus_config
-from tagger.corpus import Sentence, read_corpus
+from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
-from tagger.evaluation import Evaluation, write_evaluation_report
+from tagger.loading import ModelEvaluation, evaluate_model  # noqa: F401 (their home is tagger.loading: no torch)
 from tagger.model import BiLSTMTagger, resolve_device
 from tagger.model import quantize as quantize_model
 from tagger.ordering import MAX_PADDING, MAX_WORDS, bucketed_batches, document_batches, split_long  # noqa: F401
-from tagger.outputs import format_predictions
 from tagger.portable import PortableTagger, is_exported_dir
 from tagger.portable.base import TaggerBase
 from tagger.runtime import set_runtime_defaults
@@ -124,38 +120,3 @@ class Tagger(TaggerBase):
         else:
             best = decode_constrained(log_probs, mask, self.transitions)
         return best, log_probs.gather(2, best.unsqueeze(2)).squeeze(2).exp()
-
-
-@dataclass(frozen=True)
-class ModelEvaluation:
-    """A model scored on gold data: the scores, the sentences as read and the predictions, and the page written."""
-
-    evaluation: Evaluation
-    sentences: list[Sentence]
-    predictions: list[list[str]]
-    report: Path | None = None  # the HTML report's index.html, when one was asked for
-
-
-def evaluate_model(
-    model_dir: str | Path,
-    data: str | Path,
-    overrides: Sequence[str] = (),
-    device: str = "auto",
-    batch_size: int = 256,
-    quantize: str = "none",
-    predictions_path: str | Path | None = None,
-    report_dir: str | Path | None = None,
-) -> ModelEvaluation:
-    """Score the model in ``model_dir`` on the gold corpus ``data``, read as the model's training data was
-    (with ``corpus.key=value`` ``overrides``); also write conlleval's ``word gold pred`` lines to
-    ``predictions_path`` and the HTML error report into ``report_dir`` when given."""
-    tagger = Tagger.load(model_dir, device=device, quantize=quantize)
-    sentences, _ = read_corpus(data, corpus_config(overrides, tagger.config.corpus))
-    evaluation, predictions = tagger.evaluate(sentences, batch_size=batch_size)
-    if predictions_path is not None:
-        text = "".join(format_predictions(s.words, s.tags, p) for s, p in zip(sentences, predictions))
-        write_atomic(Path(predictions_path), text.encode("utf-8"))
-    report = None
-    if report_dir is not None:
-        report = write_evaluation_report(Path(report_dir), f"{model_dir} on {data}", sentences, predictions, evaluation)
-    return ModelEvaluation(evaluation, sentences, predictions, report)

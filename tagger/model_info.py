@@ -1,7 +1,8 @@
-"""What `tagger info` shows of a trained model directory: its card, scores, labels, sizes and configuration.
+"""What `tagger info` shows of a trained model directory, or of its export: card, scores, labels, sizes, settings.
 
-The directory is read and fully validated by ``serialization``, so a bad one fails here with the same
-one-line error as loading it for tagging would.
+A model directory is read and fully validated by ``serialization`` (which needs PyTorch), an export by the
+portable reader (which does not), so a bad one fails here with the same one-line error as loading it for tagging
+would.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tagger.config import PRESETS, Config, load_config
+from tagger.loading import needs_pytorch
+from tagger.portable import is_exported_dir, read_exported
 from tagger.schemes import NO_SCHEME, Task, split_tag
-from tagger.serialization import load_model_files, read_model_files
 
 
 @dataclass(frozen=True)
@@ -28,16 +31,26 @@ class ModelInfo:
     entity_types: list[str]  # empty for a model of plain labels (POS)
     vocabulary_words: int  # including <pad> and <unk>
     vocabulary_chars: int
-    parameters: int
+    parameters: int | None  # None: an export made before exports recorded it
     metrics: dict[str, Any]  # metrics.json as written by training; {} when the directory has none
     config: dict[str, Any]
     card: str | None  # README.md, None when the directory has none
+    preset: str | None  # the preset whose model settings the model has; None: settings of its own
+    runtime: str = "pytorch"  # pytorch (a model directory) or onnxruntime (an export, written by tagger export)
+    precision: str = "fp32"  # an export's: fp32 or int8 (tagger export --quantize int8)
+    export: dict[str, Any] | None = None  # an export's config.json but its configuration and decoding scores
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def read_model_info(directory: str | Path) -> ModelInfo:
+    """A model directory's or an export's description; an export is read without PyTorch."""
+    if is_exported_dir(directory):
+        return read_export_info(directory)
+    with needs_pytorch(directory):  # a model directory's weights are read with PyTorch
+        from tagger.serialization import load_model_files, read_model_files
+
     files = read_model_files(directory)
     loaded = load_model_files(files, directory)
     header = json.loads(files["config.json"].decode("utf-8"))  # already validated by load_model_files
@@ -58,7 +71,46 @@ def read_model_info(directory: str | Path) -> ModelInfo:
         metrics=loaded.metrics,
         config=loaded.config.to_dict(),
         card=card.decode("utf-8", errors="replace") if card is not None else None,
+        preset=matching_preset(loaded.config),
     )
+
+
+def read_export_info(directory: str | Path) -> ModelInfo:
+    """An export as ``tagger.portable`` reads and checks it (onnxruntime is not needed to describe it)."""
+    exported = read_exported(directory)
+    header, vocab = exported.header, exported.vocab
+    source = header.get("source", {})
+    card_path = Path(directory) / "README.md"
+    return ModelInfo(
+        path=str(directory),
+        format_version=header["format_version"],
+        tagger_version=source.get("tagger_version") or "?",
+        weights_sha256=source.get("weights_sha256") or "",
+        task=vocab.task,
+        scheme=vocab.scheme,
+        labels=list(vocab.labels),
+        entity_types=entity_types(vocab.labels, vocab.scheme),
+        vocabulary_words=len(vocab.words),
+        vocabulary_chars=len(vocab.chars),
+        parameters=source.get("parameters"),
+        metrics=exported.metrics,
+        config=exported.config.to_dict(),
+        card=card_path.read_text(encoding="utf-8", errors="replace") if card_path.is_file() else None,
+        preset=matching_preset(exported.config),
+        runtime="onnxruntime",
+        precision=exported.precision,
+        export={key: value for key, value in header.items() if key not in ("config", "decoding")},
+    )
+
+
+def matching_preset(config: Config) -> str | None:
+    """The preset (``tagger train --preset``) whose model and vocabulary settings ``config`` has, if any: what the
+    network is, whatever the training settings were."""
+    for name in PRESETS:
+        preset = load_config(None, [], name)
+        if preset.model == config.model and preset.vocab == config.vocab:
+            return name
+    return None
 
 
 def entity_types(labels: list[str] | tuple[str, ...], scheme: str) -> list[str]:

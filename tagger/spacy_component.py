@@ -9,6 +9,10 @@ The component tags the words spaCy's tokenizer made, sentence by sentence (the d
 spaCy's rule-based sentencizer's when the pipeline sets none), each doc being one document for models
 with document context. ``nlp.to_disk`` copies the model directory verbatim into the pipeline and
 ``to_bytes`` packs the same files' bytes as msgpack: safetensors and JSON, never pickle.
+
+``model`` may also be a directory written by ``tagger export``, which runs on onnxruntime. spaCy imports this
+module whenever it makes a pipeline (``spacy.blank`` included: it loads every registered factory), so nothing here
+imports torch until a PyTorch model is loaded (``tagger.loading``).
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ from spacy.scorer import Scorer, get_ner_prf
 from spacy.tokens import Doc, Span, SpanGroup, Token
 from spacy.training import Example
 
-from tagger.annotate import Tagger
 from tagger.corpus import Sentence
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
-from tagger.model import QUANTIZE_MODES
+from tagger.loading import QUANTIZE_MODES, read_tagger_files, tagger_from_files, write_tagger_files
 from tagger.outputs import TaggedSentence
-from tagger.serialization import read_model_files, write_model_files
+from tagger.portable.base import TaggerBase
 
 FACTORY = "bilstm_tagger"
 ATTRIBUTES = ("auto", "ents", "tag", "pos")
@@ -89,7 +92,7 @@ def make_bilstm_tagger(
 
 
 class BiLSTMTaggerComponent(Pipe):
-    """Settings as in DEFAULT_CONFIG; ``model`` is a directory written by ``tagger train``.
+    """Settings as in DEFAULT_CONFIG; ``model`` is a directory written by ``tagger train`` or ``tagger export``.
 
     The model loads on first use, not here: ``spacy.load`` builds the component from the saved config, whose
     ``model`` path may not exist on this machine, and only then reads the copy inside the pipeline.
@@ -118,12 +121,12 @@ class BiLSTMTaggerComponent(Pipe):
         self.attr, self.batch_size, self.device = attr, batch_size, device
         self.overwrite, self.scores, self.spans_key, self.quantize = overwrite, scores, spans_key, quantize
         self._files: dict[str, bytes] | None = None
-        self._tagger: Tagger | None = None
+        self._tagger: TaggerBase | None = None
         self._target = ""
         self._sentencizer = Sentencizer()
 
     @property
-    def tagger(self) -> Tagger:
+    def tagger(self) -> TaggerBase:
         self._ensure_loaded()
         return self._tagger
 
@@ -141,10 +144,10 @@ class BiLSTMTaggerComponent(Pipe):
                 f"{FACTORY}: no model given; add the component with "
                 f'config={{"model": "path/to/model"}} (a directory written by tagger train)'
             )
-        self._use_model(read_model_files(self.model_path), self.model_path)
+        self._use_model(read_tagger_files(self.model_path), self.model_path)
 
     def _use_model(self, files: dict[str, bytes], source: str | Path) -> None:
-        tagger = Tagger.from_files(files, source, self.device, self.quantize)
+        tagger = tagger_from_files(files, source, self.device, self.quantize)
         self._target = resolve_attribute(self.attr, tagger, str(source))
         if self.scores == "spans" and self._target != "ents":
             raise ConfigError(
@@ -227,10 +230,10 @@ class BiLSTMTaggerComponent(Pipe):
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         self._ensure_loaded()
-        write_model_files(Path(path), self._files)
+        write_tagger_files(Path(path), self._files)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> BiLSTMTaggerComponent:
-        self._use_model(read_model_files(path), path)
+        self._use_model(read_tagger_files(path), path)
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
@@ -256,7 +259,7 @@ def check_choice(setting: str, value: str, choices: Sequence[str]) -> None:
         raise ConfigError(f"{FACTORY}: {setting}={value!r} is not one of {', '.join(choices)}")
 
 
-def resolve_attribute(attr: str, tagger: Tagger, source: str) -> str:
+def resolve_attribute(attr: str, tagger: TaggerBase, source: str) -> str:
     """The attribute the model's tags go to: ``auto`` chooses from the labels; an explicit choice is checked."""
     natural = spacy_attribute(tagger.output_labels, tagger.task)
     if attr == "auto" or attr == natural:

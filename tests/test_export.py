@@ -198,7 +198,7 @@ def test_exported_model_tags_long_sentences_and_documents_as_pytorch(models, exp
 
 
 def test_exported_model_evaluates_as_pytorch(models, exports, tmp_path):
-    from tagger.annotate import evaluate_model
+    from tagger.loading import evaluate_model
 
     data = write_conll(tmp_path / "gold.conll")
     expected = evaluate_model(models["softmax"], data, device="cpu")
@@ -396,6 +396,24 @@ def test_export_refuses_contextual_models_and_a_busy_out_dir(models, tmp_path):
         export_model(models["softmax"], models["crf-bioes"], overwrite=True)
     with pytest.raises(ConfigError, match="expected one of onnx"):
         export_model(models["softmax"], tmp_path / "x", target="tflite")
+
+
+def test_bad_input_export_out_that_cannot_be_a_folder_is_refused_before_the_model_is_read(models, tmp_path):
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    note = tmp_path / "afile.txt"
+    note.write_text("my notes\n", encoding="utf-8")
+    missing = tmp_path / "no-model"  # refused before the model is read: the model is never missing
+    for model in (models["softmax"], missing):
+        for out, fragment in ((note / "x", f"{note} is a file, not a folder"), (note, f"{note} is a file")):
+            result = CliRunner().invoke(app, ["export", str(model), "--out", str(out), "--overwrite"])
+            assert result.exit_code == 2, result.output
+            message = " ".join(result.stderr.split())
+            assert message.startswith("error:") and message.count("error:") == 1, message
+            assert "Traceback" not in result.output and fragment in message and "--out" in message, message
+    assert note.read_text(encoding="utf-8") == "my notes\n"
 
 
 def test_export_and_tag_commands(models, tmp_path):

@@ -29,6 +29,7 @@ LAYERS = {
     "features": 2,
     "serialization": 3,
     "annotate": 3,
+    "loading": 3,  # a model with the runtime it needs: imports torch only for a PyTorch model directory
     "model_card": 3,
     "benchmark": 3,
     "model_info": 3,

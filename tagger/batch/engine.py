@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tagger.annotate import Tagger
 from tagger.atomic import AtomicFile
 from tagger.batch.inputs import InputFile, read_units
 from tagger.corpus import INPUT_FORMATS, Sentence, opens_document
 from tagger.errors import ConfigError, TaggerError, setting
-from tagger.model import QUANTIZE_MODES
+from tagger.loading import QUANTIZE_MODES
 from tagger.ordering import MAX_CONTEXT_SENTENCES
 from tagger.outputs import OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, make_writer
 from tagger.outputs.conllu import CONLLU_FIELDS
 from tagger.outputs.tagged import Offsets
+from tagger.portable.base import TaggerBase
 from tagger.schemes import SCHEMES
 from tagger.tokenize import load_tokenizer
 
@@ -135,7 +135,7 @@ class SentencePool:
     """Sentences from one or more files, tagged together once there are enough; documents are never cut,
     so a model with document context sees each document whole."""
 
-    def __init__(self, tagger: Tagger, options: BatchOptions, on_words: Callable[[int], None]):
+    def __init__(self, tagger: TaggerBase, options: BatchOptions, on_words: Callable[[int], None]):
         self.tagger, self.options, self.on_words = tagger, options, on_words
         self.items: list[tuple[OpenOutput, Sentence, Offsets | None, int]] = []
         self.documents = 0
@@ -187,7 +187,7 @@ def failed(task: FileTask, message: str) -> FileResult:
 
 
 def tag_files(
-    tagger: Tagger,
+    tagger: TaggerBase,
     tasks: list[FileTask],
     options: BatchOptions,
     stream: IO[bytes] | None = None,
@@ -233,7 +233,7 @@ def pool_file(pool: SentencePool, output: OpenOutput, tokenizer: Callable[[], An
         first = False
 
 
-def writer_for(task: FileTask, tagger: Tagger, options: BatchOptions, shared: bool = False) -> Any:
+def writer_for(task: FileTask, tagger: TaggerBase, options: BatchOptions, shared: bool = False) -> Any:
     """The writer of one task's output; ``shared``: several inputs are written into one stream."""
     writer_options = WriterOptions(
         task.input.format,

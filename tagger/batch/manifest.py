@@ -17,13 +17,14 @@ from typing import IO, Any
 
 from tagger import __version__
 from tagger.errors import ConfigError, setting
-from tagger.serialization import REQUIRED_FILES
+from tagger.portable import is_exported_dir
 
 MANIFEST_NAME = ".tagger-manifest.jsonl"
 LOCK_NAME = ".tagger.lock"
 READ_SIZE = 1 << 20
-# What identifies a model: its required files but the weights, whose checksum config.json holds
-MODEL_IDENTITY_FILES = tuple(name for name in REQUIRED_FILES if name.endswith(".json"))
+# What identifies a model, a model directory or an export alike: its JSON files (config.json holds the checksum of
+# the weights, or of the exported network; vocab.json the labels)
+MODEL_IDENTITY_FILES = ("config.json", "vocab.json")
 
 
 def file_fingerprint(path: Path) -> str:
@@ -39,9 +40,28 @@ def job_fingerprint(model_dir: Path, settings: dict[str, Any]) -> str:
     changes an output's bytes: a change to either makes earlier outputs stale."""
     digest = hashlib.sha256(__version__.encode())
     for name in MODEL_IDENTITY_FILES:
-        digest.update((model_dir / name).read_bytes())
+        data = (model_dir / name).read_bytes()
+        described = name == "config.json" and not is_exported_dir(model_dir)  # an export's has no manifest
+        digest.update(without_described_files(data) if described else data)
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def without_described_files(config: bytes) -> bytes:
+    """config.json without the checksums its manifest gives of the files that only describe the model (scores,
+    card, log, curves): scoring the model again (``tagger train --resume`` on a finished run) changes them, and
+    its outputs stay current. A config.json without a manifest, as it is."""
+    from tagger.serialization import CHECKED_FILES, MANIFEST  # a model directory's: imports torch, which it needs
+
+    try:
+        header = json.loads(config)
+        listed = header[MANIFEST]
+    except (ValueError, TypeError, KeyError):
+        return config
+    if not isinstance(listed, dict):
+        return config
+    kept = {**header, MANIFEST: {name: listed.get(name) for name in CHECKED_FILES}}
+    return json.dumps(kept, sort_keys=True).encode()
 
 
 class Manifest:

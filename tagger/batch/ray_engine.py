@@ -80,13 +80,10 @@ class TagFilesActor:
     """One Ray actor: the model loaded once, then files tagged as the local engine tags them."""
 
     def __init__(self, model_dir: str, options: dict[str, Any], threads: int):
-        import torch
+        from tagger.loading import load_tagger
 
-        from tagger.annotate import Tagger
-
-        torch.set_num_threads(threads)
         self.options = BatchOptions(**options)
-        self.tagger = Tagger.load(model_dir, device=self.options.device, quantize=self.options.quantize)
+        self.tagger = load_tagger(model_dir, self.options.device, self.options.quantize, threads)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         tasks = [row_task(dict(zip(batch, values))) for values in zip(*batch.values())]

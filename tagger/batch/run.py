@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tagger.atomic import file_in_the_way, remove_temporaries
+from tagger.atomic import file_in_the_way, remove_temporaries, unwritable_folder
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
 from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
 from tagger.errors import ConfigError, setting
+from tagger.loading import gpu_available, load_tagger
 from tagger.outputs import output_suffix
 from tagger.runtime import usable_cpus
 
@@ -82,6 +83,8 @@ def check_folders(names: list[str], out_dir: Path) -> None:
                 f"{setting('out_dir', out_dir)} is or contains the input folder {name}: outputs would "
                 f"overwrite the input files or mix with them; choose another {setting('out_dir')}"
             )
+    if problem := unwritable_folder(out_dir):  # the lock and the manifest are written before any output
+        raise ConfigError(f"{setting('out_dir', out_dir)}: {problem}; choose another {setting('out_dir')}")
 
 
 def plan(
@@ -148,11 +151,9 @@ def run_tasks(
         for result in run_on_ray(model_dir, tasks, options, options.address, listener.words):
             yield result, by_input[result.input]
         return
-    workers = options.workers or auto_workers(options.device)
+    workers = options.workers or auto_workers(model_dir, options.device)
     if workers <= 1 or len(tasks) <= 1:
-        from tagger.annotate import Tagger
-
-        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
+        tagger = load_tagger(model_dir, device=options.device, quantize=options.quantize)
         for result in tag_files(tagger, tasks, options, on_words=listener.words):
             yield result, by_input[result.input]
         return
@@ -160,11 +161,9 @@ def run_tasks(
         yield result, by_input[result.input]
 
 
-def auto_workers(device: str) -> int:
+def auto_workers(model_dir: Path, device: str) -> int:
     """One process per core on CPU; one on a GPU, which a single process keeps busy."""
-    import torch
-
-    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+    if device == "cuda" or (device == "auto" and gpu_available(model_dir)):
         return 1
     return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
 
@@ -261,19 +260,14 @@ def tag_in_worker(
 ) -> None:
     import traceback
 
-    import torch
-
-    from tagger.annotate import Tagger
-
-    torch.set_num_threads(threads)  # workers share the cores instead of each taking all of them
-
     def words(count: int) -> None:
         if os.getppid() != parent:  # the parent was killed: stop rather than write into a folder nobody owns
             os._exit(1)
         messages.put(("words", count))
 
     try:
-        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
+        # workers share the cores instead of each taking all of them
+        tagger = load_tagger(model_dir, device=options.device, quantize=options.quantize, threads=threads)
         for result in tag_files(tagger, tasks, options, on_words=words):
             messages.put(("result", result))
     except Exception:  # a bug, not bad input (that is a failed file): the parent reports it and stops

@@ -98,16 +98,16 @@ def train(
     ),
 ) -> None:
     """Train a tagger and keep the model with the best dev score."""
-    from tagger.cli.train import print_training, relaunch_distributed
-    from tagger.config import load_config
-    from tagger.training import DataSource, run_training_job
-
-    if distributed > 1 and "WORLD_SIZE" not in os.environ:
-        raise typer.Exit(relaunch_distributed(distributed, sys.argv[1:]))
     settings = list(overrides)
     settings += [f"train.{k}={v}" for k, v in (("epochs", epochs), ("seed", seed), ("device", device)) if v is not None]
     settings += corpus_overrides(tag_column, encoding)
-    with reported_errors():
+    with reported_errors("train"):
+        from tagger.cli.train import print_training, relaunch_distributed
+        from tagger.config import load_config
+        from tagger.training import DataSource, run_training_job
+
+        if distributed > 1 and "WORLD_SIZE" not in os.environ:
+            raise typer.Exit(relaunch_distributed(distributed, sys.argv[1:]))
         source = DataSource(
             train=train_path,
             dev=dev_path,
@@ -141,10 +141,10 @@ def evaluate(
     quantize: str = QuantizeOption,
 ) -> None:
     """Score a model on a labelled corpus: per-type P/R/F1 (conlleval and strict IOB2) and token accuracy."""
-    from tagger.annotate import evaluate_model
-    from tagger.cli.evaluate import print_model_evaluation
+    with reported_errors("evaluate"):
+        from tagger.cli.evaluate import print_model_evaluation
+        from tagger.loading import evaluate_model
 
-    with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
         done = evaluate_model(model, data, settings, device, batch_size, quantize, predictions, report)
         print_model_evaluation(console, done, str(data), json_output)
@@ -210,10 +210,10 @@ def tag(
     Exit code 0 when every file succeeded, 1 when any failed (each failure is listed with path:line), 2 on a
     usage error.
     """
-    from tagger.batch import BatchOptions
-    from tagger.cli.tag import run_tag
+    with reported_errors("tag"):
+        from tagger.batch import BatchOptions
+        from tagger.cli.tag import run_tag
 
-    with reported_errors():
         options = BatchOptions(
             input_format=input_format,
             output_format=output_format,
@@ -265,11 +265,11 @@ def convert(
 ) -> None:
     """Convert a corpus between CoNLL, CoNLL-U, JSONL, spaCy DocBin and Hugging Face datasets on disk, or between
     span schemes."""
-    from tagger.cli.convert import print_conversion
-    from tagger.config import corpus_config
-    from tagger.corpus import ConvertOptions, convert_corpus
+    with reported_errors("convert"):
+        from tagger.cli.convert import print_conversion
+        from tagger.config import corpus_config
+        from tagger.corpus import ConvertOptions, convert_corpus
 
-    with reported_errors():
         options = ConvertOptions(
             source_format=source_format, target_format=target_format, attr=attr, scheme=scheme, overwrite=overwrite
         )
@@ -294,10 +294,10 @@ def benchmark(
     overrides: list[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.format=conll."),
 ) -> None:
     """Tagging speed (words/s, pre-tokenised and raw text), peak memory and startup time of a model."""
-    from tagger.benchmark import benchmark_model
-    from tagger.cli.benchmark import print_benchmark
+    with reported_errors("benchmark"):
+        from tagger.benchmark import benchmark_model
+        from tagger.cli.benchmark import print_benchmark
 
-    with reported_errors():
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
         report = benchmark_model(model, data, runs, batch_size, device, quantize, settings, startup)
         print_benchmark(console, report, json_output)
@@ -319,11 +319,11 @@ def data(
 ) -> None:
     """Corpus diagnostics before training: sizes, tag and entity counts, scheme violations, OOV words,
     sentence lengths, duplicates and train/dev/test overlap."""
-    from tagger.cli.data import print_data
-    from tagger.config import corpus_config
-    from tagger.data_report import report_corpora
+    with reported_errors("data"):
+        from tagger.cli.data import print_data
+        from tagger.config import corpus_config
+        from tagger.data_report import report_corpora
 
-    with reported_errors():
         inputs = [
             (role, path) for role, path in (("train", train_path), ("dev", dev_path), ("test", test_path)) if path
         ]
@@ -338,9 +338,9 @@ def info(
     card: bool = typer.Option(True, "--card/--no-card", help="Also print the model card (README.md)."),
 ) -> None:
     """A trained model: scores, labels, vocabulary size, parameter count, configuration and model card."""
-    from tagger.cli.info import run_info
+    with reported_errors("info"):
+        from tagger.cli.info import run_info
 
-    with reported_errors():
         run_info(model, json_output, card)
 
 
@@ -387,10 +387,10 @@ def serve(
 ) -> None:
     """Serve models over HTTP: POST /v1/tag (raw texts or sentences, the records of tagger tag's jsonl), GET
     /health, /ready, /v1/models, /metrics and /docs. Stops on SIGTERM or Ctrl-C after the requests in flight."""
-    from tagger.cli.serve import run_serve
-    from tagger.serve import Limits, ServeSettings, parse_model_specs
+    with reported_errors("serve"):
+        from tagger.cli.serve import run_serve
+        from tagger.serve import Limits, ServeSettings, parse_model_specs
 
-    with reported_errors():
         limits = Limits(
             max_body_bytes=max_body_bytes,
             max_items=max_items,
@@ -438,10 +438,10 @@ def export(
 ) -> None:
     """Export a model to ONNX, to tag without PyTorch: tagger tag, evaluate and benchmark, Tagger.load and other
     runtimes read the folder (docs/onnx.md). Models with contextual features cannot be exported yet."""
-    from tagger.cli.export import print_export
-    from tagger.export import export_model
+    with reported_errors("export"):
+        from tagger.cli.export import print_export
+        from tagger.export import export_model
 
-    with reported_errors():
         print_export(console, export_model(model, out, target, quantize, opset, overwrite), json_output)
 
 
@@ -452,17 +452,30 @@ def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:
 
 
 @contextmanager
-def reported_errors():
-    """A user error becomes one line on stderr and exit code 2; anything else is a bug and keeps its traceback."""
+def reported_errors(command: str = ""):
+    """A user error becomes one line on stderr and exit code 2, and so does a dependency this command needs that is
+    not installed (tagger installed without its dependencies, to tag exports without PyTorch: docs/onnx.md);
+    anything else is a bug and keeps its traceback."""
     try:
         yield
     except TaggerError as error:
-        message = command_line_message(str(error))
-        console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        print_error(str(error))
+        raise typer.Exit(2) from None
+    except ModuleNotFoundError as error:
+        from tagger.loading import missing_dependency
+
+        refused = missing_dependency(error, f"tagger {command}" if command else "this command")
+        if refused is None:
+            raise
+        print_error(str(refused))
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print("interrupted")
         raise typer.Exit(130) from None
+
+
+def print_error(message: str) -> None:
+    console.print(f"[bold red]error:[/] {escape(command_line_message(message))}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

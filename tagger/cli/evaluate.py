@@ -1,4 +1,4 @@
-"""`tagger evaluate`: prints what ``tagger.annotate.evaluate_model`` scored, as tables or JSON."""
+"""`tagger evaluate`: prints what ``tagger.loading.evaluate_model`` scored, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from tagger.annotate import ModelEvaluation
 from tagger.cli.tables import number, print_table, text
 from tagger.evaluation import EntityReport, Evaluation, percent
+from tagger.loading import ModelEvaluation
 
 
 def print_model_evaluation(messages: Console, done: ModelEvaluation, source: str, json_output: bool) -> None:

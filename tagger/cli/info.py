@@ -1,4 +1,4 @@
-"""`tagger info`: a trained model directory in the terminal (tagger.model_info reads it), or as JSON."""
+"""`tagger info`: a trained model directory or an export in the terminal (tagger.model_info reads it), or as JSON."""
 
 from __future__ import annotations
 
@@ -46,19 +46,42 @@ def overview_table(info: ModelInfo) -> Table:
         ("entity types", ", ".join(info.entity_types) or "—"),
         ("labels", f"{len(info.labels):,}"),
         ("vocabulary", f"{info.vocabulary_words:,} words, {info.vocabulary_chars:,} characters"),
-        ("parameters", f"{info.parameters:,}"),
+        ("parameters", "?" if info.parameters is None else f"{info.parameters:,}"),
+        ("preset", f"{info.preset} (its model settings)" if info.preset else "— (settings of its own)"),
         ("best epoch", f"{metrics.get('best_epoch', '?')} of {metrics.get('epochs_run', '?')}"),
         ("training time", minutes(metrics.get("train_seconds"))),
         ("device, seed", f"{metrics.get('device', '?')}, {metrics.get('seed', '?')}"),
-        ("trained with", f"tagger {info.tagger_version} (model format {info.format_version})"),
-        ("weights sha256", info.weights_sha256),
     ]
+    if info.export is None:
+        rows.append(("trained with", f"tagger {info.tagger_version} (model format {info.format_version})"))
+    else:
+        rows += export_rows(info)
+    rows.append(("weights sha256", info.weights_sha256))
     table = Table(title=escape(info.path), show_header=False)
     table.add_column("what", style="bold", no_wrap=True)
     text(table, "value")
     for name, value in rows:
         table.add_row(name, escape(str(value)))
     return table
+
+
+def export_rows(info: ModelInfo) -> list[tuple[str, str]]:
+    """What an export adds: its runtime and precision, its network, what made it and from which model."""
+    export = info.export or {}
+    onnx = export.get("onnx", {})
+    quantized = ", ".join(onnx.get("quantized_ops", [])) or "none"
+    made_with = ", ".join(f"{name} {version}" for name, version in export.get("exported_with", {}).items())
+    return [
+        ("runtime", f"{info.runtime} (exported model, format {info.format_version}: no PyTorch needed)"),
+        ("precision", f"{info.precision} (quantised ops: {quantized})"),
+        (
+            "network",
+            f"{onnx.get('file', '?')}, opset {onnx.get('opset', '?')}, inputs {', '.join(onnx.get('inputs', []))}",
+        ),
+        ("exported with", f"tagger {export.get('tagger_version', '?')}" + (f" ({made_with})" if made_with else "")),
+        ("trained with", f"tagger {info.tagger_version}"),
+        ("exported from", str(export.get("source", {}).get("model_dir", "?"))),
+    ]
 
 
 def minutes(seconds: float | None) -> str:

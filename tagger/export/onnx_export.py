@@ -27,7 +27,7 @@ import torch
 
 from tagger import __version__
 from tagger.annotate import Tagger
-from tagger.atomic import write_atomic
+from tagger.atomic import check_output_folder, write_atomic
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import Config
 from tagger.decoding import TransitionMask
@@ -101,9 +101,9 @@ def export_model(
     if opset < 16:
         raise ConfigError(f"`opset={opset}`: expected 16 or more (ScatterElements with reduction)")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    check_out_dir(out_dir, model_dir, overwrite)
     files = read_model_files(model_dir)
     check_exportable(read_config(parse_json(files["config.json"], model_dir / "config.json"), model_dir), model_dir)
-    check_out_dir(out_dir, model_dir, overwrite)
     loaded = load_model_files(files, model_dir, "cpu")
     onnx = import_onnx()
 
@@ -131,6 +131,7 @@ def export_model(
             "model_dir": str(model_dir),
             "weights_sha256": source_header.get("weights_sha256"),
             "tagger_version": source_header.get("tagger_version"),
+            "parameters": sum(parameter.numel() for parameter in loaded.model.parameters()),
         },
         "onnx": {
             "file": ONNX_FILE,
@@ -182,8 +183,11 @@ def check_exportable(config: Config, model_dir: Path) -> None:
 
 
 def check_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:
+    """Before the model is read: ``out_dir`` can be a folder of ours (a file in the way, a folder this process may
+    not write, a model directory or, without ``overwrite``, a folder that holds files are refused)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir} is a file; an export is a folder of files: choose another {setting('out_dir')}")
+    check_output_folder(out_dir, "out_dir")
     if out_dir.resolve() == model_dir.resolve() or (out_dir / "model.safetensors").exists():
         raise ConfigError(f"{out_dir} holds a PyTorch model; export into another {setting('out_dir')}")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:

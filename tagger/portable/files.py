@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tagger.atomic import write_atomic
 from tagger.config import Config, ModelConfig
 from tagger.errors import ConfigError, ModelDirError, TaggerError
 from tagger.vocab import Vocab
@@ -27,6 +28,7 @@ EXPORT_FORMAT_VERSION = 1
 ONNX_FILE = "model.onnx"
 REQUIRED_FILES = ("config.json", "vocab.json", ONNX_FILE)
 OPTIONAL_FILES = ("metrics.json", "README.md")
+EXPORT_FILES = (ONNX_FILE, "vocab.json", *OPTIONAL_FILES, "config.json")  # in the order they are written
 WHAT_AN_EXPORT_HOLDS = (
     "an exported model directory holds config.json, vocab.json and model.onnx, as written by `tagger export`"
 )
@@ -105,6 +107,11 @@ def is_exported_dir(directory: str | Path) -> bool:
 
 def read_exported(directory: str | Path) -> ExportedModel:
     """Read and check an exported directory; every problem is one ModelDirError saying what to do."""
+    return exported_from_files(read_export_files(directory), directory)
+
+
+def read_export_files(directory: str | Path) -> dict[str, bytes]:
+    """The bytes of every file of an exported directory, by name (to load it, or to copy it verbatim)."""
     directory = Path(directory)
     if not directory.is_dir():
         problem = "is a file, not a model directory" if directory.exists() else "no such model directory"
@@ -112,34 +119,48 @@ def read_exported(directory: str | Path) -> ExportedModel:
     missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
     if missing:
         raise ModelDirError(str(directory), f"missing {', '.join(missing)}", WHAT_AN_EXPORT_HOLDS)
-    header = parse_json((directory / "config.json").read_bytes(), directory / "config.json")
-    check_header(header, directory / "config.json")
+    return {name: (directory / name).read_bytes() for name in EXPORT_FILES if (directory / name).is_file()}
+
+
+def write_export_files(directory: str | Path, files: dict[str, bytes]) -> None:
+    """Write an export's files (from ``read_export_files``) into ``directory``, each atomically, config.json
+    (which holds the network's checksum) last."""
+    for name in EXPORT_FILES:
+        if name in files:
+            write_atomic(Path(directory) / name, files[name])
+
+
+def exported_from_files(files: dict[str, bytes], source: str | Path) -> ExportedModel:
+    """An export from its files' bytes, checked; ``source`` names them in errors."""
+    source = Path(source)
+    missing = [name for name in REQUIRED_FILES if not isinstance(files.get(name), bytes)]
+    if missing:
+        raise ModelDirError(str(source), f"missing {', '.join(missing)}", WHAT_AN_EXPORT_HOLDS)
+    header = parse_json(files["config.json"], source / "config.json")
+    check_header(header, source / "config.json")
     try:
         config = Config.from_dict(header["config"], "config")
     except ConfigError as error:
         raise ModelDirError(
-            str(directory / "config.json"), str(error), "export the model again with this tagger version"
+            str(source / "config.json"), str(error), "export the model again with this tagger version"
         ) from None
-    vocab_path = directory / "vocab.json"
-    vocab = Vocab.from_dict(parse_json(vocab_path.read_bytes(), vocab_path), str(vocab_path))
-    decoding = read_decoding(header, len(vocab.labels), directory / "config.json")
+    vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
+    decoding = read_decoding(header, len(vocab.labels), source / "config.json")
     expected_inputs = input_names(config.model)
     if list(header["onnx"]["inputs"]) != expected_inputs:
         raise ModelDirError(
-            str(directory / "config.json"),
+            str(source / "config.json"),
             f"lists the inputs {header['onnx']['inputs']}, but its model settings need {expected_inputs}",
             "config.json was edited; export the model again",
         )
-    onnx_path = directory / ONNX_FILE
-    onnx_bytes = onnx_path.read_bytes()
+    onnx_bytes = files[ONNX_FILE]
     if hashlib.sha256(onnx_bytes).hexdigest() != header["onnx"]["sha256"]:
         raise ModelDirError(
-            str(onnx_path),
+            str(source / ONNX_FILE),
             "damaged or replaced: its checksum does not match config.json",
             "export the model again with `tagger export`",
         )
-    metrics_path = directory / "metrics.json"
-    metrics = parse_json(metrics_path.read_bytes(), metrics_path) if metrics_path.is_file() else {}
+    metrics = parse_json(files["metrics.json"], source / "metrics.json") if "metrics.json" in files else {}
     return ExportedModel(config, vocab, decoding, header, onnx_bytes, metrics)
 
 

@@ -15,7 +15,15 @@ from tagger.ordering import MAX_PADDING, bucketed_batches, document_batches
 from tagger.portable.base import TaggerBase
 from tagger.portable.decoding import Decoder
 from tagger.portable.encoding import encode_batch
-from tagger.portable.files import EMISSIONS, EXPORT_FORMAT, ONNX_FILE, ExportedModel, read_exported, refuse
+from tagger.portable.files import (
+    EMISSIONS,
+    EXPORT_FORMAT,
+    ONNX_FILE,
+    ExportedModel,
+    exported_from_files,
+    read_exported,
+    refuse,
+)
 from tagger.portable.files import LENGTHS as LENGTHS_INPUT
 
 QUANTIZE_MODES = ("none", "int8", "bf16")  # as tagger.model.QUANTIZE_MODES: what callers may ask for
@@ -60,6 +68,18 @@ class PortableTagger(TaggerBase):
         """``quantize``: none, or int8 when the export was quantised (``tagger export --quantize int8``);
         ``threads``: onnxruntime's intra-op threads (default: OMP_NUM_THREADS when set, else all cores)."""
         return cls(read_exported(directory), directory, device, quantize, threads)
+
+    @classmethod
+    def from_files(
+        cls,
+        files: dict[str, bytes],
+        source: str | Path,
+        device: str = "auto",
+        quantize: str = "none",
+        threads: int | None = None,
+    ) -> PortableTagger:
+        """A tagger from the bytes of an export's files (``read_export_files``); ``source`` names them in errors."""
+        return cls(exported_from_files(files, source), source, device, quantize, threads)
 
     @property
     def document_context(self) -> bool:
