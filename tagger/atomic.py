@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from tagger.errors import ConfigError, setting
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -83,6 +85,68 @@ def file_in_the_way(directory: Path) -> Path | None:
         if path.exists() or path.is_symlink():
             return path
     return None
+
+
+def unwritable_folder(folder: Path) -> str | None:
+    """Why no file can be written in ``folder``, or None when one can: tried with a temporary file (the folder and
+    its missing parents created for it, then removed again), since what a process may write is not all in the
+    mode bits (root, ACLs, read-only mounts, quotas). Asked before any work, so that a run does not fail at its
+    first output, after the work."""
+    created: list[Path] = []
+    try:
+        for path in reversed((folder, *folder.parents)):
+            if not path.is_dir():
+                path.mkdir()
+                created.append(path)
+        handle, name = tempfile.mkstemp(prefix=".tagger-write-check.", suffix=TEMPORARY_SUFFIX, dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as error:
+        return f"cannot write in {folder} ({error.strerror or error})"
+    finally:
+        for path in reversed(created):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+def check_output_file(
+    path: Path, option: str, inputs: Sequence[Path] = (), overwrite: bool | None = None, folder_hint: str = ""
+) -> None:
+    """Before any work: ``path`` can be written as one file. Refused (``ConfigError`` naming the ``option`` that
+    gave it): one of the ``inputs``; a folder (``folder_hint`` says what to do instead); a file where a folder
+    must be; a folder where this process may not write; an existing file unless ``overwrite`` (None: the command
+    replaces its output without asking, as ``--predictions`` does)."""
+    path = Path(path)
+    if any(Path(name).resolve() == path.resolve() for name in inputs):
+        raise ConfigError(f"{setting(option, path)} is also an input; refusing to overwrite an input file")
+    if path.is_dir():
+        raise ConfigError(f"{setting(option, path)} is a folder; {setting(option)} names one file{folder_hint}")
+    blocker = file_in_the_way(path.parent)
+    if blocker is not None:
+        raise ConfigError(
+            f"{setting(option, path)}: {blocker} is a file, not a folder; choose another {setting(option)}"
+        )
+    if overwrite is False and path.exists():
+        raise ConfigError(f"{setting(option, path)} exists; pass {setting('overwrite', True)} to replace it")
+    if problem := unwritable_folder(path.parent):
+        raise ConfigError(f"{setting(option, path)}: {problem}; choose another {setting(option)}")
+
+
+def check_output_folder(path: Path, option: str) -> None:
+    """Before any work: ``path`` can be a folder that this process writes files in (``check_output_file``)."""
+    path = Path(path)
+    blocker = file_in_the_way(path)
+    if blocker == path:
+        raise ConfigError(f"{setting(option, path)} is a file; {setting(option)} names a folder")
+    if blocker is not None:
+        raise ConfigError(
+            f"{setting(option, path)}: {blocker} is a file, not a folder; choose another {setting(option)}"
+        )
+    if problem := unwritable_folder(path):
+        raise ConfigError(f"{setting(option, path)}: {problem}; choose another {setting(option)}")
 
 
 def remove_temporaries(outputs: list[Path]) -> int:

@@ -1,8 +1,11 @@
-"""The model directory: config.json, vocab.json, model.safetensors, metrics.json, README.md.
+"""The model directory: config.json, vocab.json, model.safetensors, metrics.json, README.md, ...
 
-Files are data, never code: weights are safetensors, everything else JSON or Markdown. Saving is
-atomic per file (temp file + rename) and config.json, written last, holds the checksum of the
-weights, so a directory caught half-written is refused rather than half-loaded.
+Files are data, never code: weights are safetensors, everything else JSON or Markdown. A directory is saved
+all or nothing: each file is written atomically (temp file + rename), and config.json, written last, is the
+manifest that names every file of the model with its SHA-256. A reader checks the files that decide the tags
+against it and ignores files it does not name, so a directory caught between two writes is refused as a whole,
+never loaded as a mix of two saves; the saver then deletes the files of the model it replaced that the new one
+lacks (only files that model's manifest named: never a file the user put there).
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from safetensors.torch import load, save
 from tagger import __version__
 from tagger.atomic import write_atomic
 from tagger.config import Config
-from tagger.errors import ConfigError, ModelDirError, TaggerError
+from tagger.errors import ConfigError, ModelDirError, TaggerError, setting
 from tagger.model import BiLSTMTagger, build_model
 from tagger.vocab import Vocab
 
 FORMAT_VERSION = 1
 REQUIRED_FILES = ("config.json", "vocab.json", "model.safetensors")
-# Written in this order: config.json last, since it carries the weights' checksum, so a reader never
-# pairs it with other weights.
+# Written in this order: config.json last, since it is the manifest (each file's checksum), so a reader never
+# pairs it with other files.
 MODEL_FILES = (
     "model.safetensors",
     "vocab.json",
@@ -42,6 +45,16 @@ WHAT_A_MODEL_DIR_HOLDS = (
     "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
 )
 PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
+MANIFEST = "files"  # config.json's map of every other file of the model to its SHA-256
+# The files that decide the tags, checked byte for byte against the manifest. The others describe the model
+# (scores, card, log, curves): a person may edit or delete them without the model being refused, and a save
+# never rewrites them without first rewriting the weights, unless the weights stay the same (same model).
+CHECKED_FILES = ("model.safetensors", "vocab.json")
+DESCRIPTIVE_FILES = set(MODEL_FILES) - set(CHECKED_FILES) - {"config.json"}
+RESUME_FIX = (
+    "retrain the model; if its training was stopped, run the same training again with "
+    f"{setting('resume', True)} to go on"
+)
 
 
 @dataclass
@@ -79,22 +92,80 @@ def save_model(
     metrics: dict[str, Any] | None = None,
     card: str | None = None,
 ) -> Path:
+    """Save a model into ``directory`` all or nothing (``write_model_files``)."""
     directory = Path(directory)
-    weights = pack_tensors(compact_state(model.state_dict(), config))  # the format version lives in config.json
-    write_atomic(directory / "model.safetensors", weights)
-    write_atomic(directory / "vocab.json", to_json_bytes(vocab.to_dict()))
-    if metrics is not None:
-        write_atomic(directory / "metrics.json", to_json_bytes(metrics))
-    if card is not None:
-        write_atomic(directory / "README.md", card.encode("utf-8"))
-    header = {
-        "format_version": FORMAT_VERSION,
-        "tagger_version": __version__,
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "config": config.to_dict(),
+    files = {
+        "model.safetensors": pack_tensors(compact_state(model.state_dict(), config)),
+        "vocab.json": to_json_bytes(vocab.to_dict()),
     }
-    write_atomic(directory / "config.json", to_json_bytes(header))
+    if metrics is not None:
+        files["metrics.json"] = to_json_bytes(metrics)
+    if card is not None:
+        files["README.md"] = card.encode("utf-8")
+    header = {"format_version": FORMAT_VERSION, "tagger_version": __version__, "config": config.to_dict()}
+    files["config.json"] = to_json_bytes(with_manifest(header, files))  # the format version lives in config.json
+    write_model_files(directory, files)
     return directory
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def with_manifest(header: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+    """``header`` (config.json) naming every file of ``files`` but config.json with its checksum; the weights'
+    checksum also as ``weights_sha256``, which tagger versions before the manifest check."""
+    listed = {name: sha256(files[name]) for name in MODEL_FILES if name in files and name != "config.json"}
+    return {**header, "weights_sha256": listed["model.safetensors"], MANIFEST: listed}
+
+
+def write_model_files(directory: str | Path, files: dict[str, bytes]) -> None:
+    """Write a model's files (from ``save_model`` or ``read_model_files``) into ``directory``, all or nothing.
+
+    Each file is written atomically, config.json (the manifest) last: until it is replaced, the manifest of the
+    model there before no longer matches the new weights, and a reader refuses the directory. Then the files of
+    the replaced model that this one lacks are deleted (a card or scores of the old model beside the new one);
+    only files the replaced manifest named, never another file in the directory.
+    """
+    directory = Path(directory)
+    replaced = committed_names(directory)
+    for name in MODEL_FILES:
+        if name in files and name != "config.json":
+            write_atomic(directory / name, files[name])
+    write_atomic(directory / "config.json", files["config.json"])
+    for name in sorted(replaced - files.keys()):
+        (directory / name).unlink(missing_ok=True)
+
+
+def add_model_files(directory: str | Path, added: dict[str, bytes]) -> None:
+    """Add files that describe the model (metrics, card, log, curves) to the model committed in ``directory``:
+    each written atomically, then config.json naming them. The model must be whole: a torn directory is
+    refused here, never blessed by a manifest computed from whatever lies there."""
+    directory = Path(directory)
+    if not set(added) <= DESCRIPTIVE_FILES:
+        raise ValueError(f"add_model_files adds only {sorted(DESCRIPTIVE_FILES)}, not {sorted(added)}")
+    files = read_model_files(directory)
+    header = parse_json(files["config.json"], directory / "config.json")
+    read_config(header, directory / "config.json")
+    check_manifest(header, files, directory)
+    read_weights(files["model.safetensors"], directory / "model.safetensors", expected_weights(header))
+    for name, data in added.items():
+        write_atomic(directory / name, data)
+    if MANIFEST in header:
+        listed = {**header[MANIFEST], **{name: sha256(data) for name, data in added.items()}}
+        header = {**header, MANIFEST: {name: listed[name] for name in MODEL_FILES if name in listed}}
+    else:  # saved before the manifest: its weights are checked (check_manifest), the rest is taken as it is
+        header = with_manifest(header, {**files, **added})
+    write_atomic(directory / "config.json", to_json_bytes(header))
+
+
+def committed_names(directory: Path) -> set[str]:
+    """The files the manifest in ``directory`` names (our files, safe to replace); none without a manifest."""
+    try:
+        listed = json.loads((directory / "config.json").read_bytes()).get(MANIFEST)
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return set(listed) & set(MODEL_FILES) if isinstance(listed, dict) else set()
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -104,17 +175,33 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Loa
 
 
 def read_model_files(directory: str | Path) -> dict[str, bytes]:
-    """The bytes of every file of a model directory, by name (for loading, or copying a model verbatim)."""
+    """The bytes of every file of a model directory that its manifest names (every model file there, for a
+    model saved before the manifest), by name: for loading, or copying a model verbatim."""
     directory = Path(directory)
     check_is_model_dir(directory)
-    return {name: (directory / name).read_bytes() for name in MODEL_FILES if (directory / name).is_file()}
-
-
-def write_model_files(directory: str | Path, files: dict[str, bytes]) -> None:
-    """Write a model's files (from ``read_model_files``) into ``directory``, each atomically."""
+    config = read_bytes(directory / "config.json")
+    names = manifest_names(config)
+    files = {"config.json": config}
     for name in MODEL_FILES:
-        if name in files:
-            write_atomic(Path(directory) / name, files[name])
+        if name in names and name != "config.json" and (directory / name).is_file():
+            files[name] = read_bytes(directory / name)
+    return files
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ModelDirError(str(path), f"cannot be read ({error.strerror or error})", "check its permissions") from None
+
+
+def manifest_names(config: bytes) -> set[str]:
+    """The files config.json names; every model file when it names none (or cannot be read: load says why)."""
+    try:
+        listed = json.loads(config).get(MANIFEST)
+    except (ValueError, AttributeError):
+        listed = None
+    return set(listed) | set(CHECKED_FILES) if isinstance(listed, dict) else set(MODEL_FILES)
 
 
 def load_model_files(files: dict[str, bytes], source: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -124,9 +211,10 @@ def load_model_files(files: dict[str, bytes], source: str | Path, device: str | 
     if missing:
         raise ModelDirError(str(source), f"missing {', '.join(missing)}", WHAT_A_MODEL_DIR_HOLDS)
     header = parse_json(files["config.json"], source / "config.json")
-    config = read_config(header, source / "config.json")
+    config = read_config(header, source / "config.json")  # the format version first: it says how to read the rest
     vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
-    state = read_weights(files["model.safetensors"], source / "model.safetensors", header.get("weights_sha256"))
+    files = check_manifest(header, files, source)  # after the files were found readable: a damaged one said so
+    state = read_weights(files["model.safetensors"], source / "model.safetensors", expected_weights(header))
     model = build_model(config.model, vocab)
     state = widen_compact_tensors(upgrade_weight_names(state))
     check_weights(state, model, source / "model.safetensors")
@@ -135,12 +223,51 @@ def load_model_files(files: dict[str, bytes], source: str | Path, device: str | 
     return LoadedModel(config, vocab, model.to(device).eval(), metrics)
 
 
+def check_manifest(header: dict[str, Any], files: dict[str, bytes], source: Path) -> dict[str, bytes]:
+    """The files config.json's manifest names, once vocab.json matches its checksum there (the weights' is
+    checked when they are read, after a pickle or a damaged file has been named as such)."""
+    listed = header.get(MANIFEST)
+    if listed is None:
+        return files  # saved before the manifest: the weights' checksum alone
+    if not isinstance(listed, dict) or not all(isinstance(listed.get(name), str) for name in CHECKED_FILES):
+        raise ModelDirError(
+            str(source / "config.json"),
+            f"'{MANIFEST}' does not give the checksum of {' and '.join(CHECKED_FILES)}",
+            "restore config.json from the original model, or retrain it",
+        )
+    if sha256(files["vocab.json"]) != listed["vocab.json"]:
+        raise torn(source / "vocab.json")
+    return {name: data for name, data in files.items() if name in listed or name == "config.json"}
+
+
+def expected_weights(header: dict[str, Any]) -> list[str]:
+    """The weights' checksums config.json gives: in its manifest, and as ``weights_sha256``."""
+    listed = header.get(MANIFEST) if isinstance(header.get(MANIFEST), dict) else {}
+    return [s for s in (listed.get("model.safetensors"), header.get("weights_sha256")) if isinstance(s, str) and s]
+
+
+def torn(path: Path) -> ModelDirError:
+    return ModelDirError(
+        str(path),
+        "checksum does not match config.json: this file and config.json come from different saves "
+        "(a save into the directory was stopped before it finished, or is still going on, or a file was replaced)",
+        RESUME_FIX,
+    )
+
+
 def check_is_model_dir(directory: Path) -> None:
     if not directory.exists():
         raise ModelDirError(str(directory), "no such model directory", WHAT_A_MODEL_DIR_HOLDS)
     if not directory.is_dir():
         raise ModelDirError(str(directory), "is a file, not a model directory", WHAT_A_MODEL_DIR_HOLDS)
     missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if "config.json" in missing and len(missing) < len(REQUIRED_FILES):
+        raise ModelDirError(
+            str(directory),
+            "missing config.json, which a save writes last: the model was never completely saved "
+            "(a save was stopped before it finished)",
+            RESUME_FIX,
+        )
     if missing:
         raise ModelDirError(str(directory), f"missing {', '.join(missing)}", WHAT_A_MODEL_DIR_HOLDS)
 
@@ -224,23 +351,24 @@ def widen_compact_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {name: t.float() if name in COMPACT_TENSORS and t.dtype == torch.float16 else t for name, t in state.items()}
 
 
-def read_weights(data: bytes, path: Path, expected_sha256: str | None) -> dict[str, torch.Tensor]:
+def read_weights(data: bytes, path: Path, expected_sha256: list[str] | str | None) -> dict[str, torch.Tensor]:
+    """The tensors of ``data``, once it is known to be no pickle and to have the checksum config.json gives."""
     if data.startswith(PICKLE_SIGNATURES):
         raise ModelDirError(
             str(path),
             "is a pickle or torch.save archive, not safetensors; refusing to load it",
             "pickles can run code: only load models saved by tagger",
         )
-    if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise ModelDirError(
-            str(path),
-            "corrupt model file: checksum does not match config.json",
-            "the weights were changed or truncated; restore or retrain the model",
-        )
+    expected = [expected_sha256] if isinstance(expected_sha256, str) else expected_sha256 or []
     try:
-        return load(data)
+        state = load(data)
     except (SafetensorError, ValueError, OSError) as error:
-        raise ModelDirError(str(path), f"corrupt model file ({error})", "restore or retrain the model") from None
+        raise ModelDirError(
+            str(path), f"corrupt model file ({error})", "it was truncated or damaged; restore or retrain the model"
+        ) from None
+    if any(sha256(data) != sha for sha in expected):
+        raise torn(path)  # whole safetensors, but not the weights config.json was saved with
+    return state
 
 
 def check_weights(state: dict[str, torch.Tensor], model: BiLSTMTagger, path: Path) -> None:

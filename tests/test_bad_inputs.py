@@ -27,7 +27,7 @@ from tagger.model import build_model
 from tagger.schemes import convert_tags, find_violations
 from tagger.serialization import WHAT_A_MODEL_DIR_HOLDS, load_model, save_model
 from tagger.vocab import build_vocab
-from tests.conftest import NER_SENTENCES
+from tests.conftest import NER_SENTENCES, write_conll
 from tests.test_cli import assert_user_error, invoke
 
 BOM_DROPPED = "byte-order mark dropped"
@@ -97,7 +97,14 @@ def edit_weights(directory: Path, change) -> None:
     state = load_file(str(weights))
     change(state)
     save_file(state, str(weights))
-    edit_json(directory / "config.json", lambda data: data.pop("weights_sha256"))
+    edit_json(directory / "config.json", drop_checksums)
+
+
+def drop_checksums(header: dict) -> None:
+    """config.json without the checksums of the weights and vocab.json, as saved before the manifest: the loader's
+    checks behind the checksums are reached."""
+    header.pop("weights_sha256", None)
+    header.pop("files", None)
 
 
 @pytest.fixture(scope="module")
@@ -542,7 +549,7 @@ def test_bad_input_36_truncated_or_zero_byte_weights(model_copy):
     for content in (b"", whole[:1000], whole[:-8]):
         weights.write_bytes(content)
         assert model_refused(model_copy, "corrupt model file").startswith(f"{weights}: ")
-    edit_json(model_copy / "config.json", lambda data: data.pop("weights_sha256"))  # past the checksum, to the parser
+    edit_json(model_copy / "config.json", drop_checksums)  # past the checksum, to the parser
     for content in (b"", whole[:1000], whole[:-8]):
         weights.write_bytes(content)
         assert model_refused(model_copy, "corrupt model file").startswith(f"{weights}: ")
@@ -618,7 +625,7 @@ def test_bad_input_39_vocabulary_tags_or_version_not_matching(model_copy, tiny_m
     for name, change, expected in edits:
         fresh()
         edit_json(model_copy / name, change)
-        edit_json(model_copy / "config.json", lambda d: d.pop("weights_sha256", None))  # reach the checks behind it
+        edit_json(model_copy / "config.json", drop_checksums)  # reach the checks behind it
         model_refused(model_copy, *expected)
 
 
@@ -676,6 +683,47 @@ def test_bad_input_train_out_is_a_file_or_epochs_below_one(tmp_path):
     assert note.read_text() == "my notes\n" and not (tmp_path / "model").exists()
 
 
+def refuse_temporary_files(*args, **kwargs):
+    """A folder where nothing can be written, as the OS refuses a user (root ignores file modes, so simulated)."""
+    import errno
+
+    raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
+
+
+def test_bad_input_train_out_that_cannot_be_written_or_holds_files_training_would_replace(
+    tmp_path, monkeypatch, ner_files
+):
+    missing = tmp_path / "not-read-yet.conll"  # refused before the data is read: the data is never missing
+    common = ("train", "--train", missing, "--dev", missing, "--device", "cpu")
+    mine = write(tmp_path / "project", "README.md", "# my project\n")  # a folder of the user's, no model in it
+    assert_user_error(
+        invoke(*common, "--out", mine.parent), "already holds README.md, which training would replace", "--overwrite"
+    )
+    assert mine.read_text() == "# my project\n"
+    killed = write(tmp_path / "killed" / "checkpoint", "state.json", "{}")  # a run stopped before its first model
+    assert_user_error(
+        invoke(*common, "--out", killed.parent.parent), "pass --resume to go on from its checkpoint", "--overwrite"
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr("tagger.atomic.tempfile.mkstemp", refuse_temporary_files)
+        result = invoke(*common, "--out", tmp_path / "model")
+    assert_user_error(result, f"{tmp_path / 'model'}: cannot write in", "Permission denied", "choose another --out")
+    assert not (tmp_path / "model").exists()  # the folder made to try it is gone again
+    bad_train = write(tmp_path, "bad.conll", "John B-PER extra columns here\nSmith I-PER\n")
+    result = invoke("train", "--train", bad_train, "--dev", ner_files[1], "--test", missing, "--out", tmp_path / "m")
+    assert_user_error(result, f"{missing}: no such file")  # before the train file was read (and refused)
+
+
+def test_bad_input_tag_output_file_in_a_folder_that_cannot_be_written(tmp_path, tiny_model, monkeypatch):
+    news = write(tmp_path, "news.txt", "John Smith lives in Paris.\n")
+    monkeypatch.setattr("tagger.atomic.tempfile.mkstemp", refuse_temporary_files)
+    for option in ("-o", "--out"):
+        target = tmp_path / "out" / ("news.conll" if option == "-o" else "")
+        result = invoke("tag", tiny_model, news, option, target, "--device", "cpu", "--quiet")
+        assert_user_error(result, "cannot write in", "Permission denied", "choose another")
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_input_tag_output_paths_that_cannot_be_written(tmp_path, tiny_model):
     texts = tmp_path / "texts"
     news = write(texts, "news.txt", "John Smith lives in Paris.\n")
@@ -700,6 +748,98 @@ def test_bad_input_tag_output_paths_that_cannot_be_written(tmp_path, tiny_model)
         invoke("tag", tiny_model, news, "-o", note / "news.conll", *quiet), f"{note} is a file, not a folder"
     )
     assert note.read_text() == "my notes\n" and list(somedir.iterdir()) == []
+
+
+def test_bad_input_evaluate_outputs_are_checked_before_the_model_is_loaded(tmp_path, tiny_model):
+    gold = write_conll(tmp_path / "gold.conll")
+    before = gold.read_bytes()
+    note = write(tmp_path, "afile.txt", "my notes\n")
+    somedir = tmp_path / "somedir"
+    somedir.mkdir()
+    common = ("evaluate", tiny_model, gold, "--device", "cpu")
+    assert_user_error(
+        invoke(*common, "--predictions", gold), f"--predictions {gold} is also an input", "refusing to overwrite"
+    )
+    assert_user_error(invoke(*common, "--predictions", somedir), f"--predictions {somedir} is a folder")
+    for option in ("--predictions", "--report"):
+        assert_user_error(
+            invoke(*common, option, note / "x"), f"{note} is a file, not a folder", f"choose another {option}"
+        )
+    assert_user_error(invoke(*common, "--report", note), f"--report {note} is a file; --report names a folder")
+    page = write(tmp_path / "pages", "index.html", "<p>my page</p>\n")
+    assert_user_error(invoke(*common, "--report", page.parent), f"{page} exists and was not written by tagger")
+    missing = tmp_path / "no-model"  # refused before the model is loaded: the model is never missing
+    assert_user_error(invoke("evaluate", missing, gold, "--predictions", gold), "is also an input")
+    assert gold.read_bytes() == before  # the gold corpus is never replaced by predictions
+    assert note.read_text() == "my notes\n" and list(somedir.iterdir()) == []
+    assert page.read_text() == "<p>my page</p>\n"
+    predictions, report = tmp_path / "out" / "pred.txt", tmp_path / "report"
+    done = invoke(*common, "--predictions", predictions, "--report", report)
+    assert done.exit_code == 0, done.output
+    assert predictions.read_text().strip().count("\n\n") + 1 == len(NER_SENTENCES) and (report / "index.html").is_file()
+    again = invoke(*common, "--predictions", predictions, "--report", report)  # its own outputs: replaced
+    assert again.exit_code == 0, again.output
+
+
+def test_bad_input_evaluate_outputs_in_a_folder_that_cannot_be_written(tmp_path, tiny_model, monkeypatch):
+    gold = write_conll(tmp_path / "gold.conll")
+    monkeypatch.setattr("tagger.atomic.tempfile.mkstemp", refuse_temporary_files)
+    for option, path in (("--predictions", tmp_path / "out" / "pred.txt"), ("--report", tmp_path / "report")):
+        result = invoke("evaluate", tiny_model, gold, option, path, "--device", "cpu")
+        assert_user_error(result, "cannot write in", "Permission denied", f"choose another {option}")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "report").exists()
+
+
+def test_bad_input_evaluate_without_seqeval_says_what_to_install_before_tagging(tmp_path, tiny_model, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+
+    def without_seqeval(name, *args, **kwargs):
+        return None if name == "seqeval" else find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr("tagger.loading.importlib.util.find_spec", without_seqeval)
+    monkeypatch.setattr("tagger.loading.read_corpus", None)  # never reached: refused before the data is read
+    result = invoke("evaluate", tiny_model, write_conll(tmp_path / "gold.conll"), "--device", "cpu")
+    assert_user_error(result, f"scoring the entities of {tiny_model} needs seqeval", "pip install seqeval")
+    assert result.stderr.count("\n") == 1
+
+
+def test_bad_input_convert_target_checked_before_the_input_is_read(tmp_path):
+    source = write_conll(tmp_path / "in.conll")
+    before = source.read_bytes()
+    note = write(tmp_path, "afile.txt", "my notes\n")
+    mine = write(tmp_path / "mine", "notes.txt", "my notes\n").parent  # a folder of the user's
+    named = tmp_path / "named.conll"
+    named.mkdir()
+    missing = tmp_path / "not-read-yet.conll"  # refused before the input is read: the input is never missing
+    for arguments, fragments in (
+        ((mine, "--to", "conll", "--overwrite"), (f"OUTPUT {mine} is a folder",)),
+        ((named, "--overwrite"), (f"OUTPUT {named} is a folder",)),
+        ((note / "x.conll",), (f"{note} is a file, not a folder", "choose another OUTPUT")),
+        ((note / "x", "--to", "hf"), (f"{note} is a file, not a folder", "choose another OUTPUT")),
+        ((note, "--to", "hf"), (f"OUTPUT {note} exists", "--overwrite")),
+        ((note, "--to", "hf", "--overwrite"), (f"OUTPUT {note} exists and is not a saved dataset",)),
+        ((mine, "--to", "hf", "--overwrite"), (f"OUTPUT {mine} exists and is not a saved dataset",)),
+        ((tmp_path, "--to", "hf", "--overwrite"), ("holds the input",)),
+    ):
+        for input_path in (source, missing):
+            assert_user_error(invoke("convert", input_path, *arguments), *fragments)
+    assert source.read_bytes() == before and note.read_text() == "my notes\n"
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and list(named.iterdir()) == []
+
+
+def test_bad_input_convert_to_hf_replaces_only_a_saved_dataset(tmp_path):
+    pytest.importorskip("datasets")
+    source = write_conll(tmp_path / "in.conll")
+    target = tmp_path / "deeper" / "dataset"
+    assert invoke("convert", source, target, "--to", "hf").exit_code == 0
+    assert_user_error(invoke("convert", source, target, "--to", "hf"), "exists", "--overwrite")
+    result = invoke("convert", source, target, "--to", "hf", "--overwrite")
+    assert result.exit_code == 0, result.output
+    sentences, _ = read_corpus(target)
+    assert len(sentences) == len(NER_SENTENCES)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["dataset"]  # nothing left beside it
 
 
 def test_bad_input_raw_text_longer_than_spacys_max_length(tmp_path, tiny_model):

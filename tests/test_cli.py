@@ -273,3 +273,6 @@ def test_library_messages_name_settings_and_the_cli_names_its_options(tmp_path):
     assert command_line_message("`out_dir=x` is a file; pass `overwrite=True` or `corpus.scheme=none`") == (
         "--out x is a file; pass --overwrite or --set corpus.scheme=none"
     )
+    assert command_line_message("pass `resume=True` to go on from its checkpoint") == (
+        "pass --resume to go on from its checkpoint"
+    )

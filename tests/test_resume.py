@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tagger.errors import ConfigError
+import tagger.serialization
+import tagger.training.checkpoint
+import tagger.training.loop
+from tagger.batch.manifest import job_fingerprint
+from tagger.errors import ConfigError, ModelDirError
+from tagger.runtime import usable_cpus
+from tagger.serialization import add_model_files, load_model
 from tagger.training import DataSource, EpochRecord, run_training, train
 
 
@@ -59,6 +66,21 @@ def test_resume_without_a_checkpoint_starts_afresh_and_a_finished_run_stays_fini
     assert weights(tmp_path / "a") == first and again.metrics["epochs_run"] == 3
 
 
+def test_a_finished_run_scored_again_keeps_what_was_tagged_with_its_model_current(ner_files, tiny_config, tmp_path):
+    """--resume on a finished run writes its scores again (and config.json, naming them): the model is the same, so
+    outputs tagged with it are not stale."""
+    config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
+    train(config, source, tmp_path / "a")
+    before, listed = job_fingerprint(tmp_path / "a", {}), json.loads((tmp_path / "a" / "config.json").read_text())
+    train(config, source, tmp_path / "a", resume=True)
+    again = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert again["files"]["model.safetensors"] == listed["files"]["model.safetensors"]
+    assert job_fingerprint(tmp_path / "a", {}) == before
+    add_model_files(tmp_path / "a", {"metrics.json": b'{"scored": "again"}\n'})  # other scores, for certain
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["files"] != again["files"]
+    assert job_fingerprint(tmp_path / "a", {}) == before
+
+
 def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny_config, tmp_path):
     config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
     train(config, source, tmp_path / "a")
@@ -68,9 +90,12 @@ def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny
         train(config, DataSource(ner_files[1], ner_files[1]), tmp_path / "a", resume=True)
 
 
-def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner_files, tmp_path):
+@pytest.mark.parametrize("threads", ["default", "1"])
+def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner_files, tmp_path, threads):
     """The CLI, killed with SIGKILL three times (before the first checkpoint, while writing one, mid-epoch:
-    wherever the random moments fall) and re-run with the same command each time."""
+    wherever the random moments fall) and re-run with the same command each time. At torch's default threads (the
+    environment's OMP_NUM_THREADS removed; several threads on any machine with several CPUs), and at one."""
+    epochs = 40
 
     def command(out: Path) -> list[str]:
         return [
@@ -94,17 +119,27 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
             "--set",
             "model.word_dim=16",
             "--set",
-            "train.epochs=120",
+            f"train.epochs={epochs}",
             "--set",
-            "train.patience=120",
+            f"train.patience={epochs}",
             "--set",
             "train.batch_size=2",
             "--set",
             "train.average=0.9",
+            *(["--set", f"train.threads={threads}"] if threads != "default" else []),
         ]
 
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    environment = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
+    if threads != "default":
+        environment["OMP_NUM_THREADS"] = threads
     first_checkpoint, duration = timed_run(command(tmp_path / "whole"), environment, tmp_path / "whole")
+    used = json.loads((tmp_path / "whole" / "metrics.json").read_text())["threads"]
+    if threads == "default":
+        if usable_cpus() < 2:
+            pytest.skip("one CPU: torch's default is one thread, the case below")
+        assert used > 1, "the default settings train with several threads on several CPUs"
+    else:
+        assert used == int(threads)
     checkpoint = tmp_path / "killed" / "checkpoint" / "state.json"
     epochs_at_kills = []
     # Moments from just before the first checkpoint to the end: start-up alone (torch's import) takes seconds.
@@ -116,10 +151,11 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
         process.send_signal(signal.SIGKILL)
         process.wait()
         epochs_at_kills.append(json.loads(checkpoint.read_text())["loop"]["epoch"] if checkpoint.exists() else 0)
-    assert any(0 < epoch < 120 for epoch in epochs_at_kills), epochs_at_kills  # at least once mid-run
+    assert any(0 < epoch < epochs for epoch in epochs_at_kills), epochs_at_kills  # at least once mid-run
     finished = subprocess.run(command(tmp_path / "killed"), env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, (epochs_at_kills, finished.stderr)
     assert weights(tmp_path / "killed") == weights(tmp_path / "whole")
+    assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["threads"] == used
     assert not list((tmp_path / "killed").rglob("*.tmp"))
 
 
@@ -147,3 +183,47 @@ def test_a_kill_between_the_tensors_and_state_json_leaves_the_checkpoint_whole(n
     before = weights(tmp_path / "a")
     train(config, source, tmp_path / "a", resume=True)  # reads the checkpoint: the finished run stays finished
     assert weights(tmp_path / "a") == before
+
+
+def test_a_run_killed_between_any_two_writes_loads_whole_or_refused_and_resumes_to_the_same_bytes(
+    ner_files, tiny_config, tmp_path, monkeypatch
+):
+    """Every state OUT passes through, copied after each write of a run (best model, last model, log, checkpoint,
+    the files added at the end) as a kill right there would leave it: OUT and OUT/last load as a model that was
+    saved whole, or are refused in one line saying what to do; resumed from there, the run ends with the
+    uninterrupted run's bytes."""
+    config, source = settings(tiny_config, epochs=2, patience=2), DataSource(ner_files[0], ner_files[1])
+    whole = train(config, source, tmp_path / "whole")
+    out, states, saved = tmp_path / "out", tmp_path / "states", set()
+    real_write = tagger.serialization.write_atomic
+
+    def write_then_copy(path: Path, data: bytes) -> None:
+        real_write(path, data)
+        if path.name == "config.json":  # a model saved whole: its weights are one a reader may see
+            saved.add(weights(path.parent))
+        shutil.copytree(out, states / f"{len(list(states.iterdir())):03d}")
+
+    states.mkdir()
+    with monkeypatch.context() as patch:
+        for module in (tagger.serialization, tagger.training.loop, tagger.training.checkpoint):
+            patch.setattr(module, "write_atomic", write_then_copy)
+        train(config, source, out)
+    assert weights(out) == weights(tmp_path / "whole") and len(saved) == 2  # the models of epochs 1 and 2
+    checkpointed = [state for state in sorted(states.iterdir()) if (state / "checkpoint" / "state.json").exists()]
+    for state in sorted(states.iterdir()):
+        for directory in (state, state / "last"):
+            try:
+                loaded = load_model(directory)
+            except ModelDirError as error:  # torn, or not begun (last/ before the first epoch's end)
+                message = str(error)
+                assert "\n" not in message and ("resume" in message or "no such model" in message), message
+                continue
+            assert weights(directory) in saved, state.name
+            assert loaded.metrics == {} or loaded.metrics["dev"] == whole.metrics["dev"], state.name
+        if state in checkpointed:  # before the first checkpoint, --resume starts afresh: a whole run
+            resumed = train(config, source, state, resume=True)
+            assert weights(state) == weights(tmp_path / "whole"), state.name
+            assert weights(state / "last") == weights(tmp_path / "whole" / "last"), state.name
+            assert resumed.dev.to_dict() == whole.dev.to_dict(), state.name
+            assert load_model(state).metrics["best_epoch"] == whole.best_epoch, state.name
+    assert len(checkpointed) >= 10  # epoch 2's writes and those at the end, each a kill resumed from

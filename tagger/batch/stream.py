@@ -9,12 +9,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
-from tagger.atomic import AtomicFile, file_in_the_way
+from tagger.atomic import AtomicFile, check_output_file
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
 from tagger.batch.run import Listener, annotate_folder
 from tagger.corpus import RAW_TEXT
 from tagger.errors import ConfigError, CorpusFormatError, setting
+from tagger.loading import load_tagger
 from tagger.outputs.formats import FORMATS
 
 STDIN = "stdin"  # what messages call standard input (it is read from a temporary copy)
@@ -55,8 +56,6 @@ def tag_to_stream(
     model_dir: str | Path, inputs: list[str], output: str | Path = STDOUT, options: BatchOptions = BatchOptions()
 ) -> None:
     """Everything into standard output or one file (written atomically); a bad file stops the run with its error."""
-    from tagger.annotate import Tagger
-
     with ExitStack() as stack:
         check_output(output, inputs, options.overwrite)
         files: list[InputFile] = []
@@ -71,7 +70,7 @@ def tag_to_stream(
             raise ConfigError(
                 f"{whole} outputs hold one input each: use {setting('out_dir', 'FOLDER')} for several inputs"
             )
-        tagger = Tagger.load(model_dir, device=options.device, quantize=options.quantize)
+        tagger = load_tagger(model_dir, device=options.device, quantize=options.quantize)
         target = None if str(output) == STDOUT else AtomicFile(Path(output))
         stream: IO[bytes] = sys.stdout.buffer if target is None else target.stream
         try:
@@ -108,19 +107,5 @@ def check_output(output: str | Path, inputs: list[str], overwrite: bool) -> None
     """Before any work: ``output`` names a file that can be written and is not an input."""
     if str(output) == STDOUT:
         return
-    path = Path(output)
-    target = path.resolve()
-    if any(name != STDOUT and Path(name).resolve() == target for name in inputs):
-        raise ConfigError(f"{setting('output', output)} is also an input; refusing to overwrite an input file")
-    if path.is_dir():
-        raise ConfigError(
-            f"{setting('output', output)} is a folder; {setting('output')} names one file "
-            f"({setting('out_dir', output)} tags into the folder)"
-        )
-    blocker = file_in_the_way(path.parent)
-    if blocker is not None:
-        raise ConfigError(
-            f"{setting('output', output)}: {blocker} is a file, not a folder; choose another {setting('output')}"
-        )
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{setting('output', output)} exists; pass {setting('overwrite', True)} to replace it")
+    folder_hint = f" ({setting('out_dir', output)} tags into the folder)"
+    check_output_file(Path(output), "output", [Path(n) for n in inputs if n != STDOUT], overwrite, folder_hint)

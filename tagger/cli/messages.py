@@ -13,6 +13,7 @@ OPTIONS = {
     "device": "--device",
     "quantize": "--quantize",
     "overwrite": "--overwrite",
+    "resume": "--resume",
     "out_dir": "--out",
     "output": "--output",
     "output_format": "--output-format",

@@ -7,10 +7,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagger.atomic import check_output_file, check_output_folder
 from tagger.config import CorpusConfig
 from tagger.corpus.docbin import ATTRIBUTES
 from tagger.corpus.formats import CORPUS_FORMATS, corpus_format, suffix_format
 from tagger.corpus.reading import read_corpus
+from tagger.corpus.saved_dataset import is_saved_dataset
 from tagger.corpus.sentence import CorpusReport, Sentence
 from tagger.errors import ConfigError, setting
 from tagger.schemes import NO_SCHEME, SCHEMES, convert_tags
@@ -62,12 +64,12 @@ def convert_corpus(
     ``target`` in ``options.target_format`` (auto: from the extension; ``.gz`` compresses text), span tags in
     ``options.scheme``. The target is replaced only once complete, and never when it is the source."""
     source, target = Path(source), Path(target)
-    check_target(source, target, options.overwrite)
     target_format = choose_target_format(target, options.target_format)
+    written = corpus_format(target_format)
+    check_target(source, target, options.overwrite, written.folder)
     if options.source_format != AUTO:
         config = dataclasses.replace(config, format=options.source_format)
     sentences, report = read_corpus(source, config)
-    written = corpus_format(target_format)
     if written.spans_as_tags:
         sentences = with_scheme(sentences, report.scheme, options.scheme)
     written.write(sentences, target, options.attr)
@@ -81,11 +83,27 @@ def with_scheme(sentences: list[Sentence], scheme_read: str, scheme: str) -> lis
     return [dataclasses.replace(s, tags=convert_tags(s.tags, "IOB2", scheme)) for s in sentences]
 
 
-def check_target(source: Path, target: Path, overwrite: bool) -> None:
+def check_target(source: Path, target: Path, overwrite: bool, folder: bool = False) -> None:
+    """Before anything is read: ``target`` (a file, or a ``folder`` for a saved dataset) can be written, and
+    replaces neither the input nor, without ``overwrite``, anything that exists; a folder that is not a saved
+    dataset is never replaced (the dataset replaces the whole folder)."""
     if target.resolve() == source.resolve():
         raise ConfigError(f"{setting('target', target)} is the input; refusing to overwrite an input file")
-    if target.exists() and not overwrite:
-        raise ConfigError(f"{setting('target', target)} exists; pass {setting('overwrite', True)} to replace it")
+    if not folder:
+        check_output_file(target, "target", [source], overwrite)
+        return
+    if source.resolve().is_relative_to(target.resolve()):
+        raise ConfigError(f"{setting('target', target)} holds the input; refusing to overwrite an input file")
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise ConfigError(f"{setting('target', target)} exists; pass {setting('overwrite', True)} to replace it")
+        if not is_saved_dataset(target):
+            raise ConfigError(
+                f"{setting('target', target)} exists and is not a saved dataset, which writing one there would "
+                f"replace as a whole; choose another {setting('target')}"
+            )
+    # the dataset is made beside the target and renamed over it: the folder it goes into must take new entries
+    check_output_folder(target.parent if target.exists() else target, "target")
 
 
 def choose_target_format(target: Path, requested: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from tagger.batching import EncodedSentence, encode_sentences
 from tagger.config import Config
 from tagger.corpus import CorpusReport, Sentence, document_ids, read_corpus, read_dataset_splits
-from tagger.errors import ConfigError, setting
+from tagger.errors import ConfigError, CorpusFormatError, setting
 from tagger.features import InputFeature
 from tagger.schemes import Task, convert_tags, is_span_tagset
 from tagger.vocab import Vocab, build_vocab
@@ -78,6 +78,9 @@ def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence],
             f"training needs {setting('train')} and {setting('dev')} corpus files, or {setting('dataset', 'NAME')}"
         )
     paths = [source.train, source.dev] + ([source.test] if source.test else [])
+    for path in paths:  # all of them before any is read: a missing test file is not found after the train file
+        if not Path(path).exists():
+            raise CorpusFormatError(str(path), 0, "no such file", "an existing corpus file")
     return [read_corpus(path, config.corpus) for path in paths]
 
 

@@ -7,7 +7,6 @@ them, ``train`` just runs it. Saving, early stopping and scoring all happen here
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 import time
@@ -22,27 +21,17 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tagger import __version__
 from tagger.annotate import Tagger
-from tagger.atomic import file_in_the_way, remove_temporaries, write_atomic
+from tagger.atomic import remove_temporaries, write_atomic
 from tagger.batching import EncodedSentence, build_batch
 from tagger.config import Config
 from tagger.corpus import CorpusReport
-from tagger.errors import ConfigError, setting
 from tagger.evaluation import Evaluation
 from tagger.model import BiLSTMTagger, build_model, resolve_device
-from tagger.model_card import write_card
 from tagger.ordering import bucketed_batches, document_batches
-from tagger.plots import write_training_plot
 from tagger.runtime import usable_cpus
 from tagger.schemes import Task
-from tagger.serialization import MODEL_FILES, is_model_dir, save_model, to_json_bytes
-from tagger.training.checkpoint import (
-    CHECKPOINT_DIR,
-    CHECKPOINT_FILES,
-    LoopState,
-    Trainee,
-    load_checkpoint,
-    save_checkpoint,
-)
+from tagger.serialization import add_model_files, save_model
+from tagger.training.checkpoint import LoopState, Trainee, load_checkpoint, save_checkpoint
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.training.distributed import (
     Ranks,
@@ -55,6 +44,7 @@ from tagger.training.distributed import (
     per_rank_batch_size,
     step_module,
 )
+from tagger.training.out_dir import check_out_dir, describe_model, log_bytes, run_files
 from tagger.vocab import UNK_ID, Vocab
 
 
@@ -200,24 +190,6 @@ def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: r
     return [replace(s, document=next(fresh)) if s.document in isolated else s for s in encoded]
 
 
-def check_out_dir(out_dir: Path, overwrite: bool, config: Config | None = None) -> None:
-    """Never replace a user's model by accident; and refuse, before any data is read, what would otherwise fail
-    only at the end of the first epoch (an out_dir that cannot be a folder) or after all the data was loaded
-    (no epoch to train, so no model)."""
-    if config is not None and config.train.epochs < 1:
-        raise ConfigError(f"{setting('train.epochs', config.train.epochs)}: expected at least 1")
-    blocker = file_in_the_way(Path(out_dir))
-    if blocker == Path(out_dir):
-        raise ConfigError(f"{out_dir} is a file; a model is a folder of files: choose another output folder")
-    if blocker is not None:
-        raise ConfigError(f"{out_dir}: {blocker} is a file, not a folder; choose another output folder")
-    if is_model_dir(out_dir) and not overwrite:
-        raise ConfigError(
-            f"{out_dir} already holds a model; pass {setting('overwrite', True)} to replace it or "
-            f"choose another {setting('out_dir')}"
-        )
-
-
 def run_training(
     config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
 ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
@@ -338,17 +310,9 @@ class Run:
         if improved:
             save_model(out_dir, config, self.vocab, self.scored)
         save_model(out_dir / "last", config, self.vocab, self.scored)
-        write_atomic(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in self.state.log).encode())
+        # For a person watching the run; the model's manifest names it only at the end (finish).
+        write_atomic(out_dir / "train_log.jsonl", log_bytes(self.state.log))
         save_checkpoint(out_dir, config, self.data.fingerprints, self.trainee, self.state, random_states)
-
-
-def run_files(out_dir: Path) -> list[Path]:
-    """Every file a training run writes into ``out_dir``."""
-    return (
-        [out_dir / name for name in MODEL_FILES]
-        + [out_dir / "last" / name for name in MODEL_FILES]
-        + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES]
-    )
 
 
 def build_trainee(
@@ -396,14 +360,13 @@ def finish(
         "epochs_run": len(state.log),
         "train_seconds": round(seconds, 1),
         "device": str(device),
+        "threads": torch.get_num_threads(),  # the bits of the weights depend on it (docs/reliability.md)
         "seed": config.train.seed,
         "dev": dev_eval.to_dict(),
         "test": test_eval.to_dict() if test_eval else None,
         "data": data.fingerprints,
     }
-    write_atomic(out_dir / "metrics.json", to_json_bytes(metrics))
-    write_training_plot(out_dir, state.log, "entity F1" if data.task == "spans" else "accuracy")
-    write_card(out_dir, config, best.vocab, metrics)
+    add_model_files(out_dir, describe_model(config, best.vocab, metrics, state.log, data.task))
     return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, metrics)
 
 

@@ -14,7 +14,8 @@ from tagger.config import Config
 from tagger.errors import ConfigError, setting
 from tagger.serialization import read_model_files, to_json_bytes, write_model_files
 from tagger.training.data import DataSource
-from tagger.training.loop import TrainingResult, check_out_dir, run_training, score_of
+from tagger.training.loop import TrainingResult, run_training, score_of
+from tagger.training.out_dir import SEEDS_DIR, SEEDS_SUMMARY, check_out_dir
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,14 @@ def run_seeds(
     results: list[TrainingResult] = []
     for seed in range(config.train.seed, config.train.seed + seeds):
         seeded = replace(config, train=replace(config.train, seed=seed))
-        for event in run_training(seeded, source, out_dir / "seeds" / f"seed-{seed}", overwrite=True, resume=resume):
+        for event in run_training(seeded, source, out_dir / SEEDS_DIR / f"seed-{seed}", overwrite=True, resume=resume):
             if isinstance(event, TrainingResult):
                 results.append(event)
             yield event
     best = max(results, key=lambda r: score_of(r.dev))
     summary = summarise(results)
     copy_model(best.out_dir, out_dir)
-    write_atomic(out_dir / "seeds.json", to_json_bytes(summary))
+    write_atomic(out_dir / SEEDS_SUMMARY, to_json_bytes(summary))
     yield SeedsResult(out_dir, best.metrics["seed"], summary)
 
 
@@ -74,6 +75,7 @@ def summarise(results: list[TrainingResult]) -> dict[str, Any]:
 
 
 def copy_model(source: Path, target: Path) -> None:
+    """The model in ``source`` into ``target``, all or nothing (``write_model_files``)."""
     write_model_files(target, read_model_files(source))
 
 
