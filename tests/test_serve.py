@@ -7,6 +7,7 @@ server serving; SIGTERM under load finishes what is in flight, refuses what is n
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import select
@@ -27,15 +28,16 @@ httpx = pytest.importorskip("httpx")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from tagger.annotate import Tagger  # noqa: E402
 from tagger.batch import BatchOptions, tag_to_stream  # noqa: E402
 from tagger.cli import app  # noqa: E402
 from tagger.errors import ConfigError  # noqa: E402
-from tagger.serve import Limits, ServeSettings, parse_model_specs  # noqa: E402
+from tagger.serve import Limits, ServeSettings, create_app, parse_model_specs  # noqa: E402
 from tagger.serve import batcher as batcher_module  # noqa: E402
 from tagger.serve.batcher import Batcher  # noqa: E402
 from tagger.serve.observability import Metrics  # noqa: E402
 from tagger.serve.request import RequestRefused, TagRequest  # noqa: E402
-from tagger.serve.tagging import Answer  # noqa: E402
+from tagger.serve.tagging import Answer, Tokenizing, tag_requests  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "John Smith lives in Paris. Mary works for Acme Corp in Berlin.\n\nThe EU rejects German call."
@@ -366,6 +368,77 @@ def test_overload_is_answered_200_or_503_and_the_server_recovers(server):
     assert server.metric("tagger_queue_depth", model="ner") == 0
     assert post(server, {"texts": ["Anna visited London."]}).status_code == 200
     assert resident_mb(server.process.pid) - before < 150, "memory grew under overload and stayed"
+
+
+# --- what a request costs, in process
+
+
+def test_texts_pay_for_probabilities_only_when_they_ask(trained_model):
+    """Raw texts without "probabilities" are tagged without them (a CRF's marginals cost a third of its time);
+    with them, each word has its probability, and the tags are the same."""
+    tagger = Tagger.load(trained_model, device="cpu")
+    asked: list[bool] = []
+    predict = tagger.predict
+
+    def spy(sentences, batch_size=256, documents=None, scores=True):
+        asked.append(scores)
+        return predict(sentences, batch_size, documents, scores)
+
+    tagger.predict = spy  # type: ignore[method-assign]
+    requests = [TagRequest(texts=[TEXT]), TagRequest(texts=[TEXT], probabilities=True)]
+    plain, scored = (json.loads(a.body)["texts"][0] for a in tag_requests(tagger, "ner", requests, Tokenizing()))
+    assert asked == [False, True]
+    assert all("probabilities" not in record for record in plain)
+    assert [len(r["probabilities"]) for r in scored] == [len(r["words"]) for r in scored]
+    assert [r["tags"] for r in plain] == [r["tags"] for r in scored]
+
+
+def test_a_request_to_full_queues_is_refused_before_its_body_is_read(trained_model, monkeypatch):
+    """Past its capacity the server spends next to nothing on a request it cannot take: 503 with Retry-After
+    before the body is read. The same request with room in the queue is read and tagged. And once started, what
+    the server loaded is frozen out of the garbage collector's passes (they held every request under load)."""
+    app = create_app(ServeSettings(models={"ner": str(trained_model)}, device="cpu"))
+    body = b'{"texts": ["Anna visited London."]}'
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/tag", "raw_path": b"/v1/tag", "query_string": b"", "root_path": "", "state": {},
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+    }  # fmt: skip
+    read: list[int] = []
+
+    async def receive() -> dict:
+        read.append(len(body))
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def answer() -> tuple[int, dict[bytes, bytes], dict]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await asyncio.wait_for(app(dict(scope), receive, send), 30)
+        return sent[0]["status"], dict(sent[0]["headers"]), json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+    async def scenario():
+        service = app.state.service
+        await service.start()
+        try:
+            frozen = gc.get_freeze_count()
+            with monkeypatch.context() as patched:
+                patched.setattr(Batcher, "full", property(lambda self: True))
+                refused = await answer()
+            unread = list(read)
+            return frozen, refused, unread, await answer()
+        finally:
+            await service.stop()
+            gc.unfreeze()
+
+    frozen, (status, headers, detail), unread, (tagged_status, _, tagged) = asyncio.run(scenario())
+    assert status == 503 and headers[b"retry-after"] == b"1" and "max_queue" in detail["detail"]
+    assert unread == [], "the body of a refused request was read"
+    assert tagged_status == 200 and tagged["texts"][0][0]["words"] == ["Anna", "visited", "London", "."]
+    assert read and frozen > 0
 
 
 # --- SIGTERM under load

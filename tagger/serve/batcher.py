@@ -20,7 +20,11 @@ from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import Answer, Tokenizing, tag_requests
 
 RETRY_AFTER = "1"  # seconds: a batch takes milliseconds, so a full queue has room again within one
-WARM_UP = (TagRequest(texts=["Warm up the tokenizer, the kernels and the caches."]), TagRequest(sentences=[["Warm"]]))
+WARM_UP = (
+    TagRequest(texts=["Warm up the tokenizer, the kernels and the caches."]),
+    TagRequest(texts=["With probabilities."], probabilities=True),
+    TagRequest(sentences=[["Warm"]]),
+)
 log = logging.getLogger("tagger.serve")
 
 
@@ -30,7 +34,7 @@ class Job:
     words: int  # its size in the batch budget (estimated for raw text)
     future: asyncio.Future[Answer | Exception]
     enqueued: float  # event-loop time
-    abandoned: bool = field(default=False)  # its client got 503 for waiting too long: not tagged, not answered
+    abandoned: bool = field(default=False)  # its client was answered (or went away): if still queued, not tagged
 
 
 class Batcher:
@@ -65,37 +69,49 @@ class Batcher:
     def alive(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= self.max_queue
+
+    def queue_full(self) -> RequestRefused:
+        return RequestRefused(
+            503,
+            f"model {self.name!r} has {len(self.pending)} requests waiting, the server's limit max_queue; "
+            "retry shortly",
+            {"Retry-After": RETRY_AFTER},
+        )
+
     async def submit(self, request: TagRequest, words: int) -> Answer:
         """The request's answer, once its batch is tagged; 503 when the queue is full or the answer is late."""
-        if len(self.pending) >= self.max_queue:
-            raise RequestRefused(
-                503,
-                f"model {self.name!r} has {len(self.pending)} requests waiting, the server's limit max_queue; "
-                "retry shortly",
-                {"Retry-After": RETRY_AFTER},
-            )
+        if self.full:
+            raise self.queue_full()
         loop = asyncio.get_running_loop()
         job = Job(request, words, loop.create_future(), loop.time())
         self.pending.append(job)
         self.pending_words += words
-        self.metrics.queue_depth.labels(self.name).set(len(self.pending))
+        self.metrics.child(self.metrics.queue_depth, self.name).set(len(self.pending))
         assert self.arrived is not None, "Batcher.start() was not awaited"
         self.arrived.set()
+        late = loop.call_later(self.timeout, self.expire, job)
         try:
-            done, _ = await asyncio.wait({job.future}, timeout=self.timeout)
+            result = await job.future
         finally:
-            if not job.future.done():
-                job.abandoned = True  # late, or its request was cancelled: the batch loop skips or drops it
-        if not done:
-            raise RequestRefused(
-                503,
-                f"not tagged within the server's request_timeout of {self.timeout:g} s; retry shortly",
-                {"Retry-After": RETRY_AFTER},
-            )
-        result = job.future.result()
+            late.cancel()
+            job.abandoned = True  # answered, late or cancelled: if still queued, the batch loop drops it
         if isinstance(result, Exception):
             raise result
         return result
+
+    def expire(self, job: Job) -> None:
+        """A job not answered within request_timeout: 503, and it is not tagged if it is still waiting."""
+        if not job.future.done():
+            job.future.set_result(
+                RequestRefused(
+                    503,
+                    f"not tagged within the server's request_timeout of {self.timeout:g} s; retry shortly",
+                    {"Retry-After": RETRY_AFTER},
+                )
+            )
 
     async def run(self) -> None:
         """Forever: wait for a batch to form, tag it in the model's thread, answer each request. A failure is
@@ -118,7 +134,7 @@ class Batcher:
             self.batches += 1
             for job, answer in zip(jobs, answers):
                 if not isinstance(answer, Exception):
-                    self.metrics.words.labels(self.name).inc(answer.words)
+                    self.metrics.child(self.metrics.words, self.name).inc(answer.words)
                 if not job.abandoned and not job.future.done():
                     job.future.set_result(answer)  # an exception is a result too: ``submit`` raises it
 
@@ -151,5 +167,5 @@ class Batcher:
             if not job.abandoned:
                 jobs.append(job)
                 words += job.words
-        self.metrics.queue_depth.labels(self.name).set(len(self.pending))
+        self.metrics.child(self.metrics.queue_depth, self.name).set(len(self.pending))
         return jobs

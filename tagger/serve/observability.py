@@ -71,10 +71,20 @@ class Metrics:
             registry=registry,
         )
         self.words = Counter("tagger_words_tagged", "Words tagged", ["model"], registry=registry)
+        self.children: dict[tuple[Any, ...], Any] = {}  # labelled metrics by metric and labels, made once
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: a hot path pays a dictionary lookup, not prometheus-client's
+        checks and lock."""
+        key = (id(metric), *labels)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = metric.labels(*labels)
+        return child
 
     def observe_batch(self, model: str, requests: int, words: int) -> None:
-        self.batch_requests.labels(model).observe(requests)
-        self.batch_words.labels(model).observe(words)
+        self.child(self.batch_requests, model).observe(requests)
+        self.child(self.batch_words, model).observe(words)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text ``/metrics`` answers, and its content type: this process's metrics, or every worker's."""
@@ -115,7 +125,7 @@ class Observed:
             return
         started = time.perf_counter()
         route = scope["path"] if scope["path"] in ROUTES else "other"
-        in_flight = self.metrics.in_flight.labels(route)
+        in_flight = self.metrics.child(self.metrics.in_flight, route)
         in_flight.inc()
         answer = {"status": 500, "bytes": 0}  # 500 unless a response starts: an exception escaped the app
         note: dict[str, Any] = {}
@@ -133,8 +143,8 @@ class Observed:
         finally:
             seconds = time.perf_counter() - started
             in_flight.dec()
-            self.metrics.requests.labels(route, str(answer["status"])).inc()
-            self.metrics.latency.labels(route).observe(seconds)
+            self.metrics.child(self.metrics.requests, route, str(answer["status"])).inc()
+            self.metrics.child(self.metrics.latency, route).observe(seconds)
             self.log.info(access_line(scope, answer["status"], answer["bytes"], seconds, note))
 
 

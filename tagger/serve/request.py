@@ -7,7 +7,8 @@ before it is held in memory, and so that every refusal names what was wrong."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Coroutine
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -89,7 +90,7 @@ async def read_body(declared_length: str | None, chunks: AsyncIterator[bytes], l
             received.append(chunk)
 
     try:
-        await asyncio.wait_for(collect(), timeout)
+        await within(collect(), timeout)
     except asyncio.TimeoutError:
         raise RequestRefused(
             408,
@@ -100,6 +101,16 @@ async def read_body(declared_length: str | None, chunks: AsyncIterator[bytes], l
         await drain(chunks, timeout)
         raise too_large
     return b"".join(received)
+
+
+async def within(step: Coroutine[Any, Any, None], seconds: float) -> None:
+    """``step``, or ``asyncio.TimeoutError`` after ``seconds``: from Python 3.11 with ``asyncio.timeout``, a timer,
+    rather than ``wait_for``'s task of its own per request (and the turn of the event loop it waits for)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            await step
+    else:
+        await asyncio.wait_for(step, seconds)
 
 
 def parse_length(value: str | None) -> int | None:
@@ -122,7 +133,7 @@ async def drain(chunks: AsyncIterator[bytes], timeout: float) -> None:
                 return
 
     try:
-        await asyncio.wait_for(discard(), timeout)
+        await within(discard(), timeout)
     except asyncio.TimeoutError:
         pass
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -97,18 +98,25 @@ def worker_environment(settings: ServeSettings) -> Iterator[None]:
 
 
 class Supervisor(Multiprocess):
-    """uvicorn's supervisor of worker processes, closing its own copy of the listening socket as soon as it is
-    told to stop: while any copy is open the kernel goes on accepting connections that no worker will serve, and
-    they would hang until every worker has drained instead of being refused at once."""
+    """uvicorn's supervisor of worker processes, which on SIGTERM or SIGINT closes its own copy of the listening
+    socket, and on SIGTERM passes it on to the workers, in the signal handler itself. While any copy is open the
+    kernel goes on accepting connections that no worker will serve; and uvicorn's loop reads the signals it queues
+    only between its health checks of the workers, each of which can wait seconds for a busy worker's answer."""
 
-    def handle_term(self) -> None:
-        self.stop_listening()
-        super().handle_term()
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, self.stop_at_once)
 
-    def handle_int(self) -> None:
-        self.stop_listening()
-        super().handle_int()
-
-    def stop_listening(self) -> None:
+    def stop_at_once(self, number: int, frame: object) -> None:
         for sock in self.sockets:
             sock.close()
+        if number == signal.SIGINT:  # a terminal sends it to the workers too
+            self.handle_int()
+            return
+        for process in self.processes:
+            if process.pid is not None and process.exitcode is None:
+                os.kill(process.pid, signal.SIGTERM)  # each closes its copy and drains; uvicorn's loop repeats it
+        # uvicorn's own handling, here rather than when its loop gets to it: a log line, and the loop restarts no
+        # worker from now on (one that has drained would otherwise be replaced, on a closed socket) and waits
+        self.handle_term()

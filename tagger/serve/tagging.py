@@ -36,9 +36,9 @@ def tag_requests(
     tagger: Tagger, name: str, requests: Sequence[TagRequest], tokenizing: Tokenizing
 ) -> list[Answer | Exception]:
     """Each request's answer, or the exception that tagging it raised. Requests that can share a ``Tagger``
-    call do (same kind of input and scheme; for sentences also the same probabilities, which cost a CRF a
-    third of its time); when a shared call fails, each of its requests is tagged alone, so one bad request
-    fails only itself."""
+    call do (same kind of input, scheme and probabilities: a request without them does not pay for them, and
+    a CRF's cost a third of its time); when a shared call fails, each of its requests is tagged alone, so one
+    bad request fails only itself."""
     answers: list[Answer | Exception | None] = [None] * len(requests)
     groups: dict[tuple[str, str, bool], list[int]] = {}
     for index, request in enumerate(requests):
@@ -57,10 +57,7 @@ def tag_requests(
 
 
 def group_key(request: TagRequest) -> tuple[str, str, bool]:
-    """Raw texts are tagged with probabilities whatever was asked (``Tagger.tag_texts``), sentences only if asked."""
-    if request.texts is not None:
-        return "texts", request.scheme, True
-    return "sentences", request.scheme, request.probabilities
+    return "texts" if request.texts is not None else "sentences", request.scheme, request.probabilities
 
 
 def tag_alone(tagger: Tagger, request: TagRequest, tokenizing: Tokenizing) -> list[list[TaggedSentence]] | Exception:
@@ -77,7 +74,9 @@ def tag_group(
     first = requests[0]
     if first.texts is not None:
         texts = [text for request in requests for text in request.texts or []]
-        tagged = tagger.tag_texts(texts, tokenizing.lang, tokenizing.spacy_model, first.scheme, tokenizing.batch_size)
+        tagged = tagger.tag_texts(
+            texts, tokenizing.lang, tokenizing.spacy_model, first.scheme, tokenizing.batch_size, first.probabilities
+        )
         return split_by_request(tagged, [len(request.texts or []) for request in requests])
     # One document per request, as Tagger.tag takes a list of sentences: a model with document context reads a
     # request's sentences together and never another request's.
