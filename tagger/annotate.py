@@ -64,45 +64,14 @@ class Tagger(TaggerBase):
         loaded = load_model_files(files, source)
         return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
 
-    @property
-    def document_context(self) -> bool:
-        return self.model.config.document_context
-
     @torch.inference_mode()
-    def predict(
-        self,
-        sentences: Sequence[Sequence[str]],
-        batch_size: int = 256,
-        documents: Sequence[int] | None = None,
-        scores: bool = True,
-    ) -> list[tuple[list[int], list[float]]]:
-        """Label ids and their probabilities, sentence by sentence, batched by length (or by document).
-
-        Without ``scores`` the probabilities are left empty: a CRF's marginals cost a third of its tagging time.
-        """
-        results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
-        documents = documents or [0] * len(sentences)
-        nonempty = [i for i, s in enumerate(sentences) if len(s)]
-        context = self.model.config.document_context
-        if context:
-            order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
-        else:
-            order = bucketed_batches(
-                [len(sentences[i]) for i in nonempty], batch_size, shuffle=False, max_padding=MAX_PADDING
-            )
-        for indices in order:
-            chosen = [nonempty[i] for i in indices]
-            encoded = encode_sentences(
-                [sentences[i] for i in chosen], self.features, self.vocab, documents=[documents[i] for i in chosen]
-            )
-            batch = build_batch(encoded, self.features, context).to(self.device)
-            best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
-            best = best.cpu().tolist()
-            best_probs = best_probs.cpu().tolist() if scores else [[]] * len(chosen)
-            for row, i in enumerate(chosen):
-                n = len(sentences[i])
-                results[i] = (best[row][:n], best_probs[row][:n])
-        return results
+    def predict_batch(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
+    ) -> tuple[list[list[int]], list[list[float]] | None]:
+        encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
+        batch = build_batch(encoded, self.features, self.document_context).to(self.device)
+        best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
+        return best.cpu().tolist(), best_probs.cpu().tolist() if scores else None
 
     def decode(
         self, emissions: torch.Tensor, mask: torch.Tensor, scores: bool = True

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from tagger.errors import ConfigError, setting
-from tagger.ordering import MAX_PADDING, bucketed_batches, document_batches
 from tagger.portable.base import TaggerBase
 from tagger.portable.decoding import Decoder
 from tagger.portable.encoding import encode_batch
@@ -81,43 +80,15 @@ class PortableTagger(TaggerBase):
         """A tagger from the bytes of an export's files (``read_export_files``); ``source`` names them in errors."""
         return cls(exported_from_files(files, source), source, device, quantize, threads)
 
-    @property
-    def document_context(self) -> bool:
-        return self.config.model.document_context
-
-    def predict(
-        self,
-        sentences: Sequence[Sequence[str]],
-        batch_size: int = 256,
-        documents: Sequence[int] | None = None,
-        scores: bool = True,
-    ) -> list[tuple[list[int], list[float]]]:
-        """Label ids and their probabilities, sentence by sentence, batched by length (or by document), as
-        ``Tagger.predict``; without ``scores`` the probabilities are left empty."""
-        results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
-        documents = documents or [0] * len(sentences)
-        nonempty = [i for i, s in enumerate(sentences) if len(s)]
-        if self.document_context:
-            order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
-        else:
-            order = bucketed_batches(
-                [len(sentences[i]) for i in nonempty], batch_size, shuffle=False, max_padding=MAX_PADDING
-            )
-        for indices in order:
-            chosen = [nonempty[i] for i in indices]
-            inputs = encode_batch(
-                [sentences[i] for i in chosen], [documents[i] for i in chosen], self.vocab, self.input_names
-            )
-            emissions = self.emissions(inputs)
-            lengths = inputs[LENGTHS_INPUT]
-            mask = np.arange(emissions.shape[1])[None, :] < lengths[:, None]
-            best, probabilities = self.decoder(emissions, mask, scores)
-            best_rows = best.tolist()
-            probability_rows = probabilities.tolist() if scores else [[]] * len(chosen)
-            for row, i in enumerate(chosen):
-                n = len(sentences[i])
-                results[i] = (best_rows[row][:n], probability_rows[row][:n])
-        return results
+    def predict_batch(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
+    ) -> tuple[list[list[int]], list[list[float]] | None]:
+        inputs = encode_batch(sentences, documents, self.vocab, self.input_names)
+        emissions = self.emissions(inputs)
+        lengths = inputs[LENGTHS_INPUT]
+        mask = np.arange(emissions.shape[1])[None, :] < lengths[:, None]
+        best, probabilities = self.decoder(emissions, mask, scores)
+        return best.tolist(), probabilities.tolist() if scores else None
 
     def emissions(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """(batch_size, seq_len, num_labels) float32 emissions for the network's inputs."""
