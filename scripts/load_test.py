@@ -74,6 +74,15 @@ class Run:
     def ok(self) -> int:
         return self.statuses.get("200", 0)
 
+    def record(self, status: str, seconds: float, words: int) -> None:
+        """One answer: its status, and its latency among the 200s (with its words) or the 503s."""
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status == "200":
+            self.latencies_ms.append(seconds * 1000)
+            self.words += words
+        elif status == "503":
+            self.refused_ms.append(seconds * 1000)
+
     def percentile(self, p: float, refused: bool = False) -> float:
         values = self.refused_ms if refused else self.latencies_ms
         if not values:
@@ -158,7 +167,6 @@ async def closed_loop(url: str, payloads: list[Payload], kind: str, clients: int
     order = random.Random(seed)
     loop = asyncio.get_running_loop()
     run = Run(kind, clients)
-    statuses: Counter[str] = Counter()
     connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -176,18 +184,12 @@ async def closed_loop(url: str, payloads: list[Payload], kind: str, clients: int
                 if start <= answered < end and run.sent < max_requests:
                     run.sent += 1
                     run.seconds = answered - start  # the window, or less if max_requests ends it
-                    statuses[status] += 1
-                    if status == "200":
-                        run.latencies_ms.append((time.perf_counter() - began) * 1000)
-                        run.words += payload.words
-                    elif status == "503":
-                        run.refused_ms.append((time.perf_counter() - began) * 1000)
+                    run.record(status, time.perf_counter() - began, payload.words)
 
         cpu, began = time.process_time(), loop.time()
         await asyncio.gather(*(client() for _ in range(clients)))
         run.seconds = seconds if run.sent < max_requests else max(run.seconds, 1e-9)
         run.client_cpu = (time.process_time() - cpu) / (loop.time() - began)
-    run.statuses = dict(statuses)
     return asdict(run)
 
 
@@ -242,7 +244,6 @@ async def open_loop(url: str, payloads: list[Payload], kind: str, rate: float, s
 
     loop = asyncio.get_running_loop()
     run = Run(kind, 0)
-    statuses: Counter[str] = Counter()
     connector = aiohttp.TCPConnector(limit=max_outstanding, limit_per_host=max_outstanding)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     order = random.Random(0)
@@ -252,12 +253,7 @@ async def open_loop(url: str, payloads: list[Payload], kind: str, rate: float, s
         async def one(payload: Payload) -> None:
             began = time.perf_counter()
             status = await send(session, url, payload)
-            statuses[status] += 1
-            if status == "200":
-                run.latencies_ms.append((time.perf_counter() - began) * 1000)
-                run.words += payload.words
-            elif status == "503":
-                run.refused_ms.append((time.perf_counter() - began) * 1000)
+            run.record(status, time.perf_counter() - began, payload.words)
 
         cpu = time.process_time()
         start = loop.time()
@@ -278,7 +274,6 @@ async def open_loop(url: str, payloads: list[Payload], kind: str, rate: float, s
             await asyncio.wait(tasks)
         run.seconds = sending
         run.client_cpu = (time.process_time() - cpu) / max(loop.time() - start, 1e-9)
-    run.statuses = dict(statuses)
     return run
 
 
