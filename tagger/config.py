@@ -86,7 +86,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 = torch default
     precision: str = "auto"  # forward pass: auto (bf16 autocast on a CUDA GPU that has bf16, else fp32) | fp32 | bf16
-    max_minutes: float = 0.0  # stop before an epoch would end after this many minutes of training; 0 = no limit
+    max_minutes: float = (
+        0.0  # stop before the epochs would add up to more minutes (counted across --resume); 0 = no limit
+    )
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,31 @@ def test_resumed_run_ends_with_the_same_weights_log_and_scores(ner_files, tiny_c
     assert resumed.best_epoch == whole.best_epoch and resumed.dev.to_dict() == whole.dev.to_dict()
 
 
+class TickingClock:
+    """A clock for the training loop whose every reading is ten seconds after the last: epochs take fixed time."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_resumed_run_goes_on_with_what_is_left_of_max_minutes(ner_files, tiny_config, tmp_path, monkeypatch):
+    config = settings(tiny_config, max_minutes=3.0)
+    source = DataSource(ner_files[0], ner_files[1])
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
+    whole = train(config, source, tmp_path / "whole")
+    assert 1 < whole.metrics["epochs_run"] < config.train.epochs  # the budget, not the epochs, ended it
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
+    stop_after(config, source, tmp_path / "resumed", epochs=2)
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())  # a new process: its clock starts again
+    resumed = train(config, source, tmp_path / "resumed", resume=True)
+    assert resumed.metrics["epochs_run"] == whole.metrics["epochs_run"]
+    assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
+
+
 def test_resume_without_a_checkpoint_starts_afresh_and_a_finished_run_stays_finished(ner_files, tiny_config, tmp_path):
     config, source = settings(tiny_config, epochs=3), DataSource(ner_files[0], ner_files[1])
     train(config, source, tmp_path / "a", resume=True)

@@ -224,7 +224,6 @@ def run_training(
         embeddings.coverage if embeddings else "",
         run.state.epoch,
     )
-    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else math.inf
     for epoch in range(run.state.epoch + 1, config.train.epochs + 1):
         if run.state.finished:
             break
@@ -233,7 +232,7 @@ def run_training(
             losses.append(info.loss)
             words += info.words
             yield info
-        yield run.end_epoch(epoch, losses, words, epoch_start, deadline)
+        yield run.end_epoch(epoch, losses, words, epoch_start)
     if ranks.main:
         yield finish(config, data, out_dir, device, run.state, run.best_dev, time.perf_counter() - started)
     leave_process_group(ranks)
@@ -260,9 +259,7 @@ class Run:
         self.best_dev: Evaluation | None = None  # after a resume, scored in finish() from the saved best model
         self.scored = trainee.model if trainee.average is None else trainee.average.module
 
-    def end_epoch(
-        self, epoch: int, losses: list[torch.Tensor], words: int, started: float, deadline: float
-    ) -> EpochRecord:
+    def end_epoch(self, epoch: int, losses: list[torch.Tensor], words: int, started: float) -> EpochRecord:
         """Score dev (rank 0), step the schedule, save the best and last models, the log and a checkpoint."""
         train_seconds = time.perf_counter() - started
         random_states = gather_random_states(self.ranks, self.device)  # every rank takes part
@@ -289,11 +286,11 @@ class Run:
         )
         self.state.epoch = epoch
         self.state.log.append(asdict(record))
-        # patience ran out, or another epoch would end after train.max_minutes (rank 0's clock decides)
-        finished = (
-            epoch - self.state.best_epoch >= self.config.train.patience
-            or time.perf_counter() + record.seconds > deadline
-        )
+        # patience ran out, or another epoch would end after train.max_minutes (rank 0's clock decides); the
+        # minutes are the epochs' own, from the log, so that a resumed run goes on with what is left of them
+        spent = sum(logged["seconds"] for logged in self.state.log)
+        budget = 60 * self.config.train.max_minutes if self.config.train.max_minutes else math.inf
+        finished = epoch - self.state.best_epoch >= self.config.train.patience or spent + record.seconds > budget
         self.state.finished = bool(from_main([float(finished)], self.ranks, self.device)[0])
         if self.ranks.main:
             self.save(improved, random_states)
