@@ -1,4 +1,5 @@
-"""Process-wide defaults: the CPUs a process may use, from its affinity and a container's quota."""
+"""Process-wide defaults: the CPUs a process may use, from its affinity and a container's quota; the cycle collector
+held off while tagging."""
 
 from __future__ import annotations
 
@@ -21,3 +22,28 @@ def test_usable_cpus_is_capped_by_affinity_and_quota(monkeypatch):
     assert runtime.usable_cpus() == 8
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
     assert runtime.usable_cpus() == 1  # pinned to one core (taskset)
+
+
+def test_tagging_holds_the_cycle_collector_off_and_leaves_it_as_it_found_it(trained_model, monkeypatch):
+    import gc
+
+    from tagger.annotate import Tagger
+
+    tagger = Tagger.load(trained_model)
+    seen = []
+    predict_batch = tagger.predict_batch
+    monkeypatch.setattr(tagger, "predict_batch", lambda *a: seen.append(gc.isenabled()) or predict_batch(*a))
+    try:
+        assert gc.isenabled()
+        tagger.tag([["Alice", "lives", "in", "Paris"]])
+        assert seen == [False] and gc.isenabled()
+        gc.disable()  # a caller's choice is kept
+        tagger.tag_texts(["Alice lives in Paris."])
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+    with runtime.collector_paused():
+        with runtime.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner one found it off
+    assert gc.isenabled()

@@ -17,6 +17,7 @@ from tagger.evaluation import Evaluation, evaluate_tags
 from tagger.ordering import MAX_PADDING, bucketed_batches, document_batches, split_long
 from tagger.outputs import TaggedSentence
 from tagger.outputs.tagged import Offsets
+from tagger.runtime import collector_paused
 from tagger.schemes import NO_SCHEME, Task, convert_tags, per_tag_conversion, repair_tags, split_tag
 from tagger.tokenize import load_tokenizer, raw_text_sentences, text_paragraphs
 from tagger.vocab import Vocab
@@ -117,19 +118,20 @@ class TaggerBase(ABC):
         """Each sentence with the model's predictions: tags in ``scheme`` (span tasks; word labels as trained),
         with ``scores`` each tag's probability, and each word's ``offsets`` in its text when given (raw text).
         ``documents``: by default the documents the sentences mark (``-DOCSTART-``, ``# newdoc``)."""
-        pieces, owners = split_long([s.words for s in sentences])
-        documents = document_ids(sentences) if documents is None else documents
-        piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
-        predicted = self.predict(pieces, batch_size, piece_documents, scores)
-        offsets = offsets or [None] * len(sentences)
-        tag_scheme = scheme if self.task == "spans" else NO_SCHEME
-        results = []
-        for sentence, owned, spans in zip(sentences, owners, offsets):
-            label_ids = [i for p in owned for i in predicted[p][0]]
-            tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owned) > 1)
-            probabilities = [x for p in owned for x in predicted[p][1]]
-            results.append(TaggedSentence(sentence, tags, probabilities, spans, tag_scheme))
-        return results
+        with collector_paused():
+            pieces, owners = split_long([s.words for s in sentences])
+            documents = document_ids(sentences) if documents is None else documents
+            piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
+            predicted = self.predict(pieces, batch_size, piece_documents, scores)
+            offsets = offsets or [None] * len(sentences)
+            tag_scheme = scheme if self.task == "spans" else NO_SCHEME
+            results = []
+            for sentence, owned, spans in zip(sentences, owners, offsets):
+                label_ids = [i for p in owned for i in predicted[p][0]]
+                tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owned) > 1)
+                probabilities = [x for p in owned for x in predicted[p][1]]
+                results.append(TaggedSentence(sentence, tags, probabilities, spans, tag_scheme))
+            return results
 
     def ids_to_tags(self, label_ids: list[int], scheme: str, rejoined: bool) -> list[str]:
         """Decoding obeys the scheme, so a sequence is valid and usually converts tag by tag; one rejoined from
@@ -173,7 +175,8 @@ class TaggerBase(ABC):
                     owners.append(index)
                     yield block
 
-        read = list(raw_text_sentences(paragraphs(), self._tokenizers[(lang, pipeline)]))
+        with collector_paused():  # spaCy's tokens, like tagging's, are many objects and no cycles
+            read = list(raw_text_sentences(paragraphs(), self._tokenizers[(lang, pipeline)]))
         tagged = self.tag_sentences(
             [s for _, s, _ in read], scores, scheme, batch_size, [n for n, _, _ in read], [o for _, _, o in read]
         )
