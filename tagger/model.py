@@ -23,6 +23,17 @@ from tagger.vocab import PAD_ID, Vocab
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
+def orthogonal_on_one_thread(tensor: torch.Tensor) -> None:
+    """``nn.init.orthogonal_`` with one thread: its QR decomposition (LAPACK) splits the work by the thread count,
+    and with it the last bits of the result, so the same seed started on 1 and 2 threads trained different models."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        nn.init.orthogonal_(tensor)
+    finally:
+        torch.set_num_threads(threads)
+
+
 class BiLSTMTagger(nn.Module):
     """Input features (tagger.features) -> BiLSTM -> emissions. ``transitions`` constrain the CRF head (built by
     the owner from the labels and their scheme)."""
@@ -56,7 +67,7 @@ class BiLSTMTagger(nn.Module):
             name = full_name.rsplit(".", 1)[-1]  # "weight_hh_l0" alone or in "1.weight_hh_l0"
             if name.startswith("weight_hh"):
                 for gate in param.data.chunk(self._gates(), dim=0):
-                    nn.init.orthogonal_(gate)
+                    orthogonal_on_one_thread(gate)
             elif name.startswith("weight_ih"):
                 nn.init.xavier_uniform_(param)
             elif name.startswith("bias"):

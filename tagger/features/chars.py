@@ -24,10 +24,19 @@ class CharCNN(FeatureModule):
         self.output_dim = config.char_filters
 
     def encode_words(self, char_ids: torch.Tensor) -> torch.Tensor:
-        embedded = self.embedding(char_ids).transpose(1, 2)  # (num_words, char_dim, word_len)
-        features = self.conv(embedded)  # (num_words, filters, word_len)
-        padding = (char_ids == PAD_ID).unsqueeze(1)  # (num_words, 1, word_len)
-        features = features.masked_fill(padding, float("-inf")).amax(dim=2)  # (num_words, filters)
+        # The convolution of embedded chars, as lookups: a char's contribution at each offset of the kernel is a
+        # row of one small table (every char's embedding times the kernel), and the padding char's row is zero as
+        # its embedding is. oneDNN's conv1d summed its weight gradient in an order that depends on the thread
+        # count (tests/test_determinism.py); a lookup's gradient adds rows in the input's order. Also faster here.
+        kernel, half = self.conv.kernel_size[0], self.conv.padding[0]
+        table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight)  # (kernel, num_chars, filters)
+        padded_ids = nn.functional.pad(char_ids, (half, half), value=PAD_ID)
+        length = char_ids.shape[1]
+        features = self.conv.bias + sum(
+            nn.functional.embedding(padded_ids[:, offset : offset + length], table[offset]) for offset in range(kernel)
+        )  # (num_words, word_len, filters)
+        padding = (char_ids == PAD_ID).unsqueeze(2)  # (num_words, word_len, 1)
+        features = features.masked_fill(padding, float("-inf")).amax(dim=1)  # (num_words, filters)
         return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
