@@ -3,6 +3,7 @@ its predictions as ``TaggedSentence`` records (``tag`` keeps plain lists of tags
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,12 @@ from tagger.batching import build_batch, encode_sentences
 from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.loading import ModelEvaluation, evaluate_model  # noqa: F401 (their home is tagger.loading: no torch)
-from tagger.model import BiLSTMTagger, resolve_device
+from tagger.model import BiLSTMTagger, resolve_device, same_bits_on_one_thread
 from tagger.model import quantize as quantize_model
 from tagger.ordering import MAX_PADDING, MAX_WORDS, bucketed_batches, document_batches, split_long  # noqa: F401
 from tagger.portable import PortableTagger, is_exported_dir
 from tagger.portable.base import TaggerBase
-from tagger.runtime import set_runtime_defaults
+from tagger.runtime import LoadFollowingThreads, set_runtime_defaults, usable_cpus
 from tagger.serialization import load_model_files, read_model_files
 from tagger.vocab import Vocab
 
@@ -42,32 +43,66 @@ class Tagger(TaggerBase):
         self.model = quantize_model(model.to(self.device).eval(), quantize)
         super().__init__(vocab, config, metrics)
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
+        self.cpu_threads: LoadFollowingThreads | None = None  # set by load() and from_files()
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "auto", quantize: str = "none") -> Tagger | PortableTagger:
+    def load(
+        cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+    ) -> Tagger | PortableTagger:
         """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
+
+        ``threads``: torch's threads on the CPU; by default as many as this process's CPUs (or OMP_NUM_THREADS),
+        fewer while other processes keep some of them busy (``runtime.LoadFollowingThreads``; the tags and
+        probabilities do not change).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
         same methods, in its export's precision, on as many threads as torch would use here.
         """
         set_runtime_defaults()  # before the model's first kernel, as the command line does
         if is_exported_dir(directory):
-            return PortableTagger.load(directory, device, quantize, threads=torch.get_num_threads())
-        return cls.from_files(read_model_files(directory), directory, device, quantize)
+            return PortableTagger.load(directory, device, quantize, threads=threads or torch.get_num_threads())
+        return cls.from_files(read_model_files(directory), directory, device, quantize, threads)
 
     @classmethod
     def from_files(
-        cls, files: dict[str, bytes], source: str | Path, device: str = "auto", quantize: str = "none"
+        cls,
+        files: dict[str, bytes],
+        source: str | Path,
+        device: str = "auto",
+        quantize: str = "none",
+        threads: int | None = None,
     ) -> Tagger:
-        """A tagger from the bytes of a model directory's files; ``source`` names them in errors."""
+        """A tagger from the bytes of a model directory's files; ``source`` names them in errors; ``threads`` as
+        in ``load``."""
         set_runtime_defaults()
         loaded = load_model_files(files, source)
-        return cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
+        tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
+        if threads is not None or "OMP_NUM_THREADS" in os.environ:
+            torch.set_num_threads(threads or torch.get_num_threads())
+        elif tagger.device.type == "cpu":
+            torch.set_num_threads(usable_cpus())
+            tagger.follow_the_load()
+        return tagger
+
+    @torch.inference_mode()
+    def follow_the_load(self) -> None:
+        """Threads that follow the load (one fewer for each CPU other processes keep busy), where that cannot change
+        a tag or probability: the network's output for a probe batch must be the same bits on one thread."""
+        if torch.get_num_threads() < 2:
+            return
+        words = self.vocab.words or ("word",)
+        probe = [[words[(7 * i + j) % len(words)] for j in range(3 + i % 40)] for i in range(32)]
+        encoded = encode_sentences(probe, self.features, self.vocab, documents=[0] * len(probe))
+        batch = build_batch(encoded, self.features, self.document_context).to(self.device)
+        if same_bits_on_one_thread(lambda: [self.model(batch)]):
+            self.cpu_threads = LoadFollowingThreads(torch.get_num_threads(), torch.set_num_threads)
 
     @torch.inference_mode()
     def predict_batch(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
     ) -> tuple[list[list[int]], list[list[float]] | None]:
+        if self.cpu_threads is not None:
+            self.cpu_threads.check()
         encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)

@@ -84,7 +84,7 @@ class TrainConfig:
     scheme: str = "BIOES"  # internal training scheme for span tags: IOB2 | BIOES
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
-    threads: int = 0  # torch intra-op threads; 0 = torch default
+    threads: int = 0  # torch intra-op threads; 0 = this process's CPUs, fewer while other processes use some
     precision: str = "auto"  # forward pass: auto (bf16 autocast on a CUDA GPU that has bf16, else fp32) | fp32 | bf16
     max_minutes: float = (
         0.0  # stop before the epochs would add up to more minutes (counted across --resume); 0 = no limit

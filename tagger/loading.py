@@ -64,17 +64,14 @@ def load_tagger(
 ) -> TaggerBase:
     """The tagger of ``directory``: an export on onnxruntime, a model directory on PyTorch (imported here).
 
-    ``threads``: the CPU threads it may use (worker processes share the cores); default: the runtime's own
-    (onnxruntime: OMP_NUM_THREADS when set, else every core; PyTorch: its default)."""
+    ``threads``: the CPU threads it may use (worker processes share the cores); default: onnxruntime's own
+    (OMP_NUM_THREADS when set, else every core), PyTorch's as ``Tagger.load`` says (this process's CPUs, fewer
+    while other processes keep some busy)."""
     if is_exported_dir(directory):
         return PortableTagger.load(directory, device, quantize, threads)
     with needs_pytorch(directory):
-        import torch
-
         from tagger.annotate import Tagger
-    if threads is not None:
-        torch.set_num_threads(threads)
-    return Tagger.load(directory, device, quantize)
+    return Tagger.load(directory, device, quantize, threads)
 
 
 def gpu_available(directory: str | Path) -> bool:

@@ -34,6 +34,19 @@ def orthogonal_on_one_thread(tensor: torch.Tensor) -> None:
         torch.set_num_threads(threads)
 
 
+def same_bits_on_one_thread(compute: Callable[[], list[torch.Tensor]]) -> bool:
+    """Whether ``compute`` gives the same bits on one thread as on torch's present thread count (kept). Then the
+    count may follow the machine's load without changing a result; most kernels split their work so that it
+    cannot, but a matrix product with a few output rows splits its sums by the thread count on some CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = compute()
+    finally:
+        torch.set_num_threads(threads)
+    return all(torch.equal(a, b) for a, b in zip(alone, compute(), strict=True))
+
+
 class BiLSTMTagger(nn.Module):
     """Input features (tagger.features) -> BiLSTM -> emissions. ``transitions`` constrain the CRF head (built by
     the owner from the labels and their scheme)."""

@@ -5,8 +5,10 @@ a process may use, and the cycle collector held off while tagging."""
 from __future__ import annotations
 
 import gc
+import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # oneDNN caches a compiled kernel, with its scratch memory, for every tensor shape it meets (1,024 by default), and
@@ -67,3 +69,63 @@ def _parse_cpu_max(fields: list[str]) -> int | None:
         return None
     quota, period = int(fields[0]), int(fields[1])
     return -(-quota // period) if quota > 0 and period > 0 else None
+
+
+# /proc/stat's per-CPU fields, in order: the ones that count as a CPU at work (steal: another VM had it)
+_BUSY_FIELDS = (0, 1, 2, 5, 6, 7)  # user nice system [idle iowait] irq softirq steal
+
+
+class LoadFollowingThreads:
+    """Intra-op threads for the CPUs other processes leave free, looked at every ``interval`` seconds.
+
+    OpenMP's threads meet at a barrier after every parallel region: when one of two threads is parked behind
+    another process, its partner waits, and a 3-second epoch took minutes beside one busy process. One thread
+    per CPU left free loses only the CPU the other process takes (``scripts/contention.py``). Free CPUs are this
+    process's CPUs' busy time in /proc/stat less this process's own CPU time. Where that cannot be read (not
+    Linux) or does not tell (a container's CPU quota: /proc/stat shows the host), the count stays at ``most``.
+    Changing the count does not change the numbers: the models compute the same bits on any thread count
+    (tests/test_determinism.py).
+    """
+
+    def __init__(self, most: int, set_threads: Callable[[int], None], interval: float = 0.5):
+        self.most, self.set_threads, self.interval = most, set_threads, interval
+        self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.threads = most
+        self.last = self._sample() if most > 1 and self.cpus and _cgroup_quota() is None else None
+        self.following = self.last is not None
+        set_threads(most)
+
+    def check(self) -> int:
+        """Call often (every batch): every ``interval`` seconds, set the thread count to the CPUs left free."""
+        if not self.following:
+            return self.threads
+        now = self._sample()
+        if now is None or now[0] - self.last[0] < self.interval:
+            return self.threads
+        (wall, busy, own), (wall_before, busy_before, own_before) = now, self.last
+        self.last = now
+        others = max(0.0, (busy - busy_before) - (own - own_before)) / (wall - wall_before)  # CPUs' worth
+        wanted = max(1, min(self.most, math.floor(self.most - others + 0.5)))
+        if wanted != self.threads:
+            self.threads = wanted
+            self.set_threads(wanted)
+        return self.threads
+
+    def _sample(self) -> tuple[float, float, float] | None:
+        """(now, seconds these CPUs have been busy, seconds this process has run), or None when unreadable."""
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                lines = stat.read().splitlines()
+        except OSError:
+            return None
+        wanted = {f"cpu{n}" for n in self.cpus}
+        ticks = 0
+        for line in lines:
+            fields = line.split()
+            if fields and fields[0] in wanted:
+                values = fields[1:]
+                ticks += sum(int(values[i]) for i in _BUSY_FIELDS if i < len(values))
+        return time.monotonic(), ticks / _TICKS_PER_SECOND, time.process_time()
+
+
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

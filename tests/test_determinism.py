@@ -5,15 +5,21 @@ orthogonal initialisation did). Training can then change its thread count as the
 
 from __future__ import annotations
 
+import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
+import tagger.annotate
+import tagger.training.loop
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import load_config
 from tagger.corpus import read_corpus
 from tagger.model import build_model
+from tagger.runtime import LoadFollowingThreads
+from tagger.training import DataSource, train
 from tagger.vocab import build_vocab
 
 EWT_TRAIN = Path(__file__).resolve().parent.parent / "corpora" / "ud_en_ewt" / "en_ewt-ud-train.conllu.gz"
@@ -67,3 +73,55 @@ def test_the_same_seed_builds_the_same_model_and_gradients_on_one_thread_and_two
         grads.append(gradients(model, batch))
     assert differing(*built) == []  # the orthogonal initialisation's QR split its sums by the thread count
     assert differing(*grads) == []  # so did oneDNN's conv1d weight gradient in the char-CNN
+
+
+class LoadThatComesAndGoes(LoadFollowingThreads):
+    """Another process that takes a CPU and gives it back at every step: one thread, then all of them."""
+
+    def check(self) -> int:
+        self.threads = 1 if self.threads > 1 else self.most
+        self.set_threads(self.threads)
+        return self.threads
+
+
+def ewt_sample(folder: Path, sentences: int) -> Path:
+    blocks = gzip.open(EWT_TRAIN, "rt", encoding="utf-8").read().split("\n\n")[:sentences]
+    path = folder / "sample.conllu"
+    path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("model", ["default", "tiny"])
+def test_a_load_that_comes_and_goes_changes_the_speed_and_not_the_model(
+    model, ner_files, tiny_config, tmp_path, monkeypatch, two_threads
+):
+    if model == "default":  # UD EWT's 17 tags: the thread count may follow the load
+        config = load_config(overrides=["train.epochs=1"])
+        source = DataSource(ewt_sample(tmp_path, 300), ewt_sample(tmp_path, 40))
+    else:  # 9 tags: on some CPUs the output layer's gradient is summed by the thread count, which must not show
+        config = replace(tiny_config, train=replace(tiny_config.train, epochs=4, word_dropout=0.1))
+        source = DataSource(*ner_files)
+    steady = train(replace(config, train=replace(config.train, threads=2)), source, tmp_path / "steady")
+    monkeypatch.setattr(tagger.training.loop, "LoadFollowingThreads", LoadThatComesAndGoes)
+    coming_and_going = train(config, source, tmp_path / "busy")
+    assert (tmp_path / "busy" / "model.safetensors").read_bytes() == (
+        tmp_path / "steady" / "model.safetensors"
+    ).read_bytes()
+    assert not steady.metrics["threads_follow_load"]  # train.threads set: fixed
+    if model == "default":
+        assert coming_and_going.metrics["threads_follow_load"]
+
+
+def test_tagging_under_a_load_that_comes_and_goes_gives_the_same_tags_and_probabilities(
+    trained_model, monkeypatch, two_threads
+):
+    from tagger.annotate import Tagger
+
+    sentences = [s.words for s in read_corpus(EWT_TRAIN, load_config().corpus)[0][:300]]
+    steady = Tagger.load(trained_model, device="cpu", threads=2)
+    assert steady.cpu_threads is None
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(tagger.annotate, "LoadFollowingThreads", LoadThatComesAndGoes)
+    busy = Tagger.load(trained_model, device="cpu")
+    assert busy.cpu_threads is not None  # the tiny model's forward pass has no sum split by the thread count here
+    assert busy.tag(sentences, scores=True, batch_size=16) == steady.tag(sentences, scores=True, batch_size=16)

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import torch
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
@@ -106,8 +107,12 @@ def malloc_trim() -> Callable[[int], int] | None:
 
 
 def load_taggers(settings: ServeSettings) -> dict[str, Tagger]:
-    """Each model loaded once, in this process."""
-    return {name: Tagger.load(path, settings.device, settings.quantize) for name, path in settings.models.items()}
+    """Each model loaded once, in this process. One worker has every CPU, fewer while other processes keep some
+    busy (``Tagger.load``); several keep their share (``share_cores``)."""
+    threads = torch.get_num_threads() if settings.workers > 1 else None
+    return {
+        name: Tagger.load(path, settings.device, settings.quantize, threads) for name, path in settings.models.items()
+    }
 
 
 def create_app(settings: ServeSettings, taggers: dict[str, Tagger] | None = None) -> FastAPI:
@@ -187,8 +192,6 @@ def app_from_environment() -> FastAPI:
 def share_cores(workers: int) -> None:
     """Each worker process takes its share of the cores for torch's threads (an explicit OMP_NUM_THREADS wins)."""
     if "OMP_NUM_THREADS" not in os.environ:
-        import torch
-
         torch.set_num_threads(max(1, usable_cpus() // workers))
 
 

@@ -26,9 +26,9 @@ from tagger.batching import EncodedSentence, build_batch
 from tagger.config import Config
 from tagger.corpus import CorpusReport
 from tagger.evaluation import Evaluation
-from tagger.model import BiLSTMTagger, build_model, resolve_device
+from tagger.model import BiLSTMTagger, build_model, resolve_device, same_bits_on_one_thread
 from tagger.ordering import bucketed_batches, document_batches
-from tagger.runtime import usable_cpus
+from tagger.runtime import LoadFollowingThreads, usable_cpus
 from tagger.schemes import Task
 from tagger.serialization import add_model_files, save_model
 from tagger.training.checkpoint import LoopState, Trainee, load_checkpoint, save_checkpoint
@@ -147,8 +147,9 @@ def train_epoch(
     device: torch.device,
     singletons: torch.Tensor,
     ranks: Ranks = Ranks(),
+    cpu_threads: LoadFollowingThreads | None = None,
 ) -> Iterator[StepInfo]:
-    """One pass over this rank's share of the shuffled batches."""
+    """One pass over this rank's share of the shuffled batches; ``cpu_threads`` looks at the load every step."""
     trainee.model.train()
     context = config.model.document_context
     rng = trainee.shuffle_rng
@@ -160,6 +161,8 @@ def train_epoch(
         batches = list(bucketed_batches([len(s) for s in encoded], batch_size, True, rng))
     batches = my_share(batches, ranks)
     for step, indices in enumerate(batches, 1):
+        if cpu_threads is not None:
+            cpu_threads.check()
         batch = build_batch([encoded[i] for i in indices], trainee.model.features, context).to(device)
         batch.inputs["words"] = replace_with_unk(batch.inputs["words"], batch.mask, config, singletons)
         trainee.optimizer.zero_grad(set_to_none=True)
@@ -210,10 +213,12 @@ def run_training(
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
     run = Run(config, data, vocab, out_dir, device, ranks, build_trainee(config, vocab, embeddings, device, ranks))
+    cpu_threads = follow_the_load(run) if not config.train.threads and device.type == "cpu" else None
     if resume and ranks.main:
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
     if resume:
         run.state = load_checkpoint(out_dir, config, data.fingerprints, run.trainee, ranks.rank) or run.state
+    started -= sum(record["seconds"] for record in run.state.log)  # a resumed run's time includes its epochs before
     yield TrainingStart(
         data.reports,
         data.task,
@@ -228,14 +233,41 @@ def run_training(
         if run.state.finished:
             break
         epoch_start, losses, words = time.perf_counter(), [], 0
-        for info in train_epoch(run.trainee, run.encoded, vocab, config, epoch, device, run.singletons, ranks):
+        for info in train_epoch(
+            run.trainee, run.encoded, vocab, config, epoch, device, run.singletons, ranks, cpu_threads
+        ):
             losses.append(info.loss)
             words += info.words
             yield info
         yield run.end_epoch(epoch, losses, words, epoch_start)
     if ranks.main:
-        yield finish(config, data, out_dir, device, run.state, run.best_dev, time.perf_counter() - started)
+        seconds, following = time.perf_counter() - started, cpu_threads is not None
+        yield finish(config, data, out_dir, device, run.state, run.best_dev, seconds, following)
     leave_process_group(ranks)
+
+
+def follow_the_load(run: Run) -> LoadFollowingThreads | None:
+    """Threads that follow the load (one fewer for each CPU other processes keep busy: a 2-thread epoch beside one
+    busy process took minutes instead of seconds), where that cannot change the model: one training step's
+    gradients on one thread and on all of them must be equal to the bit. They are for the presets here; a kernel
+    that splits a sum by the thread count (a matrix product with a few output rows, e.g. an output layer of 5 to
+    11 labels, on this CPU) keeps the thread count fixed instead, so the same seed still gives the same model."""
+    if torch.get_num_threads() < 2:
+        return None
+    model = run.trainee.model
+    probe = build_batch(run.encoded[: run.config.train.batch_size], model.features, run.config.model.document_context)
+    random_state = torch.get_rng_state()  # dropout draws: the probe leaves them to training
+
+    def gradients() -> list[torch.Tensor]:
+        torch.set_rng_state(random_state)
+        model.zero_grad(set_to_none=True)
+        model.loss(probe).backward()  # the model alone: no data-parallel reduction for a probe
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    following = same_bits_on_one_thread(gradients)
+    model.zero_grad(set_to_none=True)
+    torch.set_rng_state(random_state)
+    return LoadFollowingThreads(torch.get_num_threads(), torch.set_num_threads) if following else None
 
 
 class Run:
@@ -345,9 +377,10 @@ def finish(
     state: LoopState,
     dev_eval: Evaluation | None,
     seconds: float,
+    following: bool = False,
 ) -> TrainingResult:
     """Score the saved best model on test (and on dev, after a resume), then write its metrics and model card."""
-    best = Tagger.load(out_dir, device=str(device))
+    best = Tagger.load(out_dir, device=str(device), threads=config.train.threads or None)
     dev_eval = dev_eval or best.evaluate(data.dev)[0]
     test_eval = best.evaluate(data.test)[0] if data.test else None
     metrics = {
@@ -357,7 +390,8 @@ def finish(
         "epochs_run": len(state.log),
         "train_seconds": round(seconds, 1),
         "device": str(device),
-        "threads": torch.get_num_threads(),  # the bits of the weights depend on it (docs/reliability.md)
+        "threads": config.train.threads or usable_cpus(),  # the most; the weights' bits do not depend on it
+        "threads_follow_load": following,
         "seed": config.train.seed,
         "dev": dev_eval.to_dict(),
         "test": test_eval.to_dict() if test_eval else None,
