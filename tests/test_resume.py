@@ -77,10 +77,14 @@ def test_resumed_run_goes_on_with_what_is_left_of_max_minutes(ner_files, tiny_co
     assert 1 < whole.metrics["epochs_run"] < config.train.epochs  # the budget, not the epochs, ended it
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
     stop_after(config, source, tmp_path / "resumed", epochs=2)
-    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())  # a new process: its clock starts again
+    clock = TickingClock()  # a new process: its clock starts again
+    monkeypatch.setattr(tagger.training.loop, "time", clock)
     resumed = train(config, source, tmp_path / "resumed", resume=True)
     assert resumed.metrics["epochs_run"] == whole.metrics["epochs_run"]
     assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
+    log = [json.loads(line) for line in (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()]
+    before = sum(record["seconds"] for record in log[:2])
+    assert resumed.metrics["train_seconds"] == clock.now - 10.0 + before  # its own time and the epochs before
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_a_finished_run_stays_finished(ner_files, tiny_config, tmp_path):
