@@ -90,10 +90,12 @@ class LoadFollowingThreads:
     def __init__(self, most: int, set_threads: Callable[[int], None], interval: float = 0.5):
         self.most, self.set_threads, self.interval = most, set_threads, interval
         self.cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.threads = most
         self.last = self._sample() if most > 1 and self.cpus and _cgroup_quota() is None else None
         self.following = self.last is not None
-        set_threads(most)
+        # One thread until the first interval shows CPUs free: started on all of them beside a busy process, the
+        # first steps crawled for seconds before the first look (an epoch of 3 s took 6.5).
+        self.threads = 1 if self.following else most
+        set_threads(self.threads)
 
     def check(self) -> int:
         """Call often (every batch): every ``interval`` seconds, set the thread count to the CPUs left free."""

@@ -47,3 +47,33 @@ def test_tagging_holds_the_cycle_collector_off_and_leaves_it_as_it_found_it(trai
             assert not gc.isenabled()
         assert not gc.isenabled()  # the inner one found it off
     assert gc.isenabled()
+
+
+def test_threads_follow_the_cpus_other_processes_leave_free(monkeypatch):
+    # (seconds, these CPUs' busy seconds, this process's CPU seconds), half a second apart
+    samples = iter(
+        [(0.0, 0.0, 0.0), (0.5, 1.0, 1.0), (1.0, 2.0, 1.5), (1.2, 2.4, 1.7), (1.5, 2.9, 1.9), (2.0, 3.9, 2.9)]
+    )
+    monkeypatch.setattr(runtime.LoadFollowingThreads, "_sample", lambda self: next(samples))
+    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    chosen = []
+    threads = runtime.LoadFollowingThreads(2, chosen.append, interval=0.5)
+    assert chosen == [1]  # one thread until the first interval says the CPUs are free
+    assert threads.check() == 2  # all the busy time was this process's own
+    assert threads.check() == 1  # another process kept one CPU busy
+    assert threads.check() == 1  # 0.2 s later: too soon to look again
+    assert threads.check() == 1  # half a second on: the other process still keeps a CPU busy
+    assert threads.check() == 2  # it stopped
+    assert chosen == [1, 2, 1, 2]
+
+
+def test_threads_stay_fixed_where_the_load_cannot_be_read(monkeypatch):
+    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: 2)  # a container's quota: /proc/stat shows the host
+    chosen = []
+    threads = runtime.LoadFollowingThreads(2, chosen.append)
+    assert not threads.following and chosen == [2] and threads.check() == 2
+    chosen.clear()
+    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
+    threads = runtime.LoadFollowingThreads(1, chosen.append)  # one CPU: nothing to follow
+    assert not threads.following and chosen == [1]
