@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tagger.corpus.lines import binary_file_error, looks_binary
 from tagger.corpus.sentence import Sentence
@@ -96,13 +97,14 @@ def cut_point(text: str, start: int, end: int) -> int:
 
 
 def read_text_blocks(
-    path: str | Path, encoding: str = "utf-8", max_chars: int = PARAGRAPH_CHARS
+    path: str | Path, encoding: str = "utf-8", max_chars: int = PARAGRAPH_CHARS, stream: IO[bytes] | None = None
 ) -> Iterator[tuple[int, str]]:
-    """The paragraphs of a text file (``paragraphs``) with their character offsets in the file.
+    """The paragraphs of a text file (``paragraphs``) with their character offsets in the file; read from
+    ``stream`` instead when given (standard input), ``path`` then only naming it.
 
     Lines are decoded one by one so a bad byte is reported with its line number; memory stays bounded.
     """
-    return paragraphs(decoded_lines(path, encoding), max_chars)
+    return paragraphs(decoded_lines(path, encoding, stream), max_chars)
 
 
 def text_paragraphs(text: str, max_chars: int = PARAGRAPH_CHARS) -> Iterator[tuple[int, str]]:
@@ -111,15 +113,15 @@ def text_paragraphs(text: str, max_chars: int = PARAGRAPH_CHARS) -> Iterator[tup
     return paragraphs([line + "\n" for line in lines[:-1]] + [lines[-1]], max_chars)
 
 
-def decoded_lines(path: str | Path, encoding: str) -> Iterator[str]:
-    """The lines of a text file, line endings kept and a byte-order mark dropped; a line that does not decode,
-    or a binary file, is refused with its place."""
-    with open(path, "rb") as stream:
-        for line_no, raw in enumerate(stream, 1):
+def decoded_lines(path: str | Path, encoding: str, stream: IO[bytes] | None = None) -> Iterator[str]:
+    """The lines of a text file (or of ``stream``, named ``path``), line endings kept and a byte-order mark
+    dropped; a line that does not decode, or a binary file, is refused with its place."""
+    with open(path, "rb") if stream is None else nullcontext(stream) as lines:
+        for line_no, raw in enumerate(lines, 1):
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as error:
-                if looks_binary(path):
+                if stream is None and looks_binary(path):  # a stream cannot be read again from its start
                     raise binary_file_error(path) from None
                 raise CorpusFormatError(
                     str(path),

@@ -2,6 +2,9 @@
 
 import importlib.util
 import json
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +106,32 @@ def test_tag_conll_from_stdin_to_stdout(trained_model):
     rows = [line.split() for line in result.stdout.strip().splitlines()]
     assert [r[1] for r in rows] == tags.split()
     assert all(0.0 < float(r[2]) <= 1.0 for r in rows)
+
+
+def test_raw_text_on_a_pipe_is_tagged_while_the_pipe_is_still_open(trained_model):
+    """The first sentences come out before the writer closes standard input: a pipe streams, it is not read to
+    its end first (nor copied to a temporary file)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagger", "tag", str(trained_model), "-", "--device", "cpu"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        process.stdin.write(b"John Smith lives in Paris.\n\n" * 4000)  # more than one pool of sentences
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready, "no output while standard input stayed open"
+        first = process.stdout.readline().decode()
+        process.stdin.write(b"Anna flew to Berlin.\n")
+        process.stdin.close()
+        rest = process.stdout.read().decode()
+        assert process.wait(60) == 0, process.stderr.read().decode()
+    finally:
+        process.kill()
+    words = [line.split()[0] for line in (first + rest).splitlines() if line.strip() and line != "-DOCSTART-"]
+    assert words.count("John") == 4000
+    assert words[-5:] == ["Anna", "flew", "to", "Berlin", "."]  # and the last line, written after the first output
 
 
 def test_bad_input_tag_refuses_to_overwrite_its_input(trained_model, ner_files):

@@ -6,7 +6,7 @@ import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, detect_format, read_sentences
@@ -22,6 +22,7 @@ class InputFile:
     path: Path
     relative: Path  # where it sits below the folder (or glob root) it was found in: mirrored under --out
     format: str  # text | conll | conllu | jsonl | spacy
+    stream: IO[bytes] | None = None  # read from this instead (raw text on standard input), ``path`` naming it
 
 
 def find_inputs(names: list[str], input_format: str = "auto", exclude: Path | None = None) -> list[InputFile]:
@@ -83,7 +84,8 @@ def read_units(file: InputFile, encoding: str, nlp: Any) -> Iterator[tuple[Sente
             yield sentence, None
         return
     found = False
-    for _, sentence, offsets in raw_text_sentences(read_text_blocks(file.path, encoding), nlp, str(file.path)):
+    blocks = read_text_blocks(file.path, encoding, stream=file.stream)
+    for _, sentence, offsets in raw_text_sentences(blocks, nlp, str(file.path)):
         found = True
         yield sentence, offsets
     if not found:

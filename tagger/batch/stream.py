@@ -3,11 +3,12 @@ between that and a resumable output folder (``annotate``): what ``tagger tag`` r
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tagger.atomic import AtomicFile, check_output_file
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
@@ -87,20 +88,55 @@ def tag_to_stream(
 
 
 def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
-    """Standard input saved to a temporary file (the readers work on paths); raw text unless told otherwise.
-    Nothing on it is refused here, before the model loads and before any output begins."""
+    """Standard input, raw text unless told otherwise. Raw text is read as it comes, so the first sentences are
+    tagged and written while a pipe still delivers the rest; a corpus format is saved to a temporary file first
+    (its readers work on paths). Empty input is refused here, before the model loads and before any output begins:
+    only the bytes up to the first that is not whitespace are waited for."""
+    input_format = RAW_TEXT if options.input_format == "auto" else options.input_format
+    if input_format == RAW_TEXT:
+        head = b""
+        while not head.strip():
+            chunk = sys.stdin.buffer.read1(1 << 16)
+            if not chunk:
+                raise empty_stdin()
+            head += chunk
+        stream = io.BufferedReader(HeadThenRest(head, sys.stdin.buffer))
+        return InputFile(Path(STDIN), Path(STDIN), RAW_TEXT, stream)
     data = sys.stdin.buffer.read()
     if not data.strip():
-        raise CorpusFormatError(
-            STDIN,
-            0,
-            "nothing to tag (standard input is empty or only whitespace)",
-            "text or a corpus piped in",
-            "or name the files to tag instead of -",
-        )
+        raise empty_stdin()
     path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-stdin-"))) / STDIN
     path.write_bytes(data)
-    return InputFile(path, Path(STDIN), RAW_TEXT if options.input_format == "auto" else options.input_format)
+    return InputFile(path, Path(STDIN), input_format)
+
+
+def empty_stdin() -> CorpusFormatError:
+    return CorpusFormatError(
+        STDIN,
+        0,
+        "nothing to tag (standard input is empty or only whitespace)",
+        "text or a corpus piped in",
+        "or name the files to tag instead of -",
+    )
+
+
+class HeadThenRest(io.RawIOBase):
+    """The bytes already read from a stream to look at it, then the rest of it as it comes."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            count = min(len(buffer), len(self.head))
+            buffer[:count], self.head = self.head[:count], self.head[count:]
+            return count
+        chunk = self.rest.read1(len(buffer))  # what the pipe has now, without waiting for a full buffer
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 def check_output(output: str | Path, inputs: list[str], overwrite: bool) -> None:
