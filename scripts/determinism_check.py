@@ -4,7 +4,9 @@ bytes of model.safetensors (and the test score).
     python scripts/determinism_check.py                      # UD EWT 2 epochs (shipped corpus)
     python scripts/determinism_check.py --conll ../shared/corpora/conll2003   # + CoNLL-2003 --preset accurate 2 epochs
 
-Run it on a quiet machine to time it; the verdict does not depend on load.
+The second run of each check trains beside a busy process (``while True: pass`` in a session of its own), so
+the two runs' thread counts follow different loads (docs/reliability.md, "A busy CPU"): the bytes must not differ.
+Run it on an otherwise quiet machine to time it; the verdict does not depend on load.
 """
 
 from __future__ import annotations
@@ -22,19 +24,28 @@ ROOT = Path(__file__).resolve().parent.parent
 EWT = ROOT / "corpora" / "ud_en_ewt"
 
 
-def train(arguments: list[str], out: Path) -> tuple[str, float, float]:
-    """(sha256 of model.safetensors, test score, seconds) of one `tagger train` run."""
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tagger", "train", *arguments, "--out", str(out), "--overwrite"],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    seconds = time.perf_counter() - started
-    test = json.loads((out / "metrics.json").read_text())["test"]
+def train(arguments: list[str], out: Path, busy: bool) -> tuple[str, float, float, bool]:
+    """(sha256 of model.safetensors, test score, seconds, whether threads followed the load) of one `tagger train`
+    run, beside a busy process when ``busy``."""
+    competitor = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) if busy else None
+    try:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "tagger", "train", *arguments, "--out", str(out), "--overwrite"],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        if competitor is not None:
+            competitor.kill()
+            competitor.wait()
+    metrics = json.loads((out / "metrics.json").read_text())
+    test = metrics["test"]
     score = test["conlleval"]["micro"]["f1"] if test.get("conlleval") else test["token_accuracy"]
-    return hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest(), score, seconds
+    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    return digest, score, seconds, metrics.get("threads_follow_load", False)
 
 
 def main() -> None:
@@ -73,12 +84,13 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default")
     with tempfile.TemporaryDirectory() as folder:
         for name, arguments in checks.items():
-            runs = [train(arguments, Path(folder) / f"run-{i}") for i in (1, 2)]
+            runs = [train(arguments, Path(folder) / f"run-{i}", busy=i == 2) for i in (1, 2)]
             same = runs[0][0] == runs[1][0]
             print(
                 f"{name}: {'identical' if same else 'DIFFERENT'} model.safetensors "
                 f"(sha256 {runs[0][0][:12]} / {runs[1][0][:12]}), test {100 * runs[0][1]:.2f} / "
-                f"{100 * runs[1][1]:.2f}, {runs[0][2]:.0f} s / {runs[1][2]:.0f} s",
+                f"{100 * runs[1][1]:.2f}, {runs[0][2]:.0f} s alone / {runs[1][2]:.0f} s beside a busy process, "
+                f"threads followed the load: {runs[0][3]} / {runs[1][3]}",
                 flush=True,
             )
 

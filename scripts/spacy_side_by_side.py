@@ -110,6 +110,7 @@ def main() -> None:
     from tagger import Tagger
     from tagger.corpus import document_ids, read_corpus
     from tagger.evaluation import evaluate_tags
+    from tagger.runtime import usable_cpus
 
     nlp = spacy.load(train_spacy(args.data, args.spacy_cache))
     test = read_corpus(args.data / "eng.testb")[0]
@@ -143,7 +144,9 @@ def main() -> None:
             systems[f"spaCy, {form} ({cores} processes)"] = spacy_run(cores, form)
     for model in args.models:
         for mode in args.quantize:
-            tagger = Tagger.load(model, device="cpu", quantize=mode)
+            # Every CPU, fixed: the interleaved rounds put spaCy's worker processes just before each tagger pass,
+            # and a tagger that follows the load would take them for another program's and give up a thread.
+            tagger = Tagger.load(model, device="cpu", quantize=mode, threads=usable_cpus())
             name = f"tagger {model}" + (f" --quantize {mode}" if mode != "none" else "")
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
 
