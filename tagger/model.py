@@ -142,12 +142,22 @@ class Recurrent(nn.Module):
         for depth, directions in enumerate(self.layers):
             if depth:
                 hidden = self.dropout(torch.cat([hidden, pool(hidden)], dim=-1) if pool else hidden)
-            outputs = [directions[0](hidden)[0]]  # (batch_size, seq_len, hidden)
+            outputs = [run_cell(directions[0], hidden)]  # (batch_size, seq_len, hidden)
             if len(directions) > 1:
-                backward = directions[1](reorder(hidden, reverse))[0]
+                backward = run_cell(directions[1], reorder(hidden, reverse))
                 outputs.append(reorder(backward, reverse))
             hidden = torch.cat(outputs, dim=-1)
         return hidden
+
+
+def run_cell(cell: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """A recurrent cell's outputs. A batch of one sentence is trained beside a row of zeros: the LSTM's backward
+    pass over a single row (oneDNN's, a matrix-vector product) splits its sums by the thread count, so a
+    one-sentence document batch made the same seed train different models on 1 and 2 threads; its forward pass,
+    and every batch of two or more, does not."""
+    if inputs.shape[0] == 1 and torch.is_grad_enabled():
+        return cell(torch.cat([inputs, torch.zeros_like(inputs)]))[0][:1]
+    return cell(inputs)[0]
 
 
 def reversal_index(mask: torch.Tensor) -> torch.Tensor:
