@@ -202,10 +202,13 @@ def run_training(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    # Threads for the CPUs this process may use (affinity, container quota), not the host's cores.
-    torch.set_num_threads(config.train.threads or usable_cpus())
     requested = resolve_device(config.train.device)
     ranks = join_process_group(requested)
+    # Threads for the CPUs this process may use (affinity, container quota), not the host's cores; data-parallel
+    # ranks keep the count torchrun gave them (OMP_NUM_THREADS=1 each), so that ranks x threads fit the cores.
+    if config.train.threads or ranks.world == 1:
+        torch.set_num_threads(config.train.threads or usable_cpus())
+    threads = torch.get_num_threads()
     device = local_device(requested, ranks)
     if ranks.main:
         check_out_dir(out_dir, overwrite or resume, config)
@@ -213,7 +216,9 @@ def run_training(
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
     run = Run(config, data, vocab, out_dir, device, ranks, build_trainee(config, vocab, embeddings, device, ranks))
-    cpu_threads = follow_the_load(run) if not config.train.threads and device.type == "cpu" else None
+    # Data-parallel ranks already share the cores between them (docs/distributed.md): their counts stay as set.
+    alone_on_cpu = not config.train.threads and device.type == "cpu" and ranks.world == 1
+    cpu_threads = follow_the_load(run) if alone_on_cpu else None
     if resume and ranks.main:
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
     if resume:
@@ -242,7 +247,7 @@ def run_training(
         yield run.end_epoch(epoch, losses, words, epoch_start)
     if ranks.main:
         seconds, following = time.perf_counter() - started, cpu_threads is not None
-        yield finish(config, data, out_dir, device, run.state, run.best_dev, seconds, following)
+        yield finish(config, data, out_dir, device, run.state, run.best_dev, seconds, threads, following)
     leave_process_group(ranks)
 
 
@@ -377,6 +382,7 @@ def finish(
     state: LoopState,
     dev_eval: Evaluation | None,
     seconds: float,
+    threads: int,
     following: bool = False,
 ) -> TrainingResult:
     """Score the saved best model on test (and on dev, after a resume), then write its metrics and model card."""
@@ -390,7 +396,7 @@ def finish(
         "epochs_run": len(state.log),
         "train_seconds": round(seconds, 1),
         "device": str(device),
-        "threads": config.train.threads or usable_cpus(),  # the most; the weights' bits do not depend on it
+        "threads": threads,  # the most it trained on; the weights' bits do not depend on it
         "threads_follow_load": following,
         "seed": config.train.seed,
         "dev": dev_eval.to_dict(),
