@@ -99,10 +99,10 @@ class LoadFollowingThreads:
 
     def check(self) -> int:
         """Call often (every batch): every ``interval`` seconds, set the thread count to the CPUs left free."""
-        if not self.following:
-            return self.threads
+        if not self.following or time.monotonic() - self.last[0] < self.interval:
+            return self.threads  # the clock alone: /proc/stat is read once per interval, not once per batch
         now = self._sample()
-        if now is None or now[0] - self.last[0] < self.interval:
+        if now is None:
             return self.threads
         (wall, busy, own), (wall_before, busy_before, own_before) = now, self.last
         self.last = now

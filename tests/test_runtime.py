@@ -50,11 +50,11 @@ def test_tagging_holds_the_cycle_collector_off_and_leaves_it_as_it_found_it(trai
 
 
 def test_threads_follow_the_cpus_other_processes_leave_free(monkeypatch):
-    # (seconds, these CPUs' busy seconds, this process's CPU seconds), half a second apart
-    samples = iter(
-        [(0.0, 0.0, 0.0), (0.5, 1.0, 1.0), (1.0, 2.0, 1.5), (1.2, 2.4, 1.7), (1.5, 2.9, 1.9), (2.0, 3.9, 2.9)]
-    )
+    # (seconds, these CPUs' busy seconds, this process's CPU seconds), half a second apart; the clock at each check
+    samples = iter([(0.0, 0.0, 0.0), (0.5, 1.0, 1.0), (1.0, 2.0, 1.5), (1.5, 2.9, 1.9), (2.0, 3.9, 2.9)])
+    clock = iter([0.5, 1.0, 1.2, 1.5, 2.0])
     monkeypatch.setattr(runtime.LoadFollowingThreads, "_sample", lambda self: next(samples))
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     chosen = []
@@ -62,7 +62,7 @@ def test_threads_follow_the_cpus_other_processes_leave_free(monkeypatch):
     assert chosen == [1]  # one thread until the first interval says the CPUs are free
     assert threads.check() == 2  # all the busy time was this process's own
     assert threads.check() == 1  # another process kept one CPU busy
-    assert threads.check() == 1  # 0.2 s later: too soon to look again
+    assert threads.check() == 1  # 0.2 s later: too soon to look again, and /proc/stat is not read
     assert threads.check() == 1  # half a second on: the other process still keeps a CPU busy
     assert threads.check() == 2  # it stopped
     assert chosen == [1, 2, 1, 2]
