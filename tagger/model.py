@@ -6,7 +6,8 @@ No strings and no files here: the model sees only ids and sizes.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -23,27 +24,30 @@ from tagger.vocab import PAD_ID, Vocab
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def orthogonal_on_one_thread(tensor: torch.Tensor) -> None:
-    """``nn.init.orthogonal_`` with one thread: its QR decomposition (LAPACK) splits the work by the thread count,
-    and with it the last bits of the result, so the same seed started on 1 and 2 threads trained different models."""
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for a while, then on as many as before."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        nn.init.orthogonal_(tensor)
+        yield
     finally:
         torch.set_num_threads(threads)
+
+
+def orthogonal_on_one_thread(tensor: torch.Tensor) -> None:
+    """``nn.init.orthogonal_`` with one thread: its QR decomposition (LAPACK) splits the work by the thread count,
+    and with it the last bits of the result, so the same seed started on 1 and 2 threads trained different models."""
+    with one_thread():
+        nn.init.orthogonal_(tensor)
 
 
 def same_bits_on_one_thread(compute: Callable[[], list[torch.Tensor]]) -> bool:
     """Whether ``compute`` gives the same bits on one thread as on torch's present thread count (kept). Then the
     count may follow the machine's load without changing a result; most kernels split their work so that it
     cannot, but a matrix product with a few output rows splits its sums by the thread count on some CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         alone = compute()
-    finally:
-        torch.set_num_threads(threads)
     return all(torch.equal(a, b) for a, b in zip(alone, compute(), strict=True))
 
 
