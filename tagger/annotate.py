@@ -77,9 +77,9 @@ class Tagger(TaggerBase):
         set_runtime_defaults()
         loaded = load_model_files(files, source)
         tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
-        if threads is not None or "OMP_NUM_THREADS" in os.environ:
-            torch.set_num_threads(threads or torch.get_num_threads())
-        elif tagger.device.type == "cpu":
+        if threads is not None:
+            torch.set_num_threads(threads)
+        elif "OMP_NUM_THREADS" not in os.environ and tagger.device.type == "cpu":  # an explicit count is kept
             torch.set_num_threads(usable_cpus())
             tagger.follow_the_load()
         return tagger
