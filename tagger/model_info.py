@@ -17,6 +17,7 @@ from tagger.config import PRESETS, Config, load_config
 from tagger.loading import needs_pytorch
 from tagger.portable import is_exported_dir, read_exported
 from tagger.schemes import NO_SCHEME, Task, split_tag
+from tagger.vocab import Vocab
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,25 @@ def read_model_info(directory: str | Path) -> ModelInfo:
         format_version=header["format_version"],
         tagger_version=header.get("tagger_version", "?"),
         weights_sha256=header.get("weights_sha256", ""),
-        task=vocab.task,
-        scheme=vocab.scheme,
-        labels=list(vocab.labels),
-        entity_types=entity_types(vocab.labels, vocab.scheme),
-        vocabulary_words=len(vocab.words),
-        vocabulary_chars=len(vocab.chars),
+        **vocabulary_fields(vocab),
         parameters=sum(p.numel() for p in model.parameters()),
         metrics=loaded.metrics,
         config=loaded.config.to_dict(),
         card=card.decode("utf-8", errors="replace") if card is not None else None,
         preset=matching_preset(loaded.config),
     )
+
+
+def vocabulary_fields(vocab: Vocab) -> dict[str, Any]:
+    """What ``ModelInfo`` says of a vocabulary, the same for a model directory and an export."""
+    return {
+        "task": vocab.task,
+        "scheme": vocab.scheme,
+        "labels": list(vocab.labels),
+        "entity_types": entity_types(vocab.labels, vocab.scheme),
+        "vocabulary_words": len(vocab.words),
+        "vocabulary_chars": len(vocab.chars),
+    }
 
 
 def read_export_info(directory: str | Path) -> ModelInfo:
@@ -86,12 +94,7 @@ def read_export_info(directory: str | Path) -> ModelInfo:
         format_version=header["format_version"],
         tagger_version=source.get("tagger_version") or "?",
         weights_sha256=source.get("weights_sha256") or "",
-        task=vocab.task,
-        scheme=vocab.scheme,
-        labels=list(vocab.labels),
-        entity_types=entity_types(vocab.labels, vocab.scheme),
-        vocabulary_words=len(vocab.words),
-        vocabulary_chars=len(vocab.chars),
+        **vocabulary_fields(vocab),
         parameters=source.get("parameters"),
         metrics=exported.metrics,
         config=exported.config.to_dict(),
