@@ -91,7 +91,9 @@ class Tagger(TaggerBase):
         if torch.get_num_threads() < 2:
             return
         words = self.vocab.words or ("word",)
-        probe = [[words[(7 * i + j) % len(words)] for j in range(3 + i % 40)] for i in range(32)]
+        # 8 sentences of 3 to 38 words: the output rows of a batch range from few to many, and a contextual model's
+        # encoder (run twice here, as part of loading) keeps the probe to a small share of its start-up
+        probe = [[words[(7 * i + j) % len(words)] for j in range(3 + 5 * i)] for i in range(8)]
         encoded = encode_sentences(probe, self.features, self.vocab, documents=[0] * len(probe))
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         if same_bits_on_one_thread(lambda: [self.model(batch)]):
