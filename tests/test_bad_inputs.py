@@ -1022,6 +1022,9 @@ def test_bad_input_binary_files_are_called_binary(tmp_path, tiny_model):
         result = invoke("tag", tiny_model, path, "--device", "cpu")
         assert_user_error(result, f"{path}: a binary file (it holds NUL bytes), not text")
         assert "latin-1" not in result.stderr
+    result = invoke("tag", tiny_model, "-", "--device", "cpu", input=PNG)  # standard input is read as a stream
+    assert_user_error(result, "stdin: a binary file (it holds NUL bytes), not text")
+    assert "latin-1" not in result.stderr and result.stdout == ""
     path = write(tmp_path, "nul.conll", bytes(range(256)) * 4)  # its first line decodes: the NUL is named there
     assert_user_error(
         invoke("tag", tiny_model, path, "--device", "cpu"),

@@ -15,6 +15,7 @@ from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
 from tagger.batch.run import Listener, annotate_folder
 from tagger.corpus import RAW_TEXT
+from tagger.corpus.lines import BINARY_SNIFF_BYTES, binary_file_error
 from tagger.errors import ConfigError, CorpusFormatError, setting
 from tagger.loading import load_tagger
 from tagger.outputs.formats import FORMATS
@@ -100,6 +101,8 @@ def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
             if not chunk:
                 raise empty_stdin()
             head += chunk
+        if b"\x00" in head[:BINARY_SNIFF_BYTES]:  # as a file is sniffed: a stream cannot be read again later
+            raise binary_file_error(STDIN)
         stream = io.BufferedReader(HeadThenRest(head, sys.stdin.buffer))
         return InputFile(Path(STDIN), Path(STDIN), RAW_TEXT, stream)
     data = sys.stdin.buffer.read()
