@@ -86,9 +86,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 = this process's CPUs, fewer while other processes use some
     precision: str = "auto"  # forward pass: auto (bf16 autocast on a CUDA GPU that has bf16, else fp32) | fp32 | bf16
-    max_minutes: float = (
-        0.0  # stop before the epochs would add up to more minutes (counted across --resume); 0 = no limit
-    )
+    max_minutes: float = 0.0  # stop before the epochs add up to more minutes (across --resume); 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -123,6 +121,11 @@ CHOICES = {
     ("train", "device"): {"auto", "cpu", "cuda"},
     ("train", "precision"): {"auto", "fp32", "bf16"},
 }
+# Settings where 0 has a meaning of its own and a negative number none (torch refused -1 threads with a traceback)
+NOT_NEGATIVE = {
+    ("train", "threads"): "this process's CPUs, fewer while other processes use some",
+    ("train", "max_minutes"): "no limit",
+}
 
 
 def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None:
@@ -145,6 +148,8 @@ def _build_section(section_type: type, section_name: str, values: dict[str, Any]
         allowed = CHOICES.get((section_name, key))
         if allowed and checked[key] not in allowed:
             raise ConfigError(f"{source} {key}: '{value}' is not one of {', '.join(sorted(allowed))}")
+        if (section_name, key) in NOT_NEGATIVE and checked[key] < 0:
+            raise ConfigError(f"{source} {key}: {value} is below 0; 0 means {NOT_NEGATIVE[section_name, key]}")
     return section_type(**checked)
 
 

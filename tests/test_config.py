@@ -21,6 +21,8 @@ def test_toml_file_and_overrides_combine_and_round_trip(tmp_path):
         ("model.hidden=big", "expected int"),
         ("model.cell=transformer", "not one of gru, lstm, rnn"),
         ("hidden=3", "expected section.key=value"),
+        ("train.threads=-1", "threads: -1 is below 0; 0 means this process's CPUs"),
+        ("train.max_minutes=-5", "max_minutes: -5 is below 0; 0 means no limit"),
     ],
 )
 def test_bad_config_values_are_named(override, message):
