@@ -161,7 +161,13 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
     environment = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
     if threads != "default":
         environment["OMP_NUM_THREADS"] = threads
-    first_checkpoint, duration = timed_run(command(tmp_path / "whole"), environment, tmp_path / "whole")
+    # Timed twice, the faster run kept: once in CI a stall made the only timed run 4x slower than its copies, and all
+    # three kills fell after a killed run had already finished ([40, 40, 40]).
+    first_checkpoint, duration = min(
+        (timed_run(command(tmp_path / name), environment, tmp_path / name) for name in ("whole", "whole-again")),
+        key=lambda timing: timing[1],
+    )
+    assert weights(tmp_path / "whole-again") == weights(tmp_path / "whole")
     used = json.loads((tmp_path / "whole" / "metrics.json").read_text())["threads"]
     if threads == "default":
         if usable_cpus() < 2:
