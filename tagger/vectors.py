@@ -23,12 +23,15 @@ LINE_FORMAT = "'word v1 ... vd' per line, optionally after a 'count dim' header 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays field by field is ambiguous
 class WordVectors:
-    words: list[str]  # by frequency, most frequent first
+    words: list[str]  # most frequent first, where by_frequency
     matrix: np.ndarray  # (num_rows, dim) float32
     source: str  # the file path, a package name, or "spacy:<pipeline>"
     # (num_words,) the row of each word; None: row i is the vector of words[i]. spaCy's tables share one
     # row among many words (684,830 words, 20,000 rows in en_core_web_md), which a copy per word would undo.
     rows: np.ndarray | None = None
+    # Text files list words by frequency. spaCy's tables do not: en_core_web_md 3.8.0 lists "1-800-398-3128"
+    # first and "the" 448,159th, and carries no frequencies, so "the N most frequent" cannot be taken from it.
+    by_frequency: bool = True
 
     def __post_init__(self) -> None:
         count = len(self.words) if self.rows is None else int(self.matrix.shape[0])
@@ -47,11 +50,21 @@ class WordVectors:
 
     def first(self, limit: int) -> WordVectors:
         """The ``limit`` most frequent words and their vectors."""
+        if not self.by_frequency:
+            raise no_frequency_order(self.source, limit)
         if limit >= len(self.words):
             return self
         if self.rows is None:
             return WordVectors(self.words[:limit], self.matrix[:limit], self.source)
-        return WordVectors(self.words[:limit], self.matrix, self.source, self.rows[:limit])
+        return WordVectors(self.words[:limit], self.matrix, self.source, self.rows[:limit], self.by_frequency)
+
+
+def no_frequency_order(source: str, limit: int) -> ConfigError:
+    return ConfigError(
+        f"word vectors '{source}' list their words in no frequency order, so the {limit:,} most frequent "
+        "cannot be kept; set vocab.vectors_limit=0 to keep every word, or name a source in frequency order "
+        "beside it (e.g. glove-6b-50d,spacy-en-md)"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,14 +116,19 @@ def package_vectors(name: str) -> WordVectors:
     """The vectors of an installed package, checked against rows of the original release."""
     package = PACKAGES[name]
     vectors = PACKAGE_READERS[package.layout](package_data_dir(package), name)
-    index = {word: i for i, word in enumerate(vectors.words[:100_000])}  # the known rows are frequent words
-    check_known_rows(package, lambda word: vectors.vector(index[word]) if word in index else None)
+
+    def find(word: str) -> np.ndarray | None:
+        # A scan, not a dict of every word: two known rows, and they need not be among the first words
+        index = next((i for i, w in enumerate(vectors.words) if w == word), None)
+        return None if index is None else vectors.vector(index)
+
+    check_known_rows(package, find)
     return vectors
 
 
 def _read_spacy_package(folder: Path, name: str) -> WordVectors:
     vectors = spacy_vectors(str(folder / "_model"))
-    return WordVectors(vectors.words, vectors.matrix, name, vectors.rows)
+    return WordVectors(vectors.words, vectors.matrix, name, vectors.rows, vectors.by_frequency)
 
 
 def _read_glove_package(folder: Path, name: str) -> WordVectors:
@@ -297,7 +315,7 @@ def spacy_vectors(pipeline: str) -> WordVectors:
             "list; use a pipeline with a word table, e.g. a _md or _lg one"
         )
     strings = nlp.vocab.strings
-    # Row order is the order of the source vectors file: by frequency, which first-wins matching relies on.
+    # In row order, which keeps a pipeline's words in one order from run to run; it is not by frequency.
     pairs = sorted((row, strings[key]) for key, row in table.key2row.items() if key in strings)
     if not pairs:
         raise ConfigError(
@@ -306,7 +324,7 @@ def spacy_vectors(pipeline: str) -> WordVectors:
         )
     rows = np.array([row for row, _ in pairs])  # (num_keys,)
     matrix = np.asarray(table.data, dtype=np.float32)  # (num_rows, dim)
-    return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline, rows)
+    return WordVectors([word for _, word in pairs], matrix, SPACY_PREFIX + pipeline, rows, by_frequency=False)
 
 
 # --- using ----------------------------------------------------------------------------------------
@@ -321,7 +339,8 @@ class _VectorIndex:
         self.normalised: dict[str, int] = {}
         for row, word in enumerate(vectors.words):
             self.exact.setdefault(word, row)
-            # Vectors are frequency-sorted, so a normal form maps to its most common spelling ("the", not "The").
+            # In frequency order a normal form maps to its most common spelling ("the", not "The"); in a spaCy
+            # table, to the first in row order, after the exact form (which has every casing) is looked up.
             self.normalised.setdefault(normalise(word), row)
 
     def find(self, word: str) -> int | None:
@@ -354,6 +373,55 @@ def build_embedding_matrix(
             found[word_id] = True
     matrix[0] = 0.0
     return matrix, found
+
+
+# vocab.vectors may name several sources, "glove-6b-50d,spacy-en-md": each word's row is their vectors side by side
+SOURCE_SEPARATOR = ","
+
+
+def vector_sources(spec: str) -> list[str]:
+    """The sources ``vocab.vectors`` names, in the order their vectors are concatenated."""
+    sources = [source.strip() for source in spec.split(SOURCE_SEPARATOR)]
+    if not all(sources):
+        raise ConfigError(
+            f"word vectors '{spec}': an empty name between commas; commas separate vector sources, "
+            "e.g. glove-6b-50d,spacy-en-md"
+        )
+    if len(set(sources)) != len(sources):
+        raise ConfigError(f"word vectors '{spec}' names a source twice; name each once")
+    return sources
+
+
+@dataclass(frozen=True, eq=False)
+class PretrainedEmbedding:
+    words: tuple[str, ...]  # the vocabulary's words followed by the vector words it lacked
+    matrix: np.ndarray  # (len(words), sum of the sources' dims) float32, the sources side by side
+    coverage: str  # one line per source
+
+
+def pretrained_embedding(
+    vocab_words: Sequence[str],
+    train_counts: Mapping[str, int],
+    sources: Sequence[WordVectors],
+    normalise: Callable[[str], str],
+    limit: int | None,
+    rng: np.random.Generator,
+) -> PretrainedEmbedding:
+    """The vocabulary grown by each source's ``limit`` most frequent words, and its initial embedding.
+
+    A source whose words are in no frequency order (a spaCy table) adds words only when there is no limit;
+    beside a source in frequency order it gives its vectors to that source's words. A word one source lacks gets
+    random values in that source's columns only. With several sources each coverage line names its source."""
+    if limit is not None and not any(vectors.by_frequency for vectors in sources):
+        raise no_frequency_order(sources[0].source, limit)
+    adding = [vectors for vectors in sources if limit is None or vectors.by_frequency]
+    added = sorted(set().union(*(words_to_add(vocab_words, vectors, normalise, limit) for vectors in adding)))
+    words = tuple(vocab_words) + tuple(added)
+    matrix = np.hstack([build_embedding_matrix(words, vectors, normalise, rng)[0] for vectors in sources])
+    lines = [measure_coverage(train_counts, vectors, normalise).summary() for vectors in sources]
+    if len(sources) > 1:
+        lines = [f"{vectors.source}: {line}" for vectors, line in zip(sources, lines, strict=True)]
+    return PretrainedEmbedding(words, matrix, "\n".join(lines))
 
 
 def words_to_add(

@@ -161,6 +161,55 @@ def test_vectors_with_the_wrong_dimension_are_refused(ner_files, tiny_config, tm
         train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
 
 
+def test_two_vector_sources_sit_side_by_side(ner_files, tiny_config, tmp_path):
+    """``vocab.vectors=a,b``: each word's row is a's vector then b's; a word only one source has keeps it in that
+    source's columns, and words of either source join the vocabulary."""
+    from dataclasses import replace
+
+    from tagger.training import DataSource, TrainingStart, run_training
+
+    first = {"john": [0.5] * 10, "paris": [-0.25] * 10}
+    second = {"paris": [0.75] * 6, "madrid": [0.125] * 6}  # madrid: in no corpus file, in the second source only
+    write_glove(tmp_path / "a.10d.txt", first)
+    write_glove(tmp_path / "b.6d.txt", second)
+    config = replace(
+        tiny_config,
+        vocab=replace(tiny_config.vocab, vectors=f"{tmp_path / 'a.10d.txt'},{tmp_path / 'b.6d.txt'}"),
+        model=replace(tiny_config.model, freeze_vectors=True),
+        train=replace(tiny_config.train, epochs=1),
+    )
+    events = list(run_training(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m"))
+    start = next(e for e in events if isinstance(e, TrainingStart))
+    assert [line.split(":")[0] for line in start.vectors.splitlines()] == [
+        str(tmp_path / "a.10d.txt"),
+        str(tmp_path / "b.6d.txt"),
+    ]
+    tagger = Tagger.load(tmp_path / "m")
+    embedding = tagger.model.word_embedding.weight.detach()
+
+    def row(word: str) -> torch.Tensor:
+        return embedding[tagger.vocab.word_id(word)]
+
+    assert torch.allclose(row("paris"), torch.tensor(first["paris"] + second["paris"]))
+    assert torch.allclose(row("john")[:10], torch.tensor(first["john"]))
+    assert torch.allclose(row("madrid")[10:], torch.tensor(second["madrid"]))
+    assert not torch.allclose(row("madrid")[:10], torch.zeros(10))  # random where the first source has nothing
+
+
+def test_two_vector_sources_whose_widths_do_not_add_up_are_refused(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.errors import ConfigError
+    from tagger.training import DataSource, train
+
+    write_glove(tmp_path / "a.txt", {"john": [1.0, 2.0, 3.0]})
+    write_glove(tmp_path / "b.txt", {"john": [1.0] * 5})
+    spec = f"{tmp_path / 'a.txt'},{tmp_path / 'b.txt'}"
+    config = replace(tiny_config, vocab=replace(tiny_config.vocab, vectors=spec))
+    with pytest.raises(ConfigError, match=r"8-dimensional vectors \(.*a\.txt 3 \+ .*b\.txt 5\) .* model.word_dim=8"):
+        train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
+
+
 def test_same_seed_and_data_give_bitwise_identical_weights(ner_files, tiny_config, tmp_path):
     from dataclasses import replace
 

@@ -104,6 +104,20 @@ def test_bad_input_vector_package_whose_data_is_not_the_original(tmp_path, monke
         load_vectors("glove-6b-50d")
 
 
+def test_known_rows_are_found_wherever_the_package_lists_them(installed_glove, monkeypatch):
+    """spaCy's en_core_web_md 3.8.0 lists "the" 448,159th: the check once looked among the first 100,000
+    words only and called the real package damaged."""
+    from tagger import vectors as vectors_module
+
+    words = [f"w{i}" for i in range(100_000)] + ["the", "of"]
+    matrix = np.zeros((len(words), DIM), dtype=np.float32)
+    for word, start in GLOVE.known_rows:
+        matrix[words.index(word), : len(start)] = start
+    late = vectors_module.WordVectors(words, matrix, "glove-6b-50d")
+    monkeypatch.setitem(vectors_module.PACKAGE_READERS, GLOVE.layout, lambda folder, name: late)
+    assert vectors_module.load_vectors("glove-6b-50d") is late
+
+
 def test_unknown_name_lists_the_packages():
     from tagger.vectors import load_vectors
 

@@ -238,9 +238,12 @@ def test_bad_input_spacy_pipeline_without_vectors(spacy_dirs):
 
 def test_load_vectors_dispatches_on_spacy_prefix_and_applies_the_limit(tmp_path, spacy_dirs):
     assert load_vectors(str(write(tmp_path, "glove.txt", GLOVE)), limit=2).words == ["the", ","]
-    vectors = load_vectors(f"spacy:{spacy_dirs[0]}", limit=2)
-    assert vectors.words == ["the", "Paris"] and len(vectors.rows) == 2
+    vectors = load_vectors(f"spacy:{spacy_dirs[0]}")
+    assert vectors.words == ["the", "Paris", "of"] and not vectors.by_frequency
     np.testing.assert_allclose(vectors.vector(1), [2] * 4)
+    # spaCy's tables are in row order, which is no frequency order (en_core_web_md 3.8.0 lists "the" 448,159th)
+    with pytest.raises(ConfigError, match="no frequency order, so the 2 most frequent cannot be kept"):
+        load_vectors(f"spacy:{spacy_dirs[0]}", limit=2)
 
 
 def test_bad_input_load_vectors_missing_file_or_directory(tmp_path):
@@ -306,3 +309,39 @@ def test_coverage_on_a_hand_computed_example():
     )
     assert "1,234 found" in Coverage(2000, 1000, 4000, 3000, 1234).summary()
     assert measure_coverage({}, VECTORS, lower_digits).summary().startswith("vectors cover 0.0%")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("glove-6b-50d,", "an empty name between commas"), ("a.txt, a.txt", "names a source twice")],
+)
+def test_bad_input_vector_sources(spec, message):
+    from tagger.vectors import vector_sources
+
+    with pytest.raises(ConfigError, match=message):
+        vector_sources(spec)
+
+
+def test_vector_sources_in_order():
+    from tagger.vectors import vector_sources
+
+    assert vector_sources("glove-6b-50d") == ["glove-6b-50d"]
+    assert vector_sources("glove-6b-50d, spacy-en-md") == ["glove-6b-50d", "spacy-en-md"]
+
+
+def test_a_source_in_no_frequency_order_gives_its_vectors_to_the_words_of_one_in_frequency_order():
+    """GloVe's first N words join the vocabulary; a spaCy table beside it cannot say which of its words are
+    frequent, so it adds none and fills its columns for the words there are (all of its own with no limit)."""
+    from tagger.vectors import WordVectors, pretrained_embedding
+
+    glove = vectors_of({"the": [1, 1], "berlin": [2, 2], "rare": [3, 3]})
+    table = WordVectors(["zzz", "berlin", "the"], np.array([[7.0], [8.0], [9.0]], dtype=np.float32), "t", None, False)
+    vocab_words = ["<pad>", "<unk>", "the"]
+    rng = np.random.default_rng(0)
+    both = pretrained_embedding(vocab_words, {"the": 1}, [glove, table], lower_digits, 2, rng)
+    assert both.words == ("<pad>", "<unk>", "the", "berlin")  # "rare" is beyond the limit, "zzz" unordered
+    np.testing.assert_allclose(both.matrix[2:], [[1, 1, 9], [2, 2, 8]])
+    unlimited = pretrained_embedding(vocab_words, {"the": 1}, [glove, table], lower_digits, None, rng)
+    assert unlimited.words == ("<pad>", "<unk>", "the", "berlin", "rare", "zzz")
+    with pytest.raises(ConfigError, match="'t' list their words in no frequency order"):
+        pretrained_embedding(vocab_words, {"the": 1}, [table], lower_digits, 2, rng)

@@ -118,21 +118,22 @@ def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | No
     vocab = build_vocab((s.words for s in data.train), labels, data.scheme, config.vocab)
     if not config.vocab.vectors:
         return vocab, None
-    from tagger.vectors import build_embedding_matrix, load_vectors, measure_coverage, words_to_add
+    from tagger.vectors import load_vectors, pretrained_embedding, vector_sources
 
     # Training words find their vectors in the whole table; only the other words are limited.
-    vectors = load_vectors(config.vocab.vectors)
-    if vectors.dim != config.model.word_dim:
+    sources = [load_vectors(spec) for spec in vector_sources(config.vocab.vectors)]
+    dim = sum(vectors.dim for vectors in sources)
+    if dim != config.model.word_dim:
+        widths = " + ".join(f"{vectors.source} {vectors.dim}" for vectors in sources)
+        found = f"{dim}-dimensional vectors ({widths})" if len(sources) > 1 else f"{dim}-dimensional vectors"
         raise ConfigError(
-            f"{vectors.source} has {vectors.dim}-dimensional vectors but model.word_dim is "
-            f"{config.model.word_dim}; set model.word_dim={vectors.dim}"
+            f"{config.vocab.vectors} has {found} but model.word_dim is {config.model.word_dim}; "
+            f"set model.word_dim={dim}"
         )
     counts = Counter(w for s in data.train for w in s.words)
-    coverage = measure_coverage(counts, vectors, vocab.normalise).summary()
-    added = words_to_add(vocab.words, vectors, vocab.normalise, config.vocab.vectors_limit or None)
-    vocab = replace(vocab, words=vocab.words + tuple(added))
-    matrix, _ = build_embedding_matrix(vocab.words, vectors, vocab.normalise, np.random.default_rng(config.train.seed))
-    return vocab, Embeddings(matrix, coverage)
+    rng = np.random.default_rng(config.train.seed)
+    table = pretrained_embedding(vocab.words, counts, sources, vocab.normalise, config.vocab.vectors_limit or None, rng)
+    return replace(vocab, words=table.words), Embeddings(table.matrix, table.coverage)
 
 
 def encode_training_data(data: Data, vocab: Vocab, features: Sequence[InputFeature]) -> list[EncodedSentence]:
