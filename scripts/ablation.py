@@ -59,6 +59,21 @@ CONFIGURATIONS = {  # name: (what it tests, settings on top of BASE and the defa
     "no-casing": ("without the casing feature", ["model.casing_dim=0"]),
     "iob2-inside": ("IOB2 instead of BIOES inside", ["train.scheme=IOB2"]),
     "fast": ("--preset fast", ["--preset", "fast", "model.layers=1"]),
+    # Pretrained knowledge installed from the package index (issue 15): each row is the accurate settings plus it.
+    "vectors": ("= --preset vectors: accurate + GloVe 6B 50d, frozen, 100,000 rows", ["--preset", "vectors"]),
+    "vectors-finetuned": (
+        "accurate + GloVe 6B 50d, fine-tuned, 100,000 rows",
+        ["--preset", "vectors", "model.freeze_vectors=false"],
+    ),
+    "spacy-md": (
+        "accurate + spaCy md 300d, frozen, every word (its table has no frequency order to limit by)",
+        ["--preset", "vectors", "vocab.vectors=spacy-en-md", "vocab.vectors_limit=0", "model.word_dim=300"],
+    ),
+    "glove-and-spacy-md": (
+        "accurate + GloVe 6B 50d and spaCy md 300d side by side, frozen, GloVe's 100,000 rows",
+        ["--preset", "vectors", "vocab.vectors=glove-6b-50d,spacy-en-md", "model.word_dim=350"],
+    ),
+    "contextual": ("= --preset contextual: vectors + frozen MiniLM-L6 features", ["--preset", "contextual"]),
 }
 
 
