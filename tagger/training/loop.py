@@ -10,14 +10,14 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from tagger import __version__
 from tagger.annotate import Tagger
@@ -135,7 +135,24 @@ def build_average(model: BiLSTMTagger, config: Config) -> AveragedModel | None:
     """The moving average of the weights that ``train.average`` asks for; it is what gets scored and saved."""
     if not config.train.average:
         return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.train.average))
+    return AveragedModel(model, multi_avg_fn=warming_average(config.train.average))
+
+
+def warming_average(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
+    """An exponential moving average whose decay rises to ``decay`` as updates add up: min(decay, (1 + n) / (10 + n))
+    after n (as TensorFlow's ExponentialMovingAverage with num_updates). A plain 0.999 still held 90% of the first
+    step's weights after 100 steps, so a short training scored and saved a nearly untrained model (0.00 F1 after
+    one epoch of eng.testa with --preset accurate). After the 9,000 steps of a full training the two are the same.
+    The count is the average's own (a buffer in the checkpoint), so a resumed run goes on with the same decay."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+        n = float(updates)
+        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        for average, weights in zip(averaged, current, strict=True):
+            average.lerp_(weights, weight)
+
+    return update
 
 
 def train_epoch(
