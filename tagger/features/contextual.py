@@ -142,8 +142,12 @@ class Contextual(InputFeature):
             piece_ids[row, : len(window) + 2] = torch.tensor([self.tokenizer.cls, *window, self.tokenizer.sep])
         padding = piece_ids == 0
         layers = self.encoder(piece_ids.to(self.device), padding.to(self.device))
-        mixed = torch.stack(layers[-LAST_LAYERS:]).mean(dim=0).float().cpu()  # (windows, length, dim)
+        mixed = self.mix_layers(layers).float().cpu()  # (windows, length, dim)
         return [mixed[row, 1 : len(window) + 1] for row, window in enumerate(windows)]
+
+    def mix_layers(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        """(windows, length, dim) from every layer's output: the mean of the last four."""
+        return torch.stack(layers[-LAST_LAYERS:]).mean(dim=0)
 
     def _pool(self, window_features: torch.Tensor, piece_counts: list[int]) -> torch.Tensor:
         """(num_words, dim) fp16: each word the mean of its pieces; a word without pieces gets zeros."""
