@@ -76,7 +76,7 @@ class TrainConfig:
     lr_decay: float = 0.05
     plateau_patience: int = 2  # epochs without a better dev score before the plateau schedule halves lr
     weight_decay: float = 0.0
-    clip_norm: float = 5.0
+    clip_norm: float = 5.0  # gradient-norm clipping; 0 = none
     average: float = 0.0  # decay of an exponential moving average of the weights, scored and saved instead; 0 = off
     word_dropout: float = 0.05  # probability a training word is replaced by <unk>
     context_dropout: float = 0.0  # document context: chance a document's sentences are trained as separate documents
@@ -121,11 +121,70 @@ CHOICES = {
     ("train", "device"): {"auto", "cpu", "cuda"},
     ("train", "precision"): {"auto", "fp32", "bf16"},
 }
-# Settings where 0 has a meaning of its own and a negative number none (torch refused -1 threads with a traceback)
-NOT_NEGATIVE = {
-    ("train", "threads"): "this process's CPUs, fewer while other processes use some",
-    ("train", "max_minutes"): "no limit",
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The range of a number setting; ``zero_means``: what 0 means where the low end 0 has a meaning of its own."""
+
+    low: float
+    high: float | None = None
+    low_included: bool = True
+    high_included: bool = True
+    zero_means: str = ""
+
+    def admits(self, value: float) -> bool:
+        above = value >= self.low if self.low_included else value > self.low
+        below = self.high is None or (value <= self.high if self.high_included else value < self.high)
+        return above and below
+
+    def problem(self, value: float, shown: Any) -> str:
+        """Why ``value`` is refused; ``shown`` is the value as the user wrote it."""
+        if self.zero_means and value < 0:
+            return f"{shown} is below 0; 0 means {self.zero_means}"
+        if self.high is None:
+            return f"{shown} is out of range: expected {'at least' if self.low_included else 'above'} {self.low:g}"
+        ends = ((self.low, self.low_included), (self.high, self.high_included))
+        excluded = [f"{end:g}" for end, included in ends if not included]
+        note = f" ({' and '.join(excluded)} excluded)" if excluded else ""
+        return f"{shown} is out of range: expected {self.low:g} to {self.high:g}{note}"
+
+
+PROBABILITY = Limit(0.0, 1.0, high_included=False)  # a dropout of 1 would drop everything
+# Every number setting has its range here (tests/test_config.py checks that none is missing): out of range, torch
+# ended in a traceback (hidden=0, dropout 1.5, lr -1), Python divided by zero (word_dim=0), or worse, training ran
+# with a meaning nobody asked for (layers=0 trained one layer, patience=0 stopped after the first epoch).
+LIMITS: dict[tuple[str, str], Limit] = {
+    ("vocab", "min_freq"): Limit(1),
+    ("vocab", "max_word_len"): Limit(1),
+    ("vocab", "vectors_limit"): Limit(0, zero_means="every vector word"),
+    ("model", "word_dim"): Limit(1),
+    ("model", "char_dim"): Limit(1),
+    ("model", "char_filters"): Limit(1),
+    ("model", "char_kernel"): Limit(1),
+    ("model", "casing_dim"): Limit(0, zero_means="no casing feature"),
+    ("model", "layers"): Limit(1),
+    ("model", "hidden"): Limit(1),
+    ("model", "embedding_dropout"): PROBABILITY,
+    ("model", "recurrent_dropout"): PROBABILITY,
+    ("model", "output_dropout"): PROBABILITY,
+    ("train", "epochs"): Limit(1),
+    ("train", "patience"): Limit(1),
+    ("train", "batch_size"): Limit(1),
+    ("train", "lr"): Limit(0.0, low_included=False),
+    ("train", "momentum"): PROBABILITY,
+    ("train", "lr_decay"): Limit(0.0),
+    ("train", "plateau_patience"): Limit(0),
+    ("train", "weight_decay"): Limit(0.0),
+    ("train", "clip_norm"): Limit(0.0, zero_means="no clipping"),
+    ("train", "average"): Limit(0.0, 1.0, high_included=False, zero_means="no weight average"),
+    ("train", "word_dropout"): PROBABILITY,
+    ("train", "context_dropout"): Limit(0.0, 1.0),
+    ("train", "singleton_unk"): Limit(0.0, 1.0),
+    ("train", "threads"): Limit(0, zero_means="this process's CPUs, fewer while other processes use some"),
+    ("train", "max_minutes"): Limit(0.0, zero_means="no limit"),
 }
+UNLIMITED = {("corpus", "tag_column"), ("train", "seed")}  # any integer means something (-1: the last column)
 
 
 def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None:
@@ -148,8 +207,9 @@ def _build_section(section_type: type, section_name: str, values: dict[str, Any]
         allowed = CHOICES.get((section_name, key))
         if allowed and checked[key] not in allowed:
             raise ConfigError(f"{source} {key}: '{value}' is not one of {', '.join(sorted(allowed))}")
-        if (section_name, key) in NOT_NEGATIVE and checked[key] < 0:
-            raise ConfigError(f"{source} {key}: {value} is below 0; 0 means {NOT_NEGATIVE[section_name, key]}")
+        limit = LIMITS.get((section_name, key))
+        if limit and not limit.admits(checked[key]):
+            raise ConfigError(f"{source} {key}: {limit.problem(checked[key], value)}")
     return section_type(**checked)
 
 

@@ -23,11 +23,37 @@ def test_toml_file_and_overrides_combine_and_round_trip(tmp_path):
         ("hidden=3", "expected section.key=value"),
         ("train.threads=-1", "threads: -1 is below 0; 0 means this process's CPUs"),
         ("train.max_minutes=-5", "max_minutes: -5 is below 0; 0 means no limit"),
+        ("model.hidden=0", "hidden: 0 is out of range: expected at least 1"),
+        ("model.layers=0", "layers: 0 is out of range: expected at least 1"),
+        ("model.word_dim=0", "word_dim: 0 is out of range"),
+        ("train.batch_size=0", "batch_size: 0 is out of range"),
+        ("train.lr=-1", r"lr: -1 is out of range: expected above 0"),
+        ("model.embedding_dropout=1.5", r"embedding_dropout: 1.5 is out of range: expected 0 to 1 \(1 excluded\)"),
+        ("train.average=1", r"average: 1 is out of range: expected 0 to 1 \(1 excluded\)"),
+        ("train.patience=0", "patience: 0 is out of range: expected at least 1"),
+        ("train.clip_norm=-1", "clip_norm: -1 is below 0; 0 means no clipping"),
+        ("vocab.min_freq=0", "min_freq: 0 is out of range"),
     ],
 )
 def test_bad_config_values_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_every_number_setting_has_a_range():
+    """A new number setting without one would reach torch unchecked (hidden=0 ended in torch's traceback)."""
+    from tagger.config import LIMITS, UNLIMITED
+
+    defaults = Config().to_dict()
+    numbers = {
+        (section, key)
+        for section, values in defaults.items()
+        for key, value in values.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    assert numbers - UNLIMITED == set(LIMITS)
+    for (section, key), limit in LIMITS.items():
+        assert limit.admits(defaults[section][key]), f"the default {section}.{key} is out of its range"
 
 
 def test_bad_toml_names_the_file(tmp_path):

@@ -251,6 +251,16 @@ def test_the_presets_weight_average_follows_a_short_training(ner_files, tiny_con
     assert train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m").dev.conlleval.micro.f1 == 1.0
 
 
+def test_clip_norm_0_trains_without_clipping(ner_files, tiny_config, tmp_path):
+    """0 means no clipping: clipping to norm 0 zeroed every gradient, and the model never learned."""
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, train=replace(tiny_config.train, clip_norm=0.0))
+    assert train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m").dev.conlleval.micro.f1 == 1.0
+
+
 def test_max_minutes_stops_before_an_epoch_would_overrun_and_keeps_the_best(ner_files, tiny_config, tmp_path):
     from dataclasses import replace
 

@@ -186,7 +186,8 @@ def train_epoch(
         with autocast(device, config.train.precision):
             loss = trainee.step(batch)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainee.model.parameters(), config.train.clip_norm)
+        if config.train.clip_norm:  # 0: no clipping (clipping to norm 0 would zero every gradient)
+            torch.nn.utils.clip_grad_norm_(trainee.model.parameters(), config.train.clip_norm)
         trainee.optimizer.step()
         if trainee.average is not None:
             trainee.average.update_parameters(trainee.model)
