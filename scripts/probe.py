@@ -1,13 +1,15 @@
-"""What the frozen contextual encoder knows about entities, layer by layer: a linear probe per choice of layers.
+"""What pretrained features know about entities: a linear probe per choice of word vectors and encoder layers.
 
-    python scripts/contextual_probe.py --train eng.train --dev eng.testa --tag-column 3 --sentences 4000
+    python scripts/probe.py --train eng.train --dev eng.testa --tag-column 3 --sentences 4000
+    python scripts/probe.py ... --vectors glove-6b-50d spacy-en-md glove-6b-50d,spacy-en-md --encoder none
 
-Each word's features are the mean of its word pieces, as ``model.contextual`` computes them (the models use the
-mean of the last four layers). On the first ``--sentences`` training sentences, one linear softmax layer over the
-IOB2 tags is trained per choice (each layer alone, the mean of the last four, the mean of all six, all six side
-by side), with the word's GloVe 50d vector (``glove-6b-50d``, no context) as the reference a contextual layer has
-to beat, and scored on dev: token accuracy and conlleval entity F1 of the argmax tags. A probe is no tagger; what
-it shows is where in the encoder the entity knowledge is, so whether the models' layer mix leaves any behind.
+Word vectors (each ``--vectors`` as ``vocab.vectors`` names them; the word's own form, else its lower case; zeros
+where a source has neither) carry no context. The encoder's features are each word's mean of its word pieces, as
+``model.contextual`` computes them (the models use the mean of the last four layers), per choice of layers: each
+alone, the mean of the last four, the mean of all six, all six side by side. On the first ``--sentences`` training
+sentences, one linear softmax layer over the IOB2 tags is trained per choice and scored on dev: token accuracy
+and conlleval entity F1 of the argmax tags. A probe is no tagger; what it shows is how much each choice knows,
+and where in the encoder the entity knowledge is, so whether the models' layer mix leaves any behind.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tagger.config import CorpusConfig  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.evaluation.scoring import evaluate_tags  # noqa: E402
 from tagger.features.contextual import LAST_LAYERS, Contextual  # noqa: E402
+from tagger.vocab import CASINGS, word_to_casing  # noqa: E402
 
 
 class EveryLayer(Contextual):
@@ -58,7 +61,9 @@ def choices(width: int, layers: int) -> dict[str, Callable[[torch.Tensor], torch
 
 
 def train_probe(features: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int, seed: int) -> torch.nn.Linear:
-    """A linear softmax layer on standardised features, Adam, minibatches of 256 words."""
+    """A linear softmax layer on standardised features, Adam, minibatches of 256 words; each probe starts from
+    ``seed``, whatever was probed before it."""
+    torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     probe = torch.nn.Linear(features.shape[1], classes)
     optimiser = torch.optim.Adam(probe.parameters(), lr=1e-3)
@@ -70,15 +75,23 @@ def train_probe(features: torch.Tensor, labels: torch.Tensor, classes: int, epoc
     return probe
 
 
-def glove_features(sentences: list[list[str]]) -> torch.Tensor:
-    from tagger.vectors import load_vectors
+def vector_features(spec: str, sentences: list[list[str]], lowercase: bool) -> torch.Tensor:
+    """(num_words, width): each word's vectors from the sources ``spec`` names, side by side, looked up as written
+    (else in lower case) or, as a model with vocab.lowercase does, in lower case only."""
+    from tagger.vectors import load_vectors, vector_sources
 
-    vectors = load_vectors("glove-6b-50d")
-    index = {word: i for i, word in enumerate(vectors.words)}
-    rows = [index.get(word.lower()) for words in sentences for word in words]
-    return torch.stack(
-        [torch.zeros(vectors.dim) if row is None else torch.from_numpy(vectors.vector(row)) for row in rows]
-    )
+    columns = []
+    for source in vector_sources(spec):
+        vectors = load_vectors(source)
+        index: dict[str, int] = {}
+        for i, word in enumerate(vectors.words):
+            index.setdefault(word, i)
+        table = {}
+        for word in {w for words in sentences for w in words}:
+            row = index.get(word.lower()) if lowercase else index.get(word, index.get(word.lower()))
+            table[word] = torch.zeros(vectors.dim) if row is None else torch.from_numpy(vectors.vector(row))
+        columns.append(torch.stack([table[w] for words in sentences for w in words]))
+    return torch.cat(columns, dim=1)
 
 
 def main() -> None:
@@ -88,7 +101,8 @@ def main() -> None:
     parser.add_argument("--tag-column", type=int, default=-1)
     parser.add_argument("--sentences", type=int, default=4000, help="training sentences the probes learn from")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--encoder", default="minilm-l6-v2")
+    parser.add_argument("--vectors", nargs="*", default=["glove-6b-50d"], help="vocab.vectors values to probe")
+    parser.add_argument("--encoder", default="minilm-l6-v2", help="model.contextual value to probe, or none")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -98,13 +112,6 @@ def main() -> None:
     tags = sorted({tag for s in train + dev for tag in s.tags})
     tag_ids = {tag: i for i, tag in enumerate(tags)}
 
-    start = time.perf_counter()
-    encoder = EveryLayer(args.encoder)
-    encoded = {}
-    for name, split in (("train", train), ("dev", dev)):
-        encoded[name] = torch.cat(encoder.features([s.words for s in split])).float()
-    words = sum(len(s.words) for s in train + dev)
-    print(f"encoded {words:,} words in {time.perf_counter() - start:.0f} s ({torch.get_num_threads()} threads)")
     labels = torch.tensor([tag_ids[t] for s in train for t in s.tags])
     gold = [s.tags for s in dev]
     lengths = [len(s.words) for s in dev]
@@ -125,11 +132,25 @@ def main() -> None:
     print(f"\nLinear probes, {len(train):,} training sentences, {args.epochs} epochs, dev {args.dev}\n")
     print("| features | width | dev token accuracy | dev entity F1 (conlleval, argmax tags) |")
     print("| --- | --- | --- | --- |")
-    glove = glove_features([s.words for s in train + dev])
     train_words = len(labels)
-    score("GloVe 6B 50d (no context)", glove[:train_words], glove[train_words:])
+    words = [s.words for s in train + dev]
+    # the models' casing feature, one-hot: with lower-case lookups it is where case comes back
+    casing = torch.nn.functional.one_hot(torch.tensor([word_to_casing(w) for ws in words for w in ws]), len(CASINGS))
+    for spec in args.vectors:
+        for lowercase, how in ((False, "as written"), (True, "in lower case, + casing")):
+            features = vector_features(spec, words, lowercase)
+            if lowercase:
+                features = torch.cat([features, casing.float()], dim=1)
+            score(f"{spec}, {how} (no context)", features[:train_words], features[train_words:])
+    if args.encoder == "none":
+        return
+    start = time.perf_counter()
+    encoder = EveryLayer(args.encoder)
+    train_x, dev_x = (torch.cat(encoder.features([s.words for s in split])).float() for split in (train, dev))
+    words = sum(len(s.words) for s in train + dev)
+    print(f"(encoded {words:,} words in {time.perf_counter() - start:.0f} s, {torch.get_num_threads()} threads)")
     for name, pick in choices(encoder.width, encoder.layers).items():
-        score(f"MiniLM {name}", pick(encoded["train"]), pick(encoded["dev"]))
+        score(f"{args.encoder} {name}", pick(train_x), pick(dev_x))
 
 
 if __name__ == "__main__":
