@@ -138,16 +138,16 @@ class Limit:
         below = self.high is None or (value <= self.high if self.high_included else value < self.high)
         return above and below
 
-    def problem(self, value: float, shown: Any) -> str:
-        """Why ``value`` is refused; ``shown`` is the value as the user wrote it."""
-        if self.zero_means and value < 0:
-            return f"{shown} is below 0; 0 means {self.zero_means}"
+    def expected(self) -> str:
         if self.high is None:
-            return f"{shown} is out of range: expected {'at least' if self.low_included else 'above'} {self.low:g}"
-        ends = ((self.low, self.low_included), (self.high, self.high_included))
-        excluded = [f"{end:g}" for end, included in ends if not included]
-        note = f" ({' and '.join(excluded)} excluded)" if excluded else ""
-        return f"{shown} is out of range: expected {self.low:g} to {self.high:g}{note}"
+            text = f"expected {'at least' if self.low_included else 'above'} {self.low:g}"
+        else:
+            ends = ((self.low, self.low_included), (self.high, self.high_included))
+            excluded = [f"{end:g}" for end, included in ends if not included]
+            text = f"expected {self.low:g} to {self.high:g}" + (
+                f" ({' and '.join(excluded)} excluded)" if excluded else ""
+            )
+        return text + (f"; 0 means {self.zero_means}" if self.zero_means else "")
 
 
 PROBABILITY = Limit(0.0, 1.0, high_included=False)  # a dropout of 1 would drop everything
@@ -209,7 +209,7 @@ def _build_section(section_type: type, section_name: str, values: dict[str, Any]
             raise ConfigError(f"{source} {key}: '{value}' is not one of {', '.join(sorted(allowed))}")
         limit = LIMITS.get((section_name, key))
         if limit and not limit.admits(checked[key]):
-            raise ConfigError(f"{source} {key}: {limit.problem(checked[key], value)}")
+            raise ConfigError(f"{setting(f'{section_name}.{key}', value)}: {limit.expected()}")
     return section_type(**checked)
 
 
