@@ -121,9 +121,10 @@ def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny
 
 @pytest.mark.parametrize("threads", ["default", "1"])
 def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner_files, tmp_path, threads):
-    """The CLI, killed with SIGKILL three times (before the first checkpoint, while writing one, mid-epoch:
-    wherever the random moments fall) and re-run with the same command each time. At torch's default threads (the
-    environment's OMP_NUM_THREADS removed; several threads on any machine with several CPUs), and at one."""
+    """The CLI, killed with SIGKILL three times (around the first checkpoint, then at random moments of two random
+    epochs: before, while or after one is written) and re-run with the same command each time. At torch's default
+    threads (the environment's OMP_NUM_THREADS removed; several threads on any machine with several CPUs), and at
+    one."""
     epochs = 40
 
     def command(out: Path) -> list[str]:
@@ -176,16 +177,30 @@ def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner
     else:
         assert used == int(threads)
     checkpoint = tmp_path / "killed" / "checkpoint" / "state.json"
+
+    def checkpoint_epoch() -> int:
+        return json.loads(checkpoint.read_text())["loop"]["epoch"] if checkpoint.exists() else 0  # written atomically
+
+    # The kills follow the killed run's own progress, not the timed runs' clock: in two CI runs the killed run was
+    # so much faster than the timed ones that all three kills, placed by their clock, came after it had finished
+    # ([40, 40, 40]). The first falls around the first checkpoint (start-up alone, torch's import, takes seconds);
+    # the others once the checkpoint reaches a random epoch, a random part of an epoch later.
+    draw = random.Random(7)
+    epoch_seconds = (duration - first_checkpoint) / (epochs - 1)
     epochs_at_kills = []
-    # Moments from just before the first checkpoint to the end: start-up alone (torch's import) takes seconds.
-    for moment in sorted(random.Random(7).uniform(0.9 * first_checkpoint, duration) for _ in range(3)):
+    for target in [0, *sorted(draw.sample(range(2, epochs - 2), 2))]:
         process = subprocess.Popen(
             command(tmp_path / "killed"), env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(moment)
+        if target == 0:
+            time.sleep(draw.uniform(0.9, 1.1) * first_checkpoint)
+        else:
+            while process.poll() is None and checkpoint_epoch() < target:
+                time.sleep(0.005)
+            time.sleep(draw.uniform(0.0, 1.0) * epoch_seconds)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        epochs_at_kills.append(json.loads(checkpoint.read_text())["loop"]["epoch"] if checkpoint.exists() else 0)
+        epochs_at_kills.append(checkpoint_epoch())
     assert any(0 < epoch < epochs for epoch in epochs_at_kills), epochs_at_kills  # at least once mid-run
     finished = subprocess.run(command(tmp_path / "killed"), env=environment, capture_output=True, text=True)
     assert finished.returncode == 0, (epochs_at_kills, finished.stderr)
