@@ -147,8 +147,9 @@ def warming_average(decay: float) -> Callable[[list[torch.Tensor], list[torch.Te
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
-        n = float(updates)
-        weight = 1.0 - min(decay, (1.0 + n) / (10.0 + n))
+        # computed on the weights' device: reading the count into Python would wait for a GPU at every step
+        n = updates.to(torch.float32)
+        weight = 1.0 - torch.clamp((1.0 + n) / (10.0 + n), max=decay)
         for average, weights in zip(averaged, current, strict=True):
             average.lerp_(weights, weight)
 
