@@ -7,7 +7,7 @@ import codecs
 import math
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +55,8 @@ class WordVectors:
         if limit >= len(self.words):
             return self
         if self.rows is None:
-            return WordVectors(self.words[:limit], self.matrix[:limit], self.source)
-        return WordVectors(self.words[:limit], self.matrix, self.source, self.rows[:limit], self.by_frequency)
+            return replace(self, words=self.words[:limit], matrix=self.matrix[:limit])
+        return replace(self, words=self.words[:limit], rows=self.rows[:limit])
 
 
 def no_frequency_order(source: str, limit: int) -> ConfigError:
@@ -128,7 +128,7 @@ def package_vectors(name: str) -> WordVectors:
 
 def _read_spacy_package(folder: Path, name: str) -> WordVectors:
     vectors = spacy_vectors(str(folder / "_model"))
-    return WordVectors(vectors.words, vectors.matrix, name, vectors.rows, vectors.by_frequency)
+    return replace(vectors, source=name)
 
 
 def _read_glove_package(folder: Path, name: str) -> WordVectors:
