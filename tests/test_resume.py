@@ -110,6 +110,29 @@ def test_a_finished_run_scored_again_keeps_what_was_tagged_with_its_model_curren
     assert job_fingerprint(tmp_path / "a", {}) == before
 
 
+@pytest.mark.parametrize("rule", ["epochs", "max_minutes"])
+def test_a_run_resumed_with_a_longer_limit_goes_on_as_if_given_it_from_the_start(
+    ner_files, tiny_config, tmp_path, monkeypatch, rule
+):
+    """A run that stopped at its epochs or its time limit goes on when resumed with a longer one (its checkpoint
+    said finished), and ends with the weights of a run given the longer limit from the start."""
+    short, long = {
+        "epochs": ({"epochs": 3}, {"epochs": 6}),
+        "max_minutes": ({"max_minutes": 1.5}, {"max_minutes": 3.0}),
+    }[rule]
+    source = DataSource(ner_files[0], ner_files[1])
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
+    whole = train(settings(tiny_config, **long), source, tmp_path / "whole")
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
+    stopped = train(settings(tiny_config, **short), source, tmp_path / "resumed")
+    assert stopped.metrics["epochs_run"] < whole.metrics["epochs_run"] < 12  # each limit, not patience, ended it
+    monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
+    resumed = train(settings(tiny_config, **long), source, tmp_path / "resumed", resume=True)
+    assert resumed.metrics["epochs_run"] == whole.metrics["epochs_run"]
+    assert weights(tmp_path / "resumed" / "last") == weights(tmp_path / "whole" / "last")
+    assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
+
+
 def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny_config, tmp_path):
     config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
     train(config, source, tmp_path / "a")

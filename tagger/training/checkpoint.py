@@ -32,6 +32,10 @@ CHECKPOINT_DIR = "checkpoint"
 TENSOR_SLOTS = ("state.a.safetensors", "state.b.safetensors")
 CHECKPOINT_FILES = (*TENSOR_SLOTS, "state.json")
 FORMAT_VERSION = 1
+# Settings that only decide when a run stops, never what an epoch computes: a resumed run may change them, so that a
+# run that stopped at its time limit or its epochs goes on with a longer one (the loop decides afresh whether it is
+# finished, tagger.training.loop.stops_after).
+STOPPING_RULES = {("train", "epochs"), ("train", "patience"), ("train", "max_minutes")}
 
 
 @dataclass
@@ -145,11 +149,11 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
 
 
 def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[str, Any], directory: Path) -> None:
-    """Resuming with other settings or data would silently mix two runs."""
+    """Resuming with other settings (but the stopping rules) or data would silently mix two runs."""
     saved = header["config"]
     for section, values in config.to_dict().items():
         for key, value in values.items():
-            if saved.get(section, {}).get(key) != value:
+            if (section, key) not in STOPPING_RULES and saved.get(section, {}).get(key) != value:
                 raise ConfigError(
                     f"{directory}: the checkpoint was made with {section}.{key} = "
                     f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "

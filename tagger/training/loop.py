@@ -242,6 +242,8 @@ def run_training(
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
     if resume:
         run.state = load_checkpoint(out_dir, config, data.fingerprints, run.trainee, ranks.rank) or run.state
+        # under this run's stopping rules, which may differ from the checkpoint's (a longer time limit goes on)
+        run.state.finished = bool(run.state.log) and stops_after(run.state, config)
     started -= sum(record["seconds"] for record in run.state.log)  # a resumed run's time includes its epochs before
     yield TrainingStart(
         data.reports,
@@ -268,6 +270,16 @@ def run_training(
         seconds, following = time.perf_counter() - started, cpu_threads is not None
         yield finish(config, data, out_dir, device, run.state, run.best_dev, seconds, threads, following)
     leave_process_group(ranks)
+
+
+def stops_after(state: LoopState, config: Config) -> bool:
+    """Whether the loop stops after the epoch that ``state`` ended: patience ran out, or another epoch (as long as
+    the last) would end after train.max_minutes. The minutes are the epochs' own, from the log, so that a resumed
+    run goes on with what is left of them."""
+    train = config.train
+    spent = sum(logged["seconds"] for logged in state.log)
+    budget = 60 * train.max_minutes if train.max_minutes else math.inf
+    return state.epoch - state.best_epoch >= train.patience or spent + state.log[-1]["seconds"] > budget
 
 
 def follow_the_load(run: Run) -> LoadFollowingThreads | None:
@@ -342,11 +354,7 @@ class Run:
         )
         self.state.epoch = epoch
         self.state.log.append(asdict(record))
-        # patience ran out, or another epoch would end after train.max_minutes (rank 0's clock decides); the
-        # minutes are the epochs' own, from the log, so that a resumed run goes on with what is left of them
-        spent = sum(logged["seconds"] for logged in self.state.log)
-        budget = 60 * self.config.train.max_minutes if self.config.train.max_minutes else math.inf
-        finished = epoch - self.state.best_epoch >= self.config.train.patience or spent + record.seconds > budget
+        finished = stops_after(self.state, self.config)  # rank 0's clock decides
         self.state.finished = bool(from_main([float(finished)], self.ranks, self.device)[0])
         if self.ranks.main:
             self.save(improved, random_states)
