@@ -142,6 +142,20 @@ def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny
         train(config, DataSource(ner_files[1], ner_files[1]), tmp_path / "a", resume=True)
 
 
+def test_a_run_resumes_from_the_same_data_named_by_another_path(ner_files, tiny_config, tmp_path, monkeypatch):
+    """The data's identity is its content: a relative path, or the corpus moved with its project, goes on."""
+    config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
+    train(config, source, tmp_path / "a")
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for path in ner_files[:2]:
+        shutil.copy(path, moved / Path(path).name)
+    monkeypatch.chdir(moved)
+    relative = DataSource(Path(ner_files[0]).name, Path(ner_files[1]).name)
+    longer = settings(tiny_config, epochs=3)
+    assert train(longer, relative, tmp_path / "a", resume=True).metrics["epochs_run"] == 3
+
+
 @pytest.mark.parametrize("threads", ["default", "1"])
 def test_sigkill_at_three_random_moments_then_resume_gives_identical_weights(ner_files, tmp_path, threads):
     """The CLI, killed with SIGKILL three times (around the first checkpoint, then at random moments of two random

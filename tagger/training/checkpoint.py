@@ -159,11 +159,17 @@ def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[st
                     f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "
                     f"same settings, or train into another {setting('out_dir')}"
                 )
-    if header["data"] != json.loads(json.dumps(fingerprints)):
+    if contents(header["data"]) != contents(json.loads(json.dumps(fingerprints))):
         raise ConfigError(
             f"{directory}: the training data changed since the checkpoint was made; resume with the "
             f"same files, or train into another {setting('out_dir')}"
         )
+
+
+def contents(fingerprints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The data's identity is what was read, not where: the same files named by a relative path, or moved with
+    their project, resume the run."""
+    return [{key: value for key, value in data.items() if key != "path"} for data in fingerprints]
 
 
 def split_optimizer_state(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
