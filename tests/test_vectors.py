@@ -14,6 +14,7 @@ import pytest
 from tagger.errors import ConfigError, CorpusFormatError
 from tagger.vectors import (
     Coverage,
+    VectorIndex,
     WordVectors,
     build_embedding_matrix,
     load_vectors,
@@ -260,7 +261,7 @@ VECTORS = vectors_of({"the": [1, 1], "Paris": [2, 2], "1999": [3, 3], "The": [4,
 
 def test_embedding_rows_follow_the_vocabulary():
     vocab_words = ["<pad>", "<unk>", "the", "paris", "0000", "unseen"]
-    matrix, found = build_embedding_matrix(vocab_words, VECTORS, lower_digits, np.random.default_rng(0))
+    matrix, found = build_embedding_matrix(vocab_words, VectorIndex(VECTORS, lower_digits), np.random.default_rng(0))
     assert matrix.shape == (6, 2) and matrix.dtype == np.float32
     assert found.tolist() == [False, False, True, True, True, False]
     np.testing.assert_array_equal(matrix[0], [0, 0])
@@ -271,18 +272,20 @@ def test_embedding_rows_follow_the_vocabulary():
 
 def test_embedding_prefers_exact_form_then_normalised_then_lower_case():
     vocab_words = ["<pad>", "<unk>", "The", "Berlin", "Paris0"]
-    matrix, found = build_embedding_matrix(vocab_words, VECTORS, digits_only, np.random.default_rng(0))
+    matrix, found = build_embedding_matrix(vocab_words, VectorIndex(VECTORS, digits_only), np.random.default_rng(0))
     np.testing.assert_array_equal(matrix[2:4], [[4, 4], [5, 5]])  # "The" exact, not "the"; "Berlin" lower case
     assert found.tolist() == [False, False, True, True, False]
     # Two vector words normalise to "the": the first (most frequent) one wins.
-    matrix, _ = build_embedding_matrix(["<pad>", "<unk>", "tHE"], VECTORS, lower_digits, np.random.default_rng(0))
+    matrix, _ = build_embedding_matrix(
+        ["<pad>", "<unk>", "tHE"], VectorIndex(VECTORS, lower_digits), np.random.default_rng(0)
+    )
     np.testing.assert_array_equal(matrix[2], [1, 1])
 
 
 def test_embedding_random_rows_are_reproducible_and_within_range():
     vocab_words = ["<pad>", "<unk>"] + [f"w{i}" for i in range(500)]
-    first, _ = build_embedding_matrix(vocab_words, VECTORS, lower_digits, np.random.default_rng(7))
-    again, _ = build_embedding_matrix(vocab_words, VECTORS, lower_digits, np.random.default_rng(7))
+    first, _ = build_embedding_matrix(vocab_words, VectorIndex(VECTORS, lower_digits), np.random.default_rng(7))
+    again, _ = build_embedding_matrix(vocab_words, VectorIndex(VECTORS, lower_digits), np.random.default_rng(7))
     np.testing.assert_array_equal(first, again)
     assert np.abs(first[1:]).max() <= math.sqrt(3 / 2) + 1e-6
     assert np.abs(first[1:]).max() > 0.9 * math.sqrt(3 / 2)  # uses the whole range, not a narrower one
@@ -290,7 +293,7 @@ def test_embedding_random_rows_are_reproducible_and_within_range():
 
 def test_bad_input_embedding_vocabulary_without_specials():
     with pytest.raises(ValueError, match="<pad>"):
-        build_embedding_matrix(["the"], VECTORS, lower_digits, np.random.default_rng(0))
+        build_embedding_matrix(["the"], VectorIndex(VECTORS, lower_digits), np.random.default_rng(0))
 
 
 def test_words_to_add_are_normalised_new_and_sorted():
@@ -302,13 +305,13 @@ def test_words_to_add_are_normalised_new_and_sorted():
 def test_coverage_on_a_hand_computed_example():
     counts = {"the": 10, "Paris": 3, "Berlin": 2, "1998": 1, "Xyzzy": 4}
     # the: exact; Paris: exact; Berlin: via "berlin" (lower case only); 1998: via "1999" (digits); Xyzzy: none.
-    coverage = measure_coverage(counts, VECTORS, lower_digits)
+    coverage = measure_coverage(counts, VectorIndex(VECTORS, lower_digits))
     assert coverage == Coverage(types=5, types_found=4, tokens=20, tokens_found=16, lowercase_matches=1)
     assert (
         coverage.summary() == "vectors cover 80.0% of training words (80.0% of word types; 1 found only in lower case)"
     )
     assert "1,234 found" in Coverage(2000, 1000, 4000, 3000, 1234).summary()
-    assert measure_coverage({}, VECTORS, lower_digits).summary().startswith("vectors cover 0.0%")
+    assert measure_coverage({}, VectorIndex(VECTORS, lower_digits)).summary().startswith("vectors cover 0.0%")
 
 
 @pytest.mark.parametrize(
