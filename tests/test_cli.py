@@ -63,6 +63,11 @@ def test_train_command_writes_a_model_and_refuses_to_overwrite_it(ner_files, tmp
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["model"]["hidden"] == 8 and config["train"]["epochs"] == 2 and config["train"]["seed"] == 3
+    # --epochs 2 ended it: when its last epoch was its best, the output says how to give it more
+    best_last = json.loads((out / "metrics.json").read_text())["best_epoch"] == 2
+    assert (
+        "--epochs 2 stopped the run after its best epoch so far (2); --resume with a larger --epochs" in result.output
+    ) == best_last
     assert_user_error(invoke(*args), "already holds a model", "--overwrite")
 
 

@@ -21,6 +21,8 @@ from tagger.errors import ConfigError, ModelDirError
 from tagger.runtime import usable_cpus
 from tagger.serialization import add_model_files, load_model
 from tagger.training import DataSource, EpochRecord, run_training, train
+from tagger.training.checkpoint import LoopState
+from tagger.training.loop import how_to_go_on, stop_reason
 
 
 def settings(tiny_config, **train_changes):
@@ -125,12 +127,29 @@ def test_a_run_resumed_with_a_longer_limit_goes_on_as_if_given_it_from_the_start
     whole = train(settings(tiny_config, **long), source, tmp_path / "whole")
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
     stopped = train(settings(tiny_config, **short), source, tmp_path / "resumed")
-    assert stopped.metrics["epochs_run"] < whole.metrics["epochs_run"] < 12  # each limit, not patience, ended it
+    assert stopped.metrics["epochs_run"] < whole.metrics["epochs_run"] < 12
+    assert stopped.stopped_by == whole.stopped_by == stopped.metrics["stopped_by"] == rule  # not patience
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
     resumed = train(settings(tiny_config, **long), source, tmp_path / "resumed", resume=True)
     assert resumed.metrics["epochs_run"] == whole.metrics["epochs_run"]
     assert weights(tmp_path / "resumed" / "last") == weights(tmp_path / "whole" / "last")
     assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
+
+
+def test_why_a_run_stopped_and_how_to_give_it_more(tiny_config):
+    config = settings(tiny_config, epochs=10, patience=3, max_minutes=1.0)
+    log = [{"seconds": 20.0}] * 2
+    assert stop_reason(LoopState(epoch=2, best_epoch=2, log=log), config) == ""
+    assert stop_reason(LoopState(epoch=2, best_epoch=2, log=[*log, {"seconds": 20.0}]), config) == "max_minutes"
+    assert stop_reason(LoopState(epoch=5, best_epoch=2, log=log), config) == "patience"  # 3 epochs without a better
+    assert stop_reason(LoopState(epoch=10, best_epoch=10, log=log), config) == "epochs"
+    rising = LoopState(epoch=3, best_epoch=3, log=log)
+    assert how_to_go_on(rising, config, "max_minutes") == (
+        "`train.max_minutes=1` stopped the run after its best epoch so far (3); `resume` with a larger "
+        "`train.max_minutes` goes on from its checkpoint"
+    )
+    assert how_to_go_on(LoopState(epoch=3, best_epoch=2, log=log), config, "max_minutes") == ""  # no longer rising
+    assert how_to_go_on(rising, config, "patience") == ""
 
 
 def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny_config, tmp_path):

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tagger.cli.messages import command_line_message
 from tagger.cli.tables import number, print_table, text
 from tagger.evaluation import percent
 from tagger.training import (
@@ -111,6 +112,8 @@ def print_result(console: Console, result: TrainingResult) -> None:
             headline, strict = f"accuracy {percent(evaluation.token_accuracy)}", "—"
         table.add_row(split, headline, strict, percent(evaluation.token_accuracy))
     print_table(console, table)
+    if result.going_on:
+        console.print(command_line_message(result.going_on), highlight=False)
 
 
 def relaunch_distributed(processes: int, argv: list[str]) -> int:

@@ -34,7 +34,7 @@ CHECKPOINT_FILES = (*TENSOR_SLOTS, "state.json")
 FORMAT_VERSION = 1
 # Settings that only decide when a run stops, never what an epoch computes: a resumed run may change them, so that a
 # run that stopped at its time limit or its epochs goes on with a longer one (the loop decides afresh whether it is
-# finished, tagger.training.loop.stops_after).
+# finished, tagger.training.loop.stop_reason).
 STOPPING_RULES = {("train", "epochs"), ("train", "patience"), ("train", "max_minutes")}
 
 

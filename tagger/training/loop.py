@@ -25,6 +25,7 @@ from tagger.atomic import remove_temporaries, write_atomic
 from tagger.batching import EncodedSentence, build_batch
 from tagger.config import Config
 from tagger.corpus import CorpusReport
+from tagger.errors import setting
 from tagger.evaluation import Evaluation
 from tagger.model import BiLSTMTagger, build_model, resolve_device, same_bits_on_one_thread
 from tagger.ordering import bucketed_batches, document_batches
@@ -88,7 +89,9 @@ class TrainingResult:
     dev: Evaluation
     test: Evaluation | None
     seconds: float
+    stopped_by: str  # patience | max_minutes (train.max_minutes) | epochs (train.epochs)
     metrics: dict[str, Any] = field(repr=False)
+    going_on: str = ""  # when a limit stopped a run whose last epoch was its best: how to give it more
 
 
 def score_of(evaluation: Evaluation) -> float:
@@ -243,7 +246,7 @@ def run_training(
     if resume:
         run.state = load_checkpoint(out_dir, config, data.fingerprints, run.trainee, ranks.rank) or run.state
         # under this run's stopping rules, which may differ from the checkpoint's (a longer time limit goes on)
-        run.state.finished = bool(run.state.log) and stops_after(run.state, config)
+        run.state.finished = bool(run.state.log and stop_reason(run.state, config))
     started -= sum(record["seconds"] for record in run.state.log)  # a resumed run's time includes its epochs before
     yield TrainingStart(
         data.reports,
@@ -272,14 +275,18 @@ def run_training(
     leave_process_group(ranks)
 
 
-def stops_after(state: LoopState, config: Config) -> bool:
-    """Whether the loop stops after the epoch that ``state`` ended: patience ran out, or another epoch (as long as
-    the last) would end after train.max_minutes. The minutes are the epochs' own, from the log, so that a resumed
-    run goes on with what is left of them."""
+def stop_reason(state: LoopState, config: Config) -> str:
+    """Why the loop stops after the epoch that ``state`` ended, "" if it goes on: "patience" ran out, another epoch
+    (as long as the last) would end after "max_minutes", or the "epochs" are done. The minutes are the epochs' own,
+    from the log, so that a resumed run goes on with what is left of them."""
     train = config.train
     spent = sum(logged["seconds"] for logged in state.log)
     budget = 60 * train.max_minutes if train.max_minutes else math.inf
-    return state.epoch - state.best_epoch >= train.patience or spent + state.log[-1]["seconds"] > budget
+    if state.epoch - state.best_epoch >= train.patience:
+        return "patience"
+    if spent + state.log[-1]["seconds"] > budget:
+        return "max_minutes"
+    return "epochs" if state.epoch >= train.epochs else ""
 
 
 def follow_the_load(run: Run) -> LoadFollowingThreads | None:
@@ -354,7 +361,7 @@ class Run:
         )
         self.state.epoch = epoch
         self.state.log.append(asdict(record))
-        finished = stops_after(self.state, self.config)  # rank 0's clock decides
+        finished = bool(stop_reason(self.state, self.config))  # rank 0's clock decides
         self.state.finished = bool(from_main([float(finished)], self.ranks, self.device)[0])
         if self.ranks.main:
             self.save(improved, random_states)
@@ -421,6 +428,7 @@ def finish(
         "task": data.task,
         "best_epoch": state.best_epoch,
         "epochs_run": len(state.log),
+        "stopped_by": stop_reason(state, config),  # patience | max_minutes | epochs
         "train_seconds": round(seconds, 1),
         "device": str(device),
         "threads": threads,  # the most it trained on; the weights' bits do not depend on it
@@ -431,7 +439,20 @@ def finish(
         "data": data.fingerprints,
     }
     add_model_files(out_dir, describe_model(config, best.vocab, metrics, state.log, data.task))
-    return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, metrics)
+    stopped_by = metrics["stopped_by"]
+    going_on = how_to_go_on(state, config, stopped_by)
+    return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, stopped_by, metrics, going_on)
+
+
+def how_to_go_on(state: LoopState, config: Config, stopped_by: str) -> str:
+    """A limit, not patience, ended a run whose dev score was still rising: say how to resume it with more."""
+    if stopped_by == "patience" or state.best_epoch != state.epoch:
+        return ""
+    limit = {"max_minutes": config.train.max_minutes, "epochs": config.train.epochs}[stopped_by]
+    return (
+        f"{setting(f'train.{stopped_by}', f'{limit:g}')} stopped the run after its best epoch so far ({state.epoch}); "
+        f"{setting('resume')} with a larger {setting(f'train.{stopped_by}')} goes on from its checkpoint"
+    )
 
 
 def train(
