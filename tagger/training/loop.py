@@ -423,12 +423,13 @@ def finish(
     best = Tagger.load(out_dir, device=str(device), threads=config.train.threads or None)
     dev_eval = dev_eval or best.evaluate(data.dev)[0]
     test_eval = best.evaluate(data.test)[0] if data.test else None
+    stopped_by = stop_reason(state, config)
     metrics = {
         "tagger_version": __version__,
         "task": data.task,
         "best_epoch": state.best_epoch,
         "epochs_run": len(state.log),
-        "stopped_by": stop_reason(state, config),  # patience | max_minutes | epochs
+        "stopped_by": stopped_by,  # patience | max_minutes | epochs
         "train_seconds": round(seconds, 1),
         "device": str(device),
         "threads": threads,  # the most it trained on; the weights' bits do not depend on it
@@ -439,7 +440,6 @@ def finish(
         "data": data.fingerprints,
     }
     add_model_files(out_dir, describe_model(config, best.vocab, metrics, state.log, data.task))
-    stopped_by = metrics["stopped_by"]
     going_on = how_to_go_on(state, config, stopped_by)
     return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, stopped_by, metrics, going_on)
 
