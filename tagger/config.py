@@ -62,6 +62,19 @@ class ModelConfig:
     # contextual features from a frozen encoder: an installed package (minilm-l6-v2) or a folder holding a
     # BERT-style model (config.json, vocab.txt, model.safetensors); "" = none
     contextual: str = ""
+    # frozen character language models, stored in the model: names installed by `tagger lm install`
+    # (news-forward-fast, news-backward-fast) or folders, comma-separated, at most one forward and one backward;
+    # "" = none
+    charlm: str = ""
+    charlm_whitespace: bool = True  # each word's LM state at the space after (forward) / before (backward) it
+
+    def __post_init__(self) -> None:
+        names = [name.strip() for name in self.charlm.split(",")] if self.charlm else []
+        if any(not name for name in names) or len(set(names)) < len(names):
+            raise ConfigError(
+                f"{setting('model.charlm', self.charlm)}: expected LM names or folders separated by commas, "
+                "each named once"
+            )
 
 
 @dataclass(frozen=True)
@@ -265,6 +278,9 @@ PRESETS["vectors"] = PRESETS["accurate"] + [
     "model.freeze_vectors=true",
 ]
 PRESETS["contextual"] = PRESETS["vectors"] + ["model.contextual=minilm-l6-v2"]
+# ``charlm``: ``vectors`` + Flair's two fast English news character LMs (`tagger lm install`), with Flair's
+# BiLSTM width for them
+PRESETS["charlm"] = PRESETS["vectors"] + ["model.charlm=news-forward-fast,news-backward-fast", "model.hidden=256"]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), preset: str = "default") -> Config:

@@ -6,7 +6,7 @@ No strings and no files here: the model sees only ids and sizes.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -233,11 +233,12 @@ def quantize(model: BiLSTMTagger, mode: str) -> BiLSTMTagger:
     return model
 
 
-def build_model(config: ModelConfig, vocab: Vocab) -> BiLSTMTagger:
-    """The model for a vocabulary; its CRF may only use the transitions the labels' scheme allows."""
+def build_model(config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None = None) -> BiLSTMTagger:
+    """The model for a vocabulary; its CRF may only use the transitions the labels' scheme allows. ``weights``:
+    the saved weights it is built to load, from which a feature may take what its module holds (character LMs)."""
     if config.context_between_layers and not config.document_context:
         raise ConfigError("model.context_between_layers needs model.document_context = true")
     if config.context_between_layers and config.layers < 2:
         raise ConfigError("model.context_between_layers needs model.layers = 2 or more (there is no layer between)")
     transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None
-    return BiLSTMTagger(config, build_features(config, vocab), len(vocab.labels), transitions)
+    return BiLSTMTagger(config, build_features(config, vocab, weights), len(vocab.labels), transitions)

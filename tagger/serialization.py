@@ -215,8 +215,8 @@ def load_model_files(files: dict[str, bytes], source: str | Path, device: str | 
     vocab = Vocab.from_dict(parse_json(files["vocab.json"], source / "vocab.json"), str(source / "vocab.json"))
     files = check_manifest(header, files, source)  # after the files were found readable: a damaged one said so
     state = read_weights(files["model.safetensors"], source / "model.safetensors", expected_weights(header))
-    model = build_model(config.model, vocab)
     state = widen_compact_tensors(upgrade_weight_names(state))
+    model = build_model(config.model, vocab, state)  # a character LM is built from the weights it is saved in
     check_weights(state, model, source / "model.safetensors")
     model.load_state_dict(state)
     metrics = parse_json(files["metrics.json"], source / "metrics.json") if "metrics.json" in files else {}
@@ -339,16 +339,25 @@ def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 # the BiLSTM's few million); fp16 halves it and rounds each value to 1 part in 2,000, which changed no CoNLL-2003
 # test F1 at two decimals (scripts/vector_rows.py, BENCHMARKS.md issue 15). Weights are trained and used in fp32.
 COMPACT_TENSORS = ("word_embedding.weight",)
+# Frozen character LMs (features/charlm.py) are stored in fp16 too: training rounds them to fp16 before using
+# them, so the stored LM is exactly the one the model was trained with.
+COMPACT_PREFIXES = ("charlm.",)
 
 
 def compact_state(state: dict[str, torch.Tensor], config: Config) -> dict[str, torch.Tensor]:
-    if not config.vocab.vectors:
-        return state
-    return {name: t.half() if name in COMPACT_TENSORS else t for name, t in state.items()}
+    def compact(name: str, tensor: torch.Tensor) -> bool:
+        if name.startswith(COMPACT_PREFIXES):
+            return tensor.is_floating_point()
+        return bool(config.vocab.vectors) and name in COMPACT_TENSORS
+
+    return {name: t.half() if compact(name, t) else t for name, t in state.items()}
 
 
 def widen_compact_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name: t.float() if name in COMPACT_TENSORS and t.dtype == torch.float16 else t for name, t in state.items()}
+    def compact(name: str) -> bool:
+        return name in COMPACT_TENSORS or name.startswith(COMPACT_PREFIXES)
+
+    return {name: t.float() if compact(name) and t.dtype == torch.float16 else t for name, t in state.items()}
 
 
 def read_weights(data: bytes, path: Path, expected_sha256: list[str] | str | None) -> dict[str, torch.Tensor]:

@@ -180,6 +180,12 @@ def check_exportable(config: Config, model_dir: Path) -> None:
             "on word pieces from its own tokenizer, so the export would need that encoder as a second network "
             "and the tokenizer without torch; export a model trained without them"
         )
+    if config.model.charlm:
+        raise ConfigError(
+            f"{model_dir} uses character language models ({setting('model.charlm', config.model.charlm)}), "
+            "which cannot be exported yet: the export would need each LM run over the sentence's characters "
+            "and its states picked at the word boundaries; export a model trained without them"
+        )
 
 
 def check_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:
