@@ -53,3 +53,13 @@ class ModelDirError(TaggerError):
 
 class ScoringError(TaggerError):
     """Gold and predicted tags cannot be compared."""
+
+
+class ForeignFileError(TaggerError):
+    """A file another program wrote (a pickled PyTorch checkpoint) that tagger reads only as data, refused:
+    damaged, truncated, of a layout it does not know, or naming code beyond what such a file holds. Nothing in
+    it was imported or run: it is never unpickled."""
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        super().__init__(f"{path}: {problem}")
