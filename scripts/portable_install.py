@@ -188,7 +188,7 @@ def module_version(venv: Path, module: str) -> str | None:
 
 def markdown_table(results: list[dict], args: argparse.Namespace) -> str:
     rows = [
-        "| path | model | installed beside `pip install --no-deps tagger` | distributions | site-packages | "
+        "| path | model | installed beside `pip install --no-deps bilstm-tagger` | distributions | site-packages | "
         f"`tagger tag` cold start, median of {args.runs} |",
         "| --- | --- | --- | ---: | ---: | ---: |",
     ]

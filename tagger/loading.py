@@ -48,14 +48,14 @@ INSTALL = {
     "torch": ("PyTorch", "pip install torch"),
     "safetensors": ("safetensors", "pip install safetensors"),
     "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
-    "onnx": ("onnx", "pip install 'tagger[onnx]'"),
+    "onnx": ("onnx", "pip install 'bilstm-tagger[onnx]'"),
     "spacy": ("spaCy (for raw text, .spacy files and HTML output)", "pip install spacy"),
     "seqeval": ("seqeval (for entity scores)", "pip install seqeval"),
     "datasets": ("datasets", "pip install datasets"),
     "matplotlib": ("matplotlib", "pip install matplotlib"),
-    "ray": ("Ray", "pip install 'tagger[ray]'"),
-    **{name: (name, "pip install 'tagger[serve]'") for name in ("fastapi", "starlette", "uvicorn", "pydantic")},
-    "prometheus_client": ("prometheus_client", "pip install 'tagger[serve]'"),
+    "ray": ("Ray", "pip install 'bilstm-tagger[ray]'"),
+    **{name: (name, "pip install 'bilstm-tagger[serve]'") for name in ("fastapi", "starlette", "uvicorn", "pydantic")},
+    "prometheus_client": ("prometheus_client", "pip install 'bilstm-tagger[serve]'"),
 }
 
 

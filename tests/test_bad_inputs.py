@@ -1064,7 +1064,7 @@ def test_bad_input_docstart_only_when_there_is_more_than_one_document(tmp_path, 
 def test_bad_input_help_shows_the_ray_extra_and_no_lock_file_stays(tmp_path, tiny_model):
     result = invoke("tag", "--help")
     text = " ".join(result.output.replace("\u2502", " ").split())  # the help is drawn in a box
-    assert result.exit_code == 0 and "pip install 'tagger[ray]'" in text
+    assert result.exit_code == 0 and "pip install 'bilstm-tagger[ray]'" in text
     from tagger.batch.manifest import LOCK_NAME, MANIFEST_NAME
 
     inputs = tmp_path / "in"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.test_batch import make_broken, make_corpus, outputs
 
-pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'tagger[ray]'")
+pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'bilstm-tagger[ray]'")
 
 
 def tag(model: Path, inputs: Path, out: Path, *options: str) -> subprocess.CompletedProcess:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the server is an optional extra: pip install 'tagger[serve]'")
+pytest.importorskip("fastapi", reason="the server is an optional extra: pip install 'bilstm-tagger[serve]'")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402

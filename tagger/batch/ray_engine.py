@@ -53,7 +53,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError(f"{setting('engine', 'ray')} needs Ray: pip install 'tagger[ray]'") from None
+        raise ConfigError(f"{setting('engine', 'ray')} needs Ray: pip install 'bilstm-tagger[ray]'") from None
     return ray
 
 

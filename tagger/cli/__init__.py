@@ -196,7 +196,7 @@ def tag(
         "local",
         "--engine",
         help="local: processes on this machine; ray: actors on a Ray "
-        "cluster (pip install 'tagger\\[ray]'; inputs and --out on a shared file system).",
+        "cluster (pip install 'bilstm-tagger\\[ray]'; inputs and --out on a shared file system).",
     ),
     address: str | None = typer.Option(
         None,

@@ -81,7 +81,7 @@ def import_onnx() -> Any:
         import onnx
         import onnxruntime  # noqa: F401 (needed to quantise and check the export)
     except ImportError:
-        raise ConfigError("exporting to ONNX needs onnx and onnxruntime: pip install 'tagger[onnx]'") from None
+        raise ConfigError("exporting to ONNX needs onnx and onnxruntime: pip install 'bilstm-tagger[onnx]'") from None
     return onnx
 
 

@@ -35,7 +35,7 @@ def import_onnxruntime() -> Any:
     except ImportError:
         raise ConfigError(
             "an exported model runs with onnxruntime, which is not installed: pip install onnxruntime "
-            "(or pip install 'tagger[onnx]')"
+            "(or pip install 'bilstm-tagger[onnx]')"
         ) from None
     return onnxruntime
 
