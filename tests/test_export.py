@@ -251,6 +251,22 @@ def test_int8_export_is_quantised_and_asked_for_by_name(models, tmp_path):
         Tagger.load(fp32.out_dir, device="cpu", quantize="bf16")
 
 
+def test_int8_weights_fit_seven_bits_so_cpus_without_vnni_compute_them_exactly(models, tmp_path):
+    """onnxruntime multiplies uint8 activations by int8 weights with AVX2's vpmaddubsw where the CPU has no VNNI,
+    which adds two products into int16 and saturates: 255 x 127 x 2 overflows, 255 x 64 x 2 = 32,640 does not. Full-range
+    weights changed most tags of this test's models on an emulated AMD Zen 3; 7-bit weights give the bits that a
+    VNNI CPU gives (scripts/int8_agreement.py)."""
+    export_model(models["context-crf"], tmp_path / "int8", quantize="int8")
+    graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph
+    initializers = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    weights = [
+        initializers[node.input[1]] for node in graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeLSTM")
+    ]
+    weights += [initializers[node.input[2]] for node in graph.node if node.op_type == "DynamicQuantizeLSTM"]
+    assert len(weights) >= 4 and all(w.dtype == np.int8 for w in weights)
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64
+
+
 # -- no torch on the portable path ----------------------------------------------------------------------------
 
 NO_TORCH = """

@@ -11,6 +11,7 @@ LAYERS = {
     "config": 0,
     "atomic": 0,
     "runtime": 0,
+    "cpu": 0,
     "schemes": 1,
     "corpus": 1,
     "tokenize": 1,

@@ -1,6 +1,7 @@
 """Contract tests: overfit -> save -> load in a fresh process -> same tags; batched == one by one."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import torch
 
 from tagger import Tagger
 from tests.conftest import NER_SENTENCES
+from tests.cpu_features import requires_bf16_lstm, requires_x86
 
 WORDS = [s.split() for s, _ in NER_SENTENCES]
 GOLD = [t.split() for _, t in NER_SENTENCES]
@@ -272,6 +274,7 @@ def test_max_minutes_stops_before_an_epoch_would_overrun_and_keeps_the_best(ner_
     assert Tagger.load(tmp_path / "limited").tag(WORDS[:1])  # the one epoch's model was saved
 
 
+@requires_bf16_lstm
 def test_bf16_forward_pass_trains_on_the_cpu_too(ner_files, tiny_config, tmp_path):
     from dataclasses import replace
 
@@ -280,3 +283,30 @@ def test_bf16_forward_pass_trains_on_the_cpu_too(ner_files, tiny_config, tmp_pat
     config = replace(tiny_config, train=replace(tiny_config.train, precision="bf16", epochs=40))
     result = train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "bf16")
     assert result.dev.conlleval.micro.f1 == 1.0
+
+
+@requires_x86
+def test_bf16_where_the_cpu_has_no_bf16_lstm_is_refused_in_one_line_before_any_work(ner_files, tmp_path):
+    """oneDNN capped at AVX2 is the CPU of a user without AVX-512 BF16 (an AMD Zen 3, say), on any x86 machine."""
+    out = tmp_path / "bf16"
+    command = [sys.executable, "-m", "tagger", "train", "--train", str(ner_files[0]), "--dev", str(ner_files[1])]
+    command += ["--out", str(out), "--epochs", "1", "--set", "train.precision=bf16", "--set", "train.threads=1"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--set train.precision=bf16" in lines[0] and "train.precision=fp32" in lines[0]
+    assert "AVX-512 BF16 or AMX" in lines[0] and not out.exists()  # refused before the output folder was made
+
+
+def test_bf16_refusal_names_the_fix_and_fp32_is_never_refused(monkeypatch):
+    import torch
+
+    from tagger.errors import ConfigError
+    from tagger.training import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "runs_bf16_lstm", lambda device: False)
+    with pytest.raises(ConfigError, match=r"`train.precision=bf16`: PyTorch has no bf16 LSTM kernel for this CPU"):
+        precision.check_precision(cpu, "bf16")
+    for allowed in ("fp32", "auto"):
+        precision.check_precision(cpu, allowed)

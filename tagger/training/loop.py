@@ -46,6 +46,7 @@ from tagger.training.distributed import (
     step_module,
 )
 from tagger.training.out_dir import check_out_dir, describe_model, log_bytes, run_files
+from tagger.training.precision import autocast, check_precision
 from tagger.vocab import UNK_ID, Vocab
 
 
@@ -198,13 +199,6 @@ def train_epoch(
         yield StepInfo(epoch, step, len(batches), loss.detach(), int(batch.lengths.sum()))
 
 
-def autocast(device: torch.device, precision: str) -> Any:
-    """bf16 autocast for the forward pass on CUDA (``auto``: where the GPU supports bf16; no loss scaling
-    needed, unlike fp16), or fp32 as it is; the CRF and softmax losses are computed in fp32 either way."""
-    wanted = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=wanted)
-
-
 def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: random.Random) -> list[EncodedSentence]:
     """With ``probability`` per document, its sentences become documents of their own for this epoch: a model
     trained only on whole documents tags a sentence that comes alone (one spaCy doc, one line) badly."""
@@ -232,6 +226,7 @@ def run_training(
         torch.set_num_threads(config.train.threads or usable_cpus())
     threads = torch.get_num_threads()
     device = local_device(requested, ranks)
+    check_precision(device, config.train.precision)
     if ranks.main:
         check_out_dir(out_dir, overwrite or resume, config)
     seed_everything(config.train.seed)
