@@ -19,6 +19,7 @@ import torch
 from tagger.annotate import Tagger
 from tagger.config import corpus_config
 from tagger.corpus import Sentence, document_ids, read_corpus
+from tagger.cpu import describe_cpu
 from tagger.runtime import usable_cpus
 
 STARTUP_INPUT = b"EU rejects German call to boycott British lamb.\n"
@@ -109,6 +110,8 @@ def benchmark_model(
         "model": str(model_dir),
         "data": str(data),
         "device": str(tagger.device),
+        "cpu": describe_cpu().to_dict(),
+        "versions": runtime_versions(),
         "threads": torch.get_num_threads(),
         "cpus": usable_cpus(),
         "batch_size": batch_size,
@@ -118,3 +121,14 @@ def benchmark_model(
         "peak_memory_mb": peak_memory_mb(),
         "startup_seconds": startup_seconds(Path(model_dir), device) if startup else None,
     }
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """What computed the figures beside the CPU: torch, and onnxruntime where it is installed (an export runs on it)."""
+    try:
+        import onnxruntime
+
+        onnx_runtime: str | None = onnxruntime.__version__
+    except ImportError:
+        onnx_runtime = None
+    return {"torch": torch.__version__, "onnxruntime": onnx_runtime}

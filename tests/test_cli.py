@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tagger.cli import app
@@ -290,6 +291,23 @@ def test_benchmark_reports_speed_memory_and_startup(trained_model, ner_files):
     ]
     assert all(s["median"] > 0 for s in report["speeds"]) and report["peak_memory_mb"] > 0
     assert 0 < startup_seconds(trained_model, runs=1) < 60
+    # every speed figure says on which CPU, with which instruction sets, and with which runtime versions
+    assert report["cpu"]["model"] and report["cpu"]["cores"] >= 1 and isinstance(report["cpu"]["flags"], list)
+    assert report["versions"]["torch"] == torch.__version__
+    table = invoke("benchmark", trained_model, ner_files[1], "--runs", "1", "--no-startup", "--device", "cpu")
+    assert table.exit_code == 0 and f"CPU: {report['cpu']['model']}" in " ".join(table.output.split()), table.output
+
+
+def test_cpu_description_reads_the_flags_that_matter(tmp_path):
+    from tagger.cpu import describe_cpu
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx avx2 fma bmi2\n\n")
+    zen3 = describe_cpu(cpuinfo)
+    assert (zen3.model, zen3.flags) == ("AMD EPYC 7B13", ("AVX2",)) and "AMD EPYC 7B13 (AVX2;" in str(zen3)
+    cpuinfo.write_text("model name\t: Xeon\nflags\t\t: avx2 avx512f avx512_vnni avx512_bf16 amx_bf16 amx_int8\n")
+    assert describe_cpu(cpuinfo).flags == ("AVX2", "AVX-512", "AVX-512 VNNI", "AVX-512 BF16", "AMX-BF16", "AMX-INT8")
+    assert describe_cpu(tmp_path / "absent").flags == ()  # not Linux: the platform's name, no flags
 
 
 def test_library_messages_name_settings_and_the_cli_names_its_options(tmp_path):

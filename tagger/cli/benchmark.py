@@ -32,6 +32,13 @@ def print_benchmark(console: Console, report: dict[str, Any], json_output: bool)
             str(len(speed["passes"])),
         )
     print_table(console, table)
+    cpu, versions = report["cpu"], report["versions"]
+    flags = ", ".join(cpu["flags"]) or "no AVX2"
+    console.print(
+        f"CPU: {cpu['model']} ({flags}; {cpu['cores']} cores usable); torch {versions['torch']}"
+        + (f", onnxruntime {versions['onnxruntime']}" if versions["onnxruntime"] else ""),
+        highlight=False,
+    )
     startup = report["startup_seconds"]
     console.print(
         f"peak memory {report['peak_memory_mb']:,.0f} MB"
