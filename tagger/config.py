@@ -205,25 +205,37 @@ def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None
         raise ConfigError(f"{source}: expected a table of settings, got {type(data).__name__}")
     for key in data:
         if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
-            suggestion = f"; did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"{source}: unknown key '{key}'{suggestion} (valid keys: {', '.join(valid)})")
+            raise ConfigError(
+                f"{source}: unknown key '{key}'{did_you_mean(key, valid)} (valid keys: {', '.join(valid)})"
+            )
+
+
+def did_you_mean(name: str, valid: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` for the valid name closest to a misspelt one, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _build_section(section_type: type, section_name: str, values: dict[str, Any], source: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(section_type)}
     _reject_unknown(values, list(fields), source)
-    checked = {}
-    for key, value in values.items():
-        default = getattr(section_type(), key)
-        checked[key] = _coerce(value, type(default), f"{source} {key}")
-        allowed = CHOICES.get((section_name, key))
-        if allowed and checked[key] not in allowed:
-            raise ConfigError(f"{source} {key}: '{value}' is not one of {', '.join(sorted(allowed))}")
-        limit = LIMITS.get((section_name, key))
-        if limit and not limit.admits(checked[key]):
-            raise ConfigError(f"{setting(f'{section_name}.{key}', value)}: {limit.expected()}")
+    checked = {
+        key: _check_value(section_name, key, value, type(getattr(section_type(), key)), f"{source} {key}")
+        for key, value in values.items()
+    }
     return section_type(**checked)
+
+
+def _check_value(section_name: str, key: str, value: Any, wanted: type, name: str) -> Any:
+    """``value`` as the setting's type, within its choices and range; ``name`` is where it came from."""
+    checked = _coerce(value, wanted, name)
+    allowed = CHOICES.get((section_name, key))
+    if allowed and checked not in allowed:
+        raise ConfigError(f"{name}: '{value}' is not one of {', '.join(sorted(allowed))}")
+    limit = LIMITS.get((section_name, key))
+    if limit and not limit.admits(checked):
+        raise ConfigError(f"{setting(f'{section_name}.{key}', value)}: {limit.expected()}")
+    return checked
 
 
 def _coerce(value: Any, wanted: type, name: str) -> Any:
@@ -248,6 +260,38 @@ def parse_override(text: str) -> tuple[str, str, str]:
     if not sep or not dot or not key:
         raise ConfigError(f"override '{text}': expected section.key=value, e.g. model.hidden=256")
     return section, key, value.strip()
+
+
+def check_override(text: str) -> tuple[str, str, str]:
+    """``section.key=value`` split and checked on its own, so that a mistake is named as the caller wrote it
+    (`model.hiden=256`), not by the defaults or the config file it is merged into."""
+    section, key, value = parse_override(text)
+    named = setting(f"{section}.{key}", value)
+    sections = {f.name: type(getattr(Config(), f.name)) for f in dataclasses.fields(Config)}
+    if section not in sections:
+        raise ConfigError(
+            f"{named}: unknown setting '{section}.{key}'{_closest_setting(section, key, sections)} "
+            f"(sections: {', '.join(sections)})"
+        )
+    keys = [f.name for f in dataclasses.fields(sections[section])]
+    if key not in keys:
+        raise ConfigError(
+            f"{named}: unknown setting '{section}.{key}'"
+            f"{did_you_mean(f'{section}.{key}', [f'{section}.{k}' for k in keys])} "
+            f"(valid keys of [{section}]: {', '.join(keys)})"
+        )
+    _check_value(section, key, value, type(getattr(sections[section](), key)), named)
+    return section, key, value
+
+
+def _closest_setting(section: str, key: str, sections: dict[str, type]) -> str:
+    """did-you-mean for a misspelt section: the closest section with the key, when that section has it
+    (modle.hidden -> model.hidden), else the section alone."""
+    close = difflib.get_close_matches(section, list(sections), n=1)
+    if not close:
+        return ""
+    keys = {f.name for f in dataclasses.fields(sections[close[0]])}
+    return f"; did you mean '{close[0]}.{key}'?" if key in keys else f"; did you mean section '{close[0]}'?"
 
 
 # Named starting points, applied before a config file and --set overrides. ``accurate`` is the best
@@ -286,7 +330,9 @@ PRESETS["charlm"] = PRESETS["vectors"] + ["model.charlm=news-forward-fast,news-b
 def load_config(path: str | Path | None = None, overrides: list[str] = (), preset: str = "default") -> Config:
     """A preset, then a TOML config file, then ``section.key=value`` overrides, each over the one before."""
     if preset not in PRESETS:
-        raise ConfigError(f"preset {preset!r}: expected one of {', '.join(PRESETS)}")
+        raise ConfigError(f"preset {preset!r}: expected one of {', '.join(PRESETS)}{did_you_mean(preset, PRESETS)}")
+    for text in overrides:  # each named as written before it is merged with the preset and the file
+        check_override(text)
     data = overrides_to_dict(PRESETS[preset])
     source = "defaults" if preset == "default" else f"preset {preset}"
     if path is not None:
@@ -324,6 +370,7 @@ def corpus_config(overrides: Sequence[str] = (), base: CorpusConfig | None = Non
                 f"{setting(f'{section}.{key}', value)}: reading data takes corpus settings only; "
                 "expected a corpus.* setting"
             )
+        check_override(text)
         settings[key] = value
     return Config.from_dict({"corpus": settings}, "corpus settings").corpus
 

@@ -181,7 +181,21 @@ def test_bad_input_unknown_config_override(ner_files, tmp_path):
     result = invoke(
         "train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m", "--set", "model.hiden=3"
     )
-    assert_user_error(result, "unknown key 'hiden'", "did you mean 'hidden'")
+    assert_user_error(result, "error: --set model.hiden=3: unknown setting 'model.hiden'; did you mean 'model.hidden'?")
+    result = invoke(
+        "train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m", "--set", "modle.hidden=3"
+    )
+    assert_user_error(
+        result, "error: --set modle.hidden=3: unknown setting 'modle.hidden'; did you mean 'model.hidden'?"
+    )
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_input_misspelt_preset(ner_files, tmp_path):
+    result = invoke(
+        "train", "--train", ner_files[0], "--dev", ner_files[1], "--out", tmp_path / "m", "--preset", "acurate"
+    )
+    assert_user_error(result, "error: preset 'acurate': expected one of", "; did you mean 'accurate'?")
 
 
 def test_bad_input_cuda_requested_without_cuda(trained_model, ner_files):

@@ -16,10 +16,14 @@ def test_toml_file_and_overrides_combine_and_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("model.hiden=3", "did you mean 'hidden'"),
-        ("modle.hidden=3", "did you mean 'model'"),
-        ("model.hidden=big", "expected int"),
-        ("model.cell=transformer", "not one of gru, lstm, rnn"),
+        (
+            "model.hiden=3",
+            r"^`model.hiden=3`: unknown setting 'model.hiden'; did you mean 'model.hidden'\? \(valid keys of",
+        ),
+        ("modle.hidden=3", r"^`modle.hidden=3`: unknown setting 'modle.hidden'; did you mean 'model.hidden'\?"),
+        ("modle.hidn=3", "unknown setting 'modle.hidn'; did you mean section 'model'"),
+        ("model.hidden=big", "^`model.hidden=big`: expected int"),
+        ("model.cell=transformer", "^`model.cell=transformer`: 'transformer' is not one of gru, lstm, rnn"),
         ("hidden=3", "expected section.key=value"),
         ("train.threads=-1", "`train.threads=-1`: expected at least 0; 0 means this process's CPUs"),
         ("train.max_minutes=-5", "`train.max_minutes=-5`: expected at least 0; 0 means no limit"),
@@ -38,6 +42,28 @@ def test_toml_file_and_overrides_combine_and_round_trip(tmp_path):
 def test_bad_config_values_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_a_bad_override_is_named_as_written_even_over_a_config_file(tmp_path):
+    """Merged into the file's settings, a --set mistake was blamed on the file (or on "defaults [model]")."""
+    path = tmp_path / "my.toml"
+    path.write_text("[model]\nhidden = 128\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="^`model.hiden=256`: unknown setting 'model.hiden'"):
+        load_config(path, ["model.hiden=256"])
+    with pytest.raises(ConfigError, match="^`model.hidden=big`: expected int"):
+        load_config(path, ["model.hidden=big"])
+    path.write_text("[model]\nhiden = 128\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"my.toml \[model\]: unknown key 'hiden'; did you mean 'hidden'"):
+        load_config(path, ["model.hidden=256"])
+
+
+def test_a_misspelt_preset_gets_a_did_you_mean():
+    with pytest.raises(
+        ConfigError, match=r"^preset 'acurate': expected one of .*accurate.*; did you mean 'accurate'\?$"
+    ):
+        load_config(preset="acurate")
+    with pytest.raises(ConfigError, match=r"^preset 'zzz': expected one of [^;]*$"):
+        load_config(preset="zzz")
 
 
 def test_every_number_setting_has_a_range():
