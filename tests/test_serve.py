@@ -236,6 +236,12 @@ HOSTILE = [  # (what, request options, status, words the answer must hold)
     ("a text not a string", {"json": {"texts": ["a", 7]}}, 422, "body.texts.1"),
     ("a word not a string", {"json": {"sentences": [["John", None]]}}, 422, "body.sentences.0.1"),
     ("an empty word", {"json": {"sentences": [["John", ""]]}}, 422, "body.sentences.0.1"),
+    (
+        "an empty sentence",
+        {"json": {"sentences": [["John"], []]}},
+        422,
+        "body.sentences.1: List should have at least 1",
+    ),
     ("texts and sentences", {"json": {"texts": ["a"], "sentences": [["a"]]}}, 422, "not both or neither"),
     ("no input", {"json": {}}, 422, "not both or neither"),
     ("a misspelt option", {"json": {"texts": ["a"], "probabilites": True}}, 422, "body.probabilites"),
@@ -252,7 +258,7 @@ HOSTILE = [  # (what, request options, status, words the answer must hold)
     ("a 200,000-character text", {"json": {"texts": ["ab " * 66_667]}}, 413, "max_chars"),
     ("1,001 texts", {"json": {"texts": ["a"] * 1_001}}, 413, "max_items"),
     ("10,001 words over many sentences", {"json": {"sentences": [["w"] * 100] * 100 + [["w"]]}}, 413, "max_words"),
-    ("1,001 empty sentences", {"json": {"sentences": [[]] * 1_001}}, 413, "max_items"),
+    ("1,001 one-word sentences", {"json": {"sentences": [["w"]] * 1_001}}, 413, "max_items"),
     ("form data", {"data": {"texts": "a"}}, 415, "Content-Type: application/json"),
 ]
 

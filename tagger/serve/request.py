@@ -28,6 +28,8 @@ class RequestRefused(Exception):
 
 
 Word = Annotated[str, Field(min_length=1)]
+# A sentence of no words is refused like an empty word, with its place (body.sentences.N): it holds nothing to tag.
+WordList = Annotated[list[Word], Field(min_length=1)]
 
 
 class TagRequest(BaseModel):
@@ -40,7 +42,7 @@ class TagRequest(BaseModel):
     texts: list[str] | None = Field(
         None, description="Raw texts; each comes back as its sentences, with character offsets into the text."
     )
-    sentences: list[list[Word]] | None = Field(None, description="Pre-tokenised sentences: lists of words.")
+    sentences: list[WordList] | None = Field(None, description="Pre-tokenised sentences: non-empty lists of words.")
     model: str | None = Field(None, description="A served model's name (GET /v1/models); default: the first.")
     probabilities: bool = Field(False, description="Also return each tag's probability.")
     scheme: Literal[SCHEMES] = Field("IOB2", description="Scheme of span tags in the answer.")  # type: ignore[valid-type]
