@@ -368,6 +368,58 @@ def test_bad_input_25_tag_unseen_in_training(tmp_path, tiny_model):
     assert "expected one of the model's tags: B-LOC, B-MISC, B-ORG, B-PER, I-LOC" in message
 
 
+def test_bad_input_25_dev_labels_training_lacks_are_refused_before_any_training(tmp_path, monkeypatch):
+    """They were found only when dev was first scored, after a whole epoch (33 s on UD EWT)."""
+    import tagger.training.loop as loop
+
+    def no_training_work(*args, **kwargs):
+        raise AssertionError("training work began before the labels were checked")
+
+    monkeypatch.setattr(loop, "build_vocabulary", no_training_work)
+    train = write_conll(tmp_path / "train.conll", NER_SENTENCES)
+    dev = write(tmp_path, "dev.conll", "John B-PER\nmeets O\n\nFIFA B-SPORTS\nCup I-SPORTS\nin O\nParis B-CITY\n")
+    out = tmp_path / "model"
+    result = invoke(
+        "train", "--train", train, "--dev", dev, "--out", out, *[a for s in TINY_MODEL for a in ("--set", s)]
+    )
+    assert_user_error(
+        result,
+        f"{dev}:4: label 'B-SPORTS' (word 'FIFA') is not in the training data, {train} (this file has 3: B-CITY, "
+        "B-SPORTS, I-SPORTS); expected one of the training labels: B-LOC, B-MISC, B-ORG, B-PER, I-LOC, I-MISC, I-ORG, "
+        f"I-PER, O (a model never predicts a label it was not trained on: add examples of it to {train}, or "
+        f"relabel those words in {dev})",
+    )
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+    # a test set too; a type training has (I-PER after B-PER, whatever the prefix) is no unknown label
+    test = write(tmp_path, "test.conll", "John B-PER\nSmith I-PER\nmeets O\nFIFA B-SPORTS\n")
+    result = invoke("train", "--train", train, "--dev", train, "--test", test, "--out", out)
+    assert_user_error(
+        result,
+        f"{test}:4: label 'B-SPORTS' (word 'FIFA') is not in the training data, {train} (the only such label in this file); expected",
+    )
+    assert not out.exists()
+
+
+def test_bad_input_25_unknown_labels_are_placed_on_their_own_line_in_conllu(tmp_path):
+    """A multiword range before the word does not shift the line named; labels are checked as labels (UPOS)."""
+    from tagger.training import DataSource, train
+
+    rows = [conllu_row("1", "I", "PRON"), conllu_row("2", "run", "VERB")]
+    train_path = write(tmp_path, "train.conllu", ("\n".join(rows) + "\n\n") * 2)
+    dev = [conllu_row("1", "I", "PRON"), conllu_row("2-3", "don't", "_"), conllu_row("2", "do", "AUX")]
+    dev_path = write(
+        tmp_path, "dev.conllu", "# text = I don't\n" + "\n".join(dev + [conllu_row("3", "n't", "PART")]) + "\n\n"
+    )
+    with pytest.raises(CorpusFormatError) as caught:
+        train(load_config(None, TINY_MODEL), DataSource(train_path, dev_path), tmp_path / "model")
+    message = one_line(caught.value)
+    assert message.startswith(
+        f"{dev_path}:4: label 'AUX' (word 'do') is not in the training data, {train_path} (this file has 2: AUX, PART)"
+    )
+    assert "expected one of the training labels: PRON, VERB" in message
+    assert not (tmp_path / "model").exists()
+
+
 def test_bad_input_26_gold_and_predictions_differ_in_length():
     gold = [["B-PER", "O"], ["O", "B-LOC", "O"], ["O"]]
     with pytest.raises(ScoringError) as caught:

@@ -15,9 +15,10 @@ import numpy as np
 from tagger.batching import EncodedSentence, encode_sentences
 from tagger.config import Config
 from tagger.corpus import CorpusReport, Sentence, document_ids, read_corpus, read_dataset_splits
+from tagger.corpus.reading import _word_line
 from tagger.errors import ConfigError, CorpusFormatError, setting
 from tagger.features import InputFeature
-from tagger.schemes import Task, convert_tags, is_span_tagset
+from tagger.schemes import Task, convert_tags, is_span_tagset, split_tag
 from tagger.vocab import Vocab, build_vocab
 
 
@@ -58,6 +59,7 @@ class Embeddings:
 
 def read_data(config: Config, source: DataSource) -> Data:
     splits = read_dataset(config, source) if source.dataset else read_files(config, source)
+    check_labels_known(splits, config.corpus.encoding)
     sentences, reports = [s for s, _ in splits], [r for _, r in splits]
     fingerprints = [fingerprint(s, r) for s, r in splits]
     spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
@@ -95,6 +97,46 @@ def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence
             "training needs 'train' and 'validation' (or 'dev')"
         )
     return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
+
+
+def check_labels_known(splits: list[tuple[list[Sentence], CorpusReport]], encoding: str) -> None:
+    """Refuse a dev or test set holding labels that the training data lacks, as soon as the data is read: a model
+    cannot predict them, and scoring dev found them only after a whole epoch of training."""
+    (train, train_report), *held_out = splits
+    known = known_labels(train)
+    for sentences, report in held_out:
+        unknown = sorted({tag for sentence in sentences for tag in sentence.tags} - known)
+        if unknown:
+            raise unknown_labels(sentences, report, unknown, known, train_report.path, encoding)
+
+
+def unknown_labels(
+    sentences: list[Sentence], report: CorpusReport, unknown: list[str], known: set[str], train: str, encoding: str
+) -> CorpusFormatError:
+    """The error naming the first word whose label is ``unknown``, on its own line (a dataset's row)."""
+    sentence, index = next((s, i) for s in sentences for i, tag in enumerate(s.tags) if tag not in known)
+    line = sentence.line if report.format == "dataset" else _word_line(sentence, index, report.format, encoding)
+    shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+    others = "the only such label in this file" if len(unknown) == 1 else f"this file has {len(unknown)}: {shown}"
+    return CorpusFormatError(
+        report.path,
+        line,
+        f"label {sentence.tags[index]!r} (word {sentence.words[index]!r}) is not in the training data, {train} "
+        f"({others})",
+        f"one of the training labels: {', '.join(sorted(known))}",
+        f"a model never predicts a label it was not trained on: add examples of it to {train}, or relabel those "
+        f"words in {report.path}",
+    )
+
+
+def known_labels(train: list[Sentence]) -> set[str]:
+    """The labels a model trained on ``train`` predicts, as files are read: for span tags, B- and I- of each type
+    it has, and O (IOB2); otherwise its labels."""
+    tags = {tag for sentence in train for tag in sentence.tags}
+    if not is_span_tagset(tags):
+        return tags
+    types = {split_tag(tag)[1] for tag in tags} - {""}
+    return {"O"} | {f"{prefix}-{kind}" for kind in types for prefix in "BI"}
 
 
 def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, Any]:
