@@ -16,6 +16,7 @@ import torch
 from charlm_fixture import build_lm_folder
 from conftest import NER_SENTENCES
 
+from tagger.charlm.store import charlm_folder
 from tagger.config import load_config
 from tagger.errors import ConfigError, TaggerError
 from tagger.features import charlm
@@ -134,7 +135,7 @@ def test_a_batch_equals_one_sentence_at_a_time(lm_dirs, monkeypatch):
     monkeypatch.setattr(charlm, "BATCH_CHARS", 64)  # several LM calls, one over a string longer than that
     together = feature.features(sentences)
     for words, features in zip(sentences, together, strict=True):
-        torch.testing.assert_close(features, feature.features([words])[0], atol=1e-3, rtol=0)
+        assert torch.equal(features, feature.features([words])[0])  # the same bits: no sum depends on the batch
 
 
 def test_training_keeps_each_sentence_once_within_its_budget(lm_dirs, monkeypatch):
@@ -161,13 +162,13 @@ def test_training_keeps_each_sentence_once_within_its_budget(lm_dirs, monkeypatc
 def test_bad_input_lm_settings_and_folders(lm_dirs, tmp_path):
     with pytest.raises(ConfigError, match=r"`model.charlm=a,,b`: expected LM names or folders"):
         load_config(None, ["model.charlm=a,,b"])
-    with pytest.raises(ConfigError, match="no converted LM in .*install it with `tagger lm install`"):
+    with pytest.raises(ConfigError, match="no lm.json in it"):
         CharLM(load_config(None, [f"model.charlm={tmp_path / 'nowhere'}"]).model)
     with pytest.raises(ConfigError, match="two forward LMs"):
         CharLM(load_config(None, [f"model.charlm={lm_dirs[0]},{build_lm_folder(tmp_path / 'other')}"]).model)
     damaged = shutil.copytree(lm_dirs[0], tmp_path / "damaged")
     (damaged / "lm.safetensors").write_bytes(b"\x80\x04\x95" + b"\x00" * 64)  # a pickle's first bytes
-    with pytest.raises(ConfigError, match="does not match lm.json; reinstall it"):
+    with pytest.raises(TaggerError, match="SHA-256 is not the one lm.json records"):
         CharLM(load_config(None, [f"model.charlm={damaged}"]).model)
     assert load_config(preset="charlm").model.charlm == "news-forward-fast,news-backward-fast"
 
@@ -258,7 +259,7 @@ HELD_OUT = (
 
 def installed_lm(name: str) -> Path | None:
     try:
-        return charlm.charlm_folder(name)
+        return charlm_folder(name)
     except ConfigError:
         return None
 
@@ -268,8 +269,8 @@ def installed_lm(name: str) -> Path | None:
     reason="Flair's news LMs are not installed (tagger lm install)",
 )
 def test_flairs_lms_predict_held_out_text_in_their_direction_only():
-    """Bits per character on a news sentence, through the feature's own LSTM runner: about 1.2-1.3 bits in the
-    LM's direction, far worse read the wrong way round."""
+    """Bits per character on a news sentence, through the feature's own LSTM runner: 1.45 and 1.44 bits in the
+    LMs' directions, 5.51 and 5.77 read the wrong way round."""
 
     def bits_per_character(name: str, backward: bool) -> float:
         metadata, arrays = load_charlm_folder(name)
@@ -284,4 +285,4 @@ def test_flairs_lms_predict_held_out_text_in_their_direction_only():
 
     for name, backward in (("news-forward-fast", False), ("news-backward-fast", True)):
         right, wrong = bits_per_character(name, backward), bits_per_character(name, not backward)
-        assert right < 1.6 and wrong > 4.0, (name, right, wrong)
+        assert right < 1.8 and wrong > 4.0, (name, right, wrong)
