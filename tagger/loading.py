@@ -51,7 +51,7 @@ INSTALL = {
     "onnx": ("onnx", "pip install 'bilstm-tagger[onnx]'"),
     "spacy": ("spaCy (for raw text, .spacy files and HTML output)", "pip install spacy"),
     "seqeval": ("seqeval (for entity scores)", "pip install seqeval"),
-    "datasets": ("datasets", "pip install datasets"),
+    "datasets": ("datasets", "pip install 'bilstm-tagger[datasets]'"),
     "matplotlib": ("matplotlib", "pip install matplotlib"),
     "ray": ("Ray", "pip install 'bilstm-tagger[ray]'"),
     **{name: (name, "pip install 'bilstm-tagger[serve]'") for name in ("fastapi", "starlette", "uvicorn", "pydantic")},
