@@ -13,12 +13,14 @@ import statistics
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tagger.config import CorpusConfig
 from tagger.corpus import Sentence, detect_format, document_ids, read_sentences
+from tagger.corpus.lines import Repairs
+from tagger.corpus.sentence import word_line as conll_word_line
 from tagger.corpus.tagsets import is_span_intended
 from tagger.errors import ConfigError, setting
 from tagger.schemes import NO_SCHEME, SCHEMES, detect_scheme, find_violations, is_span_tag, tags_to_spans
@@ -29,6 +31,17 @@ PREVIEW_WORDS = 12
 
 
 @dataclass(frozen=True)
+class RepairedLines:
+    """Lines of one kind read leniently (a byte-order mark dropped, a line of invisible characters read as blank,
+    a word of them skipped, ...): how many, and the first of them."""
+
+    kind: str
+    count: int
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Split:
     """A corpus file as read for diagnostics; ``role`` is train, dev, test, or None for a file given alone."""
 
@@ -36,6 +49,7 @@ class Split:
     path: str
     format: str
     sentences: list[Sentence]
+    repaired_lines: list[RepairedLines] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -113,6 +127,7 @@ class SplitReport:
     entities: dict[str, int] | None  # entity type -> entities, read in the file's own scheme; None for non-span tags
     lengths: LengthReport
     duplicates: DuplicateReport
+    repaired_lines: list[RepairedLines]  # what training reads leniently too, and counts in its log
 
 
 @dataclass(frozen=True)
@@ -179,10 +194,13 @@ def report_corpora(
 
 
 def read_split(path: str | Path, role: str | None, config: CorpusConfig = CorpusConfig()) -> Split:
-    """Read a corpus file with its tags exactly as written (no scheme conversion, no repair)."""
-    sentences = list(read_sentences(path, config))
+    """Read a corpus file with its tags exactly as written (no scheme conversion, no repair of tags); what is read
+    leniently of its lines (as training reads them) is counted."""
+    repairs = Repairs()
+    sentences = list(read_sentences(path, config, repairs=repairs))
     fmt = detect_format(path) if config.format == "auto" else config.format
-    return Split(role, str(path), fmt, sentences)
+    repaired = [RepairedLines(kind, count, *repairs.first[kind]) for kind, count in sorted(repairs.items())]
+    return Split(role, str(path), fmt, sentences, repaired)
 
 
 def build_data_report(splits: Sequence[Split], declared_scheme: str = "auto", examples: int = 5) -> DataReport:
@@ -218,6 +236,7 @@ def build_split_report(split: Split, declared_scheme: str = "auto", examples: in
         entities=None if scheme == NO_SCHEME else count_entities(tag_seqs, scheme),
         lengths=describe_lengths(split.sentences, examples),
         duplicates=find_duplicates(split.sentences, examples),
+        repaired_lines=split.repaired_lines,
     )
 
 
@@ -266,9 +285,9 @@ def count_violations(sentences: Sequence[Sentence], scheme: str) -> int:
 
 
 def word_line(sentence: Sentence, index: int, fmt: str) -> int:
-    # CoNLL has one word per line and nothing between; CoNLL-U may interleave multiword-token lines,
-    # JSONL holds a sentence per line: there the sentence's line (and the word index) must do.
-    return sentence.line + index if fmt == "conll" and sentence.line else sentence.line
+    # CoNLL has one word per line and nothing between (but the rows skipped); CoNLL-U may interleave multiword-token
+    # lines, JSONL holds a sentence per line: there the sentence's line (and the word index) must do.
+    return conll_word_line(sentence, index) if fmt == "conll" and sentence.line else sentence.line
 
 
 def count_entities(tag_seqs: Iterable[Sequence[str]], scheme: str) -> dict[str, int]:

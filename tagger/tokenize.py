@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tagger.corpus.lines import binary_file_error, looks_binary
+from tagger.corpus.lines import INVISIBLE, binary_file_error, looks_binary
 from tagger.corpus.sentence import Sentence
 from tagger.errors import ConfigError, CorpusFormatError, setting
 
@@ -50,7 +50,8 @@ def load_tokenizer(lang: str = "en", pipeline: str | None = None) -> Any:
 
 
 def split_texts(texts: Iterable[str], nlp: Any, batch_size: int = 64) -> Iterator[list[list[Token]]]:
-    """For each text, its sentences as lists of tokens; whitespace tokens are dropped.
+    """For each text, its sentences as lists of tokens; whitespace tokens are dropped, and so are invisible
+    characters (``corpus.lines.INVISIBLE``) that start a token, or make it up, as the corpus readers drop them.
 
     A text longer than ``PIECE_CHARS`` (or than ``nlp.max_length``, spaCy's own limit: error E088) is given to
     spaCy in pieces cut at safe points (``cut_point``) and its sentences rejoined, with offsets into the whole text.
@@ -59,14 +60,20 @@ def split_texts(texts: Iterable[str], nlp: Any, batch_size: int = 64) -> Iterato
     pieces = ((piece, (start, last)) for text in texts for start, piece, last in cut_text(text, limit))
     sentences: list[list[Token]] = []
     for doc, (start, last) in nlp.pipe(pieces, batch_size=batch_size, as_tuples=True):
-        sentences += [
-            [Token(t.text, start + t.idx, start + t.idx + len(t.text)) for t in sentence if not t.is_space]
-            for sentence in doc.sents
-            if any(not t.is_space for t in sentence)
-        ]
+        for sentence in doc.sents:
+            tokens = [token for t in sentence if not t.is_space and (token := visible_token(t.text, start + t.idx))]
+            if tokens:
+                sentences.append(tokens)
         if last:
             yield sentences
             sentences = []
+
+
+def visible_token(text: str, start: int) -> Token | None:
+    """The token without the invisible characters that start it (its offsets on what is left), or None when
+    nothing is left: spaCy keeps a zero-width space or a byte-order mark between spaces as a word of its own."""
+    visible = text.lstrip(INVISIBLE)
+    return Token(visible, start + len(text) - len(visible), start + len(text)) if visible else None
 
 
 def cut_text(text: str, limit: int) -> Iterator[tuple[int, str, bool]]:

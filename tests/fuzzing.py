@@ -48,6 +48,7 @@ from tagger.corpus import (
     write_jsonl,
 )
 from tagger.corpus.conll import DOCSTART
+from tagger.corpus.lines import INVISIBLE, is_blank
 from tagger.errors import TaggerError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -588,17 +589,20 @@ def spaced_words(pieces: st.SearchStrategy[str] = PIECES) -> st.SearchStrategy[s
 def conll_words(tagged: bool = True) -> st.SearchStrategy[str]:
     """What CoNLL columns can hold: no tab or line break (they separate columns and lines), no ASCII space
     at either end (a tab-separated reader strips them), spaces inside (the writer then separates columns
-    with tabs), not starting with U+FEFF (read as a byte-order mark at the start of a file), never a
+    with tabs), not starting with an invisible character such as U+FEFF or U+200B (dropped when read), never a
     ``-DOCSTART-`` line. Without tags (one column, no tab to mark columns as tab-separated) no space at
-    all, and not only whitespace (a blank line). Control characters are refused by every format."""
-    words = spaced_words() if tagged else PIECES.filter(lambda w: " " not in w and not w.isspace())
-    return words.filter(lambda w: not w.startswith("\ufeff") and w.split(maxsplit=1)[:1] != [DOCSTART])
+    all, and not only whitespace and invisible characters (a blank line). Control characters are refused by
+    every format."""
+    words = spaced_words() if tagged else PIECES.filter(lambda w: " " not in w and not is_blank(w))
+    return words.filter(lambda w: not w.startswith(tuple(INVISIBLE)) and w.split(maxsplit=1)[:1] != [DOCSTART])
 
 
 def conllu_words(tagged: bool = True) -> st.SearchStrategy[str]:
-    """What a CoNLL-U FORM can hold: spaces anywhere (even a word of only spaces), no tab or line break."""
+    """What a CoNLL-U FORM can hold: spaces anywhere (even a word of only spaces), no tab or line break, no
+    invisible character first (dropped when read)."""
     edges = st.sampled_from(["", "", "", " ", "  "])
-    return st.one_of(st.tuples(edges, spaced_words(), edges).map("".join), st.just(" "))
+    forms = st.one_of(st.tuples(edges, spaced_words(), edges).map("".join), st.just(" "))
+    return forms.filter(lambda w: not w.startswith(tuple(INVISIBLE)))
 
 
 def jsonl_words(tagged: bool = True) -> st.SearchStrategy[str]:
@@ -607,7 +611,7 @@ def jsonl_words(tagged: bool = True) -> st.SearchStrategy[str]:
         conllu_words(),
         st.lists(PIECES, min_size=2, max_size=3).map("\t".join),
         st.lists(PIECES, min_size=2, max_size=3).map("\n".join),
-    )
+    ).filter(lambda w: not w.startswith(tuple(INVISIBLE)))
 
 
 def docbin_words(tagged: bool = True) -> st.SearchStrategy[str]:

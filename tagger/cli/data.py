@@ -22,6 +22,9 @@ def print_data(report: DataReport, json_output: bool) -> None:
 def print_data_report(console: Console, report: DataReport) -> None:
     splits = report.splits
     print_table(console, overview_table(splits))
+    repaired = repaired_table(splits)
+    if repaired.row_count:
+        print_table(console, repaired)
     with_entities = {s.name: s.entities for s in splits if s.entities is not None}
     if with_entities:
         print_table(
@@ -56,6 +59,19 @@ def overview_table(splits: list[SplitReport]) -> Table:
         table.add_row(f"[bold]{name}", *(value(s) for s in splits))
     for column, s in zip(table.columns[1:], splits):  # a number stays whole; only the path above it folds
         column.min_width = max(len(value(s)) for name, value in rows if name != "file")
+    return table
+
+
+def repaired_table(splits: list[SplitReport]) -> Table:
+    """What each file has that is read leniently (and counted the same way in the training log)."""
+    table = Table(title="lines read leniently (as training reads them)")
+    path(table, "split")
+    text(table, "what")
+    number(table, "count")
+    path(table, "first at")
+    for s in splits:
+        for r in s.repaired_lines:
+            table.add_row(escape(s.name), escape(r.kind), f"{r.count:,}", place(r.path, r.line))
     return table
 
 

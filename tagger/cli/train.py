@@ -69,7 +69,11 @@ def print_start(console: Console, start: TrainingStart) -> None:
     for report in start.reports:
         repaired = f", {report.repaired} tags repaired" if report.repaired else ""
         skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
-        lines = "".join(f", {kind}: {count:,}" for kind, count in sorted(report.repaired_lines.items()))
+        lines = "".join(
+            f", {kind}: {count:,}"
+            + (f" (first {report.first_repaired[kind]})" if kind in report.first_repaired else "")
+            for kind, count in sorted(report.repaired_lines.items())
+        )
         console.print(
             f"{report.path}: {report.sentences:,} sentences, {report.words:,} words, "
             f"scheme {report.scheme}{repaired}{skipped}{lines}",

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TextIO
 
 from tagger.config import CorpusConfig
-from tagger.corpus.lines import read_lines
+from tagger.corpus.lines import INVISIBLE, clean_word, is_blank, read_lines
 from tagger.corpus.sentence import Sentence, opens_document
-from tagger.corpus.writing import check_sentence, refuse, text_problem
+from tagger.corpus.writing import check_sentence, invisible_start, refuse, text_problem
 from tagger.errors import CorpusFormatError, setting
 
 DOCSTART = "-DOCSTART-"
@@ -33,14 +33,20 @@ class _Columns:
     tag_index: int | None  # None: words only
     first_line: int
     tags_required: bool
+    repairs: Counter[str] | None = None
 
     def split(self, text: str, line_no: int) -> tuple[str, str | None]:
+        """The row's word and tag; the word is ``""`` when the row is to be skipped (``clean_word``)."""
         fields = self._fields(text, line_no)
         if len(fields) != self.count:
             self._wrong_count(fields, text, line_no)
         word = fields[0].strip(" ") if self.tabs else fields[0]
         if not word:
             raise CorpusFormatError(self.path, line_no, f"an empty word in {text!r}", "a word in column 0")
+        if self.tags_required:  # tagged output keeps every row of the input, as written: see read_conll
+            word = clean_word(word, self.repairs, self.path, line_no)
+            if not word:
+                return "", None
         if self.tag_index is None:
             return word, None
         tag = fields[self.tag_index].strip(" ")
@@ -80,7 +86,9 @@ class _Columns:
         raise CorpusFormatError(self.path, line_no, found, expected, hint)
 
 
-def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tags_required: bool) -> _Columns:
+def _build_columns(
+    text: str, line_no: int, path: str, config: CorpusConfig, tags_required: bool, repairs: Counter[str] | None
+) -> _Columns:
     tabs = "\t" in text.strip(" \t")
     fields = text.rstrip(" \t").split("\t") if tabs else _space_fields(text)
     count = len(fields)
@@ -93,7 +101,7 @@ def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tag
                 "word and tag columns",
                 "tags are needed to train and evaluate",
             )
-        return _Columns(path, tabs, count, None, line_no, tags_required)
+        return _Columns(path, tabs, count, None, line_no, tags_required, repairs)
     tag_index = config.tag_column if config.tag_column >= 0 else count + config.tag_column
     if not 0 < tag_index < count:
         raise CorpusFormatError(
@@ -103,7 +111,7 @@ def _build_columns(text: str, line_no: int, path: str, config: CorpusConfig, tag
             f"a tag column between 1 and {count - 1}",
             f"choose the column with {setting('corpus.tag_column', 'N')}",
         )
-    return _Columns(path, tabs, count, tag_index, line_no, tags_required)
+    return _Columns(path, tabs, count, tag_index, line_no, tags_required, repairs)
 
 
 def _space_fields(text: str) -> list[str]:
@@ -122,31 +130,41 @@ def read_conll(
     tags_required: bool = True,
     repairs: Counter[str] | None = None,
 ) -> Iterator[Sentence]:
-    """Yield the sentences of a CoNLL column file, tags exactly as written; ``repairs`` as for ``read_lines``."""
+    """Yield the sentences of a CoNLL column file, tags exactly as written; ``repairs`` as for ``read_lines``.
+
+    Where tags are read (``tags_required``: training, evaluation, ``tagger data``), invisible characters that
+    start a word are dropped, and a row whose word holds nothing else is skipped with its tag. Read for
+    tagging, words stay as written, so that every row of the input gets its prediction.
+    """
     name = str(path)
     columns: _Columns | None = None
     words: list[str] = []
     tags: list[str] = []
+    skipped: list[int] = []
     metadata: dict[str, str] = {}
     start = 0
     for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip() or _is_docstart(text):
             if words:
-                yield Sentence(words, tags, name, start, metadata)
-                words, tags, metadata = [], [], {}
+                yield Sentence(words, tags, name, start, metadata, tuple(skipped))
+                words, tags, skipped, metadata = [], [], [], {}
             if text.strip():
                 metadata = {"docstart": "1"}
             continue
         if columns is None:
-            columns = _build_columns(text, line_no, name, config, tags_required)
+            columns = _build_columns(text, line_no, name, config, tags_required, repairs)
         word, tag = columns.split(text, line_no)
+        if not word:
+            if words:  # a skipped line before the first word moves the sentence's start instead
+                skipped.append(line_no)
+            continue
         if not words:
             start = line_no
         words.append(word)
         if tag is not None:
             tags.append(tag)
     if words:
-        yield Sentence(words, tags, name, start, metadata)
+        yield Sentence(words, tags, name, start, metadata, tuple(skipped))
 
 
 def write_conll(sentences: Iterable[Sentence], stream: TextIO, *, docstart: bool = True) -> None:
@@ -184,8 +202,8 @@ def _word_problem(word: str) -> str:
         return "empty"
     if word.strip(" ") != word:
         return "a space at either end (a tab-separated reader strips it)"
-    if word.startswith("\ufeff"):
-        return "U+FEFF first (read as a byte-order mark at the start of a file)"
+    if word[0] in INVISIBLE:
+        return invisible_start(word)
     if _is_docstart(word):
         return f"read as a {DOCSTART} line"
     return text_problem(word, "\t\n")
@@ -194,8 +212,8 @@ def _word_problem(word: str) -> str:
 def _untagged_word_problem(word: str) -> str:
     # Alone on its line, a word of only whitespace reads as a blank line (a sentence boundary), and a
     # space separates columns: without a tag column, no tab says that columns are tab-separated.
-    if word.isspace():
-        return "only whitespace (read as a blank line)"
+    if word and is_blank(word):
+        return "only whitespace or invisible characters (read as a blank line)"
     return "a space (read as a column separator without a tag column)" if " " in word else _word_problem(word)
 
 

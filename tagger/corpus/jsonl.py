@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from tagger.config import CorpusConfig
-from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE, read_lines
+from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE, clean_word, is_invisible, read_lines
 from tagger.corpus.sentence import Sentence
-from tagger.corpus.writing import check_sentence, refuse, text_problem, unencodable
+from tagger.corpus.writing import check_sentence, invisible_start, refuse, text_problem, unencodable
 from tagger.errors import CorpusFormatError
 
 WORD_KEYS = ("words", "tokens")
@@ -27,7 +28,12 @@ def read_jsonl(
     repairs: Counter[str] | None = None,
 ) -> Iterator[Sentence]:
     """Yield one sentence per non-blank line; other string or number fields go to metadata;
-    ``repairs`` as for ``read_lines``."""
+    ``repairs`` as for ``read_lines``.
+
+    Where tags are read, invisible characters that start a word are dropped, and a word of nothing else is
+    taken out of ``words`` with its tag at the same place in ``tags``. Read for tagging, words stay as written,
+    so that the output record's words are the input's.
+    """
     name = str(path)
     for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip():
@@ -42,7 +48,17 @@ def read_jsonl(
             raise CorpusFormatError(name, line_no, "JSON nested too deeply to read", EXPECTED) from None
         except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
             raise CorpusFormatError(name, line_no, f"JSON Python cannot read ({error})", EXPECTED) from None
-        yield _record_to_sentence(record, name, line_no, tags_required)
+        sentence = _record_to_sentence(record, name, line_no, tags_required)
+        yield _clean_words(sentence, repairs) if tags_required else sentence
+
+
+def _clean_words(sentence: Sentence, repairs: Counter[str] | None) -> Sentence:
+    cleaned = [clean_word(word, repairs, sentence.path, sentence.line) for word in sentence.words]
+    if cleaned == sentence.words:
+        return sentence
+    kept = [index for index, word in enumerate(cleaned) if word]
+    tags = [sentence.tags[index] for index in kept] if sentence.tags else []
+    return replace(sentence, words=[cleaned[index] for index in kept], tags=tags)
 
 
 def _record_to_sentence(record: Any, path: str, line_no: int, tags_required: bool) -> Sentence:
@@ -86,7 +102,8 @@ def _read_tags(record: dict, words: list[str], path: str, line_no: int, tags_req
     tags = _string_list(record["tags"], "tags", path, line_no)
     if len(tags) != len(words):
         raise CorpusFormatError(path, line_no, f"{len(words)} words but {len(tags)} tags", "one tag per word")
-    missing = [word for word, tag in zip(words, tags) if tag in ("", "_")]
+    # a word of only invisible characters is skipped, tag and all (_clean_words)
+    missing = [word for word, tag in zip(words, tags) if tag in ("", "_") and not is_invisible(word)]
     if tags_required and missing:
         raise CorpusFormatError(
             path,
@@ -129,4 +146,4 @@ def _check_writable(sentence: Sentence) -> None:
 
 
 def _word_problem(word: str) -> str:
-    return "empty" if not word else text_problem(word)  # a tab or line break is escaped in JSON
+    return "empty" if not word else text_problem(word) or invisible_start(word)  # JSON escapes a tab or line break

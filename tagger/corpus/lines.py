@@ -21,9 +21,18 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 ENCODING_HINT = f"pass {setting('encoding', 'latin-1')} (or the file's encoding)"
 NUL_HINT = "a NUL byte, as binary files hold: check the path, or remove it from the file"
+# Characters that show nothing: the byte-order mark (U+FEFF, mid-file where files were concatenated), zero-width
+# space, non-joiner and joiner, the left-to-right and right-to-left marks, and the word joiner. Inside a word they
+# may mean something (a joiner in an emoji or a Persian word) and are kept; at a word's start, or alone, they are
+# debris of copying and pasting that no annotator meant as a word.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u200e\u200f\u2060"
+_DROP_INVISIBLE = str.maketrans("", "", INVISIBLE)
 # Keys of the ``repairs`` tally (CorpusReport.repaired_lines).
 BYTE_ORDER_MARK = "byte-order mark dropped"
 WHITESPACE_ONLY_LINE = "whitespace-only line read as blank"
+INVISIBLE_LINE = "line of invisible characters read as blank"
+INVISIBLE_START = "invisible character dropped at the start of a word or line"
+INVISIBLE_WORD = "word of invisible characters skipped with its tag"
 # What reading a damaged .gz file raises (gzip.BadGzipFile is an OSError).
 CORRUPT_GZIP = (OSError, EOFError, zlib.error)
 # A file with a NUL byte this near its start is binary (git's test): text in UTF-8 or an 8-bit encoding has
@@ -77,8 +86,12 @@ def read_lines(
 
     CRLF, LF and lone CR all end a line. A UTF-8 byte-order mark is dropped rather than glued
     to the first word. Undecodable bytes and control characters raise at their line.
-    ``repairs`` counts what is read leniently: the dropped mark, and whitespace-only lines
-    (which readers take as blank: a sentence boundary, never part of a sentence).
+    Invisible characters (``INVISIBLE``) are read leniently, on every line: a line of nothing else (and
+    whitespace) is yielded blank, and a run of them starting a line is dropped when something visible follows
+    it directly (a line whose first word is only invisible characters is the reader's to skip or keep).
+    ``repairs`` counts what is read leniently, with the first place of each kind (``Repairs``): the dropped
+    mark, whitespace-only lines (which readers take as blank: a sentence boundary, never part of a
+    sentence), and the invisible characters.
     """
     name = str(path)
     codec = _lookup(encoding)
@@ -86,9 +99,11 @@ def read_lines(
     for line_no, text in lines:
         if line_no == 1 and text.startswith("\ufeff"):
             text = text[1:]
-            count_repair(repairs, BYTE_ORDER_MARK)
+            count_repair(repairs, BYTE_ORDER_MARK, name, line_no)
         if text and not text.strip():
-            count_repair(repairs, WHITESPACE_ONLY_LINE)
+            count_repair(repairs, WHITESPACE_ONLY_LINE, name, line_no)
+        elif text and text.lstrip()[0] in INVISIBLE:
+            text = _drop_invisible_start(text, repairs, name, line_no)
         bad = CONTROL_CHARACTER.search(text)
         if bad:
             found = f"control character U+{ord(bad.group()):04X} in {text!r}"
@@ -98,10 +113,58 @@ def read_lines(
         yield line_no, text
 
 
-def count_repair(repairs: Counter[str] | None, kind: str) -> None:
-    """Count one ``kind`` of repair, when the caller keeps a tally."""
-    if repairs is not None:
-        repairs[kind] += 1
+class Repairs(Counter[str]):
+    """A tally of what was read leniently, by kind, with the place (path, line) where each kind was first met."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: dict[str, tuple[str, int]] = {}
+
+    def places(self) -> dict[str, str]:
+        """Kind -> ``path:line`` of its first occurrence."""
+        return {kind: f"{path}:{line}" if line else path for kind, (path, line) in self.first.items()}
+
+
+def count_repair(repairs: Counter[str] | None, kind: str, path: str = "", line_no: int = 0) -> None:
+    """Count one ``kind`` of repair, when the caller keeps a tally; a ``Repairs`` tally keeps its first place."""
+    if repairs is None:
+        return
+    repairs[kind] += 1
+    if isinstance(repairs, Repairs):
+        repairs.first.setdefault(kind, (path, line_no))
+
+
+def is_invisible(text: str) -> bool:
+    """Whether ``text`` is made of invisible characters and nothing else (``""`` is not)."""
+    return bool(text) and not text.translate(_DROP_INVISIBLE)
+
+
+def is_blank(text: str) -> bool:
+    """Whether readers take the line as blank: nothing but whitespace and invisible characters."""
+    return not text.translate(_DROP_INVISIBLE).strip()
+
+
+def clean_word(word: str, repairs: Counter[str] | None, path: str, line_no: int) -> str:
+    """``word`` without the invisible characters that start it, counted; ``""`` when it holds nothing else
+    (the caller skips it, tag and all)."""
+    cleaned = word.lstrip(INVISIBLE)
+    if not cleaned:
+        count_repair(repairs, INVISIBLE_WORD, path, line_no)
+    elif cleaned != word:
+        count_repair(repairs, INVISIBLE_START, path, line_no)
+    return cleaned
+
+
+def _drop_invisible_start(text: str, repairs: Counter[str] | None, path: str, line_no: int) -> str:
+    if is_blank(text):
+        count_repair(repairs, INVISIBLE_LINE, path, line_no)
+        return ""
+    rest = text.lstrip(INVISIBLE)
+    if rest == text or rest[0].isspace():
+        # Leading whitespace first, or a first word of nothing but invisible characters: the reader decides.
+        return text
+    count_repair(repairs, INVISIBLE_START, path, line_no)
+    return rest
 
 
 def _lookup(encoding: str) -> codecs.CodecInfo:

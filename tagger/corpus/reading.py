@@ -13,9 +13,9 @@ from pathlib import Path
 from tagger.config import CorpusConfig
 from tagger.corpus.conll import DOCSTART
 from tagger.corpus.formats import RAW_TEXT, RAW_TEXT_SUFFIX, corpus_format, suffix, suffix_format
-from tagger.corpus.lines import open_binary, read_lines
+from tagger.corpus.lines import Repairs, is_blank, open_binary, read_lines
 from tagger.corpus.saved_dataset import is_saved_dataset
-from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document
+from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document, word_line
 from tagger.corpus.tagsets import TagProblem, normalize_tags
 from tagger.errors import CorpusFormatError, setting
 
@@ -47,6 +47,7 @@ def _sample_lines(path: str | Path) -> list[str]:
     except (OSError, EOFError, CorpusFormatError):
         return []  # the reader itself reports the problem with its line
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+    lines = ["" if is_blank(line) else line for line in lines]  # a line of invisible characters is blank, as read
     return lines[:-1] if len(head) == SNIFF_BYTES else lines  # the last line may be cut short
 
 
@@ -104,16 +105,23 @@ def _no_sentences(path: str | Path) -> CorpusFormatError:
 
 
 def read_sentences(
-    path: str | Path, config: CorpusConfig = CorpusConfig(), *, tags_required: bool = True
+    path: str | Path,
+    config: CorpusConfig = CorpusConfig(),
+    *,
+    tags_required: bool = True,
+    repairs: Counter[str] | None = None,
 ) -> Iterator[Sentence]:
     """Stream the sentences of a corpus file, tags exactly as written; zero-word sentences are skipped
     (a document they open starts at the next sentence).
 
-    ``tags_required=False`` accepts files without tags (and ``_`` tags), for tagging raw input.
+    ``tags_required=False`` accepts files without tags (and ``_`` tags), for tagging raw input, and keeps its
+    words as written (invisible characters included), so that each input word gets its prediction.
+    ``repairs`` (a ``Repairs`` tally) counts what is read leniently, as ``read_corpus`` reports it.
     """
     fmt = _resolve_format(path, config)
     found = False
-    for sentence in drop_empty(corpus_format(fmt).read(path, config, tags_required=tags_required)):
+    read = corpus_format(fmt).read(path, config, tags_required=tags_required, repairs=repairs)
+    for sentence in drop_empty(read):
         found = True
         yield sentence
     if not found:
@@ -130,7 +138,7 @@ def read_corpus(
     invalid in its scheme, and a word not in Unicode NFC (kept as written otherwise).
     """
     fmt = _resolve_format(path, config)
-    repaired_lines = Counter[str]()
+    repaired_lines = Repairs()
     read = list(corpus_format(fmt).read(path, config, tags_required=tags_required, repairs=repaired_lines))
     sentences = list(drop_empty(read))
     skipped = len(read) - len(sentences)
@@ -142,7 +150,16 @@ def read_corpus(
     documents = sum(1 for s in sentences if opens_document(s))
     words = sum(len(s.words) for s in sentences)
     report = CorpusReport(
-        str(path), fmt, len(sentences), words, max(documents, 1), scheme, repaired, skipped, dict(repaired_lines)
+        str(path),
+        fmt,
+        len(sentences),
+        words,
+        max(documents, 1),
+        scheme,
+        repaired,
+        skipped,
+        dict(repaired_lines),
+        repaired_lines.places(),
     )
     return sentences, report
 
@@ -184,10 +201,12 @@ def _word_line(sentence: Sentence, index: int, fmt: str, encoding: str) -> int:
     if fmt in ("jsonl", "spacy"):
         return sentence.line  # a whole sentence per line; a DocBin has no lines (0)
     if fmt == "conll":
-        return sentence.line + index  # one word per line, nothing in between
+        return word_line(sentence, index)  # one word per line, nothing in between but skipped rows
     # CoNLL-U may interleave ranges and empty nodes: rescan, which only happens on the error path.
     seen = -1
     for line_no, text in read_lines(sentence.path, encoding):
+        if line_no in sentence.skipped_lines:
+            continue
         if line_no >= sentence.line and text.split("\t", 1)[0].isdigit():
             seen += 1
             if seen == index:

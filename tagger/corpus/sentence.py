@@ -17,6 +17,18 @@ class Sentence:
     line: int = 0  # 1-based line of the first word; 0 when not read from a file
     # CoNLL-U comments ("sent_id", "text", "newdoc id", ...); CoNLL: {"docstart": "1"} opens a document
     metadata: dict[str, str] = field(default_factory=dict)
+    # Lines after the first word that the reader skipped (a word of only invisible characters), so that a word's
+    # own line can still be found; empty for nearly every sentence.
+    skipped_lines: tuple[int, ...] = ()
+
+
+def word_line(sentence: Sentence, index: int) -> int:
+    """The line of word ``index`` in a format of one word per line and nothing between (CoNLL columns)."""
+    line = sentence.line + index
+    for skipped in sentence.skipped_lines:  # in file order
+        if skipped <= line:
+            line += 1
+    return line
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,10 @@ class CorpusReport:
     scheme: str  # scheme of the file (declared or detected): IOB1 | IOB2 | BIOES | none
     repaired: int  # words whose tag was repaired to a valid sequence
     skipped_empty: int  # zero-word sentences skipped
-    # lines read leniently, by kind: a byte-order mark dropped, whitespace-only lines, CoNLL-U comments inside a sentence
+    # lines read leniently, by kind: a byte-order mark dropped, whitespace-only lines, CoNLL-U comments inside a
+    # sentence, invisible characters (a line of them, one starting a word, a word of nothing else)
     repaired_lines: dict[str, int] = field(default_factory=dict)
+    first_repaired: dict[str, str] = field(default_factory=dict)  # kind -> "path:line" where it was first met
 
 
 def opens_document(sentence: Sentence) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn
 
-from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE
+from tagger.corpus.lines import CONTROL_CHARACTER, INVISIBLE, LONE_SURROGATE
 from tagger.corpus.sentence import Sentence
 from tagger.errors import CorpusFormatError
 
@@ -29,6 +29,13 @@ def text_problem(text: str, separators: str = "") -> str:
     if control:
         return f"a control character U+{ord(control.group()):04X}"
     return unencodable(text) or next((SEPARATORS[char] for char in separators if char in text), "")
+
+
+def invisible_start(word: str) -> str:
+    """An invisible character first: the readers drop it (and skip a word of nothing else) where tags are read."""
+    if not word or word[0] not in INVISIBLE:
+        return ""
+    return f"U+{ord(word[0]):04X} first (an invisible character, dropped when read)"
 
 
 def check_sentence(sentence: Sentence, fmt: str, word_problem: Problem, tag_problem: Problem) -> None:
