@@ -245,7 +245,7 @@ def test_train_from_a_dataset_with_class_label_tags(tmp_path, monkeypatch):
 
 
 def test_bad_input_train_without_data(tmp_path):
-    assert_user_error(invoke("train", "--out", tmp_path / "m"), "--train and --dev", "--dataset")
+    assert_user_error(invoke("train", "--out", tmp_path / "m"), "needs a --train corpus file", "--dataset")
 
 
 def test_tag_in_bioes_keeps_the_same_entities(trained_model, tmp_path):

@@ -62,7 +62,9 @@ CORPUS_FILES = ", ".join(f.description for f in CORPUS_FORMATS.values() if not f
 def train(
     out: Path = typer.Option(..., "--out", help="Model directory to write (best model; last epoch in OUT/last)."),
     train_path: Path | None = typer.Option(None, "--train", help=f"Training corpus ({CORPUS_FILES})."),
-    dev_path: Path | None = typer.Option(None, "--dev", help="Development corpus, for early stopping."),
+    dev_path: Path | None = typer.Option(
+        None, "--dev", help="Development corpus, for early stopping; without it, 10% of --train is held out."
+    ),
     test_path: Path | None = typer.Option(None, "--test", help="Test corpus, scored once with the best model."),
     dataset: str | None = typer.Option(
         None,

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from tagger.cli.messages import command_line_message
 from tagger.cli.tables import number, print_table, text
+from tagger.corpus import CorpusReport
 from tagger.evaluation import percent
 from tagger.training import (
     EpochRecord,
@@ -67,6 +68,9 @@ def print_training(console: Console, events: Iterable[Any]) -> None:
 
 def print_start(console: Console, start: TrainingStart) -> None:
     for report in start.reports:
+        if report.held_out:
+            console.print(held_out_line(report), highlight=False)
+            continue
         repaired = f", {report.repaired} tags repaired" if report.repaired else ""
         skipped = f", {report.skipped_empty} empty sentences skipped" if report.skipped_empty else ""
         lines = "".join(
@@ -90,6 +94,16 @@ def print_start(console: Console, start: TrainingStart) -> None:
         console.print(f"resumed from the checkpoint of epoch {start.resumed_after}", highlight=False)
     console.print(
         f"{'epoch':>5} {'loss':>8} {'lr':>8} {'dev':>7} {'best':>7} {'time':>7} {'words/s':>9}", highlight=False
+    )
+
+
+def held_out_line(report: CorpusReport) -> str:
+    """The one line that says a dev split was held out of the training file, and how."""
+    split = report.held_out
+    held = f"{len(split['indices']):,} of the {split['units']:,} {split['unit']}s of {report.path}"
+    return (
+        f"no dev set given: {held} held out as dev ({report.sentences:,} sentences, {report.words:,} words), "
+        "the same for every --seed; the split is recorded in metrics.json"
     )
 
 

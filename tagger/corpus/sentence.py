@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class CorpusReport:
     # sentence, invisible characters (a line of them, one starting a word, a word of nothing else)
     repaired_lines: dict[str, int] = field(default_factory=dict)
     first_repaired: dict[str, str] = field(default_factory=dict)  # kind -> "path:line" where it was first met
+    # A dev split held out of the training file rather than read from one: which part, by what rule (the
+    # record metrics.json keeps: unit, units, indices, share, seed); empty for a file as read.
+    held_out: dict[str, Any] = field(default_factory=dict)
 
 
 def opens_document(sentence: Sentence) -> bool:

@@ -21,6 +21,10 @@ from tagger.features import InputFeature
 from tagger.schemes import Task, convert_tags, is_span_tagset, split_tag
 from tagger.vocab import Vocab, build_vocab
 
+# Without a dev set, this share of the training data is held out as dev (hold_out_dev), chosen with this seed.
+HELD_OUT_SHARE = 0.1
+HELD_OUT_SEED = 0
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -75,15 +79,17 @@ def read_data(config: Config, source: DataSource) -> Data:
 
 
 def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
-    if source.train is None or source.dev is None:
+    if source.train is None:
         raise ConfigError(
-            f"training needs {setting('train')} and {setting('dev')} corpus files, or {setting('dataset', 'NAME')}"
+            f"training needs a {setting('train')} corpus file (and a {setting('dev')} one, or 10% of it is held out "
+            f"as dev), or {setting('dataset', 'NAME')}"
         )
-    paths = [source.train, source.dev] + ([source.test] if source.test else [])
+    paths = [source.train] + ([source.dev] if source.dev else []) + ([source.test] if source.test else [])
     for path in paths:  # all of them before any is read: a missing test file is not found after the train file
         if not Path(path).exists():
             raise CorpusFormatError(str(path), 0, "no such file", "an existing corpus file")
-    return [read_corpus(path, config.corpus) for path in paths]
+    splits = [read_corpus(path, config.corpus) for path in paths]
+    return splits if source.dev else [*hold_out_dev(*splits[0]), *splits[1:]]
 
 
 def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
@@ -91,12 +97,13 @@ def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence
         source.dataset, source.dataset_config, source.word_column, source.tag_column, config.corpus
     )
     dev_split = next((name for name in ("validation", "dev") if name in splits), None)
-    if "train" not in splits or dev_split is None:
+    if "train" not in splits:
         raise ConfigError(
             f"dataset {source.dataset!r} has splits {', '.join(splits)}; "
-            "training needs 'train' and 'validation' (or 'dev')"
+            "training needs 'train' (and 'validation' or 'dev', or 10% of 'train' is held out as dev)"
         )
-    return [splits["train"], splits[dev_split]] + ([splits["test"]] if "test" in splits else [])
+    train_dev = [splits["train"], splits[dev_split]] if dev_split else hold_out_dev(*splits["train"])
+    return train_dev + ([splits["test"]] if "test" in splits else [])
 
 
 def check_labels_known(splits: list[tuple[list[Sentence], CorpusReport]], encoding: str) -> None:
@@ -140,18 +147,116 @@ def known_labels(train: list[Sentence]) -> set[str]:
 
 
 def fingerprint(sentences: list[Sentence], report: CorpusReport) -> dict[str, Any]:
-    """A digest of the words and tags as read, so a model records exactly what it was trained on."""
+    """A digest of the words and tags as read, so a model records exactly what it was trained on; the counts are
+    of ``sentences`` (the training file less a held-out dev split), with how a held-out split was made."""
     digest = hashlib.sha256()
     for sentence in sentences:
         digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
+    held_out = {"held_out": report.held_out} if report.held_out else {}
     return {
         "path": report.path,
         "sha256": digest.hexdigest(),
-        "sentences": report.sentences,
-        "words": report.words,
+        "sentences": len(sentences),
+        "words": sum(len(sentence.words) for sentence in sentences),
         "scheme": report.scheme,
         "repaired": report.repaired,
+        **held_out,
     }
+
+
+def hold_out_dev(sentences: list[Sentence], report: CorpusReport) -> list[tuple[list[Sentence], CorpusReport]]:
+    """Training data without a dev set: ``HELD_OUT_SHARE`` of it held out as dev, whole documents where the file
+    marks two or more (-DOCSTART- / ``# newdoc``), else sentences. Returns [(train, its report as read),
+    (dev, a report whose ``held_out`` records the split)].
+
+    The split is fixed by the data alone: the units with the lowest SHA-256 of ``HELD_OUT_SEED`` and their words
+    and tags, never ``train.seed``, so that runs of several seeds are scored on the same dev, a resumed run finds
+    the same data, and a file that grows keeps most of its split. A unit holding a label (an entity type, or a
+    tag) that the rest of the training data lacks stays in training: a model cannot learn what it never saw.
+    """
+    units, unit = split_units(sentences)
+    if len(units) < 2:  # two documents or more are always split by document
+        raise CorpusFormatError(
+            report.path,
+            0,
+            f"{len(units)} sentence{'' if len(units) == 1 else 's'} and no dev set",
+            "at least 2 sentences, to hold some out as dev",
+            f"pass {setting('dev')} with a dev corpus",
+        )
+    chosen = choose_held_out(sentences, units)
+    if not chosen:
+        raise CorpusFormatError(
+            report.path,
+            0,
+            f"no {unit} whose labels the rest of the file also has, and no dev set",
+            f"a {unit} to hold out as dev without taking a label out of training",
+            f"pass {setting('dev')} with a dev corpus",
+        )
+    held = {index for u in chosen for index in units[u]}
+    dev = [sentence for index, sentence in enumerate(sentences) if index in held]
+    train = [sentence for index, sentence in enumerate(sentences) if index not in held]
+    # No path in it: a resumed run knows its data by content (checkpoint.contents), wherever the file now is.
+    record = {
+        "unit": unit,
+        "units": len(units),
+        "indices": chosen,  # 0-based, in file order, of the units (documents or sentences) held out
+        "share": HELD_OUT_SHARE,
+        "seed": HELD_OUT_SEED,
+    }
+    dev_report = CorpusReport(
+        report.path,
+        report.format,
+        len(dev),
+        sum(len(sentence.words) for sentence in dev),
+        len(chosen) if unit == "document" else 1,
+        report.scheme,
+        0,
+        0,
+        held_out=record,
+    )
+    return [(train, report), (dev, dev_report)]
+
+
+def split_units(sentences: list[Sentence]) -> tuple[list[list[int]], str]:
+    """The indices of the sentences of each document, where the sentences mark two documents or more; else
+    each sentence on its own. Returns the units and their name (document or sentence)."""
+    documents = document_ids(sentences)
+    if not documents or documents[-1] == 0:
+        return [[index] for index in range(len(sentences))], "sentence"
+    units: list[list[int]] = [[] for _ in range(documents[-1] + 1)]
+    for index, document in enumerate(documents):
+        units[document].append(index)
+    return units, "document"
+
+
+def choose_held_out(sentences: list[Sentence], units: list[list[int]]) -> list[int]:
+    """``HELD_OUT_SHARE`` of the units (at least one, where one can be), in file order: by ``unit_key``, passing
+    over a unit whose labels would then be missing from training."""
+    spans = is_span_tagset(tag for sentence in sentences for tag in sentence.tags)
+    labels = [Counter(label for i in unit for label in unit_labels(sentences[i].tags, spans)) for unit in units]
+    left = sum(labels, Counter())
+    ranked = sorted(range(len(units)), key=lambda u: (unit_key([sentences[i] for i in units[u]]), u))
+    count, chosen = max(1, round(HELD_OUT_SHARE * len(units))), []
+    for u in ranked:
+        if len(chosen) == count:
+            break
+        if all(left[label] > n for label, n in labels[u].items()):
+            left -= labels[u]
+            chosen.append(u)
+    return sorted(chosen)
+
+
+def unit_labels(tags: list[str], spans: bool) -> list[str]:
+    # What a model must have seen to predict these tags: for span tags (IOB2 as read) the entity types, the prefix
+    # ending at the first "-"; otherwise the tags themselves.
+    return [tag.partition("-")[2] for tag in tags if tag != "O"] if spans else tags
+
+
+def unit_key(sentences: list[Sentence]) -> str:
+    digest = hashlib.sha256(f"{HELD_OUT_SEED}\n".encode())
+    for sentence in sentences:
+        digest.update(json.dumps([sentence.words, sentence.tags], ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def build_vocabulary(config: Config, data: Data) -> tuple[Vocab, Embeddings | None]:
