@@ -270,9 +270,9 @@ def test_checkpoint_holds_and_restores_the_device_random_state(ner_files, tiny_c
 
 
 def check_resume(config, source, tmp_path: Path) -> None:
-    whole = train(config, source, tmp_path / "whole")
+    whole = train(config, source, tmp_path / "whole", keep="all")
     stop_after(config, source, tmp_path / "resumed", epochs=5)
-    resumed = train(config, source, tmp_path / "resumed", resume=True)
+    resumed = train(config, source, tmp_path / "resumed", resume=True, keep="all")
     if weights(tmp_path / "resumed") != weights(tmp_path / "whole"):
         train(config, source, tmp_path / "again")
         if weights(tmp_path / "again") == weights(tmp_path / "whole"):

@@ -51,9 +51,9 @@ def stop_after(config, source, out: Path, epochs: int) -> None:
 def test_resumed_run_ends_with_the_same_weights_log_and_scores(ner_files, tiny_config, tmp_path, schedule):
     config = settings(tiny_config, schedule=schedule, optimizer="sgd" if schedule == "plateau" else "adam")
     source = DataSource(ner_files[0], ner_files[1])
-    whole = train(config, source, tmp_path / "whole")
+    whole = train(config, source, tmp_path / "whole", keep="all")
     stop_after(config, source, tmp_path / "resumed", epochs=5)
-    resumed = train(config, source, tmp_path / "resumed", resume=True)
+    resumed = train(config, source, tmp_path / "resumed", resume=True, keep="all")
     assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
     assert weights(tmp_path / "resumed" / "last") == weights(tmp_path / "whole" / "last")
     assert (tmp_path / "resumed" / "train_log.jsonl").read_text().count("\n") == config.train.epochs
@@ -124,13 +124,13 @@ def test_a_run_resumed_with_a_longer_limit_goes_on_as_if_given_it_from_the_start
     }[rule]
     source = DataSource(ner_files[0], ner_files[1])
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
-    whole = train(settings(tiny_config, **long), source, tmp_path / "whole")
+    whole = train(settings(tiny_config, **long), source, tmp_path / "whole", keep="all")
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
-    stopped = train(settings(tiny_config, **short), source, tmp_path / "resumed")
+    stopped = train(settings(tiny_config, **short), source, tmp_path / "resumed")  # last/ pruned, as by default
     assert stopped.metrics["epochs_run"] < whole.metrics["epochs_run"] < 12
     assert stopped.stopped_by == whole.stopped_by == stopped.metrics["stopped_by"] == rule  # not patience
     monkeypatch.setattr(tagger.training.loop, "time", TickingClock())
-    resumed = train(settings(tiny_config, **long), source, tmp_path / "resumed", resume=True)
+    resumed = train(settings(tiny_config, **long), source, tmp_path / "resumed", resume=True, keep="all")
     assert resumed.metrics["epochs_run"] == whole.metrics["epochs_run"]
     assert weights(tmp_path / "resumed" / "last") == weights(tmp_path / "whole" / "last")
     assert weights(tmp_path / "resumed") == weights(tmp_path / "whole")
@@ -299,7 +299,7 @@ def test_a_run_killed_between_any_two_writes_loads_whole_or_refused_and_resumes_
     saved whole, or are refused in one line saying what to do; resumed from there, the run ends with the
     uninterrupted run's bytes."""
     config, source = settings(tiny_config, epochs=2, patience=2), DataSource(ner_files[0], ner_files[1])
-    whole = train(config, source, tmp_path / "whole")
+    whole = train(config, source, tmp_path / "whole", keep="all")
     out, states, saved = tmp_path / "out", tmp_path / "states", set()
     real_write = tagger.serialization.write_atomic
 
@@ -327,9 +327,111 @@ def test_a_run_killed_between_any_two_writes_loads_whole_or_refused_and_resumes_
             assert weights(directory) in saved, state.name
             assert loaded.metrics == {} or loaded.metrics["dev"] == whole.metrics["dev"], state.name
         if state in checkpointed:  # before the first checkpoint, --resume starts afresh: a whole run
-            resumed = train(config, source, state, resume=True)
+            resumed = train(config, source, state, resume=True, keep="all")
             assert weights(state) == weights(tmp_path / "whole"), state.name
             assert weights(state / "last") == weights(tmp_path / "whole" / "last"), state.name
             assert resumed.dev.to_dict() == whole.dev.to_dict(), state.name
             assert load_model(state).metrics["best_epoch"] == whole.best_epoch, state.name
     assert len(checkpointed) >= 10  # epoch 2's writes and those at the end, each a kill resumed from
+
+
+# --- what stays beside the model when training ends (--keep)
+
+MODEL_FILES = {"config.json", "vocab.json", "model.safetensors", "metrics.json", "README.md", "train_log.jsonl"}
+MODEL_FILES |= {"training.png"}
+TINY_RUN = ["--epochs", "2", "--device", "cpu", "--set", "model.hidden=8", "--set", "model.word_dim=8"]
+
+
+def files_under(folder: Path) -> set[str]:
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+
+
+def printed(result) -> str:
+    return " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("keep", ["resume", "all", "model"])
+def test_keep_leaves_exactly_what_it_names_and_never_a_users_file(ner_files, tmp_path, keep):
+    from tagger.training.out_dir import megabytes
+    from tests.test_cli import invoke
+
+    out = tmp_path / "model"
+    for mine in ("last/notes.txt", "checkpoint/mine.txt"):  # a user's files, in the folders pruning empties
+        (out / mine).parent.mkdir(parents=True, exist_ok=True)
+        (out / mine).write_text("mine")
+    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--keep", keep, *TINY_RUN)
+    assert result.exit_code == 0, result.output
+    kept = files_under(out) - MODEL_FILES - {"last/notes.txt", "checkpoint/mine.txt"}
+    committed = json.loads((out / "checkpoint" / "state.json").read_text())["tensors_file"] if keep != "model" else ""
+    assert (
+        kept
+        == {
+            "all": {"checkpoint/state.json", "checkpoint/state.a.safetensors", "checkpoint/state.b.safetensors"}
+            | {"last/config.json", "last/vocab.json", "last/model.safetensors"},
+            "resume": {"checkpoint/state.json", f"checkpoint/{committed}"},
+            "model": set(),
+        }[keep]
+    )
+    assert MODEL_FILES <= files_under(out) and (out / "last" / "notes.txt").read_text() == "mine"
+
+    def size(names) -> str:
+        return megabytes(sum((out / name).stat().st_size for name in names))
+
+    checkpoint, last = sorted(n for n in kept if n.startswith("checkpoint/")), sorted(n for n in kept if "last/" in n)
+    model = size(MODEL_FILES)
+    assert {
+        "resume": f"kept checkpoint/ ({size(checkpoint)}) beside the model ({model}) so --resume can go on; "
+        "--keep model removes it",
+        "all": f"kept checkpoint/ ({size(checkpoint)}) and last/ ({size(last)}) beside the model ({model}); "
+        "--keep resume keeps only what --resume needs, --keep model the model alone",
+        "model": f"kept the model alone ({model}): checkpoint/ and last/ removed, so --resume cannot go on from "
+        "this run",
+    }[keep] in printed(result)
+
+    weights_before = (out / "model.safetensors").read_bytes()
+    again = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--resume", *TINY_RUN)
+    if keep == "model":
+        assert again.exit_code == 2 and len(again.stderr.strip().splitlines()) == 1, again.output
+        assert (
+            f"error: {out} holds a model whose training ended and whose checkpoint was removed (--keep model): "
+            "there is nothing to resume from; to train it again pass --overwrite without --resume, or choose "
+            "another --out" in printed(again)
+        )
+    else:  # a finished run, scored again from its checkpoint; the default keeps what --resume needs once more
+        assert again.exit_code == 0, again.output
+        assert "--resume can go on; --keep model removes it" in printed(again)
+    assert (out / "model.safetensors").read_bytes() == weights_before
+
+
+def test_a_run_pruned_by_default_goes_on_with_resume_to_the_weights_of_a_longer_run(ner_files, tiny_config, tmp_path):
+    """The default keeps the checkpoint's committed slot alone, which is all --resume needs."""
+    source = DataSource(ner_files[0], ner_files[1])
+    whole = train(settings(tiny_config, epochs=4), source, tmp_path / "whole")
+    train(settings(tiny_config, epochs=2), source, tmp_path / "pruned")
+    assert not (tmp_path / "pruned" / "last").exists()
+    assert len(list((tmp_path / "pruned" / "checkpoint").iterdir())) == 2  # state.json and its tensors
+    resumed = train(settings(tiny_config, epochs=4), source, tmp_path / "pruned", resume=True)
+    assert resumed.metrics["epochs_run"] == 4 and weights(tmp_path / "pruned") == weights(tmp_path / "whole")
+    assert resumed.dev.to_dict() == whole.dev.to_dict()
+
+
+def test_keep_with_several_seeds_prunes_each_seed_once_all_have_ended(ner_files, tmp_path):
+    from tests.test_cli import assert_user_error, invoke
+
+    out = tmp_path / "seeds"
+    args = ["train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--seeds", "2", *TINY_RUN]
+    result = invoke(*args, "--keep", "model")
+    assert result.exit_code == 0, result.output
+    for seed in ("seed-1", "seed-2"):
+        assert files_under(out / "seeds" / seed) == MODEL_FILES
+    assert f"in {out / 'seeds'}, for 2 seeds: kept the model alone (" in printed(result)
+    assert_user_error(invoke(*args, "--resume"), "nothing to resume from")
+
+
+def test_bad_input_keep_with_an_unknown_choice(ner_files, tmp_path):
+    from tests.test_cli import assert_user_error, invoke
+
+    out = tmp_path / "model"
+    result = invoke("train", "--train", ner_files[0], "--dev", ner_files[1], "--out", out, "--keep", "everything")
+    assert_user_error(result, "error: --keep everything: expected one of resume, all, model")
+    assert not out.exists()

@@ -57,7 +57,8 @@ def test_long_sentences_are_split_and_rejoined(trained_model):
 
 def test_model_directory_has_card_metrics_and_no_pickle(trained_model):
     names = {p.name for p in trained_model.iterdir()}
-    assert {"config.json", "vocab.json", "model.safetensors", "metrics.json", "README.md", "last"} <= names
+    assert {"config.json", "vocab.json", "model.safetensors", "metrics.json", "README.md", "checkpoint"} <= names
+    assert "last" not in names  # by default only what --resume needs stays beside the model
     for path in trained_model.rglob("*"):
         if path.is_file():
             assert not path.read_bytes().startswith((b"\x80", b"PK\x03\x04")), path

@@ -60,7 +60,9 @@ CORPUS_FILES = ", ".join(f.description for f in CORPUS_FORMATS.values() if not f
 
 @app.command()
 def train(
-    out: Path = typer.Option(..., "--out", help="Model directory to write (best model; last epoch in OUT/last)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Model directory to write (the best model; --keep says what stays beside it)."
+    ),
     train_path: Path | None = typer.Option(None, "--train", help=f"Training corpus ({CORPUS_FILES})."),
     dev_path: Path | None = typer.Option(
         None, "--dev", help="Development corpus, for early stopping; without it, 10% of --train is held out."
@@ -91,6 +93,13 @@ def train(
         help="Go on from the checkpoint in --out (written after every "
         "epoch) exactly where the run stopped; start afresh when there is none.",
     ),
+    keep: str = typer.Option(
+        "resume",
+        "--keep",
+        help="What stays beside the model when training ends: resume (OUT/checkpoint, what --resume needs to go "
+        "on, e.g. with a longer limit), all (also OUT/last, the last epoch's model, and the checkpoint's older "
+        "copy) or model (the model alone: no --resume).",
+    ),
     distributed: int = typer.Option(
         1,
         "--distributed",
@@ -120,7 +129,7 @@ def train(
             tag_column=tag_column_name,
         )
         config = load_config(config_file, settings, preset)
-        print_training(console, run_training_job(config, source, out, seeds, overwrite, resume))
+        print_training(console, run_training_job(config, source, out, seeds, overwrite, resume, keep))
 
 
 @app.command()

@@ -14,6 +14,7 @@ OPTIONS = {
     "quantize": "--quantize",
     "overwrite": "--overwrite",
     "resume": "--resume",
+    "keep": "--keep",
     "out_dir": "--out",
     "output": "--output",
     "output_format": "--output-format",

@@ -64,6 +64,8 @@ def print_training(console: Console, events: Iterable[Any]) -> None:
                     f"{describe(event.summary)}; best dev: seed {event.best_seed}, copied to {event.out_dir}",
                     highlight=False,
                 )
+                if event.kept:
+                    console.print(command_line_message(event.kept), highlight=False, soft_wrap=True)
 
 
 def print_start(console: Console, start: TrainingStart) -> None:
@@ -132,6 +134,8 @@ def print_result(console: Console, result: TrainingResult) -> None:
     print_table(console, table)
     if result.going_on:
         console.print(command_line_message(result.going_on), highlight=False)
+    if result.kept:
+        console.print(command_line_message(result.kept), highlight=False, soft_wrap=True)
 
 
 def relaunch_distributed(processes: int, argv: list[str]) -> int:

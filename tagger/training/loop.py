@@ -45,7 +45,17 @@ from tagger.training.distributed import (
     per_rank_batch_size,
     step_module,
 )
-from tagger.training.out_dir import check_out_dir, describe_model, log_bytes, run_files
+from tagger.training.out_dir import (
+    LAST_DIR,
+    check_keep,
+    check_out_dir,
+    check_resumable,
+    describe_model,
+    kept_line,
+    log_bytes,
+    prune_run,
+    run_files,
+)
 from tagger.training.precision import autocast, check_precision
 from tagger.vocab import UNK_ID, Vocab
 
@@ -93,6 +103,7 @@ class TrainingResult:
     stopped_by: str  # patience | max_minutes (train.max_minutes) | epochs (train.epochs)
     metrics: dict[str, Any] = field(repr=False)
     going_on: str = ""  # when a limit stopped a run whose last epoch was its best: how to give it more
+    kept: str = ""  # what the run left beside the model (checkpoint/, last/) and its size; "" when not pruned
 
 
 def score_of(evaluation: Evaluation) -> float:
@@ -210,9 +221,15 @@ def isolate_documents(encoded: list[EncodedSentence], probability: float, rng: r
 
 
 def run_training(
-    config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
+    config: Config,
+    source: DataSource,
+    out_dir: Path,
+    overwrite: bool = False,
+    resume: bool = False,
+    keep: str | None = "resume",
 ) -> Iterator[StepInfo | EpochRecord | TrainingStart | TrainingResult]:
     """Train into ``out_dir``; with ``resume``, go on from its checkpoint (or start afresh when it has none).
+    ``keep`` says what stays beside the model at the end (``out_dir.KEEP``); None leaves it all to the caller.
 
     Started by torchrun, each process is one rank of data-parallel training (tagger.training.distributed).
     """
@@ -227,8 +244,12 @@ def run_training(
     threads = torch.get_num_threads()
     device = local_device(requested, ranks)
     check_precision(device, config.train.precision)
+    if keep is not None:
+        check_keep(keep)
     if ranks.main:
         check_out_dir(out_dir, overwrite or resume, config)
+        if resume:
+            check_resumable(out_dir)
     seed_everything(config.train.seed)
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
@@ -266,7 +287,9 @@ def run_training(
         yield run.end_epoch(epoch, losses, words, epoch_start)
     if ranks.main:
         seconds, following = time.perf_counter() - started, cpu_threads is not None
-        yield finish(config, data, out_dir, device, run.state, run.best_dev, seconds, threads, following)
+        result = finish(config, data, out_dir, device, run.state, run.best_dev, seconds, threads, following)
+        # after finish(): the model and the files describing it are completely saved
+        yield replace(result, kept=kept_line(keep, prune_run(out_dir, keep))) if keep is not None else result
     leave_process_group(ranks)
 
 
@@ -372,7 +395,7 @@ class Run:
         out_dir, config = self.out_dir, self.config
         if improved:
             save_model(out_dir, config, self.vocab, self.scored)
-        save_model(out_dir / "last", config, self.vocab, self.scored)
+        save_model(out_dir / LAST_DIR, config, self.vocab, self.scored)
         # For a person watching the run; the model's manifest names it only at the end (finish).
         write_atomic(out_dir / "train_log.jsonl", log_bytes(self.state.log))
         save_checkpoint(out_dir, config, self.data.fingerprints, self.trainee, self.state, random_states)
@@ -451,10 +474,15 @@ def how_to_go_on(state: LoopState, config: Config, stopped_by: str) -> str:
 
 
 def train(
-    config: Config, source: DataSource, out_dir: Path, overwrite: bool = False, resume: bool = False
+    config: Config,
+    source: DataSource,
+    out_dir: Path,
+    overwrite: bool = False,
+    resume: bool = False,
+    keep: str = "resume",
 ) -> TrainingResult:
     """Train without any display; returns the result of the best epoch."""
-    for event in run_training(config, source, out_dir, overwrite, resume):
+    for event in run_training(config, source, out_dir, overwrite, resume, keep):
         if isinstance(event, TrainingResult):
             return event
     raise AssertionError("run_training ended without a result")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,18 @@ from tagger.errors import ConfigError, setting
 from tagger.model_card import write_card
 from tagger.plots import write_training_plot
 from tagger.schemes import Task
-from tagger.serialization import MODEL_FILES, to_json_bytes
-from tagger.training.checkpoint import CHECKPOINT_DIR, CHECKPOINT_FILES
+from tagger.serialization import MODEL_FILES, committed_names, to_json_bytes
+from tagger.training.checkpoint import CHECKPOINT_DIR, CHECKPOINT_FILES, TENSOR_SLOTS, committed_tensors_file
 from tagger.vocab import Vocab
 
 SEEDS_DIR = "seeds"  # with several seeds, OUT/seeds/seed-N holds each seed's run
 SEEDS_SUMMARY = "seeds.json"
+LAST_DIR = "last"  # the last epoch's model
+# What a run leaves beside the model when it ends (``keep``): "resume" (the default) what --resume needs, the
+# checkpoint's committed tensors and state.json; "all" also the stale tensor slot and last/; "model" nothing. A
+# vectors model of 17 MB came with a checkpoint of 136 MB: two equal tensor slots, one of them stale once the run
+# ends, each the model, its weight average and the optimiser's moments.
+KEEP = ("resume", "all", "model")
 
 
 def check_out_dir(out_dir: Path, overwrite: bool, config: Config | None = None) -> None:
@@ -55,10 +62,86 @@ def run_files(out_dir: Path) -> list[Path]:
     """Every file a training run writes into ``out_dir`` (with several seeds, also ``SEEDS_DIR`` and its summary)."""
     return (
         [out_dir / name for name in MODEL_FILES]
-        + [out_dir / "last" / name for name in MODEL_FILES]
+        + [out_dir / LAST_DIR / name for name in MODEL_FILES]
         + [out_dir / CHECKPOINT_DIR / name for name in CHECKPOINT_FILES]
         + [out_dir / SEEDS_SUMMARY]
     )
+
+
+def check_keep(keep: str) -> None:
+    if keep not in KEEP:
+        raise ConfigError(f"{setting('keep', keep)}: expected one of {', '.join(KEEP)}")
+
+
+def check_resumable(out_dir: Path) -> None:
+    """A finished model whose checkpoint is gone (``keep="model"``) has nothing to resume from: refused, rather
+    than trained afresh over it."""
+    finished = "metrics.json" in committed_names(out_dir)  # added to the model when its training ends
+    if finished and not (out_dir / CHECKPOINT_DIR / "state.json").is_file():
+        raise ConfigError(
+            f"{out_dir} holds a model whose training ended and whose checkpoint was removed "
+            f"({setting('keep', 'model')}): there is nothing to resume from; to train it again pass "
+            f"{setting('overwrite', True)} without {setting('resume')}, or choose another {setting('out_dir')}"
+        )
+
+
+def prune_run(out_dir: Path, keep: str) -> dict[str, int]:
+    """Once the model is completely saved, remove what ``keep`` leaves out: the checkpoint's stale tensor slot and
+    ``last/`` (``"resume"``), or the whole checkpoint too (``"model"``). Only files this run writes go (the last
+    model's by its manifest, the checkpoint's by name), and a folder only when nothing else is left in it.
+    Returns the bytes kept: checkpoint, last and model."""
+    checkpoint, last = out_dir / CHECKPOINT_DIR, out_dir / LAST_DIR
+    if keep != "all":
+        committed = committed_tensors_file(checkpoint)
+        # the manifest last: a run killed before it leaves a model refused as incomplete, which it names for the
+        # next pruning to remove
+        remove_files(last, [*sorted(committed_names(last)), "config.json"])
+        stale = [slot for slot in TENSOR_SLOTS if slot != committed]
+        # state.json first: without it the checkpoint is none, never one naming missing tensors
+        remove_files(checkpoint, ["state.json", *TENSOR_SLOTS] if keep == "model" else stale)
+    return {
+        "checkpoint": size_of(checkpoint, CHECKPOINT_FILES),
+        "last": size_of(last, {"config.json", *committed_names(last)}),
+        "model": size_of(out_dir, {"config.json", *committed_names(out_dir)}),
+    }
+
+
+def remove_files(folder: Path, names: list[str]) -> None:
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+    try:
+        folder.rmdir()  # only when empty: a file the user put there keeps it
+    except OSError:
+        pass
+
+
+def size_of(folder: Path, names: Iterable[str]) -> int:
+    return sum((folder / name).stat().st_size for name in names if (folder / name).is_file())
+
+
+def kept_line(keep: str, kept: dict[str, int]) -> str:
+    """What a run left beside its model and its size, and how to keep more or less, in one line."""
+    if keep == "model":
+        return (
+            f"kept the model alone ({megabytes(kept['model'])}): checkpoint/ and last/ removed, so "
+            f"{setting('resume')} cannot go on from this run"
+        )
+    if keep == "all":
+        # a finished run resumed is only scored again: no epoch writes last/ anew after it was pruned
+        last = f" and last/ ({megabytes(kept['last'])})" if kept["last"] else ""
+        return (
+            f"kept checkpoint/ ({megabytes(kept['checkpoint'])}){last} beside the model ({megabytes(kept['model'])}); "
+            f"{setting('keep', 'resume')} keeps only what {setting('resume')} needs, {setting('keep', 'model')} the "
+            "model alone"
+        )
+    return (
+        f"kept checkpoint/ ({megabytes(kept['checkpoint'])}) beside the model ({megabytes(kept['model'])}) so "
+        f"{setting('resume')} can go on; {setting('keep', 'model')} removes it"
+    )
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size < 10e6 else f"{size / 1e6:,.0f} MB"
 
 
 def describe_model(
