@@ -4,6 +4,7 @@ after a warm-up pass, so one-off costs (allocation, spaCy's first load) do not c
 
 from __future__ import annotations
 
+import importlib.metadata
 import resource
 import statistics
 import subprocess
@@ -124,11 +125,10 @@ def benchmark_model(
 
 
 def runtime_versions() -> dict[str, str | None]:
-    """What computed the figures beside the CPU: torch, and onnxruntime where it is installed (an export runs on it)."""
+    """What computed the figures beside the CPU: torch, and onnxruntime where it is installed (an export runs on
+    it), read from the installed distribution without importing it."""
     try:
-        import onnxruntime
-
-        onnx_runtime: str | None = onnxruntime.__version__
-    except ImportError:
+        onnx_runtime: str | None = importlib.metadata.version("onnxruntime")
+    except importlib.metadata.PackageNotFoundError:
         onnx_runtime = None
     return {"torch": torch.__version__, "onnxruntime": onnx_runtime}
