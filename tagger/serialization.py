@@ -26,6 +26,7 @@ from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, TaggerError, setting
 from tagger.model import BiLSTMTagger, build_model
+from tagger.shipped import model_path, shipped_names_hint
 from tagger.vocab import Vocab
 
 FORMAT_VERSION = 1
@@ -176,8 +177,9 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> Loa
 
 def read_model_files(directory: str | Path) -> dict[str, bytes]:
     """The bytes of every file of a model directory that its manifest names (every model file there, for a
-    model saved before the manifest), by name: for loading, or copying a model verbatim."""
-    directory = Path(directory)
+    model saved before the manifest), by name: for loading, or copying a model verbatim. A shipped model's name
+    (``en-ner``) names its folder."""
+    directory = model_path(directory)
     check_is_model_dir(directory)
     config = read_bytes(directory / "config.json")
     names = manifest_names(config)
@@ -257,7 +259,7 @@ def torn(path: Path) -> ModelDirError:
 
 def check_is_model_dir(directory: Path) -> None:
     if not directory.exists():
-        raise ModelDirError(str(directory), "no such model directory", WHAT_A_MODEL_DIR_HOLDS)
+        raise ModelDirError(str(directory), "no such model directory", WHAT_A_MODEL_DIR_HOLDS + shipped_names_hint())
     if not directory.is_dir():
         raise ModelDirError(str(directory), "is a file, not a model directory", WHAT_A_MODEL_DIR_HOLDS)
     missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]

@@ -12,6 +12,7 @@ LAYERS = {
     "atomic": 0,
     "runtime": 0,
     "cpu": 0,
+    "shipped": 0,
     "schemes": 1,
     "corpus": 1,
     "tokenize": 1,

@@ -19,6 +19,7 @@ from tagger.corpus.lines import BINARY_SNIFF_BYTES, binary_file_error
 from tagger.errors import ConfigError, CorpusFormatError, setting
 from tagger.loading import load_tagger
 from tagger.outputs.formats import FORMATS
+from tagger.shipped import model_path
 
 STDIN = "stdin"  # what messages call standard input (it is read from a temporary copy)
 STDOUT = "-"  # as an output, and as an input (standard input)
@@ -51,7 +52,7 @@ def annotate(
         raise ConfigError(
             f"stdin (-) can be tagged to stdout or {setting('output', 'FILE')}, not into an {setting('out_dir')} folder"
         )
-    return annotate_folder(Path(model_dir), inputs, Path(out_dir), options, listener)
+    return annotate_folder(model_path(model_dir), inputs, Path(out_dir), options, listener)
 
 
 def tag_to_stream(

@@ -356,6 +356,16 @@ def info(
 
 
 @app.command()
+def models(json_output: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout.")) -> None:
+    """The models installed with tagger (en-ner, en-upos): name them wherever a model directory is asked for, e.g.
+    tagger tag en-ner news.txt."""
+    with reported_errors("models"):
+        from tagger.cli.models import run_models
+
+        run_models(json_output)
+
+
+@app.command()
 def serve(
     models: list[str] = typer.Argument(
         ...,

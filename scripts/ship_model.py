@@ -1,0 +1,105 @@
+"""Make a trained model directory one of the models that ship inside the package (``tagger/models/NAME/``).
+
+    python scripts/ship_model.py runs/en-ner en-ner --data "CoNLL-2003 English ..." --licence "..." \\
+        --train-command "tagger train ..." --test-file eng.testb --test-settings corpus.tag_column=3
+
+What decides the tags is copied byte for byte (config.json, whose manifest holds the weights' SHA-256,
+vocab.json, model.safetensors) with metrics.json; the training's checkpoint, last epoch, log and curves stay
+behind. The model card (README.md) is the training's card under a head that says what a user of the shipped model
+needs first: the data and its licence, the test score with the command that reproduces it, the speed on the CPU
+it was measured on, and the size. The model's tags for a fixed set of sentences (tests/fixtures/shipped/NAME.json)
+let tests/test_shipped_models.py check that the shipped copy tags as the directory it was made from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tagger.annotate import Tagger  # noqa: E402
+from tagger.benchmark import benchmark_model  # noqa: E402
+from tagger.cpu import describe_cpu  # noqa: E402
+from tagger.shipped import SHIPPED_FOLDER  # noqa: E402
+
+COPIED = ("config.json", "vocab.json", "model.safetensors", "metrics.json")
+SIZE_LIMIT = 25_000_000
+CHECK_SENTENCES = [
+    "EU rejects German call to boycott British lamb .".split(),
+    "Peter Blackburn , the spokesman for the European Commission in Brussels , said on Thursday .".split(),
+    "Angela Merkel met Emmanuel Macron in Paris before flying to New York with Lufthansa .".split(),
+    "The quick brown fox jumps over the lazy dog .".split(),
+    "Shares of Apple Inc. rose 3 % on the Nasdaq after the iPhone launch in Cupertino , California .".split(),
+    ["Zürich", "McDonald's", "3.14", "--", "PARIS", "paris"],
+    ["Washington"],
+]
+FIXTURES = REPO / "tests" / "fixtures" / "shipped"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--data", required=True, help="what it was trained on")
+    parser.add_argument("--licence", required=True, help="the data's licence, and what it means for the model")
+    parser.add_argument("--train-command", required=True)
+    parser.add_argument("--test-file", type=Path, required=True, help="scored with tagger evaluate for the card")
+    parser.add_argument("--test-settings", nargs="*", default=[], help="corpus.key=value to read the test file")
+    parser.add_argument("--test-file-name", help="how the card names the test file (default: its file name)")
+    args = parser.parse_args()
+
+    out = SHIPPED_FOLDER / args.name
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in COPIED:
+        shutil.copyfile(args.model / name, out / name)
+
+    speed = benchmark_model(out, args.test_file, runs=3, device="cpu", overrides=args.test_settings, startup=False)
+    pre_tokenised = next(s for s in speed["speeds"] if s["name"] == "pre-tokenised")["median"]
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    test = metrics["test"]
+    score = test["conlleval"]["micro"]["f1"] if test.get("conlleval") else test["token_accuracy"]
+    measure = "entity F1 (conlleval)" if test.get("conlleval") else "token accuracy"
+    settings = " ".join(f"--set {s}" for s in args.test_settings)
+    test_name = args.test_file_name or args.test_file.name
+    size = sum((out / name).stat().st_size for name in COPIED)
+    head = "\n".join(
+        [
+            f"# {args.name}: shipped with tagger",
+            "",
+            f'- **Use**: `tagger tag {args.name} news.txt`, `Tagger.load("{args.name}")`, `tagger serve {args.name}`, '
+            f'spaCy `nlp.add_pipe("bilstm_tagger", config={{"model": "{args.name}"}})`.',
+            f"- **Data**: {args.data}",
+            f"- **Licence**: {args.licence}",
+            f"- **Test {measure}**: **{100 * score:.2f}** on {test_name}; reproduce with "
+            f"`tagger evaluate {args.name} {test_name} {settings}`".rstrip()
+            + "`.",
+            f"- **Trained with**: `{args.train_command}` (train split only; dev for early stopping).",
+            f"- **Speed**: {pre_tokenised:,.0f} words/s pre-tokenised ({test_name}, batch 256, "
+            f"{speed['threads']} threads) on {describe_cpu()}, torch {speed['versions']['torch']}.",
+            f"- **Size**: {size / 1e6:.1f} MB ({', '.join(COPIED)}).",
+            "",
+            "The card written by training follows.",
+            "",
+        ]
+    )
+    card = (args.model / "README.md").read_text(encoding="utf-8")
+    (out / "README.md").write_text(head + "\n" + card, encoding="utf-8")
+    if size > SIZE_LIMIT:
+        raise SystemExit(f"{out}: {size:,} bytes, over the {SIZE_LIMIT:,} a shipped model may take")
+
+    source_tags = Tagger.load(args.model, device="cpu").tag(CHECK_SENTENCES)
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    fixture = {"sentences": CHECK_SENTENCES, "tags": source_tags, "source": str(args.model), "test_score": score}
+    (FIXTURES / f"{args.name}.json").write_text(json.dumps(fixture, indent=1) + "\n", encoding="utf-8")
+    print(head)
+
+
+if __name__ == "__main__":
+    main()
