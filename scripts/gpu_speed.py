@@ -10,7 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpu_check import FILES, PROFILE_BATCH, Context, error_text, fallback_corpus, read_json, run_capped, say, write_json
+from gpu_common import (
+    FILES,
+    PROFILE_BATCH,
+    Context,
+    error_text,
+    fallback_corpus,
+    read_json,
+    run_capped,
+    say,
+    write_json,
+)
 from gpu_stages import train_command
 
 

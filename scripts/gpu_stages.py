@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gpu_check import FILES, ROOT, Context, read_json, run_capped, say, write_json
+from gpu_common import FILES, ROOT, Context, read_json, run_capped, say, write_json
 
 
 def stage_env(ctx: Context, deadline: float) -> dict[str, Any]:
