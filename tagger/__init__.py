@@ -1,6 +1,7 @@
 """tagger: BiLSTM sequence labeling for NER and POS tagging."""
 
-__version__ = "0.1.0"
+from tagger.version import __version__
+
 __all__ = ["Tagger", "__version__", "load_tagger"]
 
 

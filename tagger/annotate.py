@@ -13,7 +13,6 @@ import torch
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
-from tagger.loading import ModelEvaluation, evaluate_model  # noqa: F401 (their home is tagger.loading: no torch)
 from tagger.model import BiLSTMTagger, resolve_device, same_bits_on_one_thread
 from tagger.model import quantize as quantize_model
 from tagger.ordering import MAX_PADDING, MAX_WORDS, bucketed_batches, document_batches, split_long  # noqa: F401

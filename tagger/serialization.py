@@ -21,12 +21,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from tagger import __version__
 from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, TaggerError, setting
 from tagger.model import BiLSTMTagger, build_model
 from tagger.shipped import model_path, shipped_names_hint
+from tagger.version import __version__
 from tagger.vocab import Vocab
 
 FORMAT_VERSION = 1

@@ -1,5 +1,6 @@
-"""The architecture in DESIGN.md, enforced: no module imports from a layer above it, and heavy
-third-party libraries stay in the one module (or layer) that owns them."""
+"""The architecture in docs/architecture.md, enforced: no module imports from a layer above it, heavy
+third-party libraries stay in the one module (or layer) that owns them, and the module map lists every file
+with its layer. No import circle anywhere is tests/test_import_cycles.py's."""
 
 import ast
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 
 LAYERS = {
+    "version": 0,
     "errors": 0,
     "config": 0,
     "atomic": 0,
@@ -182,29 +184,12 @@ def package_imports(package: str) -> dict[str, set[str]]:
     return graph
 
 
-def cycle_from(graph: dict[str, set[str]], start: str) -> list[str] | None:
-    """A path of imports from ``start`` back to itself, if there is one."""
-    stack = [(start, [start])]
-    while stack:
-        name, path = stack.pop()
-        for imported in graph.get(name, set()):
-            if imported == start:
-                return path + [start]
-            if imported not in path:
-                stack.append((imported, path + [imported]))
-    return None
-
-
-def test_files_inside_cli_batch_and_training_import_each_other_without_a_cycle():
+def test_files_inside_cli_batch_and_training_never_import_their_own_package():
     for package in SPLIT_PACKAGES:
-        graph = package_imports(package)
-        for name, deps in graph.items():
+        for name, deps in package_imports(package).items():
             assert name == "__init__" or "__init__" not in deps, (
                 f"tagger/{package}/{name}.py imports its own package; import the file that defines the name"
             )
-        for name in graph:
-            cycle = cycle_from(graph, name)
-            assert cycle is None, f"tagger/{package}: import cycle {' -> '.join(cycle)}"
 
 
 def test_cli_commands_are_leaves_that_share_only_helpers():

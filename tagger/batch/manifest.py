@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tagger import __version__
 from tagger.errors import ConfigError, setting
 from tagger.portable import is_exported_dir
+from tagger.version import __version__
 
 MANIFEST_NAME = ".tagger-manifest.jsonl"
 LOCK_NAME = ".tagger.lock"

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagger import __version__
 from tagger.annotate import Tagger
 from tagger.atomic import check_output_folder, write_atomic
 from tagger.batching import build_batch, encode_sentences
@@ -49,6 +48,7 @@ from tagger.portable.files import (
 )
 from tagger.portable.tagger import PortableTagger
 from tagger.serialization import LoadedModel, load_model_files, parse_json, read_config, read_model_files
+from tagger.version import __version__
 from tagger.vocab import Vocab
 
 EXPORT_TARGETS = ("onnx",)

@@ -21,6 +21,7 @@ from typing import Any
 from tagger.atomic import write_atomic
 from tagger.config import Config, ModelConfig
 from tagger.errors import ConfigError, ModelDirError, TaggerError
+from tagger.version import __version__
 from tagger.vocab import Vocab
 
 EXPORT_FORMAT = "tagger-onnx"  # config.json's "format", and the ONNX model's metadata "tagger_format"
@@ -178,8 +179,6 @@ def check_header(header: Any, path: Path) -> None:
         )
     version = header.get("format_version")
     if not isinstance(version, int) or not 1 <= version <= EXPORT_FORMAT_VERSION:
-        from tagger import __version__
-
         raise ModelDirError(
             str(path),
             f"export format_version {version!r} is not supported by tagger {__version__} "

@@ -23,7 +23,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from tagger import __version__
 from tagger.annotate import Tagger
 from tagger.errors import TaggerError
 from tagger.model_info import entity_types
@@ -42,6 +41,7 @@ from tagger.serve.request import (
 )
 from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import encode_answer
+from tagger.version import __version__
 
 TAG_PATH = "/v1/tag"
 SETTINGS_ENV = "TAGGER_SERVE_SETTINGS"  # how the worker processes get their settings (app_from_environment)

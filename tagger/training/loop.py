@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from tagger import __version__
 from tagger.annotate import Tagger
 from tagger.atomic import remove_temporaries, write_atomic
 from tagger.batching import EncodedSentence, build_batch
@@ -57,6 +56,7 @@ from tagger.training.out_dir import (
     run_files,
 )
 from tagger.training.precision import autocast, check_precision
+from tagger.version import __version__
 from tagger.vocab import UNK_ID, Vocab
 
 
