@@ -107,7 +107,7 @@ class Tagger(TaggerBase):
         encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
-        return best.cpu().tolist(), best_probs.cpu().tolist() if scores else None
+        return best.cpu().tolist(), best_probs.cpu().tolist() if scores and best_probs is not None else None
 
     def decode(
         self, emissions: torch.Tensor, mask: torch.Tensor, scores: bool = True

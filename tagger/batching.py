@@ -89,9 +89,8 @@ def build_batch(sentences: Sequence[EncodedSentence], features: Sequence[InputFe
     lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
     mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch_size, seq_len)
     inputs = {f.name: f.collate([s.inputs[i] for s in sentences], mask) for i, f in enumerate(features)}
-    tag_ids = None
-    if all(s.tag_ids is not None for s in sentences):
-        tag_ids = padded([s.tag_ids for s in sentences], mask, PAD_ID)
+    known = [s.tag_ids for s in sentences if s.tag_ids is not None]
+    tag_ids = padded(known, mask, PAD_ID) if len(known) == len(sentences) else None
     context_index = None
     if context:
         contexts: dict[tuple[int, str], int] = {}

@@ -21,6 +21,7 @@ from tagger.annotate import Tagger
 from tagger.config import corpus_config
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.cpu import describe_cpu
+from tagger.portable.base import TaggerBase
 from tagger.runtime import usable_cpus
 
 STARTUP_INPUT = b"EU rejects German call to boycott British lamb.\n"
@@ -48,7 +49,9 @@ def time_passes(name: str, work: Callable[[], Any], words: int, runs: int) -> Sp
     return Speed(name, words, statistics.median(speeds), statistics.pstdev(speeds), speeds)
 
 
-def tagging_speeds(tagger: Tagger, sentences: Sequence[Sentence], runs: int = 5, batch_size: int = 256) -> list[Speed]:
+def tagging_speeds(
+    tagger: TaggerBase, sentences: Sequence[Sentence], runs: int = 5, batch_size: int = 256
+) -> list[Speed]:
     """Pre-tokenised (``Tagger.tag``, documents kept) and raw text (``Tagger.tag_texts``: spaCy's tokenizer
     and sentencizer included; each document one text, its words joined by spaces)."""
     words = [s.words for s in sentences]
@@ -83,11 +86,13 @@ def startup_seconds(model_dir: Path, device: str = "cpu", runs: int = 3) -> floa
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        process.stdin.write(STARTUP_INPUT)
-        process.stdin.close()
-        process.stdout.read(1)
+        stdin, stdout = process.stdin, process.stdout
+        assert stdin is not None and stdout is not None  # both pipes
+        stdin.write(STARTUP_INPUT)
+        stdin.close()
+        stdout.read(1)
         times.append(time.perf_counter() - start)
-        process.stdout.read()
+        stdout.read()
         process.wait()
     return statistics.median(times)
 

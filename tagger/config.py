@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,7 +210,7 @@ def _reject_unknown(data: dict[str, Any], valid: list[str], source: str) -> None
             )
 
 
-def did_you_mean(name: str, valid: Sequence[str]) -> str:
+def did_you_mean(name: str, valid: Iterable[str]) -> str:
     """``; did you mean 'x'?`` for the valid name closest to a misspelt one, or "" when none is close."""
     close = difflib.get_close_matches(name, list(valid), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -327,7 +327,7 @@ PRESETS["contextual"] = PRESETS["vectors"] + ["model.contextual=minilm-l6-v2"]
 PRESETS["charlm"] = PRESETS["vectors"] + ["model.charlm=news-forward-fast,news-backward-fast", "model.hidden=256"]
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = (), preset: str = "default") -> Config:
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), preset: str = "default") -> Config:
     """A preset, then a TOML config file, then ``section.key=value`` overrides, each over the one before."""
     if preset not in PRESETS:
         raise ConfigError(f"preset {preset!r}: expected one of {', '.join(PRESETS)}{did_you_mean(preset, PRESETS)}")
@@ -351,7 +351,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
 
 
-def overrides_to_dict(texts: list[str]) -> dict[str, dict[str, Any]]:
+def overrides_to_dict(texts: Sequence[str]) -> dict[str, dict[str, Any]]:
     data: dict[str, dict[str, Any]] = {}
     for text in texts:
         section, key, value = parse_override(text)

@@ -29,6 +29,10 @@ class CRF(nn.Module):
     loads a saved model. A state dict therefore loads into a CRF with or without constraints.
     """
 
+    constraint_start: torch.Tensor  # the buffers registered in __init__, declared for the type checker
+    constraint_middle: torch.Tensor
+    constraint_end: torch.Tensor
+
     def __init__(self, num_tags: int, transitions: TransitionMask | None = None):
         super().__init__()
         self.num_tags = num_tags

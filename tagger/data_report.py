@@ -12,7 +12,7 @@ import dataclasses
 import statistics
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,13 +210,13 @@ def build_data_report(splits: Sequence[Split], declared_scheme: str = "auto", ex
     train = by_role.get("train")
     evaluated = [by_role[role] for role in EVALUATION_ROLES if role in by_role]
     named = [report for report in reports if report.role]
-    with_entities = [report for report in named if report.entities is not None]
+    entities = {report.name: report.entities for report in named if report.entities is not None}
     return DataReport(
         splits=reports,
         oov=[find_oov(train, split, examples) for split in evaluated] if train else [],
         overlap=[find_overlap(train, split, examples) for split in evaluated] if train else [],
         missing_tags=find_missing_labels({report.name: report.tags for report in named}),
-        missing_entity_types=find_missing_labels({report.name: report.entities for report in with_entities}),
+        missing_entity_types=find_missing_labels(entities),
     )
 
 
@@ -260,7 +260,8 @@ def readable_tags(tags: Sequence[str]) -> list[str]:
 
 def check_scheme(split: Split, scheme: str, examples: int = 5) -> SchemeReport:
     """Every place the split breaks its scheme (malformed tags included), with the first few as examples."""
-    count, sentences, shown = 0, 0, []
+    count, sentences = 0, 0
+    shown: list[Violation] = []
     for sentence in split.sentences:
         violations = find_violations(sentence.tags, scheme)
         count += len(violations)
@@ -380,7 +381,7 @@ def find_oov(train: Split, other: Split, examples: int = 5) -> OovReport:
     )
 
 
-def find_missing_labels(labels_by_split: dict[str, Iterable[str]]) -> list[MissingLabel]:
+def find_missing_labels(labels_by_split: Mapping[str, Iterable[str]]) -> list[MissingLabel]:
     """Labels that some splits have and others lack: a test tag never trained on, a type absent from dev."""
     label_sets = {name: set(labels) for name, labels in labels_by_split.items()}
     if len(label_sets) < 2:

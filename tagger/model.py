@@ -19,6 +19,9 @@ from tagger.decoding import TransitionMask
 from tagger.errors import ConfigError, setting
 from tagger.features import InputFeature, build_features
 from tagger.features.base import gather_rows
+from tagger.features.casing import CasingEmbedding
+from tagger.features.chars import CharCNN, CharLSTM
+from tagger.features.words import WordEmbedding
 from tagger.vocab import PAD_ID, Vocab
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -54,6 +57,12 @@ def same_bits_on_one_thread(compute: Callable[[], list[torch.Tensor]]) -> bool:
 class BiLSTMTagger(nn.Module):
     """Input features (tagger.features) -> BiLSTM -> emissions. ``transitions`` constrain the CRF head (built by
     the owner from the labels and their scheme)."""
+
+    # Modules added under their features' names in __init__, declared for the type checker: the word embedding is
+    # always there, the others only where the configuration asks for their feature.
+    word_embedding: WordEmbedding
+    char_encoder: CharCNN | CharLSTM
+    casing_embedding: CasingEmbedding
 
     def __init__(
         self,
@@ -104,7 +113,12 @@ class BiLSTMTagger(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         """Emissions (batch_size, seq_len, num_tags) for a batch."""
         embedded = self.embedding_dropout(self.embed(batch))
-        pool = (lambda hidden: pool_by_index(hidden, batch.context_index)) if self.config.document_context else None
+        index = batch.context_index  # built for a model with document context (build_batch's context)
+        pool = (
+            (lambda hidden: pool_by_index(hidden, index))
+            if index is not None and self.config.document_context
+            else None
+        )
         hidden = self.rnn(embedded, batch.mask, pool if self.config.context_between_layers else None)
         if pool is not None:
             hidden = torch.cat([hidden, pool(hidden)], dim=-1)  # (batch_size, seq_len, 2 * hidden * dirs)
@@ -112,6 +126,8 @@ class BiLSTMTagger(nn.Module):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """CRF: mean negative log-likelihood per sentence; softmax: mean cross-entropy per word."""
+        if batch.tag_ids is None:
+            raise ValueError("a loss needs the batch's gold tags: build it from sentences with tag ids")
         emissions = self(batch)  # (batch_size, seq_len, num_tags)
         if self.crf is not None:
             return self.crf.neg_log_likelihood(emissions, batch.tag_ids, batch.mask)
@@ -144,6 +160,7 @@ class Recurrent(nn.Module):
         reverse = reversal_index(mask)
         hidden = inputs
         for depth, directions in enumerate(self.layers):
+            assert isinstance(directions, nn.ModuleList)  # a layer's cells, one per direction
             if depth:
                 hidden = self.dropout(torch.cat([hidden, pool(hidden)], dim=-1) if pool else hidden)
             outputs = [run_cell(directions[0], hidden)]  # (batch_size, seq_len, hidden)

@@ -99,12 +99,13 @@ class LoadFollowingThreads:
 
     def check(self) -> int:
         """Call often (every batch): every ``interval`` seconds, set the thread count to the CPUs left free."""
-        if not self.following or time.monotonic() - self.last[0] < self.interval:
+        last = self.last  # None exactly when not following
+        if last is None or time.monotonic() - last[0] < self.interval:
             return self.threads  # the clock alone: /proc/stat is read once per interval, not once per batch
         now = self._sample()
         if now is None:
             return self.threads
-        (wall, busy, own), (wall_before, busy_before, own_before) = now, self.last
+        (wall, busy, own), (wall_before, busy_before, own_before) = now, last
         self.last = now
         others = max(0.0, (busy - busy_before) - (own - own_before)) / (wall - wall_before)  # CPUs' worth
         wanted = max(1, min(self.most, math.floor(self.most - others + 0.5)))

@@ -244,7 +244,8 @@ def check_manifest(header: dict[str, Any], files: dict[str, bytes], source: Path
 
 def expected_weights(header: dict[str, Any]) -> list[str]:
     """The weights' checksums config.json gives: in its manifest, and as ``weights_sha256``."""
-    listed = header.get(MANIFEST) if isinstance(header.get(MANIFEST), dict) else {}
+    manifest = header.get(MANIFEST)
+    listed = manifest if isinstance(manifest, dict) else {}
     return [s for s in (listed.get("model.safetensors"), header.get("weights_sha256")) if isinstance(s, str) and s]
 
 

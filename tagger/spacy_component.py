@@ -128,6 +128,7 @@ class BiLSTMTaggerComponent(Pipe):
     @property
     def tagger(self) -> TaggerBase:
         self._ensure_loaded()
+        assert self._tagger is not None  # loaded, or _ensure_loaded raised
         return self._tagger
 
     @property
@@ -230,6 +231,7 @@ class BiLSTMTaggerComponent(Pipe):
 
     def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
         self._ensure_loaded()
+        assert self._files is not None  # loaded, or _ensure_loaded raised
         write_tagger_files(Path(path), self._files)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> BiLSTMTaggerComponent:

@@ -145,7 +145,8 @@ def decoded_lines(path: str | Path, encoding: str, stream: IO[bytes] | None = No
 def paragraphs(lines: Iterable[str], max_chars: int = PARAGRAPH_CHARS) -> Iterator[tuple[int, str]]:
     """The one rule for raw text, a file or a string: a paragraph (lines between blank lines, cut every
     ``max_chars``) is a document. Yields ``(offset, paragraph)``, the offset of its first character."""
-    offset, block_start, block = 0, 0, []
+    offset, block_start = 0, 0
+    block: list[str] = []
     size = 0
     for line in lines:
         if block and (not line.strip() or size >= max_chars):

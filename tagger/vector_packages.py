@@ -92,6 +92,8 @@ def pinned_package_folder(what: str, distribution: str, version: str, module_nam
         raise ConfigError(f"{what} needs the package {distribution}, which is not installed: {pip}") from None
     if installed != version:
         raise ConfigError(f"{what}: {distribution} {installed} is installed, but only {version} was checked; {pip}")
+    if module.__file__ is None:  # a namespace package of that name, not the distribution's module
+        raise ConfigError(f"{what}: {module_name} is not {distribution}'s module; {pip}")
     return Path(module.__file__).parent
 
 

@@ -87,6 +87,13 @@ class FileTask:
     relative: str = ""  # the output's path below --out, as the manifest names it
     fingerprint: str = ""  # of the input's bytes
 
+    @property
+    def output_file(self) -> Path:
+        """The output file, for a task of an output folder (where every task has one)."""
+        if self.output is None:
+            raise ValueError(f"{self.input.path} is tagged into the shared stream, not into a file of its own")
+        return self.output
+
 
 @dataclass(frozen=True)
 class FileResult:
@@ -107,7 +114,10 @@ class OpenOutput:
         self.begun = False  # begin() is written with the first sentences, so a file that fails before them
         # (empty, binary, undecodable at line 1) puts nothing, not half an HTML page, into a shared stream
         self.file = AtomicFile(task.output) if task.output is not None else None
-        self.stream = self.file.stream if self.file is not None else stream
+        target = self.file.stream if self.file is not None else stream
+        if target is None:
+            raise ValueError(f"{task.input.path}: no output file, and no shared stream to write into")
+        self.stream = target
 
     def emit(self, data: str | bytes) -> None:
         if not self.begun:

@@ -50,7 +50,7 @@ def annotate_folder(
         manifest = Manifest(out_dir)
         try:
             todo, skipped = plan(inputs, out_dir, options, manifest, job)
-            remove_temporaries([task.output for task in todo])
+            remove_temporaries([task.output_file for task in todo])
             for task in todo:
                 manifest.add(task.relative, "started", str(task.input.path), task.fingerprint, job)
             listener.planned(todo)
@@ -98,9 +98,9 @@ def plan(
         if not task.input.path.is_file():
             continue
         task = replace(task, fingerprint=file_fingerprint(task.input.path))
-        if not options.overwrite and manifest.is_current(task.output, task.relative, task.fingerprint, job):
+        if not options.overwrite and manifest.is_current(task.output_file, task.relative, task.fingerprint, job):
             skipped.append(FileResult(str(task.input.path), str(task.output), "skipped", 0, "already done"))
-        elif task.output.exists() and not options.overwrite and not manifest.owns(task.relative):
+        elif task.output_file.exists() and not options.overwrite and not manifest.owns(task.relative):
             raise ConfigError(
                 f"{task.output} exists and was not written by tagger tag into this folder; "
                 f"pass {setting('overwrite', True)} to replace it or choose another {setting('out_dir')}"
@@ -127,7 +127,7 @@ def check_outputs(tasks: list[FileTask], inputs: list[InputFile]) -> None:
     sources = {file.path.resolve() for file in inputs}
     seen: dict[Path, FileTask] = {}
     for task in tasks:
-        target = task.output.resolve()
+        target = task.output_file.resolve()
         if target in sources:
             raise ConfigError(
                 f"{task.output} would overwrite the input {task.input.path}; choose another {setting('out_dir')}"

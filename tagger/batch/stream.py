@@ -8,7 +8,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from tagger.atomic import AtomicFile, check_output_file
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
@@ -98,13 +98,13 @@ def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
     if input_format == RAW_TEXT:
         head = b""
         while not head.strip():
-            chunk = sys.stdin.buffer.read1(1 << 16)
+            chunk = stdin_bytes().read1(1 << 16)
             if not chunk:
                 raise empty_stdin()
             head += chunk
         if b"\x00" in head[:BINARY_SNIFF_BYTES]:  # as a file is sniffed: a stream cannot be read again later
             raise binary_file_error(STDIN)
-        stream = io.BufferedReader(HeadThenRest(head, sys.stdin.buffer))
+        stream = io.BufferedReader(HeadThenRest(head, stdin_bytes()))
         return InputFile(Path(STDIN), Path(STDIN), RAW_TEXT, stream)
     data = sys.stdin.buffer.read()
     if not data.strip():
@@ -112,6 +112,12 @@ def stdin_file(stack: ExitStack, options: BatchOptions) -> InputFile:
     path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tagger-stdin-"))) / STDIN
     path.write_bytes(data)
     return InputFile(path, Path(STDIN), input_format)
+
+
+def stdin_bytes() -> io.BufferedIOBase:
+    """Standard input's bytes: typed ``BinaryIO``, which has no ``read1``, though it is a buffered stream that has
+    (a BufferedReader, or the BytesIO a test runner puts in its place)."""
+    return cast(io.BufferedIOBase, sys.stdin.buffer)
 
 
 def empty_stdin() -> CorpusFormatError:
@@ -127,7 +133,7 @@ def empty_stdin() -> CorpusFormatError:
 class HeadThenRest(io.RawIOBase):
     """The bytes already read from a stream to look at it, then the rest of it as it comes."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]):
+    def __init__(self, head: bytes, rest: io.BufferedIOBase):
         self.head, self.rest = head, rest
 
     def readable(self) -> bool:

@@ -108,20 +108,19 @@ def read_language_model(file: LegacyFile, lm: Object, embeddings_name: str, sett
     state = object_state(file, lm)
     modules = state.get("_modules", {})
     characters, unk_id = read_dictionary(file, state.get("dictionary"))
-    layers = state.get("nlayers")
-    if type(layers) is not int or layers < 1:
-        refuse(file.name, f"a LanguageModel with nlayers={layers!r}")
+    layers = size(file, state, "nlayers")
     arrays = {"embedding.weight": parameter(file, modules, "encoder", "weight")}
     arrays |= read_lstm(file, modules.get("rnn"), layers)
     arrays |= {f"decoder.{name}": parameter(file, modules, "decoder", name) for name in ("weight", "bias")}
     if modules.get("proj") is not None:
         arrays |= {f"proj.{name}": parameter(file, modules, "proj", name) for name in ("weight", "bias")}
     delimiter = state.get("document_delimiter", "\n")  # Flair's own default where the LM lacks one
+    hidden_size, embedding_size = size(file, state, "hidden_size"), size(file, state, "embedding_size")
     lm_found = FlairLM(
         original_name=PurePosixPath(embeddings_name).name.removesuffix(".pt") if "/" in embeddings_name else "",
         is_forward=state.get("is_forward_lm") is True,
-        hidden_size=state.get("hidden_size"),
-        embedding_size=state.get("embedding_size"),
+        hidden_size=hidden_size,
+        embedding_size=embedding_size,
         layers=layers,
         characters=characters,
         unk_id=unk_id,
@@ -131,6 +130,14 @@ def read_language_model(file: LegacyFile, lm: Object, embeddings_name: str, sett
     )
     check_shapes(file, lm_found)
     return lm_found
+
+
+def size(file: LegacyFile, state: dict, number: str) -> int:
+    """A size the LM is built with (``nlayers``, ``hidden_size``, ``embedding_size``): a positive whole number."""
+    value = state.get(number)
+    if type(value) is not int or value < 1:
+        refuse(file.name, f"a LanguageModel with {number}={value!r}")
+    return value
 
 
 def read_dictionary(file: LegacyFile, dictionary: Any) -> tuple[list[str], int]:
@@ -178,9 +185,6 @@ def parameter(file: LegacyFile, modules: dict, module: str, name: str) -> np.nda
 
 
 def check_shapes(file: LegacyFile, lm: FlairLM) -> None:
-    for number in ("hidden_size", "embedding_size"):
-        if type(getattr(lm, number)) is not int or getattr(lm, number) < 1:
-            refuse(file.name, f"a LanguageModel with {number}={getattr(lm, number)!r}")
     projection = lm.arrays["proj.weight"].shape[0] if "proj.weight" in lm.arrays else None
     expected = tensor_shapes(len(lm.characters), lm.embedding_size, lm.hidden_size, lm.layers, projection)
     found = {name: array.shape for name, array in lm.arrays.items()}

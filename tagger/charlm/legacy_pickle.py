@@ -17,7 +17,7 @@ import pickletools
 import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -108,7 +108,7 @@ class LegacyFile:
         return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
 
 
-def refuse(name: str, found: str) -> None:
+def refuse(name: str, found: str) -> NoReturn:
     """The one line that refuses a file for what was found in it (as data: nothing in it was run)."""
     raise ForeignFileError(name, f"refused, found {found} (read as data: nothing in it was run)")
 
@@ -168,7 +168,7 @@ def read_storages(
     return arrays
 
 
-Handler = Callable[[Any, int], None]
+Handler = Callable[[Any, int], object]  # what a handler returns is not used
 
 
 class PickleMachine:
@@ -220,7 +220,8 @@ class PickleMachine:
 
     def run(self, stream: io.BytesIO) -> Any:
         """Walk one pickle from the stream's position to its STOP; the stream is left after it."""
-        opcode, pos = None, stream.tell()
+        opcode: pickletools.OpcodeInfo | None = None
+        pos: int | None = stream.tell()
         try:
             for opcode, arg, pos in pickletools.genops(stream):
                 if opcode.name == "STOP":
@@ -230,6 +231,7 @@ class PickleMachine:
                 handler = self.handlers.get(opcode.name)
                 if handler is None:
                     self.refuse(f"the pickle opcode {opcode.name} (at byte {pos})")
+                assert pos is not None  # genops gives every opcode's position in a stream with tell(), as BytesIO
                 handler(arg, pos)
         except (ValueError, EOFError, struct.error) as error:  # genops on a cut or damaged stream
             raise ForeignFileError(self.name, f"truncated or damaged pickle: {error}") from None
@@ -238,7 +240,7 @@ class PickleMachine:
             raise ForeignFileError(self.name, f"damaged pickle: {where} on values it cannot apply to") from None
         raise ForeignFileError(self.name, "truncated: a pickle ends before its STOP")
 
-    def refuse(self, found: str) -> None:
+    def refuse(self, found: str) -> NoReturn:
         refuse(self.name, found)
 
     def mark(self, arg: Any, pos: int) -> None:
@@ -384,5 +386,14 @@ class PickleMachine:
 
 
 # opcodes whose argument is the value pushed (strings, bytes, numbers)
-CONSTANT_OPCODES = ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "BINFLOAT", "BINUNICODE", "SHORT_BINUNICODE")
+CONSTANT_OPCODES: tuple[str, ...] = (
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "LONG1",
+    "LONG4",
+    "BINFLOAT",
+    "BINUNICODE",
+    "SHORT_BINUNICODE",
+)
 CONSTANT_OPCODES += ("BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8")

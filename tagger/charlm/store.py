@@ -107,7 +107,7 @@ def tensor_shapes(
     characters: int, embedding: int, hidden: int, layers: int, projection: int | None = None
 ) -> dict[str, tuple[int, ...]]:
     """The tensors of an LM and their shapes (also the check of a converted file)."""
-    shapes = {"embedding.weight": (characters, embedding)}
+    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (characters, embedding)}
     for k in range(layers):
         width = embedding if k == 0 else hidden
         shapes |= {f"rnn.weight_ih_l{k}": (4 * hidden, width), f"rnn.weight_hh_l{k}": (4 * hidden, hidden)}

@@ -23,11 +23,12 @@ def print_model_evaluation(messages: Console, done: ModelEvaluation, source: str
 
 
 def print_evaluation(console: Console, evaluation: Evaluation, source: str) -> None:
-    if evaluation.task == "spans":
-        print_table(console, entity_table(evaluation.conlleval, evaluation.strict, source))
+    if (reports := evaluation.entity_reports) is not None:
+        conlleval, strict = reports
+        print_table(console, entity_table(conlleval, strict, source))
         console.print(
-            f"entity F1 {evaluation.conlleval.micro.percents()[2]} (conlleval-compatible, IOB2); "
-            f"strict IOB2 F1 {evaluation.strict.micro.percents()[2]}; "
+            f"entity F1 {conlleval.micro.percents()[2]} (conlleval-compatible, IOB2); "
+            f"strict IOB2 F1 {strict.micro.percents()[2]}; "
             f"token accuracy {percent(evaluation.token_accuracy)} "
             f"({evaluation.sentences:,} sentences, {evaluation.words:,} words)",
             highlight=False,

@@ -4,6 +4,7 @@ scores, as a table or JSON."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -15,7 +16,7 @@ from tagger.shipped import shipped_models
 
 
 def run_models(json_output: bool) -> None:
-    rows = []
+    rows: list[dict[str, Any]] = []  # JSON records
     for model in shipped_models():
         info = read_model_info(model.path)
         test = info.metrics.get("test") or {}

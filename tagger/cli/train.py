@@ -53,9 +53,11 @@ def print_training(console: Console, events: Iterable[Any]) -> None:
                     words, started = 0, progress.get_time()
                 words += event.words
                 elapsed = max(progress.get_time() - started, 1e-6)
-                progress.update(task_id, advance=1, loss=event.loss, wps=words / elapsed)
+                if task_id is not None:  # an epoch's bar starts at its first step
+                    progress.update(task_id, advance=1, loss=event.loss, wps=words / elapsed)
             elif isinstance(event, EpochRecord):
-                progress.remove_task(task_id)
+                if task_id is not None:
+                    progress.remove_task(task_id)
                 console.print(epoch_line(event), highlight=False)
             elif isinstance(event, TrainingResult):
                 print_result(console, event)
@@ -125,9 +127,9 @@ def print_result(console: Console, result: TrainingResult) -> None:
     for split, evaluation in (("dev", result.dev), ("test", result.test)):
         if evaluation is None:
             continue
-        if evaluation.task == "spans":
-            headline = f"F1 {evaluation.conlleval.micro.percents()[2]} (conlleval)"
-            strict = evaluation.strict.micro.percents()[2]
+        if (reports := evaluation.entity_reports) is not None:
+            headline = f"F1 {reports[0].micro.percents()[2]} (conlleval)"
+            strict = reports[1].micro.percents()[2]
         else:
             headline, strict = f"accuracy {percent(evaluation.token_accuracy)}", "—"
         table.add_row(split, headline, strict, percent(evaluation.token_accuracy))

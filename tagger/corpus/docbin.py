@@ -225,7 +225,7 @@ def sentences_to_doc(vocab: Vocab, sentences: list[Sentence], attr: str, spaces:
     from spacy.tokens import Doc
 
     words = [word for s in sentences for word in s.words]
-    sent_starts = [index == 0 for s in sentences for index in range(len(s.words))]
+    sent_starts: list[bool | int | None] = [index == 0 for s in sentences for index in range(len(s.words))]
     # No spaces given: the corpus does not record spacing, and spaCy then keeps these words as the tokens
     # of what it evaluates (`spacy evaluate` re-tokenizes the text of docs whose spacing is known).
     doc = Doc(vocab, words=words, spaces=spaces, sent_starts=sent_starts)

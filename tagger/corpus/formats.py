@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import IO, TextIO
 
 from tagger.atomic import open_atomic
 from tagger.corpus.conll import read_conll, write_conll
@@ -56,7 +56,7 @@ def text_file_writer(write_text: Callable[[Iterable[Sentence], TextIO], None]) -
 
 
 @contextmanager
-def text_stream(raw: BinaryIO, compress: bool) -> Iterator[TextIO]:
+def text_stream(raw: IO[bytes], compress: bool) -> Iterator[TextIO]:
     binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if compress else raw
     stream = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
     yield stream

@@ -36,8 +36,8 @@ def load_corpus(
     directory written by ``save_to_disk``. ``word_column``/``tag_column`` name its columns;
     ClassLabel-encoded tags are mapped to their names.
     """
-    files = {"train": train, "validation": validation, "test": test}
-    files = {split: path for split, path in files.items() if path is not None}
+    given = {"train": train, "validation": validation, "test": test}
+    files = {split: path for split, path in given.items() if path is not None}
     if name is not None and files:
         raise ConfigError("give either local corpus files or a dataset name, not both")
     if name is None:

@@ -11,7 +11,6 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from tagger.errors import ConfigError, CorpusFormatError, setting
 
@@ -40,7 +39,7 @@ CORRUPT_GZIP = (OSError, EOFError, zlib.error)
 BINARY_SNIFF_BYTES = 8000
 
 
-def open_binary(path: str | Path) -> BinaryIO:
+def open_binary(path: str | Path) -> io.BufferedReader | gzip.GzipFile:
     """Open a corpus file for reading bytes, transparently decompressing ``.gz``."""
     try:
         if str(path).endswith(".gz"):

@@ -91,7 +91,8 @@ def first_present(dataset: Any, columns: tuple[str, ...], path: str | Path, what
 
 def label_names(dataset: Any, column: str | None) -> list[str] | None:
     feature = getattr(dataset.features.get(column), "feature", None) if column else None
-    return list(feature.names) if hasattr(feature, "names") else None
+    names = getattr(feature, "names", None)
+    return list(names) if names is not None else None
 
 
 def write_saved_dataset(sentences: Iterable[Sentence], directory: str | Path) -> None:

@@ -125,10 +125,10 @@ def written_by_us(path: Path) -> bool:
 
 
 def render_report(report: ReportInput) -> str:
-    spans = report.evaluation.task == "spans"
-    sections = [scores_section(report), confusion_section(report.analysis.confusion, spans)]
-    if spans:
-        sections.append(error_types_section(report))
+    reports = report.evaluation.entity_reports
+    sections = [scores_section(report), confusion_section(report.analysis.confusion, reports is not None)]
+    if reports is not None:
+        sections.append(error_types_section(report, scorer=reports[0]))
     sections.append(worst_section(report))
     return page_head(report.title) + headline(report) + "".join(sections) + "</body>\n</html>\n"
 
@@ -145,8 +145,8 @@ def page_head(title: str) -> str:
 def headline(report: ReportInput) -> str:
     evaluation = report.evaluation
     figures = []  # (value, what it is)
-    if evaluation.task == "spans":
-        conlleval, strict = evaluation.conlleval, evaluation.strict
+    if (reports := evaluation.entity_reports) is not None:
+        conlleval, strict = reports
         figures += [
             (conlleval.micro.percents()[2], "entity F1, conlleval-compatible"),
             (strict.micro.percents()[2], "entity F1, strict IOB2"),
@@ -168,8 +168,8 @@ def headline(report: ReportInput) -> str:
 
 def scores_section(report: ReportInput) -> str:
     evaluation = report.evaluation
-    if evaluation.task == "spans":
-        body = entity_scores_table(evaluation.conlleval, evaluation.strict)
+    if (reports := evaluation.entity_reports) is not None:
+        body = entity_scores_table(*reports)
         note = (
             "Precision, recall and F1 per entity type, conlleval-compatible (seqeval's default, the headline) "
             "and strict IOB2 (an entity counts only when well formed); support counts gold entities."
@@ -284,7 +284,8 @@ def heat_cell(count: int, scale: int, right: bool) -> str:
     return f'<td style="background: rgba({red}, {green}, {blue}, {strength:.2f}); color: {ink}">{count:,}</td>'
 
 
-def error_types_section(report: ReportInput) -> str:
+def error_types_section(report: ReportInput, scorer: EntityReport) -> str:
+    """The entity errors by type; ``scorer`` is the conlleval-compatible report whose errors they are."""
     counts = count_error_types(report.analysis.errors)
     rows = [
         f'<tr><td class="name"><a href="#{anchor(kind)}">{kind}</a></td><td class="name">{ERROR_DEFINITIONS[kind]}</td>'
@@ -301,7 +302,6 @@ def error_types_section(report: ReportInput) -> str:
         '<tr><th class="name">error type</th><th class="name">definition</th><th>errors</th>'
         "<th>false positives</th><th>false negatives</th></tr>\n"
     )
-    scorer = report.evaluation.conlleval
     note = (
         "Every entity the conlleval-compatible scorer counts as wrong has exactly one error type: a gold "
         "entity is a false negative, a predicted one a false positive. Wrong entities of one error type that "

@@ -97,6 +97,13 @@ class Evaluation:
     sentences: int
     words: int
 
+    @property
+    def entity_reports(self) -> tuple[EntityReport, EntityReport] | None:
+        """(conlleval, strict) for span tags; None for labels, which token accuracy alone scores."""
+        if self.conlleval is None or self.strict is None:
+            return None
+        return self.conlleval, self.strict
+
     def to_dict(self) -> dict:
         return {
             "task": self.task,
@@ -125,18 +132,18 @@ def evaluate_tags(
     (spans when every gold tag is ``O`` or ``[BIES]-TYPE``, or any is ``[BIES]-TYPE``). Raises
     ScoringError when the inputs cannot be compared.
     """
-    gold, pred = [list(seq) for seq in gold], [list(seq) for seq in pred]
-    _check_lengths(gold, pred)
-    task = _resolve_task(task, gold)
-    accuracy = token_accuracy(gold, pred)
-    words = sum(len(seq) for seq in gold)
-    if task == "labels":
-        return Evaluation(task, accuracy, None, None, len(gold), words)
-    _check_span_tags(gold, "gold")
-    _check_span_tags(pred, "predictions")
-    conlleval = _entity_report(gold, pred, CONLLEVAL_MODE)
-    strict = _entity_report(gold, pred, STRICT_MODE)
-    return Evaluation(task, accuracy, conlleval, strict, len(gold), words)
+    gold_tags, pred_tags = [list(seq) for seq in gold], [list(seq) for seq in pred]
+    _check_lengths(gold_tags, pred_tags)
+    resolved = _resolve_task(task, gold_tags)
+    accuracy = token_accuracy(gold_tags, pred_tags)
+    words = sum(len(seq) for seq in gold_tags)
+    if resolved == "labels":
+        return Evaluation(resolved, accuracy, None, None, len(gold_tags), words)
+    _check_span_tags(gold_tags, "gold")
+    _check_span_tags(pred_tags, "predictions")
+    conlleval = _entity_report(gold_tags, pred_tags, CONLLEVAL_MODE)
+    strict = _entity_report(gold_tags, pred_tags, STRICT_MODE)
+    return Evaluation(resolved, accuracy, conlleval, strict, len(gold_tags), words)
 
 
 def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
@@ -157,7 +164,7 @@ def _check_lengths(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
             raise ScoringError(f"sentence {index}: gold has {len(gold_seq)} words, predictions have {len(pred_seq)}")
 
 
-def _resolve_task(task: str, gold: Sequence[Sequence[str]]) -> Task:
+def _resolve_task(task: Task | Literal["auto"], gold: Sequence[Sequence[str]]) -> Task:
     if task not in TASK_CHOICES:
         raise ScoringError(f"unknown task {task!r}; expected one of {', '.join(TASK_CHOICES)}")
     if task != "auto":

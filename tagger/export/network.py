@@ -25,6 +25,7 @@ from torch import nn
 
 from tagger.errors import ConfigError
 from tagger.features.base import gather_rows
+from tagger.features.chars import CharLSTM
 from tagger.model import BiLSTMTagger
 from tagger.portable.files import (
     CASING,
@@ -53,6 +54,7 @@ class ExportableNetwork(nn.Module):
         self.names = input_names(self.config)
         self.char_directions: nn.ModuleList | None = None
         if self.config.char_encoder == "lstm":
+            assert isinstance(model.char_encoder, CharLSTM)
             self.char_directions = one_way_lstms(model.char_encoder.lstm)
         self.eval()  # the exporter puts the module back in the mode it found it in: eval, so no dropout after it
 
@@ -100,6 +102,7 @@ class ExportableNetwork(nn.Module):
         reverse = reversal_index(mask)
         hidden = inputs
         for depth, directions in enumerate(self.model.rnn.layers):
+            assert isinstance(directions, nn.ModuleList)  # a layer's cells, one per direction
             if depth and pool is not None:
                 hidden = torch.cat([hidden, pool(hidden)], dim=-1)
             outputs = [directions[0](hidden)[0]]  # (batch_size, seq_len, hidden)

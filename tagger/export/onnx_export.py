@@ -16,7 +16,7 @@ import logging
 import random
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +122,7 @@ def export_model(
     onnx_bytes = proto.SerializeToString()
 
     source_header = json.loads(files["config.json"].decode("utf-8"))
-    header = {
+    header: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "format_version": EXPORT_FORMAT_VERSION,
         "tagger_version": __version__,
@@ -235,7 +235,7 @@ def trace(network: ExportableNetwork, example: dict[str, np.ndarray], names: lis
         torch.onnx.export(
             network,
             args,
-            buffer,
+            buffer,  # type: ignore[arg-type]  # typed as a path, but the exporter writes into a file object too
             input_names=names,
             output_names=[EMISSIONS],
             dynamic_axes=axes,
@@ -339,8 +339,8 @@ def compare(
     mask = batch.mask.numpy()
     difference = float(np.abs(expected - got)[mask].max())
     reference = Tagger(loaded.model, loaded.vocab, loaded.config, "cpu", loaded.metrics)
-    tags_torch = reference.tag(sentences, documents=documents)
-    tags_portable = portable.tag(sentences, documents=documents)
+    tags_torch: Sequence[Sequence[object]] = reference.tag(sentences, documents=documents)
+    tags_portable: Sequence[Sequence[object]] = portable.tag(sentences, documents=documents)
     words = sum(len(s) for s in sentences)
     same = sum(a == b for ours, theirs in zip(tags_portable, tags_torch) for a, b in zip(ours, theirs))
     return difference, same / words, words

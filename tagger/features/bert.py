@@ -41,7 +41,8 @@ class WordPiece:
     def _basic(self, word: str) -> list[str]:
         if self.lowercase:
             word = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
-        parts, current = [], ""
+        parts: list[str] = []
+        current = ""
         for char in word:
             if char.isspace() or unicodedata.category(char) in ("Cc", "Cf") or char in "\ufffd\x00":
                 parts, current = parts + [current] if current else parts, ""

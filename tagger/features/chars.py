@@ -28,11 +28,13 @@ class CharCNN(FeatureModule):
         # row of one small table (every char's embedding times the kernel), and the padding char's row is zero as
         # its embedding is. oneDNN's conv1d summed its weight gradient in an order that depends on the thread
         # count (tests/test_determinism.py); a lookup's gradient adds rows in the input's order. Also faster here.
-        kernel, half = self.conv.kernel_size[0], self.conv.padding[0]
+        kernel, half = self.conv.kernel_size[0], int(self.conv.padding[0])
         table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight)  # (kernel, num_chars, filters)
         padded_ids = nn.functional.pad(char_ids, (half, half), value=PAD_ID)
         length = char_ids.shape[1]
-        features = self.conv.bias + sum(
+        bias = self.conv.bias
+        assert bias is not None  # built with one (nn.Conv1d's default)
+        features = bias + sum(
             nn.functional.embedding(padded_ids[:, offset : offset + length], table[offset]) for offset in range(kernel)
         )  # (num_words, word_len, filters)
         padding = (char_ids == PAD_ID).unsqueeze(2)  # (num_words, word_len, 1)

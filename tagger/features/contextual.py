@@ -48,6 +48,8 @@ class ContextualInput(FeatureModule):
     """No weights of its own (the encoder is frozen and lives outside the model): it passes the features on
     in the model's precision."""
 
+    dtype_probe: torch.Tensor  # the buffer registered in __init__, declared for the type checker
+
     def __init__(self, dim: int):
         super().__init__()
         self.output_dim = dim
@@ -104,7 +106,7 @@ class Contextual(InputFeature):
             for start, end in self._cut(pieces):
                 windows.append([p for word in pieces[start:end] for p in word])
                 owners.append((index, [len(word) for word in pieces[start:end]]))
-        results = [[] for _ in sentences]
+        results: list[list[tuple[int, torch.Tensor]]] = [[] for _ in sentences]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         start = 0
         while start < len(order):

@@ -80,7 +80,7 @@ class FaithfulConlluWriter(FaithfulWriter):
             raise ValueError(f"{self.source.path}:{tagged.sentence.line}: more predictions than word lines")
         return lines
 
-    def place(self, line: str, line_no: int, prediction: tuple[str, str, float] | None) -> str:
+    def place(self, line: str, line_no: int, prediction: tuple[str, str, float | None] | None) -> str:
         content = line.rstrip(" ")
         fields = content.split("\t")
         if prediction is None or fields[1] != prediction[0]:

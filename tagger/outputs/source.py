@@ -24,7 +24,7 @@ class SourceLines:
             # The engine hands sentences over in file order; anything else would scramble the output.
             raise ValueError(f"{self.path}: a sentence at line {line_no} came after line {self.line_no} was written")
         taken = []
-        while self._peek() is not None and self._peek()[0] < line_no:
+        while (peeked := self._peek()) is not None and peeked[0] < line_no:
             taken.append(self.take())
         return taken
 

@@ -32,7 +32,8 @@ class TaggedSentence:
 
     def rows(self) -> Iterator[tuple[str, str, float | None]]:
         """(word, tag, probability) per word; the probability is None when it was not computed."""
-        return zip(self.words, self.tags, self.scores or [None] * len(self.tags))
+        scores: Sequence[float | None] = self.scores or [None] * len(self.tags)
+        return zip(self.words, self.tags, scores)
 
     def spans(self, scheme: str | None = None) -> list[tuple[str, int, int]]:
         """``(label, first word, end word exclusive)`` of each predicted entity; none for word labels."""

@@ -27,6 +27,8 @@ class TaggerBase(ABC):
     vocab: Vocab
     config: Config
     metrics: dict[str, Any]
+    device: Any  # where the network runs: a torch.device (Tagger), "cpu" or "cuda" (onnxruntime's)
+    quantize: str  # the precision it was loaded in, as Tagger.load names it: none, int8 or bf16
 
     def __init__(self, vocab: Vocab, config: Config, metrics: dict[str, Any] | None = None):
         self.vocab, self.config, self.metrics = vocab, config, metrics or {}
@@ -64,7 +66,7 @@ class TaggerBase(ABC):
             )
             for row, i in enumerate(chosen):
                 n = len(sentences[i])
-                results[i] = (best[row][:n], probabilities[row][:n] if scores else [])
+                results[i] = (best[row][:n], probabilities[row][:n] if scores and probabilities is not None else [])
         return results
 
     @abstractmethod
@@ -104,7 +106,9 @@ class TaggerBase(ABC):
             batch_size,
             documents or [0] * len(sentences),
         )
-        return [list(zip(t.tags, t.scores)) if scores else t.tags for t in tagged]
+        if scores:
+            return [list(zip(t.tags, t.scores or [])) for t in tagged]
+        return [t.tags for t in tagged]
 
     def tag_sentences(
         self,
@@ -140,8 +144,9 @@ class TaggerBase(ABC):
             return [self.vocab.labels[i] for i in label_ids]
         if scheme not in self._per_tag:
             self._per_tag[scheme] = per_tag_conversion(self.vocab.labels, self.vocab.scheme, scheme)
-        if self._per_tag[scheme] is not None and not rejoined:
-            return [self._per_tag[scheme][i] for i in label_ids]
+        conversion = self._per_tag[scheme]
+        if conversion is not None and not rejoined:
+            return [conversion[i] for i in label_ids]
         tags = [self.vocab.labels[i] for i in label_ids]
         if rejoined:
             tags, _ = repair_tags(tags, self.vocab.scheme)

@@ -199,7 +199,7 @@ def check_header(header: Any, path: Path) -> None:
 
 
 def read_decoding(header: dict[str, Any], num_labels: int, path: Path) -> Decoding:
-    data = header.get("decoding")
+    data: Any = header.get("decoding")  # any JSON value: its shape is checked by reading it
     try:
         decoding = Decoding(
             str(data["method"]),

@@ -88,7 +88,7 @@ class PortableTagger(TaggerBase):
         lengths = inputs[LENGTHS_INPUT]
         mask = np.arange(emissions.shape[1])[None, :] < lengths[:, None]
         best, probabilities = self.decoder(emissions, mask, scores)
-        return best.tolist(), probabilities.tolist() if scores else None
+        return best.tolist(), probabilities.tolist() if scores and probabilities is not None else None
 
     def emissions(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """(batch_size, seq_len, num_labels) float32 emissions for the network's inputs."""

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from tagger.annotate import Tagger
 from tagger.errors import TaggerError
 from tagger.model_info import entity_types
+from tagger.portable.base import TaggerBase
 from tagger.runtime import usable_cpus
 from tagger.schemes import NO_SCHEME, SCHEMES
 from tagger.serve.batcher import RETRY_AFTER, Batcher
@@ -53,7 +54,7 @@ router = APIRouter()
 class Service:
     """What the routes share: the settings, each model's tagger and batcher, the metrics."""
 
-    def __init__(self, settings: ServeSettings, taggers: dict[str, Tagger]):
+    def __init__(self, settings: ServeSettings, taggers: dict[str, TaggerBase]):
         self.settings, self.taggers, self.metrics = settings, taggers, Metrics()
         self.batchers = {name: Batcher(name, tagger, settings, self.metrics) for name, tagger in taggers.items()}
         self.ready = False
@@ -106,7 +107,7 @@ def malloc_trim() -> Callable[[int], int] | None:
     return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
 
 
-def load_taggers(settings: ServeSettings) -> dict[str, Tagger]:
+def load_taggers(settings: ServeSettings) -> dict[str, TaggerBase]:
     """Each model loaded once, in this process. One worker has every CPU, fewer while other processes keep some
     busy (``Tagger.load``); several keep their share (``share_cores``)."""
     threads = torch.get_num_threads() if settings.workers > 1 else None
@@ -115,7 +116,7 @@ def load_taggers(settings: ServeSettings) -> dict[str, Tagger]:
     }
 
 
-def create_app(settings: ServeSettings, taggers: dict[str, Tagger] | None = None) -> FastAPI:
+def create_app(settings: ServeSettings, taggers: dict[str, TaggerBase] | None = None) -> FastAPI:
     """The application serving ``settings.models`` (loaded here unless ``taggers`` are given)."""
     share_cores(settings.workers)
     service = Service(settings, taggers if taggers is not None else load_taggers(settings))
@@ -283,7 +284,7 @@ async def models(request: Request) -> dict[str, Any]:
     }
 
 
-def model_record(name: str, path: str, tagger: Tagger) -> dict[str, Any]:
+def model_record(name: str, path: str, tagger: TaggerBase) -> dict[str, Any]:
     spans = tagger.task == "spans"
     return {
         "name": name,

@@ -13,7 +13,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tagger.annotate import Tagger
+from tagger.portable.base import TaggerBase
 from tagger.serve.observability import Metrics
 from tagger.serve.request import RequestRefused, TagRequest
 from tagger.serve.settings import ServeSettings
@@ -38,7 +38,7 @@ class Job:
 
 
 class Batcher:
-    def __init__(self, name: str, tagger: Tagger, settings: ServeSettings, metrics: Metrics):
+    def __init__(self, name: str, tagger: TaggerBase, settings: ServeSettings, metrics: Metrics):
         self.name, self.tagger, self.metrics = name, tagger, metrics
         self.max_batch_words, self.max_queue = settings.max_batch_words, settings.max_queue
         self.max_wait, self.timeout = settings.max_wait_ms / 1000, settings.request_timeout

@@ -40,12 +40,14 @@ class TagRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     texts: list[str] | None = Field(
-        None, description="Raw texts; each comes back as its sentences, with character offsets into the text."
+        default=None, description="Raw texts; each comes back as its sentences, with character offsets into the text."
     )
-    sentences: list[WordList] | None = Field(None, description="Pre-tokenised sentences: non-empty lists of words.")
-    model: str | None = Field(None, description="A served model's name (GET /v1/models); default: the first.")
-    probabilities: bool = Field(False, description="Also return each tag's probability.")
-    scheme: Literal[SCHEMES] = Field("IOB2", description="Scheme of span tags in the answer.")  # type: ignore[valid-type]
+    sentences: list[WordList] | None = Field(
+        default=None, description="Pre-tokenised sentences: non-empty lists of words."
+    )
+    model: str | None = Field(default=None, description="A served model's name (GET /v1/models); default: the first.")
+    probabilities: bool = Field(default=False, description="Also return each tag's probability.")
+    scheme: Literal[SCHEMES] = Field(default="IOB2", description="Scheme of span tags in the answer.")  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def one_kind_of_input(self) -> TagRequest:

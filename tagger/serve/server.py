@@ -13,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -33,7 +34,7 @@ def run_server(settings: ServeSettings, listening: Callable[[str], None] = lambd
     taggers = load_taggers(settings)
     sock = listen(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    config = dict(
+    config: dict[str, Any] = dict(  # uvicorn.Config's settings, the same in one process and in workers
         http=BoundedHttpProtocol,  # uvicorn's httptools protocol, with a request's head bounded in time and size
         lifespan="on",
         access_log=False,  # ours is the JSON line of observability.Observed

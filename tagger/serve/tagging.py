@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tagger.annotate import Tagger
 from tagger.corpus import RAW_TEXT, Sentence
 from tagger.outputs import TaggedSentence, WriterOptions
 from tagger.outputs.jsonl import JsonlWriter
+from tagger.portable.base import TaggerBase
 from tagger.serve.request import TagRequest
 
 
@@ -33,7 +33,7 @@ class Tokenizing:
 
 
 def tag_requests(
-    tagger: Tagger, name: str, requests: Sequence[TagRequest], tokenizing: Tokenizing
+    tagger: TaggerBase, name: str, requests: Sequence[TagRequest], tokenizing: Tokenizing
 ) -> list[Answer | Exception]:
     """Each request's answer, or the exception that tagging it raised. Requests that can share a ``Tagger``
     call do (same kind of input, scheme and probabilities: a request without them does not pay for them, and
@@ -45,6 +45,7 @@ def tag_requests(
         groups.setdefault(group_key(request), []).append(index)
     for indices in groups.values():
         chosen = [requests[i] for i in indices]
+        results: Sequence[list[list[TaggedSentence]] | Exception]
         try:
             results = tag_group(tagger, chosen, tokenizing)
         except Exception:  # noqa: BLE001 - retried one by one below, where the failure is kept per request
@@ -60,7 +61,9 @@ def group_key(request: TagRequest) -> tuple[str, str, bool]:
     return "texts" if request.texts is not None else "sentences", request.scheme, request.probabilities
 
 
-def tag_alone(tagger: Tagger, request: TagRequest, tokenizing: Tokenizing) -> list[list[TaggedSentence]] | Exception:
+def tag_alone(
+    tagger: TaggerBase, request: TagRequest, tokenizing: Tokenizing
+) -> list[list[TaggedSentence]] | Exception:
     try:
         return tag_group(tagger, [request], tokenizing)[0]
     except Exception as error:  # noqa: BLE001 - the caller answers for this request alone
@@ -68,7 +71,7 @@ def tag_alone(tagger: Tagger, request: TagRequest, tokenizing: Tokenizing) -> li
 
 
 def tag_group(
-    tagger: Tagger, requests: Sequence[TagRequest], tokenizing: Tokenizing
+    tagger: TaggerBase, requests: Sequence[TagRequest], tokenizing: Tokenizing
 ) -> list[list[list[TaggedSentence]]]:
     """For each request, for each of its items, the tagged sentences: a text's sentences, or the one sentence."""
     first = requests[0]
@@ -96,7 +99,7 @@ def split_by_request(items: list[list[TaggedSentence]], counts: list[int]) -> li
     return parts
 
 
-def encode_answer(tagger: Tagger, name: str, request: TagRequest, tagged: list[list[TaggedSentence]]) -> Answer:
+def encode_answer(tagger: TaggerBase, name: str, request: TagRequest, tagged: list[list[TaggedSentence]]) -> Answer:
     """``{"model": name, "texts": [[record, ...], ...]}`` (a list of sentence records per text) or
     ``{"model": name, "sentences": [record, ...]}``; each record exactly as the JSONL writer writes it."""
     kind = "texts" if request.texts is not None else "sentences"

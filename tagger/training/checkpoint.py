@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel
 from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, setting
+from tagger.model import BiLSTMTagger
 from tagger.serialization import pack_tensors, to_json_bytes, unpack_tensors
 
 CHECKPOINT_DIR = "checkpoint"
@@ -53,7 +54,7 @@ class LoopState:
 class Trainee:
     """What training changes as it goes, besides the loop's state."""
 
-    model: torch.nn.Module
+    model: BiLSTMTagger
     optimizer: torch.optim.Optimizer
     schedule: Any  # a torch learning-rate scheduler
     average: AveragedModel | None
@@ -64,7 +65,7 @@ class Trainee:
 def save_checkpoint(
     out_dir: Path,
     config: Config,
-    fingerprints: dict[str, Any],
+    fingerprints: list[dict[str, Any]],
     trainee: Trainee,
     state: LoopState,
     torch_random_states: list[torch.Tensor] | None = None,
@@ -78,7 +79,9 @@ def save_checkpoint(
         tensors["rng/torch" + (f"/rank{rank}" if rank else "")] = random_state
     if torch.cuda.is_available():
         tensors |= {f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
-    numpy_name, numpy_keys, numpy_position, has_gauss, cached_gauss = np.random.get_state()
+    numpy_state = np.random.get_state()
+    assert isinstance(numpy_state, tuple)  # the legacy tuple, which get_state gives by default
+    numpy_name, numpy_keys, numpy_position, has_gauss, cached_gauss = numpy_state
     tensors["rng/numpy"] = torch.from_numpy(numpy_keys.astype(np.int64))
     data = pack_tensors(tensors)
     header = {
@@ -110,7 +113,7 @@ def committed_tensors_file(directory: Path) -> str | None:
 
 
 def load_checkpoint(
-    out_dir: Path, config: Config, fingerprints: dict[str, Any], trainee: Trainee, rank: int = 0
+    out_dir: Path, config: Config, fingerprints: list[dict[str, Any]], trainee: Trainee, rank: int = 0
 ) -> LoopState | None:
     """Restore ``trainee`` and the random states (``rank``'s own, for torch's) from OUT/checkpoint; None when
     there is no checkpoint yet."""
@@ -148,7 +151,7 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
     return header, unpack_tensors(data, directory / tensors_file)
 
 
-def check_same_run(header: dict[str, Any], config: Config, fingerprints: dict[str, Any], directory: Path) -> None:
+def check_same_run(header: dict[str, Any], config: Config, fingerprints: list[dict[str, Any]], directory: Path) -> None:
     """Resuming with other settings (but the stopping rules) or data would silently mix two runs."""
     saved = header["config"]
     for section, values in config.to_dict().items():

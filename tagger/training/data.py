@@ -62,7 +62,7 @@ class Embeddings:
 
 
 def read_data(config: Config, source: DataSource) -> Data:
-    splits = read_dataset(config, source) if source.dataset else read_files(config, source)
+    splits = read_dataset(config, source, source.dataset) if source.dataset else read_files(config, source)
     check_labels_known(splits, config.corpus.encoding)
     sentences, reports = [s for s, _ in splits], [r for _, r in splits]
     fingerprints = [fingerprint(s, r) for s, r in splits]
@@ -92,10 +92,8 @@ def read_files(config: Config, source: DataSource) -> list[tuple[list[Sentence],
     return splits if source.dev else [*hold_out_dev(*splits[0]), *splits[1:]]
 
 
-def read_dataset(config: Config, source: DataSource) -> list[tuple[list[Sentence], CorpusReport]]:
-    splits = read_dataset_splits(
-        source.dataset, source.dataset_config, source.word_column, source.tag_column, config.corpus
-    )
+def read_dataset(config: Config, source: DataSource, name: str) -> list[tuple[list[Sentence], CorpusReport]]:
+    splits = read_dataset_splits(name, source.dataset_config, source.word_column, source.tag_column, config.corpus)
     dev_split = next((name for name in ("validation", "dev") if name in splits), None)
     if "train" not in splits:
         raise ConfigError(
@@ -236,7 +234,8 @@ def choose_held_out(sentences: list[Sentence], units: list[list[int]]) -> list[i
     labels = [Counter(label for i in unit for label in unit_labels(sentences[i].tags, spans)) for unit in units]
     left = sum(labels, Counter())
     ranked = sorted(range(len(units)), key=lambda u: (unit_key([sentences[i] for i in units[u]]), u))
-    count, chosen = max(1, round(HELD_OUT_SHARE * len(units))), []
+    count = max(1, round(HELD_OUT_SHARE * len(units)))
+    chosen: list[int] = []
     for u in ranked:
         if len(chosen) == count:
             break

@@ -14,6 +14,8 @@ from typing import TypeVar
 import torch
 from torch import distributed, nn
 
+from tagger.model import BiLSTMTagger
+
 T = TypeVar("T")
 
 
@@ -71,7 +73,7 @@ def my_share(batches: Sequence[T], ranks: Ranks) -> list[T]:
 class LossOf(nn.Module):
     """The model's loss as a module's forward: DistributedDataParallel syncs gradients on forward calls."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: BiLSTMTagger):
         super().__init__()
         self.model = model
 
@@ -79,7 +81,7 @@ class LossOf(nn.Module):
         return self.model.loss(batch)
 
 
-def step_module(model: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
+def step_module(model: BiLSTMTagger, ranks: Ranks, device: torch.device) -> nn.Module:
     """What a training step calls: the loss itself, or wrapped so that backward averages gradients over ranks
     (the wrapper also copies rank 0's initial weights to every rank)."""
     loss = LossOf(model)

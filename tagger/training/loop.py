@@ -10,7 +10,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,7 @@ class TrainingResult:
 
 def score_of(evaluation: Evaluation) -> float:
     """The early-stopping figure: conlleval entity F1 for span tasks, token accuracy for POS."""
-    if evaluation.task == "spans":
+    if evaluation.conlleval is not None:  # span tags
         return evaluation.conlleval.micro.f1
     return evaluation.token_accuracy
 
@@ -122,6 +122,8 @@ def seed_everything(seed: int) -> None:
 def build_optimizer(model: BiLSTMTagger, config: Config) -> tuple[torch.optim.Optimizer, Any]:
     train = config.train
     parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
     if train.optimizer == "sgd":
         optimizer = torch.optim.SGD(parameters, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
     else:
@@ -153,7 +155,9 @@ def build_average(model: BiLSTMTagger, config: Config) -> AveragedModel | None:
     return AveragedModel(model, multi_avg_fn=warming_average(config.train.average))
 
 
-def warming_average(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
+def warming_average(
+    decay: float,
+) -> Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], torch.Tensor | int], None]:
     """An exponential moving average whose decay rises to ``decay`` as updates add up: min(decay, (1 + n) / (10 + n))
     after n (as TensorFlow's ExponentialMovingAverage with num_updates). A plain 0.999 still held 90% of the first
     step's weights after 100 steps, so a short training scored and saved a nearly untrained model (0.00 F1 after
@@ -161,9 +165,10 @@ def warming_average(decay: float) -> Callable[[list[torch.Tensor], list[torch.Te
     The count is the average's own (a buffer in the checkpoint), so a resumed run goes on with the same decay."""
 
     @torch.no_grad()
-    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+    def update(averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], updates: torch.Tensor | int) -> None:
         # computed on the weights' device: reading the count into Python would wait for a GPU at every step
-        n = updates.to(torch.float32)
+        # (AveragedModel passes its count as a tensor there; as_tensor returns that very tensor)
+        n = torch.as_tensor(updates).to(torch.float32)
         weight = 1.0 - torch.clamp((1.0 + n) / (10.0 + n), max=decay)
         for average, weights in zip(averaged, current, strict=True):
             average.lerp_(weights, weight)
@@ -350,7 +355,9 @@ class Run:
         self.singletons = torch.tensor(singleton_ids(data, vocab), dtype=torch.long, device=device)
         self.state = LoopState()
         self.best_dev: Evaluation | None = None  # after a resume, scored in finish() from the saved best model
-        self.scored = trainee.model if trainee.average is None else trainee.average.module
+        scored = trainee.model if trainee.average is None else trainee.average.module
+        assert isinstance(scored, BiLSTMTagger)  # the weight average holds a copy of the model
+        self.scored = scored
 
     def end_epoch(self, epoch: int, losses: list[torch.Tensor], words: int, started: float) -> EpochRecord:
         """Score dev (rank 0), step the schedule, save the best and last models, the log and a checkpoint."""
