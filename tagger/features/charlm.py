@@ -93,6 +93,10 @@ class FrozenCharLM(nn.Module):
     """One character LM as buffers (frozen: no parameters, so no optimiser, average or int8 pass touches it);
     ``forward`` runs the LSTM over whole strings of character ids in one fused call."""
 
+    embedding: torch.Tensor  # buffers registered in __init__, declared for the type checker
+    proj_weight: torch.Tensor  # (an LM with a projection)
+    proj_bias: torch.Tensor
+
     def __init__(self, buffers: Mapping[str, torch.Tensor]):
         super().__init__()
         for name, tensor in buffers.items():
@@ -138,6 +142,8 @@ class CharLMInput(FeatureModule):
     """Holds the frozen LMs (their buffers are the model's to save and load) and passes the features on in the
     model's precision; the feature runs the LMs (in training, before any batch exists)."""
 
+    dtype_probe: torch.Tensor  # the buffer registered in __init__, declared for the type checker
+
     def __init__(self, lms: Mapping[str, Mapping[str, torch.Tensor]]):
         super().__init__()
         self.forward_lm = FrozenCharLM(lms["forward"]) if "forward" in lms else None
@@ -178,7 +184,7 @@ class CharLM(InputFeature):
         """Kept features where training keeps them; otherwise the words, which ``collate`` runs the LMs on."""
         keys = [tuple(words) for words in sentences]
         if self._cache is None:
-            return keys
+            return list(keys)
         missing, room = [], CACHE_BYTES - self._cached_bytes
         for key in dict.fromkeys(k for k in keys if k not in self._cache):
             room -= len(key) * self.dim * 2
@@ -191,17 +197,21 @@ class CharLM(InputFeature):
         return [self._cache.get(key, key) for key in keys]
 
     def collate(self, values: Sequence[torch.Tensor | tuple[str, ...]], mask: torch.Tensor) -> torch.Tensor:
-        words = [i for i, value in enumerate(values) if not isinstance(value, torch.Tensor)]
-        computed = dict(zip(words, self.features([values[i] for i in words]), strict=True))
+        words = {i: value for i, value in enumerate(values) if not isinstance(value, torch.Tensor)}
+        computed = dict(zip(words, self.features(list(words.values())), strict=True))
         batch = torch.zeros(*mask.shape, self.dim)  # (batch_size, seq_len, dim)
-        batch[mask] = torch.cat([computed.get(i, value) for i, value in enumerate(values)]).float()
+        kept = [value if isinstance(value, torch.Tensor) else computed[i] for i, value in enumerate(values)]
+        batch[mask] = torch.cat(kept).float()
         return batch
 
     @torch.inference_mode()
     def features(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """(num_words, dim) fp16 CPU features per sentence: each LM's states at the words' boundaries, side by side."""
+        module = self.module
+        if module is None:
+            raise RuntimeError("the LMs run from the model's module: build_module() first")
         parts = [
-            self.run(lm, sentences, backward=lm is self.module.backward_lm) for lm in self.module.lms()
+            self.run(lm, sentences, backward=lm is module.backward_lm) for lm in module.lms()
         ]  # per LM, per sentence: (num_words, lm.output_dim)
         return [torch.cat(per_lm, dim=1) for per_lm in zip(*parts, strict=True)]
 
