@@ -21,6 +21,9 @@ class CorpusConfig:
     tag_field: str = "upos"  # CoNLL-U: upos | xpos
     encoding: str = "utf-8"
     scheme: str = "auto"  # tag scheme of the files: auto | IOB1 | IOB2 | BIOES | none
+    # annotation-tool exports (labelstudio, doccano, prodigy): widen a span that cuts a word to whole words,
+    # instead of refusing the file
+    snap_spans: bool = False
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,9 @@ def test_annotate_refuses_what_needs_an_output_folder(trained_model, ner_files, 
 
 
 def test_the_format_tables_are_the_only_lists_of_formats():
-    assert list(CORPUS_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "hf"]
-    assert list(INPUT_FORMATS) == ["text", "conll", "conllu", "jsonl", "spacy"]
+    annotation_tools = ["labelstudio", "doccano", "prodigy"]
+    assert list(CORPUS_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "hf", *annotation_tools]
+    assert list(INPUT_FORMATS) == ["text", "conll", "conllu", "jsonl", "spacy", *annotation_tools]
     assert list(OUTPUT_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "html"]
     for path in (ROOT / "tagger" / "cli").glob("*.py"):  # the command line's choices and help come from the tables
         source = path.read_text(encoding="utf-8")

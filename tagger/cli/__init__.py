@@ -251,8 +251,8 @@ def convert(
     input_path: Path = typer.Argument(
         ...,
         metavar="INPUT",
-        help="Corpus to read: CoNLL, CoNLL-U, JSONL (.gz ok) "
-        "a spaCy DocBin (.spacy) or a Hugging Face dataset folder (save_to_disk).",
+        help="Corpus to read: CoNLL, CoNLL-U, JSONL (.gz ok), a spaCy DocBin (.spacy), a Hugging Face dataset "
+        "folder (save_to_disk), or an annotation tool's export (Label Studio JSON, doccano or Prodigy JSONL).",
     ),
     output_path: Path = typer.Argument(
         ..., metavar="OUTPUT", help="File to write (UTF-8; .gz compresses text), or a folder for --to hf."
@@ -274,8 +274,8 @@ def convert(
     overrides: list[str] = typer.Option([], "--set", help="Corpus reading override, e.g. corpus.tag_field=xpos."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
 ) -> None:
-    """Convert a corpus between CoNLL, CoNLL-U, JSONL, spaCy DocBin and Hugging Face datasets on disk, or between
-    span schemes."""
+    """Convert a corpus between CoNLL, CoNLL-U, JSONL, spaCy DocBin, Hugging Face datasets on disk and annotation
+    tools' spans (Label Studio JSON, doccano and Prodigy JSONL), or between span schemes."""
     with reported_errors("convert"):
         from tagger.cli.convert import print_conversion
         from tagger.config import corpus_config

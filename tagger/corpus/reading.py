@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tagger.config import CorpusConfig
 from tagger.corpus.conll import DOCSTART
-from tagger.corpus.formats import RAW_TEXT, RAW_TEXT_SUFFIX, corpus_format, suffix, suffix_format
+from tagger.corpus.formats import RAW_TEXT, RAW_TEXT_SUFFIX, corpus_format, json_format, suffix, suffix_format
 from tagger.corpus.lines import Repairs, is_blank, open_binary, read_lines
 from tagger.corpus.saved_dataset import is_saved_dataset
 from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document, word_line
@@ -28,12 +28,15 @@ def detect_format(path: str | Path) -> str:
     """A corpus format's name (``corpus.formats``) or ``text`` (raw text), from the extension (``.gz`` stripped
     first), else from the content. ``.txt`` is raw text unless its content is clearly a corpus; files
     without a known extension (``eng.train``) default to CoNLL columns; a folder written by ``save_to_disk``
-    is ``hf``."""
+    is ``hf``. A JSON extension (``.json``, ``.jsonl``) is shared by JSON lines and the annotation tools' exports:
+    the file's first JSON value tells them apart (``formats.json_format``)."""
     if is_saved_dataset(path):
         return "hf"
     known = suffix_format(path)
-    if known:
+    if known and corpus_format(known).recognise is None:
         return known
+    if known:
+        return json_format("\n".join(_sample_lines(path))) or known
     sniffed = _sniff_format(_sample_lines(path))
     if sniffed:
         return sniffed
@@ -55,8 +58,10 @@ def _sniff_format(lines: list[str]) -> str | None:
     content = [line for line in lines if line.strip()][:SNIFF_LINES]
     if not content:
         return None
-    if content[0].lstrip().startswith("{"):
-        return "jsonl"
+    if content[0].lstrip().startswith(("{", "[")):
+        found = json_format("\n".join(lines))
+        if found or content[0].lstrip().startswith("{"):
+            return found or "jsonl"
     words = [line for line in content if not line.startswith("#")]
     if any(_is_conllu_word_line(line) for line in words):
         return "conllu"
@@ -198,10 +203,10 @@ def _normalize(
 
 
 def _word_line(sentence: Sentence, index: int, fmt: str, encoding: str) -> int:
-    if fmt in ("jsonl", "spacy"):
-        return sentence.line  # a whole sentence per line; a DocBin has no lines (0)
     if fmt == "conll":
         return word_line(sentence, index)  # one word per line, nothing in between but skipped rows
+    if fmt != "conllu":
+        return sentence.line  # a whole sentence (or document) per line or record; a DocBin has no lines (0)
     # CoNLL-U may interleave ranges and empty nodes: rescan, which only happens on the error path.
     seen = -1
     for line_no, text in read_lines(sentence.path, encoding):

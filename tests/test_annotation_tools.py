@@ -1,0 +1,482 @@
+"""Annotation-tool exports in (Label Studio JSON, doccano JSONL, spaCy/Prodigy JSONL): the formats as the tools
+write them, character spans aligned to the words of ``tagger tag``'s tokenizer, the refusals in one line, and the
+round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tagger.config import CorpusConfig, load_config
+from tagger.corpus import ConvertOptions, convert_corpus, detect_format, read_corpus, read_sentences
+from tagger.corpus.doccano import NO_ANNOTATION as DOCCANO_SKIPPED
+from tagger.corpus.labelstudio import NO_ANNOTATION as TASK_SKIPPED
+from tagger.corpus.prodigy import NO_ANNOTATION as PRODIGY_SKIPPED
+from tagger.corpus.spans import SENTENCES_JOINED, SPAN_REPEATED, SPAN_WIDENED
+from tagger.errors import CorpusFormatError
+from tests.conftest import NER_SENTENCES
+from tests.test_cli import assert_user_error, invoke
+
+TEXT = "John Smith lives in Paris. He likes it."
+
+
+def write(folder: Path, name: str, content: str) -> Path:
+    path = folder / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def jsonl(folder: Path, name: str, *records: dict) -> Path:
+    return write(folder, name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def labels(start: int, end: int, label: str, **value) -> dict:
+    return {
+        "type": "labels",
+        "from_name": "label",
+        "to_name": "text",
+        "value": {"start": start, "end": end, "labels": [label], **value},
+    }
+
+
+def task(text: str, *annotations: dict, **fields) -> dict:
+    return {"data": {"text": text}, "annotations": list(annotations), **fields}
+
+
+def words_and_tags(path: Path, config: CorpusConfig = CorpusConfig()) -> list[tuple[list[str], list[str]]]:
+    return [(s.words, s.tags) for s in read_corpus(path, config)[0]]
+
+
+def one_line_error(path: Path, config: CorpusConfig = CorpusConfig()) -> CorpusFormatError:
+    with pytest.raises(CorpusFormatError) as caught:
+        read_corpus(path, config)
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+def ner_conll(folder: Path, name: str, sentences=NER_SENTENCES) -> Path:
+    blocks = ["\n".join(f"{w} {t}" for w, t in zip(words.split(), tags.split())) for words, tags in sentences]
+    return write(folder, name, "\n\n".join(blocks) + "\n")
+
+
+# --- Label Studio ---------------------------------------------------------------------------------------------
+
+
+def test_label_studio_takes_the_latest_annotation_not_cancelled(tmp_path):
+    person, place = labels(0, 10, "PER"), labels(20, 25, "LOC")
+    path = write(
+        tmp_path,
+        "export.json",
+        json.dumps(
+            [
+                task(
+                    TEXT,
+                    {"result": [place], "updated_at": "2024-05-01T10:00:00Z"},
+                    {"result": [person], "updated_at": "2024-04-01T10:00:00.123456Z"},
+                    {"result": [person, place], "updated_at": "2024-06-01T10:00:00Z", "was_cancelled": True},
+                    id=7,
+                ),
+                task("Paris", {"result": [labels(0, 5, "LOC")]}, {"result": []}),  # no times: the last in the list
+                task(
+                    "Berlin",
+                    {"result": [labels(0, 6, "LOC")], "created_at": "2024-01-01T00:00:00Z"},
+                    {"result": [], "created_at": "2023-01-01T00:00:00Z"},
+                ),  # created_at where updated_at is absent
+            ],
+            indent=2,
+        ),
+    )
+    sentences, report = read_corpus(path)
+    assert [(s.words, s.tags) for s in sentences] == [
+        (["John", "Smith", "lives", "in", "Paris", "."], ["O", "O", "O", "O", "B-LOC", "O"]),
+        (["He", "likes", "it", "."], ["O", "O", "O", "O"]),
+        (["Paris"], ["O"]),
+        (["Berlin"], ["B-LOC"]),
+    ]
+    assert report.format == "labelstudio" and report.documents == 3
+    assert sentences[0].metadata == {"newdoc id": "7"} and sentences[1].metadata == {}
+    starts = [n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line == "  {"]
+    assert [s.line for s in sentences] == [starts[0], starts[0], starts[1], starts[2]]  # where each task starts
+
+
+def test_label_studio_tasks_without_an_annotation_are_skipped_and_counted(tmp_path):
+    path = write(
+        tmp_path,
+        "export.json",
+        json.dumps(
+            [
+                task(TEXT, {"result": [labels(0, 10, "PER")]}),
+                task("Not annotated"),
+                task("Skipped by its annotator", {"result": [], "was_cancelled": True}),
+                {"data": {"text": "Predicted only"}, "predictions": [{"result": [labels(0, 9, "ORG")]}]},
+            ]
+        )
+        + "\n",
+    )
+    sentences, report = read_corpus(path)
+    assert [s.words[0] for s in sentences] == ["John", "He"]
+    assert report.repaired_lines == {TASK_SKIPPED: 3} and report.first_repaired == {TASK_SKIPPED: f"{path}:1"}
+    # read for tagging, every task is read, untagged
+    assert [s.words[0] for s in read_sentences(path, tags_required=False)] == [
+        "John",
+        "He",
+        "Not",
+        "Skipped",
+        "Predicted",
+    ]
+
+
+def test_label_studio_passes_other_results_over_and_reads_old_completions(tmp_path):
+    choice = {"type": "choices", "from_name": "topic", "to_name": "text", "value": {"choices": ["news"]}}
+    relation = {"type": "relation", "from_id": "a", "to_id": "b", "direction": "right"}
+    path = write(
+        tmp_path,
+        "old.json",
+        json.dumps(
+            [
+                {
+                    "data": {"text": "Paris", "label": []},
+                    "completions": [{"result": [labels(0, 5, "LOC"), choice, relation], "created_at": 1609789589}],
+                },
+            ]
+        ),
+    )
+    assert words_and_tags(path) == [(["Paris"], ["B-LOC"])]
+
+
+@pytest.mark.parametrize(
+    "bad, fragments",
+    [
+        (
+            task(TEXT, {"result": [labels(0, 10, "PER", text="Jon Smith")]}),
+            ["task 2: span [0, 10) names the text 'Jon Smith', but the task's text there is 'John Smith'"],
+        ),
+        (
+            task(TEXT, {"result": [{"type": "hypertextlabels", "value": {"start": "/p[1]", "end": "/p[1]"}}]}),
+            ["task 2: a 'hypertextlabels' result", "'labels' results"],
+        ),
+        (
+            task(TEXT, {"result": [labels(0, 10, "PER") | {"value": {"start": 0, "end": 10, "labels": ["A", "B"]}}]}),
+            ["task 2: a result whose value is", "one label"],
+        ),
+        (task(TEXT, {"result": [labels(0, 10, "Person name")]}), ["span label 'Person name'", "without whitespace"]),
+        (task(TEXT, {"result": [labels(0, 99, "PER")]}), ["span [0, 99) (PER)", "0 <= start < end <= 39"]),
+        (task(TEXT, {"result": [labels(10, 11, "PER")]}), ["span [10, 11) ' ' (PER) covers no word"]),
+        ({"id": 3, "data": {"document": TEXT}, "annotations": []}, ["task 2 (id 3): data keys ['document']"]),
+        ({"text": TEXT, "label": [{"start": 0, "end": 10, "labels": ["PER"]}]}, ["not JSON-MIN"]),
+    ],
+)
+def test_bad_input_label_studio_tasks_are_refused_at_their_line(tmp_path, bad, fragments):
+    path = write(tmp_path, "export.json", "[\n" + json.dumps(task("Paris")) + ",\n" + json.dumps(bad) + "\n]\n")
+    error = one_line_error(path, CorpusConfig(format="labelstudio"))
+    assert str(error).startswith(f"{path}:3: ") and "expected" in str(error)
+    for fragment in fragments:
+        assert fragment in str(error), error
+
+
+def test_bad_input_label_studio_json_that_is_not_an_array_of_tasks(tmp_path):
+    cut = write(tmp_path, "cut.json", '[\n{"data": {"text": "Paris"}, "annotations": []},\n{"data": ')
+    assert str(one_line_error(cut)).startswith(f"{cut}:3: invalid JSON")
+    unclosed = write(tmp_path, "unclosed.json", '[\n{"data": {"text": "Paris"}, "annotations": []}\n')
+    assert "the end of the file inside the array" in str(one_line_error(unclosed))
+
+
+# --- doccano ------------------------------------------------------------------------------------------------------
+
+
+def test_doccano_label_triples_and_entities_objects(tmp_path):
+    # the records of doccano's own export example, and a project with relations
+    path = jsonl(
+        tmp_path,
+        "admin.jsonl",
+        {
+            "id": 1,
+            "text": "EU rejects German call to boycott British lamb.",
+            "label": [[0, 2, "ORG"], [11, 17, "MISC"]],
+            "Comments": [],
+        },
+        {"text": "Peter Blackburn", "label": [[0, 15, "PERSON"]]},
+        {
+            "id": 3,
+            "text": "President Obama",
+            "entities": [{"id": 9, "label": "PERSON", "start_offset": 10, "end_offset": 15}],
+            "relations": [],
+        },
+        {"text": "Unlabelled, as imported"},
+    )
+    sentences, report = read_corpus(path)
+    assert [(s.words, s.tags) for s in sentences] == [
+        (
+            ["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."],
+            ["B-ORG", "O", "B-MISC", "O", "O", "O", "O", "O", "O"],
+        ),
+        (["Peter", "Blackburn"], ["B-PERSON", "I-PERSON"]),
+        (["President", "Obama"], ["O", "B-PERSON"]),
+    ]
+    assert report.format == "doccano" and report.repaired_lines == {DOCCANO_SKIPPED: 1}
+    assert sentences[0].metadata == {"newdoc id": "1"}
+
+
+def test_doccano_offsets_count_utf16_code_units(tmp_path):
+    # doccano counts "😀" (U+1F600) as two, as JavaScript does: "Peter" starts at unit 3, character 2
+    path = jsonl(tmp_path, "emoji.jsonl", {"text": "😀 Peter and 😀😀 Ann", "label": [[3, 8, "PER"], [18, 21, "PER"]]})
+    assert words_and_tags(path) == [(["😀", "Peter", "and", "😀", "😀", "Ann"], ["O", "B-PER", "O", "O", "O", "B-PER"])]
+    inside = jsonl(tmp_path, "inside.jsonl", {"text": "😀 Peter", "label": [[1, 8, "PER"]]})
+    assert "offset 1 is not between characters of the text counted in UTF-16 code units" in str(one_line_error(inside))
+
+
+def test_bad_input_a_doccano_classification_export_is_refused(tmp_path):
+    path = jsonl(tmp_path, "classes.jsonl", {"text": "Great phone", "label": ["positive"]})
+    error = one_line_error(path)
+    assert str(error).startswith(f'{path}:1: span "positive"') and "text-classification export" in str(error)
+
+
+# --- spaCy / Prodigy -----------------------------------------------------------------------------------------------
+
+
+def test_prodigy_records_use_their_own_tokens_and_skip_what_was_not_accepted(tmp_path):
+    text = "Ostvik 1999-03-04 . Keld came"
+    tokens = [
+        {"text": t, "start": text.index(t), "end": text.index(t) + len(t), "id": i, "ws": True}
+        for i, t in enumerate(["Ostvik", "1999-03-04", ".", "Keld", "came"])
+    ]
+    path = jsonl(
+        tmp_path,
+        "db-out.jsonl",
+        {
+            "text": text,
+            "tokens": tokens,
+            "spans": [{"start": 0, "end": 6, "token_start": 0, "token_end": 0, "label": "LOC"}],
+            "answer": "accept",
+        },
+        {"text": "Rejected Paris", "spans": [{"start": 9, "end": 14, "label": "LOC"}], "answer": "reject"},
+        {"text": "Ignored", "spans": [], "answer": "ignore"},
+        {"text": "Paris, no tokens", "spans": [{"start": 0, "end": 5, "label": "LOC"}]},
+    )
+    sentences, report = read_corpus(path)
+    assert [(s.words, s.tags) for s in sentences] == [
+        (["Ostvik", "1999-03-04", "."], ["B-LOC", "O", "O"]),  # the given token, which spaCy would split
+        (["Keld", "came"], ["O", "O"]),  # the sentencizer splits the given tokens
+        (["Paris", ",", "no", "tokens"], ["B-LOC", "O", "O", "O"]),
+    ]
+    assert report.format == "prodigy" and report.repaired_lines == {PRODIGY_SKIPPED: 2}
+
+
+def test_bad_input_prodigy_tokens_that_are_not_the_text(tmp_path):
+    path = jsonl(
+        tmp_path, "t.jsonl", {"text": "Paris", "tokens": [{"text": "Rome", "start": 0, "end": 5}], "spans": []}
+    )
+    assert str(one_line_error(path)).startswith(f'{path}:1: token {{"text": "Rome"')
+
+
+# --- detection --------------------------------------------------------------------------------------------------------
+
+
+def test_formats_are_detected_by_content_under_json_extensions_and_forced_by_corpus_format(tmp_path):
+    records = {
+        "labelstudio": "[\n" + json.dumps(task("Paris", {"result": []})) + "\n]\n",
+        "doccano": json.dumps({"text": "Paris", "label": []}) + "\n",
+        "prodigy": json.dumps({"text": "Paris", "spans": []}) + "\n",
+        "jsonl": json.dumps({"words": ["Paris"], "tags": ["B-LOC"]}) + "\n",
+    }
+    for fmt, content in records.items():
+        for name in ("data.json", "data.jsonl", "data", "data.txt"):
+            path = write(tmp_path, name, content)
+            assert detect_format(path) == fmt, (fmt, name)
+    big = write(tmp_path, "big.json", "[\n" + ",\n".join([json.dumps(task("Paris " * 3000))] * 10) + "\n]\n")
+    assert detect_format(big) == "labelstudio"  # an array longer than the sample read to detect it
+    assert detect_format(write(tmp_path, "bracket.conll", "[ O\nParis B-LOC\n")) == "conll"
+    assert detect_format(write(tmp_path, "bracket", "[\tO\nParis\tB-LOC\n")) == "conll"
+    doccano = write(tmp_path, "forced.jsonl", records["doccano"])
+    assert read_corpus(doccano, CorpusConfig(format="doccano"))[1].format == "doccano"
+    with pytest.raises(CorpusFormatError, match="forced.jsonl:1: keys"):
+        read_corpus(doccano, CorpusConfig(format="jsonl"))
+
+
+# --- alignment ---------------------------------------------------------------------------------------------------------
+
+
+def test_spans_are_aligned_to_the_words_of_tagger_tag(tmp_path):
+    path = jsonl(
+        tmp_path,
+        "align.jsonl",
+        # whitespace around a span is no cut; the tokenizer splits "Anglo-Dutch" into three words
+        {"text": "The  Anglo-Dutch firm of Mr. Smith", "label": [[4, 17, "MISC"], [24, 34, "PER"]]},
+        # a span repeated (also with a trailing space) is read once
+        {"text": "Paris is big", "label": [[0, 5, "LOC"], [0, 5, "LOC"], [0, 6, "LOC"]]},
+        # the sentencizer ends a sentence after "!": a span across it joins the two sentences
+        {"text": "Yahoo! Inc. hired Ann. She left.", "label": [[0, 11, "ORG"], [18, 21, "PER"]]},
+    )
+    sentences, report = read_corpus(path)
+    assert [(s.words, s.tags) for s in sentences] == [
+        (
+            ["The", "Anglo", "-", "Dutch", "firm", "of", "Mr.", "Smith"],
+            ["O", "B-MISC", "I-MISC", "I-MISC", "O", "O", "B-PER", "I-PER"],
+        ),
+        (["Paris", "is", "big"], ["B-LOC", "O", "O"]),
+        (["Yahoo", "!", "Inc.", "hired", "Ann", "."], ["B-ORG", "I-ORG", "I-ORG", "O", "B-PER", "O"]),
+        (["She", "left", "."], ["O", "O", "O"]),
+    ]
+    assert report.repaired_lines == {SPAN_REPEATED: 2, SENTENCES_JOINED: 1}
+    assert report.first_repaired == {SPAN_REPEATED: f"{path}:2", SENTENCES_JOINED: f"{path}:3"}
+
+
+def test_bad_input_spans_that_cut_words_are_counted_and_refused_in_one_line_or_widened(tmp_path):
+    path = jsonl(
+        tmp_path,
+        "cut.jsonl",
+        {"text": "Paris is big", "label": [[0, 5, "LOC"]]},
+        {"text": "John Smith lives in Paris", "label": [[0, 3, "PER"], [20, 25, "LOC"]]},
+        {"text": "Berlino", "label": [[0, 6, "LOC"]]},
+        {"text": "a bc d", "label": [[3, 4, "X"]]},
+        {"text": "Anna Lee", "label": [[1, 8, "PER"]]},
+    )
+    error = one_line_error(path)
+    assert str(error) == (
+        f"{path}:2: 4 spans cut a word: line 2: [0, 3) 'Joh' (PER) cuts 'John'; line 3: [0, 6) 'Berlin' (LOC) cuts "
+        "'Berlino'; line 4: [3, 4) 'c' (X) cuts 'bc'; and 1 more; expected spans on word boundaries, as the tokenizer "
+        "of `tagger tag` splits the text (pass `corpus.snap_spans=true` to widen each to whole words, or fix the spans)"
+    )
+    sentences, report = read_corpus(path, CorpusConfig(snap_spans=True))
+    assert [s.tags for s in sentences][1:] == [
+        ["B-PER", "O", "O", "O", "B-LOC"],
+        ["B-LOC"],
+        ["O", "B-X", "O"],
+        ["B-PER", "I-PER"],
+    ]
+    assert report.repaired_lines == {SPAN_WIDENED: 4} and report.first_repaired == {SPAN_WIDENED: f"{path}:2"}
+
+
+def test_bad_input_overlapping_spans_are_refused_naming_both(tmp_path):
+    path = jsonl(
+        tmp_path,
+        "overlap.jsonl",
+        {"text": "Paris", "label": []},
+        {"text": "John Smith lives in Paris", "label": [[0, 10, "PER"], [5, 16, "X"]]},
+    )
+    assert str(one_line_error(path)) == (
+        f"{path}:2: overlapping spans [0, 10) 'John Smith' (PER) and [5, 16) 'Smith lives' (X); expected spans that "
+        "do not overlap (each word is in at most one entity) (remove or shorten one of them)"
+    )
+    same_words = jsonl(tmp_path, "same.jsonl", {"text": "Paris is big", "label": [[0, 5, "LOC"], [0, 5, "ORG"]]})
+    assert "overlapping spans [0, 5) 'Paris' (LOC) and [0, 5) 'Paris' (ORG)" in str(one_line_error(same_words))
+    snapped = jsonl(tmp_path, "snapped.jsonl", {"text": "Berlino", "label": [[0, 3, "LOC"], [4, 7, "ORG"]]})
+    assert "overlapping spans" in str(one_line_error(snapped, CorpusConfig(snap_spans=True)))
+
+
+def test_bad_input_a_text_with_a_control_character(tmp_path):
+    path = jsonl(
+        tmp_path,
+        "c.jsonl",
+        {"text": "Paris\u0007 is big", "label": []},
+        {"text": "Windows\r\nline breaks\fare whitespace", "label": []},
+    )
+    assert str(one_line_error(path)).startswith(f"{path}:1: text with a control character U+0007 at character 5")
+
+
+@pytest.mark.parametrize(
+    "name, content, fragments",
+    [
+        (
+            "cut.jsonl",
+            {"text": "John Smith", "label": [[0, 3, "PER"]]},
+            ["cut.jsonl:1: 1 span cuts a word: line 1: [0, 3) 'Joh' (PER) cuts 'John'", "--set corpus.snap_spans=true"],
+        ),
+        (
+            "overlap.jsonl",
+            {"text": "John Smith", "label": [[0, 10, "PER"], [5, 10, "X"]]},
+            ["overlap.jsonl:1: overlapping spans [0, 10) 'John Smith' (PER) and [5, 10) 'Smith' (X)"],
+        ),
+        (
+            "empty.json",
+            [task("John Smith"), task("Ann Lee", {"result": [], "was_cancelled": True})],
+            ["empty.json: no sentences"],
+        ),
+    ],
+)
+def test_bad_input_cutting_overlapping_and_unannotated_exports_through_the_cli(tmp_path, name, content, fragments):
+    path = write(tmp_path, name, json.dumps(content) + "\n")
+    for command in (["data", "--train", path], ["train", "--train", path, "--dev", path, "--out", tmp_path / "m"]):
+        result = invoke(*command)
+        assert_user_error(result, *fragments)
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_tagger_data_counts_the_tasks_skipped(tmp_path):
+    path = write(tmp_path, "export.json", json.dumps([task(TEXT, {"result": [labels(0, 10, "PER")]}), task("Not yet")]))
+    result = invoke("data", "--train", path, "--json")
+    assert result.exit_code == 0, result.output
+    split = json.loads(result.stdout)["splits"][0]
+    assert split["format"] == "labelstudio" and split["sentences"] == 2
+    assert split["repaired_lines"] == [{"kind": TASK_SKIPPED, "count": 1, "path": str(path), "line": 1}]
+
+
+# --- writing: tagger convert ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, name", [("labelstudio", "ner.json"), ("doccano", "ner.jsonl"), ("prodigy", "ner.jsonl")])
+def test_a_conll_file_converted_reads_back_as_the_same_words_and_tags(tmp_path, fmt, name):
+    conll = ner_conll(tmp_path, "ner.conll")
+    result = invoke("convert", conll, tmp_path / name, "--to", fmt)
+    assert result.exit_code == 0, result.output
+    assert detect_format(tmp_path / name) == fmt
+    assert words_and_tags(tmp_path / name) == words_and_tags(conll)
+
+
+def test_writers_refuse_what_a_text_cannot_keep(tmp_path):
+    spaced = jsonl(tmp_path, "spaced.jsonl", {"words": ["New York", "is"], "tags": ["B-LOC", "O"]})
+    with pytest.raises(CorpusFormatError, match="spaced.jsonl:1: cannot write word 'New York': a space"):
+        convert_corpus(spaced, tmp_path / "out.json", ConvertOptions(target_format="labelstudio"))
+    pos = jsonl(tmp_path, "pos.jsonl", {"words": ["Paris", "is"], "tags": ["PROPN", "AUX"]})
+    with pytest.raises(CorpusFormatError, match="cannot write tag 'PROPN'; expected span tags"):
+        convert_corpus(pos, tmp_path / "out.jsonl", ConvertOptions(target_format="doccano"))
+
+
+def test_doccano_written_from_text_with_emoji_counts_utf16_units(tmp_path):
+    source = jsonl(tmp_path, "e.jsonl", {"words": ["😀", "Ann", "Lee"], "tags": ["O", "B-PER", "I-PER"]})
+    convert_corpus(source, tmp_path / "d.jsonl", ConvertOptions(target_format="doccano"))
+    assert json.loads((tmp_path / "d.jsonl").read_text(encoding="utf-8")) == {
+        "text": "😀 Ann Lee",
+        "label": [[3, 10, "PER"]],
+    }
+    assert words_and_tags(tmp_path / "d.jsonl") == words_and_tags(source)
+
+
+# --- training from the exports ------------------------------------------------------------------------------------
+
+
+def test_models_trained_from_label_studio_and_doccano_exports_equal_the_one_from_conll(tmp_path, ner_files):
+    """Exports made from the CoNLL files (spans over texts the tokenizer splits into the same words) train the same
+    model, bit for bit, so its F1 on the CoNLL dev set is the same."""
+    from tagger.annotate import Tagger
+    from tagger.training import DataSource, train
+
+    config = load_config(
+        None,
+        [
+            "model.word_dim=16",
+            "model.char_dim=8",
+            "model.char_filters=8",
+            "model.hidden=16",
+            "train.epochs=4",
+            "train.lr=0.02",
+            "train.batch_size=4",
+            "train.device=cpu",
+        ],
+    )
+    conll_dev = read_corpus(ner_files[1])[0]
+    scores, weights = {}, {}
+    for fmt, suffix in (("conll", ".conll"), ("labelstudio", ".json"), ("doccano", ".jsonl")):
+        files = [ner_files[0], ner_files[1]]
+        if fmt != "conll":
+            files = [tmp_path / f"{f.stem}{suffix}" for f in ner_files]
+            for source, target in zip(ner_files, files):
+                convert_corpus(source, target, ConvertOptions(target_format=fmt))
+        train(config, DataSource(files[0], files[1]), tmp_path / fmt)
+        evaluation = Tagger.load(tmp_path / fmt, device="cpu").evaluate(conll_dev)[0]
+        scores[fmt] = evaluation.conlleval.micro.f1
+        weights[fmt] = (tmp_path / fmt / "model.safetensors").read_bytes()
+    assert scores["labelstudio"] == scores["doccano"] == scores["conll"]
+    assert weights["labelstudio"] == weights["doccano"] == weights["conll"]
