@@ -1,6 +1,6 @@
-"""Annotation-tool exports in (Label Studio JSON, doccano JSONL, spaCy/Prodigy JSONL): the formats as the tools
-write them, character spans aligned to the words of ``tagger tag``'s tokenizer, the refusals in one line, and the
-round trips."""
+"""Annotation-tool exports in (Label Studio JSON, doccano JSONL, spaCy/Prodigy JSONL) and predictions back out
+(``tagger tag --output-format labelstudio|doccano``): the formats as the tools write them, character spans aligned
+to the words of ``tagger tag``'s tokenizer, the refusals in one line, and the round trips."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tagger.batch import BatchOptions, tag_to_stream
 from tagger.config import CorpusConfig, load_config
 from tagger.corpus import ConvertOptions, convert_corpus, detect_format, read_corpus, read_sentences
 from tagger.corpus.doccano import NO_ANNOTATION as DOCCANO_SKIPPED
 from tagger.corpus.labelstudio import NO_ANNOTATION as TASK_SKIPPED
 from tagger.corpus.prodigy import NO_ANNOTATION as PRODIGY_SKIPPED
 from tagger.corpus.spans import SENTENCES_JOINED, SPAN_REPEATED, SPAN_WIDENED
-from tagger.errors import CorpusFormatError
+from tagger.errors import ConfigError, CorpusFormatError
+from tagger.outputs.labelstudio import model_version
 from tests.conftest import NER_SENTENCES
 from tests.test_cli import assert_user_error, invoke
 
@@ -480,3 +482,92 @@ def test_models_trained_from_label_studio_and_doccano_exports_equal_the_one_from
         weights[fmt] = (tmp_path / fmt / "model.safetensors").read_bytes()
     assert scores["labelstudio"] == scores["doccano"] == scores["conll"]
     assert weights["labelstudio"] == weights["doccano"] == weights["conll"]
+
+
+# --- predictions back out: tagger tag --output-format labelstudio | doccano ----------------------------------------
+
+
+def tag(model: Path, source: Path, output: Path, fmt: str, **options) -> Path:
+    tag_to_stream(model, [str(source)], output, BatchOptions(output_format=fmt, device="cpu", workers=1, **options))
+    return output
+
+
+def accepted(predictions: Path, target: Path) -> Path:
+    """The tasks as an annotator who accepts every prediction unchanged would export them."""
+    tasks = json.loads(predictions.read_text(encoding="utf-8"))
+    for item in tasks:
+        item["annotations"] = [{"result": item.pop("predictions")[0]["result"]}]
+    return write(target.parent, target.name, json.dumps(tasks, ensure_ascii=False))
+
+
+def raw_text(folder: Path) -> Path:
+    paragraphs = [" ".join(words.split()).replace(" .", ".") for words, _ in NER_SENTENCES]
+    text = "\n\n".join(f"{a}\n{b}" for a, b in zip(paragraphs[::2], paragraphs[1::2]))
+    return write(folder, "news.txt", "😀 " + text + "\n")
+
+
+def test_tag_to_label_studio_and_back_gives_the_same_entities(trained_model, tmp_path):
+    source = raw_text(tmp_path)
+    output = tag(trained_model, source, tmp_path / "tasks.json", "labelstudio")
+    tasks = json.loads(output.read_text(encoding="utf-8"))
+    assert len(tasks) == 4  # a task per paragraph
+    version = tasks[0]["predictions"][0]["model_version"]
+    assert version.startswith("bilstm-tagger ") and "train.conll" in version and "seed" in version
+    for item in tasks:
+        prediction = item["predictions"][0]
+        assert 0 < prediction["score"] <= 1 and all(0 < r["value"]["score"] <= 1 for r in prediction["result"])
+        for result in prediction["result"]:
+            value = result["value"]
+            assert item["data"]["text"][value["start"] : value["end"]] == value["text"]
+            assert (result["type"], result["from_name"], result["to_name"]) == ("labels", "label", "text")
+    # the entities as the JSONL output gives them, against the tasks read back as an export
+    jsonl_output = tag(trained_model, source, tmp_path / "tagged.jsonl", "jsonl")
+    predicted = [json.loads(line) for line in jsonl_output.read_text(encoding="utf-8").splitlines()]
+    read_back = read_corpus(accepted(output, tmp_path / "export.json"))[0]
+    assert [s.words for s in read_back] == [record["words"] for record in predicted]
+    assert [s.tags for s in read_back] == [record["tags"] for record in predicted]
+    text = source.read_text(encoding="utf-8")
+    found = [(text[e["start"] : e["end"]], e["label"]) for record in predicted for e in record["entities"]]
+    assert found == [
+        (r["value"]["text"], r["value"]["labels"][0]) for t in tasks for r in t["predictions"][0]["result"]
+    ]
+    assert found  # the model finds entities in this text
+
+
+def test_pre_tokenised_input_tagged_as_label_studio_or_doccano_reads_back_as_tagged(trained_model, ner_files, tmp_path):
+    from tagger.annotate import Tagger
+
+    sentences = read_corpus(ner_files[1])[0]
+    predicted = [t.tags for t in Tagger.load(trained_model, device="cpu").tag_sentences(sentences)]
+    output = tag(trained_model, ner_files[1], tmp_path / "dev.json", "labelstudio")
+    tasks = json.loads(output.read_text(encoding="utf-8"))
+    assert [t["data"]["text"] for t in tasks] == [" ".join(s.words) for s in sentences]  # a task per sentence
+    assert [s.tags for s in read_corpus(accepted(output, tmp_path / "export.json"))[0]] == predicted
+    doccano = tag(trained_model, ner_files[1], tmp_path / "dev.jsonl", "doccano")
+    assert [s.tags for s in read_corpus(doccano)[0]] == predicted
+
+
+def test_doccano_output_of_raw_text_counts_utf16_units(trained_model, tmp_path):
+    source = raw_text(tmp_path)
+    records = [
+        json.loads(line)
+        for line in tag(trained_model, source, tmp_path / "o.jsonl", "doccano").read_text(encoding="utf-8").splitlines()
+    ]
+    assert records[0]["text"].startswith("😀 John Smith") and records[0]["label"][0] == [3, 13, "PER"]
+
+
+def test_label_studio_output_needs_a_model_of_entities(trained_model, tmp_path):
+    from tagger.outputs import WriterOptions, make_writer
+
+    with pytest.raises(ConfigError, match="writes entities, but this model tags a label per word"):
+        make_writer("labelstudio", None, WriterOptions("conll", "labels"))
+    result = invoke("tag", trained_model, raw_text(tmp_path), "--output-format", "labelstudio", "--quiet")
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["predictions"][0]["result"]
+
+
+def test_model_version_names_the_training_data_configuration_and_seed():
+    metrics = {"tagger_version": "1.0", "seed": 3, "data": [{"path": "/data/train.json", "sha256": "ab" * 32}]}
+    version = model_version({"model": {"hidden": 200}}, metrics)
+    assert version.startswith("bilstm-tagger 1.0, train.json abababab, config ") and version.endswith(", seed 3")
+    assert version != model_version({"model": {"hidden": 100}}, metrics)
+    assert model_version({}, {}).startswith("bilstm-tagger, config ")

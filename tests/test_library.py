@@ -93,7 +93,7 @@ def test_the_format_tables_are_the_only_lists_of_formats():
     annotation_tools = ["labelstudio", "doccano", "prodigy"]
     assert list(CORPUS_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "hf", *annotation_tools]
     assert list(INPUT_FORMATS) == ["text", "conll", "conllu", "jsonl", "spacy", *annotation_tools]
-    assert list(OUTPUT_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "html"]
+    assert list(OUTPUT_FORMATS) == ["conll", "conllu", "jsonl", "spacy", "html", "labelstudio", "doccano"]
     for path in (ROOT / "tagger" / "cli").glob("*.py"):  # the command line's choices and help come from the tables
         source = path.read_text(encoding="utf-8")
         assert not [name for name in (*CORPUS_FORMATS, *OUTPUT_FORMATS) if f'"{name}"' in source], path

@@ -123,7 +123,11 @@ def test_default_output_format_is_the_inputs_own_and_conll_for_raw_text():
         "spacy",
         "conll",
     ]
-    assert [output_suffix(f) for f in OUTPUT_FORMATS] == [".conll", ".conllu", ".jsonl", ".spacy", ".html"]
+    suffixes = [".conll", ".conllu", ".jsonl", ".spacy", ".html", ".json", ".jsonl"]
+    assert [output_suffix(f) for f in OUTPUT_FORMATS] == suffixes
+    # an annotation tool's export is tagged into that tool's import format, where tagger writes one
+    tools = ("labelstudio", "doccano", "prodigy")
+    assert [default_output_format(f) for f in tools] == ["labelstudio", "doccano", "conll"]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from tagger.loading import QUANTIZE_MODES
 from tagger.ordering import MAX_CONTEXT_SENTENCES
 from tagger.outputs import OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, make_writer
 from tagger.outputs.conllu import CONLLU_FIELDS
+from tagger.outputs.formats import FORMATS
+from tagger.outputs.labelstudio import model_version
 from tagger.outputs.tagged import Offsets
 from tagger.portable.base import TaggerBase
 from tagger.schemes import SCHEMES
@@ -165,7 +167,8 @@ class SentencePool:
         """Tag what is pooled, hand each output its sentences, and finish the outputs whose input is read."""
         tagged = self.tagger.tag_sentences(
             [s for _, s, _, _ in self.items],
-            scores=self.options.probabilities,  # a CRF's cost a third of its time
+            # a CRF's cost a third of its time: computed where asked for, or where an output records them
+            scores=self.options.probabilities or any(FORMATS[o.task.output_format].scores for o, *_ in self.items),
             scheme=self.options.scheme,
             batch_size=self.options.batch_size,
             documents=[d for *_, d in self.items],
@@ -253,6 +256,7 @@ def writer_for(task: FileTask, tagger: TaggerBase, options: BatchOptions, shared
         options.conllu_field,
         options.encoding,
         shared and task.output is None,
+        model_version(tagger.config.to_dict(), tagger.metrics),
     )
     return make_writer(task.output_format, task.input.path, writer_options)
 

@@ -216,7 +216,8 @@ def tag(
         "(e.g. ray://head:10001 or auto); none starts a local Ray instance.",
     ),
 ) -> None:
-    """Tag raw text (.txt) and pre-tokenised files (CoNLL, CoNLL-U, JSONL, .spacy), one file or whole folders.
+    """Tag raw text (.txt) and pre-tokenised files (CoNLL, CoNLL-U, JSONL, .spacy, annotation-tool exports), one
+    file or whole folders; --output-format labelstudio or doccano writes predictions to import into those tools.
 
     Exit code 0 when every file succeeded, 1 when any failed (each failure is listed with path:line), 2 on a
     usage error.

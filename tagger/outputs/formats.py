@@ -12,8 +12,10 @@ from tagger.errors import ConfigError
 from tagger.outputs.conll import ConllWriter, FaithfulConllWriter
 from tagger.outputs.conllu import CONLLU_FIELDS, ConlluWriter, FaithfulConlluWriter
 from tagger.outputs.docbin import DocBinWriter
+from tagger.outputs.doccano import DoccanoWriter
 from tagger.outputs.html import HtmlWriter
 from tagger.outputs.jsonl import FaithfulJsonlWriter, JsonlWriter
+from tagger.outputs.labelstudio import LabelStudioWriter
 from tagger.outputs.tagged import WriterOptions
 from tagger.outputs.writer import Writer
 from tagger.schemes import SCHEMES, TASKS
@@ -28,6 +30,7 @@ class OutputFormat:
     # written faithfully (the input's own lines kept) when the input is in the same format and can be read again
     faithful: Callable[[Path, WriterOptions], Writer] | None = None
     whole_file: bool = False  # one input per output file: it cannot be concatenated into a stream
+    scores: bool = False  # it records probabilities: a run computes them whatever `probabilities` says
 
 
 FORMATS: dict[str, OutputFormat] = {
@@ -40,6 +43,20 @@ FORMATS: dict[str, OutputFormat] = {
         OutputFormat("jsonl", "JSON lines", ".jsonl", lambda path, options: JsonlWriter(options), FaithfulJsonlWriter),
         OutputFormat("spacy", "spaCy DocBin", ".spacy", lambda path, options: DocBinWriter(options), whole_file=True),
         OutputFormat("html", "a page to read, by displaCy", ".html", HtmlWriter, whole_file=True),
+        OutputFormat(
+            "labelstudio",
+            "Label Studio tasks with predictions, to import",
+            ".json",
+            lambda path, options: LabelStudioWriter(options),
+            whole_file=True,
+            scores=True,
+        ),
+        OutputFormat(
+            "doccano",
+            "doccano JSONL of predicted spans, to import",
+            ".jsonl",
+            lambda path, options: DoccanoWriter(options),
+        ),
     )
 }
 OUTPUT_FORMATS = tuple(FORMATS)

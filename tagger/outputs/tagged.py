@@ -91,6 +91,7 @@ class WriterOptions:
     conllu_field: str = "misc"  # CoNLL-U output: put the prediction in "upos", "xpos" or "misc"
     encoding: str = "utf-8"  # of the input file
     shared_output: bool = False  # the outputs of other inputs go to the same stream (stdout or one -o file)
+    model_version: str = ""  # names the model where an output records it (Label Studio's predictions)
 
 
 def spaces_after(offsets: Offsets) -> list[bool]:

@@ -1,0 +1,97 @@
+"""Tagged sentences as the tasks annotation tools import (``labelstudio``, ``doccano``): each task's text and the
+character spans of its predicted entities.
+
+A task is a paragraph of raw text (a document, as ``tokenize`` reads raw text) or one sentence of pre-tokenised
+input. Raw text keeps each word in its place: the task's text runs from the paragraph's first word to its last,
+and whatever lies between two words (spaces, line breaks, a character the tokenizer drops) becomes as many spaces,
+so an entity's offsets are those the JSONL output gives, less where the paragraph's first word starts. A sentence of
+pre-tokenised input is its words joined by spaces (``TaggedSentence.text``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tagger.corpus import opens_document
+from tagger.errors import ConfigError, setting
+from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
+from tagger.outputs.writer import TextWriter
+
+
+@dataclass(frozen=True)
+class Entity:
+    start: int  # character offsets in the task's text, end exclusive
+    end: int
+    label: str
+    score: float | None  # the mean probability of its words' tags; None when probabilities were not computed
+
+
+@dataclass(frozen=True)
+class Task:
+    text: str
+    entities: list[Entity]
+    lowest: float | None  # the lowest probability of any word's tag in the task (None without probabilities)
+
+
+class TaskWriter(TextWriter):
+    """Sentences grouped into tasks, each written by ``format_task`` once complete: a paragraph of raw text may go
+    on in the next chunk."""
+
+    tool = ""  # the tool, for messages
+
+    def __init__(self, options: WriterOptions):
+        if options.task != "spans":
+            raise ConfigError(
+                f"{setting('output_format')} for {self.tool} writes entities, but this model tags a label per word "
+                "(such as POS); choose another output format"
+            )
+        self.options = options
+        self.document: list[TaggedSentence] = []
+        self.tasks = 0
+
+    def write(self, tagged: Sequence[TaggedSentence]) -> str:
+        check_lengths(tagged)
+        pieces = []
+        for item in tagged:
+            if self.document and (item.offsets is None or opens_document(item.sentence)):
+                pieces.append(self.finish_task())
+            self.document.append(item)
+        return "".join(pieces)
+
+    def finish_task(self) -> str:
+        task = build_task(self.document)
+        self.document = []
+        self.tasks += 1
+        return self.format_task(task, self.tasks)
+
+    def format_task(self, task: Task, number: int) -> str:
+        raise NotImplementedError
+
+    def end(self) -> str:
+        return self.finish_task() if self.document else ""
+
+
+def build_task(items: list[TaggedSentence]) -> Task:
+    """The task of one sentence of pre-tokenised input, or of the sentences of a paragraph of raw text."""
+    scores = [score for item in items for score in item.scores]
+    lowest = min(scores) if scores and all(item.scores or not item.words for item in items) else None
+    if items[0].offsets is None:
+        item = items[0]
+        starts = item.word_starts()
+        entities = [Entity(*item.text_span(starts, s, e), label, item.span_score(s, e)) for label, s, e in item.spans()]
+        return Task(item.text(), entities, lowest)
+    offsets = [span for item in items for span in item.offsets or []]
+    base, position, pieces = offsets[0][0], offsets[0][0], []
+    for item in items:
+        for word, (start, end) in zip(item.words, item.offsets or []):
+            pieces += [" " * (start - position), word]
+            position = end
+    entities = []
+    for item in items:
+        spans = item.offsets or []
+        for label, first, end in item.spans():
+            entities.append(
+                Entity(spans[first][0] - base, spans[end - 1][1] - base, label, item.span_score(first, end))
+            )
+    return Task("".join(pieces), entities, lowest)
