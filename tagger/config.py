@@ -298,7 +298,7 @@ def _closest_setting(section: str, key: str, sections: dict[str, type]) -> str:
 
 
 # Named starting points, applied before a config file and --set overrides. ``accurate`` is the best
-# configuration measured on CoNLL-2003 (scripts/ablation.py, BENCHMARKS.md); a wider BiLSTM with
+# configuration measured on CoNLL-2003 (scripts/benchmarks/ablation.py, BENCHMARKS.md); a wider BiLSTM with
 # singleton -> <unk> did no better than the CRF alone and took 25% longer, so it is not part of it.
 # Context dropout keeps the document score (87.16, seed 1) and lifts sentences tagged alone from 83.7 to 85.3.
 # ``fast``: a narrower BiLSTM with the CRF head, which cost no tagging speed and, on one thread, scored 85.43

@@ -80,7 +80,7 @@ class LoadFollowingThreads:
 
     OpenMP's threads meet at a barrier after every parallel region: when one of two threads is parked behind
     another process, its partner waits, and a 3-second epoch took minutes beside one busy process. One thread
-    per CPU left free loses only the CPU the other process takes (``scripts/contention.py``). Free CPUs are this
+    per CPU left free loses only the CPU the other process takes (``scripts/benchmarks/contention.py``). Free CPUs are this
     process's CPUs' busy time in /proc/stat less this process's own CPU time. Where that cannot be read (not
     Linux) or does not tell (a container's CPU quota: /proc/stat shows the host), the count stays at ``most``.
     Changing the count does not change the numbers: the models compute the same bits on any thread count

@@ -340,7 +340,7 @@ def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 # Pretrained vectors make the word embedding the bulk of a model (100,000 words x 50 is 5 million values beside
 # the BiLSTM's few million); fp16 halves it and rounds each value to 1 part in 2,000, which changed no CoNLL-2003
-# test F1 at two decimals (scripts/vector_rows.py, BENCHMARKS.md issue 15). Weights are trained and used in fp32.
+# test F1 at two decimals (scripts/benchmarks/vector_rows.py, BENCHMARKS.md issue 15). Weights are trained and used in fp32.
 COMPACT_TENSORS = ("word_embedding.weight",)
 # Frozen character LMs (features/charlm.py) are stored in fp16 too: training rounds them to fp16 before using
 # them, so the stored LM is exactly the one the model was trained with.

@@ -8,7 +8,7 @@ import pytest
 
 
 def pytest_configure(config):
-    # tests/test_cuda.py: run on a CUDA device when torch sees one, skipped otherwise (scripts/gpu_check.sh runs them)
+    # tests/test_cuda.py: run on a CUDA device when torch sees one, skipped otherwise (scripts/gpu/gpu_check.sh runs them)
     config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped where torch.cuda.is_available() is False")
 
 

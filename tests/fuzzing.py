@@ -1,5 +1,5 @@
 """Fuzzing of the corpus readers and writers, shared by ``tests/test_fuzz.py`` (a few hundred cases, in CI)
-and ``scripts/fuzz.py`` (10,000 or more cases per reader).
+and ``scripts/tools/fuzz.py`` (10,000 or more cases per reader).
 
 A case is a file given to one reader; its outcome is *accepted* (the reader returned), *refused* (it raised
 a ``TaggerError``, which the CLI prints as one line) or *unexpected* (any other exception, which the user

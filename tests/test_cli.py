@@ -32,7 +32,7 @@ def assert_user_error(result, *fragments: str) -> None:
 
 
 def load_conlleval():
-    spec = importlib.util.spec_from_file_location("conlleval", ROOT / "scripts" / "conlleval.py")
+    spec = importlib.util.spec_from_file_location("conlleval", ROOT / "scripts" / "tools" / "conlleval.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

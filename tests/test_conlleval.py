@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tagger.evaluation import evaluate_tags
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "conlleval.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "tools" / "conlleval.py"
 _spec = importlib.util.spec_from_file_location("conlleval", SCRIPT)
 conlleval = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(conlleval)

@@ -523,7 +523,7 @@ def test_bad_input_raw_exceptions_never_escape_for_a_binary_file(tmp_path):
 def test_shipped_sample_corpus_reads_as_iob2_ner():
     root = Path(__file__).parent.parent / "corpora" / "sample_ner"
     if not root.exists():
-        pytest.skip("run scripts/prepare_corpora.py")
+        pytest.skip("run scripts/tools/prepare_corpora.py")
     sentences, report = read_corpus(root / "train.conll")
     assert report.scheme == "IOB2" and report.sentences >= 24
     types = {tag[2:] for s in sentences for tag in s.tags if tag != "O"}

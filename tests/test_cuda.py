@@ -2,7 +2,7 @@
 bf16 weights), checkpoints and --resume with the GPU's random state, and CPU and GPU tagging alike.
 
 The tests marked ``cuda`` run on a CUDA device when torch sees one and are skipped otherwise;
-``scripts/gpu_check.sh`` runs them on a lent GPU (docs/gpu.md). The GPU image has no spaCy, so nothing here
+``scripts/gpu/gpu_check.sh`` runs them on a lent GPU (docs/gpu.md). The GPU image has no spaCy, so nothing here
 tags raw text: every test tags pre-tokenised sentences (``Tagger.tag``) or CoNLL files.
 ``TAGGER_TEST_DEVICE=cpu`` runs the same tests on the CPU, to check the tests themselves where there is no GPU.
 The last test, the dry run of the GPU check, runs everywhere.
@@ -50,7 +50,7 @@ def on_device(test):
     skip = pytest.mark.skipif(
         NO_DEVICE,
         reason="no CUDA device (torch.cuda.is_available() is False); "
-        "scripts/gpu_check.sh runs these on a GPU, see docs/gpu.md",
+        "scripts/gpu/gpu_check.sh runs these on a GPU, see docs/gpu.md",
     )
     return pytest.mark.cuda(skip(test))
 
@@ -377,7 +377,7 @@ def test_command_line_trains_tags_and_evaluates_on_the_device(ner_files, tmp_pat
 
 @pytest.mark.slow
 def test_gpu_check_dry_run_on_the_cpu_writes_every_result_file(tmp_path):
-    """scripts/gpu_check.sh --device cpu --tiny: every stage runs, without spaCy or datasets (as on the GPU
+    """scripts/gpu/gpu_check.sh --device cpu --tiny: every stage runs, without spaCy or datasets (as on the GPU
     image), and writes its JSON; at most 8 files, none in a folder (what the device tool brings back)."""
     out = tmp_path / "out"
     environment = {
@@ -389,7 +389,7 @@ def test_gpu_check_dry_run_on_the_cpu_writes_every_result_file(tmp_path):
     completed = subprocess.run(
         [
             "bash",
-            str(ROOT / "scripts" / "gpu_check.sh"),
+            str(ROOT / "scripts" / "gpu" / "gpu_check.sh"),
             "--device",
             "cpu",
             "--tiny",

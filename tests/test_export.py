@@ -255,7 +255,7 @@ def test_int8_weights_fit_seven_bits_so_cpus_without_vnni_compute_them_exactly(m
     """onnxruntime multiplies uint8 activations by int8 weights with AVX2's vpmaddubsw where the CPU has no VNNI,
     which adds two products into int16 and saturates: 255 x 127 x 2 overflows, 255 x 64 x 2 = 32,640 does not. Full-range
     weights changed most tags of this test's models on an emulated AMD Zen 3; 7-bit weights give the bits that a
-    VNNI CPU gives (scripts/int8_agreement.py)."""
+    VNNI CPU gives (scripts/benchmarks/int8_agreement.py)."""
     export_model(models["context-crf"], tmp_path / "int8", quantize="int8")
     graph = onnx.load(str(tmp_path / "int8" / "model.onnx")).graph
     initializers = {tensor.name: onnx.numpy_helper.to_array(tensor) for tensor in graph.initializer}

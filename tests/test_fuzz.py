@@ -1,5 +1,5 @@
 """Property-based and fuzz tests of the corpus readers and writers (the helpers are in tests/fuzzing.py;
-scripts/fuzz.py runs the same fuzzing at 10,000+ cases per reader).
+scripts/tools/fuzz.py runs the same fuzzing at 10,000+ cases per reader).
 
 Round trips: any corpus our writer can hold reads back with the same words, tags and documents.
 Fuzzing: random bytes and mutated valid files make every reader return or raise our own error

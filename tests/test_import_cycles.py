@@ -4,7 +4,8 @@ A file's imports are all its import statements, inside functions too: a lazy imp
 together, and a circle of them is one change away from a partly initialised module. An import names the file it
 loads (``from tagger.corpus import reading`` is ``corpus/reading.py``, ``from tagger.corpus import Sentence`` is
 ``corpus/__init__.py``), not the packages above it, which Python initialises first whatever the file imports.
-Scripts import each other by their bare names (their folder is on ``sys.path`` when they run)."""
+Scripts import each other by their bare names: their own folder is on ``sys.path`` when they run, and a
+script that imports one from another folder of scripts/ puts that folder there."""
 
 import ast
 from collections import deque

@@ -1,5 +1,5 @@
 """The models that ship inside the package: each is at most 25 MB, tags as the directory it was made from
-(tests/fixtures/shipped/NAME.json, written by scripts/ship_model.py), and is named by its name wherever a model
+(tests/fixtures/shipped/NAME.json, written by scripts/tools/ship_model.py), and is named by its name wherever a model
 directory is asked for: the command line, Tagger.load, the server's model list and the spaCy component."""
 
 from __future__ import annotations

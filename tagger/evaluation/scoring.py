@@ -5,7 +5,7 @@ reports side by side, each labelled with its mode:
 
 * ``"conlleval"`` (the headline): seqeval's default mode, which reads
   invalid sequences like conlleval.pl (an ``I-PER`` after ``O`` starts an
-  entity). Numbers match ``scripts/conlleval.py``.
+  entity). Numbers match ``scripts/tools/conlleval.py``.
 * ``"strict IOB2"``: seqeval ``mode="strict", scheme=IOB2``; an entity counts
   only if it is well formed IOB2, so invalid predictions are punished.
 

@@ -24,7 +24,7 @@ delimiter are buffers of the feature's module (``charlm.forward_lm.*``, ``charlm
 model.safetensors, stored fp16), so a trained model tags where no LM is installed and is built from its own
 weights when loaded. Training reads the LMs from their converted folders (``tagger lm install``) and rounds them
 to fp16 first, so training and tagging see the same LM (a model trained on the float32 LMs gave the same tag to
-all 51,362 CoNLL-2003 dev words with either: scripts/charlm_fp16.py). Training computes each distinct sentence
+all 51,362 CoNLL-2003 dev words with either: scripts/benchmarks/charlm_fp16.py). Training computes each distinct sentence
 once and keeps it (fp16, up to ``CACHE_BYTES``; past that, sentences are computed again whenever a batch holds
 them); tagging computes every batch's sentences on the fly, both directions batched across sentences by
 characters. A sentence's states are the same bits alone or in any batch, on one thread or two (Flair's LMs on

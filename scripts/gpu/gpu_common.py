@@ -1,4 +1,4 @@
-"""The GPU check's settings and helpers, shared by the orchestrator (scripts/gpu_check.py) and its stages
+"""The GPU check's settings and helpers, shared by the orchestrator (scripts/gpu/gpu_check.py) and its stages
 (gpu_stages.py, gpu_speed.py): sizes and time budgets, the stage files, the corpus found, the ``Context`` every
 stage gets, and the JSON and subprocess helpers. Standard library only, so a broken torch or CUDA still leaves
 summary.json saying so."""
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("env", "pytest", "train", "tagging", "lstm", "accurate")
 FILES = {
     "pytest": "pytest.json",
@@ -186,7 +186,7 @@ class Context:
 
 def find_corpus(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[str]]:
     """CoNLL-2003 from --conll, $GPU_CHECK_CONLL, ../shared/corpora/conll2003 or .whl/conll2003 (where
-    scripts/gpu_prepare.sh copies it for the device: ../shared does not travel); a tiny run uses the invented
+    scripts/gpu/gpu_prepare.sh copies it for the device: ../shared does not travel); a tiny run uses the invented
     corpus shipped in corpora/sample_ner unless --conll is given."""
     if args.tiny and not args.conll:
         folder = ROOT / "corpora" / "sample_ner"

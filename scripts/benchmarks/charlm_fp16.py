@@ -1,7 +1,7 @@
 """Does storing the character LMs in fp16 change a score? A model is trained on states from the LMs in float32,
 then scored on dev twice: with the LMs as its directory stores them (fp16, widened) and with the float32 LMs.
 
-    python scripts/charlm_fp16.py --train eng.train --dev eng.testa --sentences 2000 --epochs 5 --out /tmp/fp16
+    python scripts/benchmarks/charlm_fp16.py --train eng.train --dev eng.testa --sentences 2000 --epochs 5 --out /tmp/fp16
 
 The model directory always stores the LMs in fp16 (training rounds them first, so by default train and tag
 see the same LM); here the rounding at training is turned off, so the scores differ by exactly what fp16
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tagger.annotate import Tagger  # noqa: E402
 from tagger.config import CorpusConfig, load_config  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402

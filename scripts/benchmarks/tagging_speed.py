@@ -1,6 +1,6 @@
 """Tagging speed of a trained model on a pre-tokenised corpus: words/s, median of several timed passes.
 
-    python scripts/tagging_speed.py runs/ner ../shared/corpora/conll2003/eng.testb --runs 5
+    python scripts/benchmarks/tagging_speed.py runs/ner ../shared/corpora/conll2003/eng.testb --runs 5
 
 Run it on a quiet machine: another CPU-heavy process (even a niced one) changes the figure a lot.
 """

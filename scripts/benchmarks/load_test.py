@@ -3,10 +3,10 @@
 at twice the measured capacity, with the server's memory before and after, and a check that it then serves
 normally.
 
-    python scripts/load_test.py MODEL_DIR                      # starts `tagger serve MODEL_DIR` on a free port
-    python scripts/load_test.py MODEL_DIR --seconds 5 --overload-seconds 10 --levels 1 16   # a quick look
-    python scripts/load_test.py MODEL_DIR --url http://127.0.0.1:8080 --server-pid PID     # a server you started
-    python scripts/load_test.py MODEL_DIR --server-arg=--workers --server-arg=2 --json load.json
+    python scripts/benchmarks/load_test.py MODEL_DIR                      # starts `tagger serve MODEL_DIR` on a free port
+    python scripts/benchmarks/load_test.py MODEL_DIR --seconds 5 --overload-seconds 10 --levels 1 16   # a quick look
+    python scripts/benchmarks/load_test.py MODEL_DIR --url http://127.0.0.1:8080 --server-pid PID     # a server you started
+    python scripts/benchmarks/load_test.py MODEL_DIR --server-arg=--workers --server-arg=2 --json load.json
 
 Every run is bounded in time (--seconds per level, --overload-seconds, --time-limit for all) and in requests
 (--max-requests per level). The client is asyncio + aiohttp, in --client-processes processes; each run reports
@@ -40,7 +40,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT / "corpora" / "ud_en_ewt" / "en_ewt-ud-test.conllu.gz"
 LEVELS = (1, 16, 64, 256)
 SENTENCE_WORDS = (10, 20)  # one-sentence requests: sentences of 10 to 20 words, ~15 on average

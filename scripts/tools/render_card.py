@@ -1,6 +1,6 @@
 """A model's card (README.md, with its training plot) as an HTML page, to read it in a browser.
 
-    python scripts/render_card.py models/ner card.html
+    python scripts/tools/render_card.py models/ner card.html
 
 Uses markdown-it-py, which rich (a tagger dependency) already installs; the plot is embedded, so the page is
 one self-contained file.

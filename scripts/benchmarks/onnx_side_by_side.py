@@ -1,7 +1,7 @@
 """PyTorch and onnxruntime tagging the same pre-tokenised corpus, side by side in one run, fp32 and int8.
 
-    python scripts/onnx_side_by_side.py runs/default eng.testb --exports /tmp/exports --rounds 3
-    python scripts/onnx_side_by_side.py runs/accurate eng.testb --json side_by_side.json
+    python scripts/benchmarks/onnx_side_by_side.py runs/default eng.testb --exports /tmp/exports --rounds 3
+    python scripts/benchmarks/onnx_side_by_side.py runs/accurate eng.testb --json side_by_side.json
 
 The model is exported twice into ``--exports`` (fp32 and ``--quantize int8``; kept and reused when already there
 with ``--reuse``). Then each round runs every configuration in a fresh process of its own, one after the other:

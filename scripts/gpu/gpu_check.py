@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The GPU check of issue 20: every CUDA path run once on a real GPU, with its figures, in one call.
 
-    bash scripts/gpu_check.sh                         # on a lent GPU machine: about 8 minutes (docs/gpu.md)
-    bash scripts/gpu_check.sh --device cpu --tiny     # dry run on a CPU-only machine: well under a minute
+    bash scripts/gpu/gpu_check.sh                         # on a lent GPU machine: about 8 minutes (docs/gpu.md)
+    bash scripts/gpu/gpu_check.sh --device cpu --tiny     # dry run on a CPU-only machine: well under a minute
 
 Stages, in this order, each in a process of its own under its own time cap (a crash, a hang or a CUDA error in
 one loses none of the others' results), each writing its JSON file under --out as it goes:
@@ -80,7 +80,7 @@ def orchestrate(ctx: Context) -> int:
     deadline = started + ctx.args.budget
     selected = [s for s in STAGES if s in ctx.args.stages.split(",")]
     summary: dict[str, Any] = {
-        "check": "scripts/gpu_check.py (issue 20)",
+        "check": "scripts/gpu/gpu_check.py (issue 20)",
         "mode": "tiny" if ctx.args.tiny else "full",
         "device_requested": ctx.device,
         "started_utc": now_utc(),

@@ -8,7 +8,7 @@
 4. ``python -m spacy evaluate`` (as is, and with --gold-preproc) on a DocBin made by ``tagger convert``, against
    ``tagger evaluate`` on the file.
 
-    python scripts/spacy_component.py runs/ablation/ner/crf-document-layers-average/seed-2 \\
+    python scripts/benchmarks/spacy_component_check.py runs/ablation/ner/crf-document-layers-average/seed-2 \\
         ../shared/corpora/conll2003/eng.testb
 
 Run it on a quiet machine: the speeds are only comparable within one run.

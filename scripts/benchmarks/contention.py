@@ -1,6 +1,6 @@
 """Training and tagging speed when the CPU is shared: alone, beside busy processes, beside a second training.
 
-    python scripts/contention.py --layouts default fixed threads=1 --conditions idle busy1 busy2 train \\
+    python scripts/benchmarks/contention.py --layouts default fixed threads=1 --conditions idle busy1 busy2 train \\
         --benchmarks BENCHMARKS.md
 
 Each measurement runs in a fresh process, so a layout's environment (OpenMP's wait policy, thread counts) is read
@@ -31,7 +31,7 @@ import torch
 
 from tagger.runtime import usable_cpus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EWT = ROOT / "corpora" / "ud_en_ewt"
 MARK_START, MARK_END = "<!-- contention:start -->", "<!-- contention:end -->"
 

@@ -1,7 +1,7 @@
 """How many pretrained vector rows a model needs: test F1 and model size when only the training words and the
 N most frequent vector words keep their rows, and when the embedding is stored in fp16.
 
-    python scripts/vector_rows.py runs/glove50-s1 --train eng.train --test eng.testb --tag-column 3 \\
+    python scripts/benchmarks/vector_rows.py runs/glove50-s1 --train eng.train --test eng.testb --tag-column 3 \\
         --vectors glove-6b-50d --limits 0 10000 50000 100000 200000 400000
 
 The model must have been trained with every vector word in its vocabulary (vocab.vectors_limit = 0). Rows a
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tagger import Tagger  # noqa: E402
 from tagger.config import CorpusConfig  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402

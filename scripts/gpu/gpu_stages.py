@@ -1,4 +1,4 @@
-"""The GPU check's stages that run commands: the environment, the cuda tests, and trainings (scripts/gpu_check.py
+"""The GPU check's stages that run commands: the environment, the cuda tests, and trainings (scripts/gpu/gpu_check.py
 runs each in a process of its own; every function returns the stage's JSON record)."""
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def stage_train(ctx: Context, deadline: float, preset: str = "fast", name: str =
             "note": "CoNLL-2003 not found in "
             + ", ".join(ctx.looked_in)
             + " (give --conll DIR or GPU_CHECK_CONLL; ../shared does not travel to the device: copy it into "
-            ".whl/conll2003 with scripts/gpu_prepare.sh and carry it)",
+            ".whl/conll2003 with scripts/gpu/gpu_prepare.sh and carry it)",
         }
     out = ctx.fast_model if preset == "fast" else ctx.work / preset
     seconds = deadline - time.time()

@@ -1,7 +1,7 @@
 """Train and evaluate `tagger` on the shared corpora and record the figures in BENCHMARKS.md.
 
-    python scripts/benchmark.py --task ner     # CoNLL-2003 English NER: train eng.train, dev eng.testa, test eng.testb
-    python scripts/benchmark.py --task upos    # UD English EWT UPOS
+    python scripts/benchmarks/accuracy.py --task ner     # CoNLL-2003 English NER: train eng.train, dev eng.testa, test eng.testb
+    python scripts/benchmarks/accuracy.py --task upos    # UD English EWT UPOS
 
 Training runs through the real CLI (`tagger train`) so the figure is what a user gets; tagging speed is
 the median of several timed passes of `Tagger.tag` over the pre-tokenised test set after a warm-up.
@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from conlleval import evaluate_lines  # noqa: E402  (the independent scorer beside this script)
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "tools"))  # conlleval.py, the independent scorer
+from conlleval import evaluate_lines  # noqa: E402
 from tagging_speed import tagging_speed  # noqa: E402
 
 SHARED = Path(os.environ.get("TAGGER_SHARED_CORPORA", ROOT.parent / "shared" / "corpora"))
@@ -78,7 +78,7 @@ def train_command(task: dict, out: Path, extra: list[str]) -> list[str]:
 
 
 def conlleval_agreement(model_dir: Path, test: Path) -> tuple[float, float]:
-    """Headline F1 of `tagger evaluate` and of the independent scripts/conlleval.py on its --predictions."""
+    """Headline F1 of `tagger evaluate` and of the independent scripts/tools/conlleval.py on its --predictions."""
     predictions = model_dir / "test_predictions.txt"
     shown = subprocess.run(
         ["tagger", "evaluate", str(model_dir), str(test), "--json", "--predictions", str(predictions)],
@@ -138,7 +138,7 @@ def markdown(result: dict, when: str, host: str) -> str:
             f"{result['words_per_second']:,.0f} ± {result['words_per_second_sd']:,.0f} words/s",
             *(
                 [
-                    f"- `tagger evaluate` F1 {result['conlleval_agreement'][0]:.4f} vs independent `scripts/conlleval.py` "
+                    f"- `tagger evaluate` F1 {result['conlleval_agreement'][0]:.4f} vs independent `scripts/tools/conlleval.py` "
                     f"on its `--predictions` {result['conlleval_agreement'][1]:.4f}"
                 ]
                 if result["conlleval_agreement"]

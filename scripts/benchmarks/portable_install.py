@@ -1,7 +1,7 @@
 """What leaving PyTorch out saves: install size and cold start of `tagger tag`, runtime-only venv beside a PyTorch one.
 
-    python scripts/portable_install.py
-    python scripts/portable_install.py --model runs/default --input eng.testb --runs 5 --work /tmp/portable
+    python scripts/benchmarks/portable_install.py
+    python scripts/benchmarks/portable_install.py --model runs/default --input eng.testb --runs 5 --work /tmp/portable
 
 Builds two fresh virtual environments (``python -m venv``, no system site-packages), each with tagger installed
 ``--no-deps`` from a copy of this repository plus the dependencies one path needs, from the package index:
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import tomllib
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "corpora" / "sample_ner"
 SOURCE_FILES = ("pyproject.toml", "README.md", "tagger")
 PORTABLE = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"][

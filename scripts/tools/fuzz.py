@@ -1,6 +1,6 @@
 """Fuzz the corpus readers at length (CI runs a few hundred cases in tests/test_fuzz.py; this runs thousands).
 
-    OMP_NUM_THREADS=1 nice -n 19 python scripts/fuzz.py --cases 10000 --seed 1
+    OMP_NUM_THREADS=1 nice -n 19 python scripts/tools/fuzz.py --cases 10000 --seed 1
 
 Each reader (conll, conllu, jsonl, docbin, and auto: read_corpus with corpus.format=auto) gets --cases
 cases: a quarter round-trip corpora (drawn by Hypothesis, written by our writer, read back and compared),
@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # tests.fuzzing holds the generators shared with the CI tests
 
 from tests.fuzzing import READERS, Failure, Tally, fuzz_reader  # noqa: E402

@@ -18,7 +18,7 @@ used Python port (and seqeval's default mode) we add the two rules that
 make BIOES work: ``B-``/``S-`` always start a chunk and ``E-``/``S-`` always
 end one. On B/I/O tags (IOB1, IOB2) these additions change nothing.
 
-Usage: ``python scripts/conlleval.py [-d DELIM] [-o BOUNDARY] [-r] [--json] < file``
+Usage: ``python scripts/tools/conlleval.py [-d DELIM] [-o BOUNDARY] [-r] [--json] < file``
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Peak memory of `tagger tag` on one large raw-text file: streaming must keep it bounded whatever the size.
 
-    python scripts/memory_benchmark.py runs/ablation/ner/crf/seed-1 --size-mb 500
+    python scripts/benchmarks/memory_benchmark.py runs/ablation/ner/crf/seed-1 --size-mb 500
 
 The text is the UD English EWT sentences the project ships (corpora/), in paragraphs of five sentences,
 repeated until the file has the size asked for. Peak memory is the tagging process's maximum resident set
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-EWT = Path(__file__).resolve().parent.parent / "corpora" / "ud_en_ewt" / "en_ewt-ud-train.conllu.gz"
+EWT = Path(__file__).resolve().parents[2] / "corpora" / "ud_en_ewt" / "en_ewt-ud-train.conllu.gz"
 PARAGRAPH_SENTENCES = 5
 
 

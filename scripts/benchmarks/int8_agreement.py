@@ -1,6 +1,6 @@
 """How far an int8 export's tags are from its fp32 export's, on this CPU and on CPUs emulated by QEMU.
 
-    python scripts/int8_agreement.py runs/default-ner /path/to/conll2003/eng.testb --tag-column 3 \\
+    python scripts/benchmarks/int8_agreement.py runs/default-ner /path/to/conll2003/eng.testb --tag-column 3 \\
         --exports /tmp/int8-exports --emulate EPYC-Milan
 
 The model is exported twice into ``--exports`` (fp32 and ``--quantize int8``; reused when already there). Then the
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tagger.config import corpus_config  # noqa: E402

@@ -1,7 +1,7 @@
 """Ablation: train each configuration with several seeds on the shared corpora; mean ± sd table.
 
-    python scripts/ablation.py --task ner --seeds 3                    # every configuration below
-    python scripts/ablation.py --task upos --seeds 3 --only softmax crf
+    python scripts/benchmarks/ablation.py --task ner --seeds 3                    # every configuration below
+    python scripts/benchmarks/ablation.py --task upos --seeds 3 --only softmax crf
 
 Each (task, configuration, seed) run lives in runs/ablation/TASK/CONFIG/seed-N and is skipped when its
 metrics.json exists, so an interrupted ablation resumes where it stopped. The table (scores as mean ± sd over
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import ROOT, TASKS, machine, train_command  # noqa: E402
+from accuracy import ROOT, TASKS, machine, train_command  # noqa: E402
 from tagging_speed import tagging_speed  # noqa: E402
 
 # The ablation was run on the defaults of tagger 0.1.0, which stacked two BiLSTM layers; the rows keep them.
@@ -144,7 +144,7 @@ def main() -> None:
             f"### Ablation: {TASKS[args.task]['title']} — {datetime.date.today().isoformat()}",
             "",
             f"- machine: {machine()}",
-            f"- command: `python scripts/ablation.py {' '.join(sys.argv[1:])}`",
+            f"- command: `python scripts/benchmarks/ablation.py {' '.join(sys.argv[1:])}`",
             "",
             f"| config | what | seeds | dev {metric} | test {metric} | test strict IOB2 | test per seed | train min | tag words/s |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",

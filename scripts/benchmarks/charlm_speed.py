@@ -1,7 +1,7 @@
 """How fast the character-LM feature runs, and what training keeps of it.
 
-    python scripts/charlm_speed.py ../shared/corpora/conll2003/eng.testa --threads 1 2
-    python scripts/charlm_speed.py eng.testa --lms news-forward-fast,news-backward-fast --sentences 1000 --bf16
+    python scripts/benchmarks/charlm_speed.py ../shared/corpora/conll2003/eng.testa --threads 1 2
+    python scripts/benchmarks/charlm_speed.py eng.testa --lms news-forward-fast,news-backward-fast --sentences 1000 --bf16
 
 Extraction (``CharLM.features``: both LMs over the sentences, batched by characters, as tagging computes them) is
 timed on the first ``--sentences`` sentences of a corpus, per thread count, in wall and CPU time. ``--random-lms H`` times LMs of that
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tagger.config import CorpusConfig, load_config  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.features.charlm import CharLM  # noqa: E402
@@ -29,7 +29,7 @@ from tagger.features.charlm import CharLM  # noqa: E402
 
 def random_lm_folders(root: Path, hidden: int) -> str:
     """A forward and a backward LM of Flair's sizes (275 characters, 100 wide) with random weights."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
     from charlm_fixture import build_lm_folder
 
     forward = build_lm_folder(root / "forward", "forward", hidden=hidden, embedding=100)

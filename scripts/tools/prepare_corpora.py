@@ -6,7 +6,7 @@
 * ``corpora/sample_ner/``: a tiny invented NER corpus (CC0) for demos and tests, generated from
   templates with a fixed seed. It contains no CoNLL-2003 text, which must never be copied here.
 
-Usage: python scripts/prepare_corpora.py [--source ../shared/corpora/ud_en_ewt] [--out corpora]
+Usage: python scripts/tools/prepare_corpora.py [--source ../shared/corpora/ud_en_ewt] [--out corpora]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import random
 import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UD_SPLITS = ("train", "dev", "test")
 UD_README = """# UD English EWT
 
@@ -30,13 +30,13 @@ Universal Dependencies English Web Treebank, as CoNLL-U (gzipped; `tagger` reads
   Corpus for English. LREC 2014.
 - License: CC BY-SA 4.0 (LICENSE.txt). Changes: none to the content; files compressed.
 
-Rebuild with `python scripts/prepare_corpora.py`.
+Rebuild with `python scripts/tools/prepare_corpora.py`.
 """
 SAMPLE_README = """# sample_ner: a tiny invented NER corpus
 
 `train.conll` ({train} sentences) and `dev.conll` ({dev} sentences): `word tag` columns,
 IOB2 tags for PER, LOC, ORG and MISC, a `-DOCSTART-` line opening each file.
-Every sentence is invented, generated from templates by `scripts/prepare_corpora.py`
+Every sentence is invented, generated from templates by `scripts/tools/prepare_corpora.py`
 (fixed seed); no text comes from CoNLL-2003 or any other corpus. For demos and tests only:
 far too small to train a useful model.
 

@@ -1,7 +1,7 @@
 """What a model costs to use, side by side: tagging words/s on a pre-tokenised corpus (rounds interleaved across
 the models, so a busy machine slows them alike), load time in a fresh process, and size on disk.
 
-    python scripts/model_costs.py runs/accurate runs/vectors runs/contextual --data eng.testb --rounds 5
+    python scripts/benchmarks/model_costs.py runs/accurate runs/vectors runs/contextual --data eng.testb --rounds 5
 
 Contextual features are computed afresh in every round, as for new text (only training keeps them).
 """
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 LOAD = (

@@ -1,8 +1,8 @@
 """Same seed, same model, at the default settings: each check trains twice with the real CLI and compares the
 bytes of model.safetensors (and the test score).
 
-    python scripts/determinism_check.py                      # UD EWT 2 epochs (shipped corpus)
-    python scripts/determinism_check.py --conll ../shared/corpora/conll2003   # + CoNLL-2003 --preset accurate 2 epochs
+    python scripts/benchmarks/determinism_check.py                      # UD EWT 2 epochs (shipped corpus)
+    python scripts/benchmarks/determinism_check.py --conll ../shared/corpora/conll2003   # + CoNLL-2003 --preset accurate 2 epochs
 
 The second run of each check trains beside a busy process (``while True: pass`` in a session of its own), so
 the two runs' thread counts follow different loads (docs/reliability.md, "A busy CPU"): the bytes must not differ.
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EWT = ROOT / "corpora" / "ud_en_ewt"
 
 

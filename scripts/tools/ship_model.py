@@ -1,6 +1,6 @@
 """Make a trained model directory one of the models that ship inside the package (``tagger/models/NAME/``).
 
-    python scripts/ship_model.py runs/en-ner en-ner --data "CoNLL-2003 English ..." --licence "..." \\
+    python scripts/tools/ship_model.py runs/en-ner en-ner --data "CoNLL-2003 English ..." --licence "..." \\
         --train-command "tagger train ..." --test-file eng.testb --test-settings corpus.tag_column=3
 
 What decides the tags is copied byte for byte (config.json, whose manifest holds the weights' SHA-256,
@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tagger.annotate import Tagger  # noqa: E402

@@ -1,5 +1,5 @@
 """The GPU check's speed stages: tagging words/s over a batch-size sweep in fp32 and bf16 with a profile of what
-bounds it, and a bare LSTM of the model's shape (scripts/gpu_check.py runs each in a process of its own)."""
+bounds it, and a bare LSTM of the model's shape (scripts/gpu/gpu_check.py runs each in a process of its own)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 #   .whl/site/seqeval   the seqeval package (pure Python; scikit-learn, its one need, is on the image)
 #   .whl/conll2003      eng.train, eng.testa, eng.testb from ../shared/corpora/conll2003 (../shared does not travel)
 set -eu -o pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] && python="${PYTHON:-.venv/bin/python}"
 seqeval="$("$python" -c 'import os, seqeval; print(os.path.dirname(seqeval.__file__))')"

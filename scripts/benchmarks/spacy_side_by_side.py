@@ -1,6 +1,6 @@
 """tagger and spaCy tagging the same pre-tokenised NER test set in one run, A/B interleaved.
 
-    python scripts/spacy_side_by_side.py runs/default runs/fast --data ../shared/corpora/conll2003 \\
+    python scripts/benchmarks/spacy_side_by_side.py runs/default runs/fast --data ../shared/corpora/conll2003 \\
         --quantize none int8 --benchmarks BENCHMARKS.md
 
 spaCy is an efficiency NER pipeline (``spacy init config --pipeline ner --optimize efficiency``) trained on
