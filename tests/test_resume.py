@@ -161,6 +161,21 @@ def test_bad_input_resume_with_other_settings_or_data_is_refused(ner_files, tiny
         train(config, DataSource(ner_files[1], ner_files[1]), tmp_path / "a", resume=True)
 
 
+def test_a_checkpoint_from_before_a_new_setting_resumes_with_that_settings_default(ner_files, tiny_config, tmp_path):
+    """A setting added since the checkpoint was written (its config has no such key) was trained with its default:
+    a run stopped before an upgrade goes on after it; a value other than the default is still refused."""
+    config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])
+    train(config, source, tmp_path / "a")
+    state = tmp_path / "a" / "checkpoint" / "state.json"
+    header = json.loads(state.read_text(encoding="utf-8"))
+    del header["config"]["corpus"]["encoding"]  # as if this version had not had corpus.encoding yet
+    state.write_text(json.dumps(header), encoding="utf-8")
+    assert train(settings(tiny_config, epochs=3), source, tmp_path / "a", resume=True).metrics["epochs_run"] == 3
+    other = replace(config, corpus=replace(config.corpus, encoding="latin-1"))
+    with pytest.raises(ConfigError, match=r"made with corpus.encoding = 'utf-8', this run has 'latin-1'"):
+        train(other, source, tmp_path / "a", resume=True)
+
+
 def test_a_run_resumes_from_the_same_data_named_by_another_path(ner_files, tiny_config, tmp_path, monkeypatch):
     """The data's identity is its content: a relative path, or the corpus moved with its project, goes on."""
     config, source = settings(tiny_config, epochs=2), DataSource(ner_files[0], ner_files[1])

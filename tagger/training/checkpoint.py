@@ -152,15 +152,16 @@ def read_checkpoint(directory: Path) -> tuple[dict[str, Any], dict[str, torch.Te
 
 
 def check_same_run(header: dict[str, Any], config: Config, fingerprints: list[dict[str, Any]], directory: Path) -> None:
-    """Resuming with other settings (but the stopping rules) or data would silently mix two runs."""
-    saved = header["config"]
+    """Resuming with other settings (but the stopping rules) or data would silently mix two runs. A setting the
+    checkpoint's version did not have yet was trained with that setting's default."""
+    saved, defaults = header["config"], Config().to_dict()
     for section, values in config.to_dict().items():
         for key, value in values.items():
-            if (section, key) not in STOPPING_RULES and saved.get(section, {}).get(key) != value:
+            was = saved.get(section, {}).get(key, defaults[section][key])
+            if (section, key) not in STOPPING_RULES and was != value:
                 raise ConfigError(
-                    f"{directory}: the checkpoint was made with {section}.{key} = "
-                    f"{saved.get(section, {}).get(key)!r}, this run has {value!r}; resume with the "
-                    f"same settings, or train into another {setting('out_dir')}"
+                    f"{directory}: the checkpoint was made with {section}.{key} = {was!r}, this run has "
+                    f"{value!r}; resume with the same settings, or train into another {setting('out_dir')}"
                 )
     if contents(header["data"]) != contents(json.loads(json.dumps(fingerprints))):
         raise ConfigError(
