@@ -17,6 +17,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "shipped"
 NAMES = sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 
+def test_the_english_models_ship_each_with_its_fixture():
+    assert [m.name for m in shipped_models()] == ["en-ner", "en-upos"]
+    assert NAMES == ["en-ner", "en-upos"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_a_shipped_model_is_small_and_tags_as_the_directory_it_was_made_from(name):
     from tagger import Tagger
@@ -100,3 +105,14 @@ def test_a_path_wins_over_a_shipped_model_of_the_same_name(tmp_path, monkeypatch
         assert model_path(shipped.name) == SHIPPED_FOLDER / shipped.name
         (tmp_path / shipped.name).mkdir()
         assert model_path(shipped.name) == Path(shipped.name)  # the user's folder, not ours
+
+
+def test_tagger_models_lists_the_shipped_ones_with_their_test_scores(capsys):
+    from tagger.cli.models import run_models
+
+    run_models(json_output=True)
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in rows] == NAMES
+    for row in rows:
+        fixture = json.loads((FIXTURES / f"{row['name']}.json").read_text(encoding="utf-8"))
+        assert row["test"] == fixture["test_score"] and row["size"] <= 25_000_000

@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--test-file", type=Path, required=True, help="scored with tagger evaluate for the card")
     parser.add_argument("--test-settings", nargs="*", default=[], help="corpus.key=value to read the test file")
     parser.add_argument("--test-file-name", help="how the card names the test file (default: its file name)")
+    parser.add_argument("--load", default="", help="what else ran on the machine while the speed was measured")
     args = parser.parse_args()
 
     out = SHIPPED_FOLDER / args.name
@@ -60,7 +61,7 @@ def main() -> None:
     for name in COPIED:
         shutil.copyfile(args.model / name, out / name)
 
-    speed = benchmark_model(out, args.test_file, runs=3, device="cpu", overrides=args.test_settings, startup=False)
+    speed = benchmark_model(out, args.test_file, runs=1, device="cpu", overrides=args.test_settings, startup=False)
     pre_tokenised = next(s for s in speed["speeds"] if s["name"] == "pre-tokenised")["median"]
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     test = metrics["test"]
@@ -78,11 +79,11 @@ def main() -> None:
             f"- **Data**: {args.data}",
             f"- **Licence**: {args.licence}",
             f"- **Test {measure}**: **{100 * score:.2f}** on {test_name}; reproduce with "
-            f"`tagger evaluate {args.name} {test_name} {settings}`".rstrip()
-            + "`.",
+            f"`{f'tagger evaluate {args.name} {test_name} {settings}'.rstrip()}`.",
             f"- **Trained with**: `{args.train_command}` (train split only; dev for early stopping).",
             f"- **Speed**: {pre_tokenised:,.0f} words/s pre-tokenised ({test_name}, batch 256, "
-            f"{speed['threads']} threads) on {describe_cpu()}, torch {speed['versions']['torch']}.",
+            f"{speed['threads']} threads) on {describe_cpu()}, torch {speed['versions']['torch']}"
+            + (f"; {args.load}." if args.load else "."),
             f"- **Size**: {size / 1e6:.1f} MB ({', '.join(COPIED)}).",
             "",
             "The card written by training follows.",
