@@ -1,7 +1,7 @@
 """How far an int8 export's tags are from its fp32 export's, on this CPU and on CPUs emulated by QEMU.
 
     python scripts/benchmarks/int8_agreement.py runs/default-ner /path/to/conll2003/eng.testb --tag-column 3 \\
-        --exports /tmp/int8-exports --emulate EPYC-Milan
+        --exports /tmp/int8-exports --emulate EPYC-Milan --emulated-sentences 400
 
 The model is exported twice into ``--exports`` (fp32 and ``--quantize int8``; reused when already there). Then the
 corpus is tagged pre-tokenised (documents as the file marks them) by both exports with onnxruntime, once natively
@@ -40,27 +40,44 @@ def main() -> None:
     parser.add_argument("--tag-column", type=int, default=-1)
     parser.add_argument("--exports", type=Path, default=Path("/tmp/int8-exports"))
     parser.add_argument("--emulate", action="append", default=[], help="a qemu-x86_64 CPU model, e.g. EPYC-Milan")
+    parser.add_argument(
+        "--emulated-sentences",
+        type=int,
+        default=0,
+        help="tag only the corpus's first N sentences under emulation (QEMU runs onnxruntime 30-100x slower); "
+        "their int8 tags are also compared with the native run's, word for word",
+    )
     parser.add_argument("--json", type=Path, help="write the rows here too")
+    parser.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(tag_both(args.exports, args.corpus, args.tag_column)))
+        print(json.dumps(tag_both(args.exports, args.corpus, args.tag_column, args.limit)))
         return
     export_both(args.model, args.exports)
-    rows = [{"cpu": str(describe_cpu()), **run_child([], args)}]
+    native = run_child([], args, 0)
+    rows = [{"cpu": str(describe_cpu()), **native}]
     for model in args.emulate:
         version = subprocess.run(["qemu-x86_64", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
         emulated = f"{model}, emulated by {version.split(' (')[0]} on the CPU above"
-        rows.append({"cpu": emulated, **run_child(["qemu-x86_64", "-cpu", model], args)})
-    print("| CPU | words | int8 tags equal to fp32 | fp32 score | int8 score |")
-    print("| --- | --- | --- | --- | --- |")
+        row = run_child(["qemu-x86_64", "-cpu", model], args, args.emulated_sentences)
+        # the same sentences natively: a document cut by the limit has other context than in the whole corpus
+        reference = run_child([], args, args.emulated_sentences) if args.emulated_sentences else native
+        pairs = list(zip(flat(row["tags"]["int8"]), flat(reference["tags"]["int8"]), strict=True))
+        rows.append({"cpu": emulated, **row, "int8_equal_to_native": sum(a == b for a, b in pairs) / len(pairs)})
+    print("| CPU | words | int8 tags equal to fp32 | fp32 score | int8 score | int8 tags equal to the native CPU's |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:
+        native_share = row.get("int8_equal_to_native")
         print(
             f"| {row['cpu']} | {row['words']:,} | **{100 * row['agreement']:.2f}%** | "
-            f"{100 * row['score']['fp32']:.2f} | {100 * row['score']['int8']:.2f} |"
+            f"{100 * row['score']['fp32']:.2f} | {100 * row['score']['int8']:.2f} | "
+            + (f"{100 * native_share:.2f}%" if native_share is not None else "(this is the native CPU)")
+            + " |"
         )
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        without_tags = [{key: value for key, value in row.items() if key != "tags"} for row in rows]
+        args.json.write_text(json.dumps(without_tags, indent=2) + "\n", encoding="utf-8")
 
 
 def export_both(model: Path, exports: Path) -> None:
@@ -72,17 +89,23 @@ def export_both(model: Path, exports: Path) -> None:
             export_model(model, out, quantize="int8" if precision == "int8" else "none", overwrite=True)
 
 
-def run_child(prefix: list[str], args: argparse.Namespace) -> dict:
+def run_child(prefix: list[str], args: argparse.Namespace, limit: int) -> dict:
     command = [*prefix, sys.executable, __file__, str(args.corpus), "--child", "--exports", str(args.exports)]
-    done = subprocess.run([*command, "--tag-column", str(args.tag_column)], capture_output=True, text=True, check=True)
+    command += ["--tag-column", str(args.tag_column), "--limit", str(limit)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def tag_both(exports: Path, corpus: Path, tag_column: int) -> dict:
-    """Runs in the child: onnxruntime only (tagger.portable imports no torch)."""
+def flat(tags: list[list[str]]) -> list[str]:
+    return [tag for sentence in tags for tag in sentence]
+
+
+def tag_both(exports: Path, corpus: Path, tag_column: int, limit: int) -> dict:
+    """Runs in the child: onnxruntime only (tagger.portable imports no torch). ``limit``: the first sentences only."""
     from tagger.portable import PortableTagger
 
     sentences, _ = read_corpus(corpus, corpus_config([f"corpus.tag_column={tag_column}"]))
+    sentences = sentences[:limit] if limit else sentences
     documents = document_ids(sentences)
     tags, score = {}, {}
     for precision in PRECISIONS:
@@ -91,7 +114,8 @@ def tag_both(exports: Path, corpus: Path, tag_column: int) -> dict:
         score[precision] = evaluation.conlleval.micro.f1 if evaluation.conlleval else evaluation.token_accuracy
         tags[precision] = tagger.tag([s.words for s in sentences], documents=documents)
     pairs = [(a, b) for x, y in zip(tags["fp32"], tags["int8"]) for a, b in zip(x, y)]
-    return {"words": len(pairs), "agreement": sum(a == b for a, b in pairs) / len(pairs), "score": score}
+    agreement = sum(a == b for a, b in pairs) / len(pairs)
+    return {"words": len(pairs), "agreement": agreement, "score": score, "tags": tags}
 
 
 if __name__ == "__main__":
