@@ -97,6 +97,7 @@ def write_card(directory: Path, config: Config, vocab: Vocab, metrics: dict[str,
         "",
         "```python",
         "from tagger import Tagger",
+        "",  # as ruff formats Python in Markdown, which checks the shipped models' cards
         'tagger = Tagger.load("path/to/this/directory")',
         'print(tagger.tag([["EU", "rejects", "German", "call"]]))',
         "```",
