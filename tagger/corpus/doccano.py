@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tagger.config import CorpusConfig
-from tagger.corpus.lines import count_repair, read_lines
 from tagger.corpus.sentence import Sentence
-from tagger.corpus.spans import Alignment, CharSpan, SpanRecord, check_label, load_json_line, offset, sentence_spans
+from tagger.corpus.spans import Alignment, CharSpan, SpanRecord, check_label, offset, read_record_lines, sentence_spans
 from tagger.corpus.writing import unencodable
 
 EXPECTED = 'one JSON object per line like {"text": "Paris is big", "label": [[0, 5, "LOC"]]}'
@@ -49,17 +48,9 @@ def read_doccano(
     the first marking the document (``newdoc id``: the record's id, where it has one); ``repairs`` as for
     ``read_lines``."""
     name = str(path)
-
-    def records() -> Iterator[SpanRecord]:
-        for line_no, text in read_lines(path, config.encoding, repairs):
-            if text.strip():
-                record = line_record(load_json_line(text, name, line_no, EXPECTED), name, line_no, tags_required)
-                if record is None:
-                    count_repair(repairs, NO_ANNOTATION, name, line_no)
-                else:
-                    yield record
-
-    return Alignment(name, config.snap_spans, repairs).sentences(records())
+    to_record = lambda value, line_no: line_record(value, name, line_no, tags_required)
+    records = read_record_lines(name, config.encoding, repairs, to_record, EXPECTED, NO_ANNOTATION)
+    return Alignment(name, config.snap_spans, repairs).sentences(records)
 
 
 def line_record(value: Any, path: str, line_no: int, tags_required: bool) -> SpanRecord | None:

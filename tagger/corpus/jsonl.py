@@ -38,17 +38,7 @@ def read_jsonl(
     for line_no, text in read_lines(path, config.encoding, repairs):
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CorpusFormatError(
-                name, line_no, f"invalid JSON ({error.msg} at column {error.colno})", EXPECTED
-            ) from None
-        except RecursionError:  # valid JSON, but nested deeper than Python's recursion limit
-            raise CorpusFormatError(name, line_no, "JSON nested too deeply to read", EXPECTED) from None
-        except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
-            raise CorpusFormatError(name, line_no, f"JSON Python cannot read ({error})", EXPECTED) from None
-        sentence = _record_to_sentence(record, name, line_no, tags_required)
+        sentence = _record_to_sentence(load_json_line(text, name, line_no, EXPECTED), name, line_no, tags_required)
         yield _clean_words(sentence, repairs) if tags_required else sentence
 
 
@@ -147,3 +137,17 @@ def _check_writable(sentence: Sentence) -> None:
 
 def _word_problem(word: str) -> str:
     return "empty" if not word else text_problem(word) or invisible_start(word)  # JSON escapes a tab or line break
+
+
+def load_json_line(text: str, path: str, line_no: int, expected: str) -> Any:
+    """One JSON value from a line of a JSON Lines file; what cannot be read is refused at its line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CorpusFormatError(
+            path, line_no, f"invalid JSON ({error.msg} at column {error.colno})", expected
+        ) from None
+    except RecursionError:  # valid JSON, but nested deeper than Python's recursion limit
+        raise CorpusFormatError(path, line_no, "JSON nested too deeply to read", expected) from None
+    except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
+        raise CorpusFormatError(path, line_no, f"JSON Python cannot read ({error})", expected) from None

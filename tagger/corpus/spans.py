@@ -15,16 +15,16 @@ span becomes IOB2 tags on the words it covers:
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE, count_repair
+from tagger.corpus.jsonl import load_json_line
+from tagger.corpus.lines import CONTROL_CHARACTER, LONE_SURROGATE, count_repair, read_lines
 from tagger.corpus.sentence import Sentence
 from tagger.corpus.writing import invisible_start, refuse, text_problem, unencodable
 from tagger.errors import CorpusFormatError, SchemeError, setting
@@ -75,18 +75,23 @@ def clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def load_json_line(text: str, path: str, line_no: int, expected: str) -> Any:
-    """One JSON value from a line of a JSON Lines file; what cannot be read is refused at its line."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise CorpusFormatError(
-            path, line_no, f"invalid JSON ({error.msg} at column {error.colno})", expected
-        ) from None
-    except RecursionError:  # valid JSON, but nested deeper than Python's recursion limit
-        raise CorpusFormatError(path, line_no, "JSON nested too deeply to read", expected) from None
-    except ValueError as error:  # valid JSON, but an integer longer than Python converts (4,300 digits)
-        raise CorpusFormatError(path, line_no, f"JSON Python cannot read ({error})", expected) from None
+def read_record_lines(
+    path: str,
+    encoding: str,
+    repairs: Counter[str] | None,
+    to_record: Callable[[Any, int], SpanRecord | None],
+    expected: str,
+    skipped: str,
+) -> Iterator[SpanRecord]:
+    """The span records of a JSON Lines export, one per non-blank line; a line ``to_record`` finds without an
+    annotation (None) is counted as ``skipped`` in ``repairs``."""
+    for line_no, text in read_lines(path, encoding, repairs):
+        if text.strip():
+            record = to_record(load_json_line(text, path, line_no, expected), line_no)
+            if record is None:
+                count_repair(repairs, skipped, path, line_no)
+            else:
+                yield record
 
 
 def offset(value: Any) -> int | None:
