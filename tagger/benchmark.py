@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from tagger.annotate import Tagger
 from tagger.config import corpus_config
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.cpu import describe_cpu
+from tagger.model import build_model
 from tagger.portable.base import TaggerBase
 from tagger.runtime import usable_cpus
 
@@ -67,6 +69,53 @@ def tagging_speeds(
         ),
         time_passes("raw text", lambda: tagger.tag_texts(texts, batch_size=batch_size), count, runs),
     ]
+
+
+def flops_per_word(model: nn.Module, chars_per_word: float) -> float:
+    """Floating-point operations (two per multiply-add) of the network's matrix products per word: each recurrent
+    layer's input projection and recurrence, each linear layer, and the character encoder's per character. These
+    bound its speed; lookups, elementwise work and decoding are not counted, nor a frozen encoder outside the network
+    (contextual features, character LMs)."""
+    total = 0.0
+    for name, module in model.named_modules():
+        per_word = chars_per_word if name.split(".")[0] == "char_encoder" else 1.0
+        if isinstance(module, nn.RNNBase):
+            gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+            directions = 2 if module.bidirectional else 1
+            inputs = module.input_size
+            for _ in range(module.num_layers):
+                total += per_word * 2 * directions * gates * module.hidden_size * (inputs + module.hidden_size)
+                inputs = directions * module.hidden_size
+        elif isinstance(module, nn.Linear):
+            total += per_word * 2 * module.in_features * module.out_features
+        elif isinstance(module, nn.Conv1d):
+            total += per_word * 2 * module.in_channels * module.out_channels * module.kernel_size[0]
+    return total
+
+
+def matmul_flops_per_second(size: int = 1024, runs: int = 10) -> float:
+    """The rate of fp32 matrix products on torch's present threads (the best of ``runs`` square products), the
+    compute bound that a tagger's figure is compared with."""
+    left, right = torch.randn(size, size), torch.randn(size, size)
+    best = float("inf")
+    for _ in range(runs + 1):  # the first warms the threads up
+        start = time.perf_counter()
+        torch.mm(left, right)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def compute_bound(tagger: TaggerBase, sentences: Sequence[Sentence]) -> dict[str, float | None]:
+    """FLOPs per word of ``tagger``'s network on ``sentences`` and this machine's matmul rate: the achieved share
+    of the bound is words/s × flops_per_word ÷ matmul_flops_per_second. A model with character LMs has no such
+    figure (None): the LMs, which flops_per_word does not count, do most of its work."""
+    flops = None
+    if not tagger.config.model.charlm:
+        max_chars = tagger.vocab.max_word_len
+        chars = [min(len(word), max_chars) for sentence in sentences for word in sentence.words]
+        network = build_model(tagger.config.model, tagger.vocab)  # the shapes only: no weights are read
+        flops = flops_per_word(network, sum(chars) / max(1, len(chars)))
+    return {"flops_per_word": flops, "matmul_flops_per_second": matmul_flops_per_second()}
 
 
 def peak_memory_mb() -> float:
@@ -124,6 +173,7 @@ def benchmark_model(
         "runs": runs,
         "quantize": quantize,
         "speeds": [speed.to_dict() for speed in speeds],
+        "compute_bound": compute_bound(tagger, sentences),
         "peak_memory_mb": peak_memory_mb(),
         "startup_seconds": startup_seconds(Path(model_dir), device) if startup else None,
     }

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 import select
 import subprocess
 import sys
@@ -308,8 +309,32 @@ def test_benchmark_reports_speed_memory_and_startup(trained_model, ner_files):
     # every speed figure says on which CPU, with which instruction sets, and with which runtime versions
     assert report["cpu"]["model"] and report["cpu"]["cores"] >= 1 and isinstance(report["cpu"]["flags"], list)
     assert report["versions"]["torch"] == torch.__version__
+    # and what share of the compute bound it reaches: the network's FLOPs per word beside the measured matmul rate
+    bound = report["compute_bound"]
+    assert bound["flops_per_word"] > 0 and bound["matmul_flops_per_second"] > 1e8
     table = invoke("benchmark", trained_model, ner_files[1], "--runs", "1", "--no-startup", "--device", "cpu")
     assert table.exit_code == 0 and f"CPU: {report['cpu']['model']}" in " ".join(table.output.split()), table.output
+    assert "MFLOP per word" in table.output and re.search(r"\d+%", table.output), table.output
+
+
+def test_flops_per_word_counts_the_networks_matrix_products():
+    from torch import nn
+
+    from tagger.benchmark import flops_per_word
+
+    # the default architecture: a BiLSTM of 200 per direction over words (100) + char-CNN (50) + casing (8),
+    # an output layer to 17 tags, and a char-CNN of 50 filters over 30-wide chars with a kernel of 3
+    network = nn.Module()
+    network.rnn = nn.LSTM(158, 200, bidirectional=True)
+    network.output = nn.Linear(400, 17)
+    network.char_encoder = nn.Module()
+    network.char_encoder.conv = nn.Conv1d(30, 50, 3)
+    recurrent = 2 * 2 * 4 * 200 * (158 + 200)  # both directions: input projection and recurrence
+    assert flops_per_word(network, chars_per_word=6.0) == recurrent + 2 * 400 * 17 + 6.0 * 2 * 30 * 50 * 3
+    # stacked layers see the layer below (both directions), not the input
+    two_layers = nn.Module()
+    two_layers.rnn = nn.GRU(10, 20, num_layers=2, bidirectional=True)
+    assert flops_per_word(two_layers, 5.0) == 2 * 2 * 3 * 20 * (10 + 20) + 2 * 2 * 3 * 20 * (40 + 20)
 
 
 def test_cpu_description_reads_the_flags_that_matter(tmp_path):
