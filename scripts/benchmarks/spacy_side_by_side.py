@@ -4,13 +4,18 @@
         --quantize none int8 --benchmarks BENCHMARKS.md
 
 spaCy is an efficiency NER pipeline (``spacy init config --pipeline ner --optimize efficiency``) trained on
-the same CoNLL-2003 train/dev files with ``spacy train``; it is trained once and cached in ``--spacy-cache``
-(its training time is kept there too). Each round times spaCy and then every tagger configuration on the
-same words: spaCy through ``nlp.pipe`` on Docs made from the words (its tokenizer skipped), one Doc per
-document and one Doc per sentence, each in one process and with ``n_process`` = cores; the "× best spaCy"
-column divides by the fastest of them; tagger through ``Tagger.tag`` with
-torch using every core. Each system's F1 is scored by the same scorer (conlleval-compatible, seqeval).
-With ``--benchmarks``, the table replaces the one between this script's markers in that file.
+the same CoNLL-2003 train/dev files with ``spacy train``; it is trained once and cached in ``--spacy-cache``.
+Each round times spaCy and then every tagger configuration on the same words: spaCy through ``nlp.pipe`` on Docs
+made from the words (its tokenizer skipped), one Doc per document and one Doc per sentence, each in one process
+and with ``n_process`` = cores; the "× best spaCy" column divides by the fastest of them; tagger through
+``Tagger.tag``, as loaded by default (an export directory runs on onnxruntime). Each system's F1 is scored by the
+same scorer (conlleval-compatible, seqeval). The "compute bound" column is words/s × the network's FLOPs per word
+(``tagger.benchmark.flops_per_word``) ÷ the fp32 matmul rate measured in the same run on the same threads.
+
+``--isa avx2`` runs PyTorch on its AVX2 kernels only (oneDNN, MKL and ATen limited by their environment
+variables) on a CPU that has more: an approximation of an AVX2-only CPU's instruction set, not of its cores or
+memory. spaCy is not limited, so tagger's ratio to it there is, if anything, understated.
+With ``--benchmarks``, the table replaces the one between this script's markers (per ``--isa``) in that file.
 """
 
 from __future__ import annotations
@@ -26,7 +31,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-MARK_START, MARK_END = "<!-- spacy-side-by-side:start -->", "<!-- spacy-side-by-side:end -->"
+# Environment variables that keep PyTorch's kernels to AVX2, read when torch is first imported.
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def markers(isa: str) -> tuple[str, str]:
+    name = "spacy-side-by-side" + ("" if isa == "native" else f"-{isa}")
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
 def train_spacy(data: Path, cache: Path) -> Path:
@@ -101,14 +112,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--benchmarks", type=Path, help="replace this script's table in this Markdown file")
+    parser.add_argument("--isa", choices=["native", "avx2"], default="native", help="PyTorch's instruction sets")
     args = parser.parse_args()
+    if args.isa == "avx2":
+        os.environ.update(AVX2_ONLY)  # before torch's first import, below
 
     import spacy
     import torch
     from spacy.tokens import Doc
 
     from tagger import Tagger
+    from tagger.benchmark import compute_bound, runtime_versions
     from tagger.corpus import document_ids, read_corpus
+    from tagger.cpu import describe_cpu
     from tagger.evaluation import evaluate_tags
     from tagger.runtime import usable_cpus
 
@@ -142,6 +158,7 @@ def main() -> None:
         systems[f"spaCy, {form} (1 process)"] = spacy_run(1, form)
         if cores > 1:
             systems[f"spaCy, {form} ({cores} processes)"] = spacy_run(cores, form)
+    bounds: dict[str, dict[str, float | None]] = {}
     for model in args.models:
         for mode in args.quantize:
             # Every CPU, fixed: the interleaved rounds put spaCy's worker processes just before each tagger pass,
@@ -149,6 +166,7 @@ def main() -> None:
             tagger = Tagger.load(model, device="cpu", quantize=mode, threads=usable_cpus())
             name = f"tagger {model}" + (f" --quantize {mode}" if mode != "none" else "")
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
+            bounds[name] = compute_bound(tagger, test)
 
     f1 = {name: evaluate_tags(gold, run(), task="spans").conlleval.micro.f1 for name, run in systems.items()}  # warm-up
     timings: dict[str, list[float]] = {name: [] for name in systems}
@@ -159,43 +177,55 @@ def main() -> None:
             timings[name].append(time.perf_counter() - start)
 
     spacy_best = max(median_speed(timings[n], words)[0] for n in systems if n.startswith("spaCy"))
-    rows = [
-        f"| {name} | {median_speed(t, words)[0]:,.0f} ± {median_speed(t, words)[1]:,.0f} | "
-        f"{median_speed(t, words)[0] / spacy_best:.2f}× | {100 * f1[name]:.2f} |"
-        for name, t in timings.items()
-    ]
-    spacy_train = (
-        json.loads((args.spacy_cache / "train_seconds.json").read_text())["seconds"] / 60
-        if (args.spacy_cache / "train_seconds.json").exists()
-        else float("nan")
+
+    def share(name: str, speed: float) -> str:
+        bound = bounds.get(name)
+        if bound is None or bound["flops_per_word"] is None or not bound["matmul_flops_per_second"]:
+            return "—"
+        return f"{100 * speed * bound['flops_per_word'] / bound['matmul_flops_per_second']:.0f}%"
+
+    rows = []
+    for name, t in timings.items():
+        speed, spread = median_speed(t, words)
+        rows.append(
+            f"| {name} | {speed:,.0f} ± {spread:,.0f} | {speed / spacy_best:.2f}× | {share(name, speed)} | "
+            f"{100 * f1[name]:.2f} |"
+        )
+    versions = runtime_versions()
+    rates = {b["matmul_flops_per_second"] for b in bounds.values() if b["matmul_flops_per_second"]}
+    isa = (
+        "PyTorch limited to its AVX2 kernels (" + ", ".join(f"{k}={v}" for k, v in AVX2_ONLY.items()) + ")"
+        if args.isa == "avx2"
+        else "PyTorch on every instruction set the CPU has"
     )
     table = "\n".join(
         [
-            f"{date.today()}, {cores} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
-            f"spaCy {spacy.__version__}; eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved "
-            f"rounds after a warm-up; spaCy efficiency NER trained here in {spacy_train:.1f} min.",
+            f"{date.today()}, {describe_cpu()}; {isa}; torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads, onnxruntime {versions['onnxruntime'] or 'not installed'}, spaCy {spacy.__version__}; "
+            f"eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved rounds after a warm-up; "
+            f"fp32 matmul {max(rates, default=0) / 1e9:,.0f} GFLOP/s.",
             "",
             f"Command: `python {' '.join(sys.argv)}`",
             "",
-            "| system | words/s | × best spaCy | test F1 |",
-            "| --- | --- | --- | --- |",
+            "| system | words/s | × best spaCy | compute bound | test F1 |",
+            "| --- | --- | --- | --- | --- |",
             *rows,
         ]
     )
     print(table)
     if args.benchmarks:
-        replace_section(args.benchmarks, table)
+        replace_section(args.benchmarks, table, *markers(args.isa))
 
 
-def replace_section(path: Path, table: str) -> None:
+def replace_section(path: Path, table: str, start: str, end: str) -> None:
     from tagger.atomic import write_atomic
 
     text = path.read_text(encoding="utf-8")
-    if MARK_START not in text or MARK_END not in text:
-        raise SystemExit(f"{path}: add the lines {MARK_START} and {MARK_END} where the table belongs")
-    before, rest = text.split(MARK_START, 1)
-    after = rest.split(MARK_END, 1)[1]
-    write_atomic(path, f"{before}{MARK_START}\n{table}\n{MARK_END}{after}".encode())
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: add the lines {start} and {end} where the table belongs")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    write_atomic(path, f"{before}{start}\n{table}\n{end}{after}".encode())
 
 
 if __name__ == "__main__":
