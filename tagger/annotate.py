@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from tagger.batching import build_batch, encode_sentences
@@ -108,6 +109,22 @@ class Tagger(TaggerBase):
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
         return best.cpu().tolist(), best_probs.cpu().tolist() if scores and best_probs is not None else None
+
+    @torch.inference_mode()
+    def distributions_batch(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.cpu_threads is not None:
+            self.cpu_threads.check()
+        encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
+        batch = build_batch(encoded, self.features, self.document_context).to(self.device)
+        emissions = self.model(batch).float()  # (batch_size, seq_len, num_tags)
+        best, _ = self.decode(emissions, batch.mask, scores=False)  # (batch_size, seq_len)
+        if self.model.crf is not None:
+            probs = self.model.crf.marginals(emissions, batch.mask)  # (batch_size, seq_len, num_tags)
+        else:
+            probs = torch.softmax(emissions, dim=-1)  # (batch_size, seq_len, num_tags)
+        return best.cpu().numpy(), probs.cpu().numpy()
 
     def decode(
         self, emissions: torch.Tensor, mask: torch.Tensor, scores: bool = True

@@ -182,6 +182,21 @@ def test_exported_model_tags_as_pytorch(models, exports, name):
         )
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_exported_model_gives_pytorchs_probabilities_of_every_label(models, exports, name):
+    from tagger.corpus import Sentence
+
+    torch_tagger = Tagger.load(models[name], device="cpu")
+    portable = Tagger.load(exports[name], device="cpu")
+    sentences = [Sentence(words, []) for words in TEXT]
+    expected = torch_tagger.tag_distributions(sentences, batch_size=2, documents=DOCUMENTS)
+    got = portable.tag_distributions(sentences, batch_size=2, documents=DOCUMENTS)
+    for (ours, ours_probabilities), (theirs, their_probabilities) in zip(got, expected):
+        assert ours.tags == theirs.tags
+        np.testing.assert_allclose(ours_probabilities, their_probabilities, atol=1e-4)
+        np.testing.assert_allclose(ours_probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
 def test_exported_model_tags_long_sentences_and_documents_as_pytorch(models, exports, tmp_path):
     from tagger import ordering
 

@@ -1,7 +1,7 @@
 """What a tagger does around its network, whatever runs the network: pieces of long sentences, documents, label
 ids -> tags in a scheme, ``TaggedSentence`` records, raw text, scoring. ``Tagger`` (PyTorch, ``tagger.annotate``)
 has the same methods with the same behaviour; ``PortableTagger`` (onnxruntime) gets them from here, torch-free.
-A subclass provides ``predict_batch``: its network over one batch.
+A subclass provides ``predict_batch`` and ``distributions_batch``: its network over one batch.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from tagger.config import Config
 from tagger.corpus import Sentence, document_ids
@@ -52,15 +54,7 @@ class TaggerBase(ABC):
         """
         results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
         documents = documents or [0] * len(sentences)
-        nonempty = [i for i, s in enumerate(sentences) if len(s)]
-        if self.document_context:
-            order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
-        else:
-            order = bucketed_batches(
-                [len(sentences[i]) for i in nonempty], batch_size, shuffle=False, max_padding=MAX_PADDING
-            )
-        for indices in order:
-            chosen = [nonempty[i] for i in indices]
+        for chosen in self.batch_order(sentences, batch_size, documents):
             best, probabilities = self.predict_batch(
                 [sentences[i] for i in chosen], [documents[i] for i in chosen], scores
             )
@@ -69,12 +63,53 @@ class TaggerBase(ABC):
                 results[i] = (best[row][:n], probabilities[row][:n] if scores and probabilities is not None else [])
         return results
 
+    def predict_distributions(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 256, documents: Sequence[int] | None = None
+    ) -> list[tuple[list[int], np.ndarray]]:
+        """Label ids and, beside them, every label's probability at each word, ``(len(sentence), num_labels)``,
+        sentence by sentence, batched as ``predict`` batches them."""
+        num_labels = len(self.vocab.labels)
+        empty: tuple[list[int], np.ndarray] = ([], np.zeros((0, num_labels), dtype=np.float32))
+        results = [empty] * len(sentences)
+        documents = documents or [0] * len(sentences)
+        for chosen in self.batch_order(sentences, batch_size, documents):
+            best, distributions = self.distributions_batch(
+                [sentences[i] for i in chosen], [documents[i] for i in chosen]
+            )
+            for row, i in enumerate(chosen):
+                n = len(sentences[i])
+                results[i] = (best[row, :n].tolist(), distributions[row, :n])
+        return results
+
+    def batch_order(
+        self, sentences: Sequence[Sequence[str]], batch_size: int, documents: Sequence[int]
+    ) -> Iterator[list[int]]:
+        """The non-empty sentences' indices, a batch at a time: by document for a model with document context,
+        else in length buckets."""
+        nonempty = [i for i, s in enumerate(sentences) if len(s)]
+        if self.document_context:
+            order = document_batches([documents[i] for i in nonempty], batch_size, shuffle=False)
+        else:
+            order = bucketed_batches(
+                [len(sentences[i]) for i in nonempty], batch_size, shuffle=False, max_padding=MAX_PADDING
+            )
+        for indices in order:
+            yield [nonempty[i] for i in indices]
+
     @abstractmethod
     def predict_batch(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
     ) -> tuple[list[list[int]], list[list[float]] | None]:
         """The network over one batch of non-empty sentences: label ids per padded row and, with ``scores``,
         their probabilities (None without)."""
+
+    @abstractmethod
+    def distributions_batch(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The network over one batch of non-empty sentences: label ids per padded row (batch_size, seq_len) and
+        every label's probability at each word (batch_size, seq_len, num_labels), a CRF's posterior marginals or
+        the softmax."""
 
     @property
     def task(self) -> Task:
@@ -127,15 +162,48 @@ class TaggerBase(ABC):
             documents = document_ids(sentences) if documents is None else documents
             piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
             predicted = self.predict(pieces, batch_size, piece_documents, scores)
-            offsets = offsets or [None] * len(sentences)
-            tag_scheme = scheme if self.task == "spans" else NO_SCHEME
-            results = []
-            for sentence, owned, spans in zip(sentences, owners, offsets):
-                label_ids = [i for p in owned for i in predicted[p][0]]
-                tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owned) > 1)
-                probabilities = [x for p in owned for x in predicted[p][1]]
-                results.append(TaggedSentence(sentence, tags, probabilities, spans, tag_scheme))
-            return results
+            return self.tagged_sentences(sentences, owners, predicted, scheme, offsets)
+
+    def tag_distributions(
+        self,
+        sentences: Sequence[Sentence],
+        scheme: str = "IOB2",
+        batch_size: int = 256,
+        documents: Sequence[int] | None = None,
+        offsets: Sequence[Offsets | None] | None = None,
+    ) -> list[tuple[TaggedSentence, np.ndarray]]:
+        """``tag_sentences`` with each tag's probability, and beside each sentence the probability of every label
+        of the model (``vocab.labels``, in its training scheme) at each of its words, ``(len(words),
+        num_labels)``: what tells how unsure the model is (``tagger.selection``)."""
+        with collector_paused():
+            pieces, owners = split_long([s.words for s in sentences])
+            documents = document_ids(sentences) if documents is None else documents
+            piece_documents = [documents[index] for index, owned in enumerate(owners) for _ in owned]
+            predicted = self.predict_distributions(pieces, batch_size, piece_documents)
+            best = [
+                (ids, dist[np.arange(len(ids)), np.asarray(ids, dtype=np.int64)].tolist()) for ids, dist in predicted
+            ]
+            tagged = self.tagged_sentences(sentences, owners, best, scheme, offsets)
+            return [(item, np.concatenate([predicted[p][1] for p in owned])) for item, owned in zip(tagged, owners)]
+
+    def tagged_sentences(
+        self,
+        sentences: Sequence[Sentence],
+        owners: list[list[int]],
+        predicted: list[tuple[list[int], list[float]]],
+        scheme: str,
+        offsets: Sequence[Offsets | None] | None,
+    ) -> list[TaggedSentence]:
+        """The records of sentences whose pieces (``owners``, from ``split_long``) were predicted."""
+        offsets = offsets or [None] * len(sentences)
+        tag_scheme = scheme if self.task == "spans" else NO_SCHEME
+        results = []
+        for sentence, owned, spans in zip(sentences, owners, offsets):
+            label_ids = [i for p in owned for i in predicted[p][0]]
+            tags = self.ids_to_tags(label_ids, scheme, rejoined=len(owned) > 1)
+            probabilities = [x for p in owned for x in predicted[p][1]]
+            results.append(TaggedSentence(sentence, tags, probabilities, spans, tag_scheme))
+        return results
 
     def ids_to_tags(self, label_ids: list[int], scheme: str, rejoined: bool) -> list[str]:
         """Decoding obeys the scheme, so a sequence is valid and usually converts tag by tag; one rejoined from

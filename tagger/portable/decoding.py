@@ -93,8 +93,20 @@ class Decoder:
             posteriors = crf_marginals(emissions, mask, self.start, self.middle, self.end)
             return best, np.take_along_axis(posteriors, best[:, :, None], axis=2)[:, :, 0]
         log_probs = log_softmax(emissions)
-        if self.method == "constrained":
-            best = viterbi(log_probs, mask, self.start, self.middle, self.end)
-        else:
-            best = log_probs.argmax(axis=-1)
+        best = self.best_of_softmax(log_probs, mask)
         return best, np.exp(np.take_along_axis(log_probs, best[:, :, None], axis=2)[:, :, 0])
+
+    def distributions(self, emissions: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best label ids (batch_size, seq_len) and every label's probability at each word (batch_size, seq_len,
+        num_tags): a CRF's posterior marginals, else the softmax."""
+        emissions = emissions.astype(np.float32, copy=False)
+        if self.method == "crf":
+            best = viterbi(emissions, mask, self.start, self.middle, self.end)
+            return best, crf_marginals(emissions, mask, self.start, self.middle, self.end)
+        log_probs = log_softmax(emissions)
+        return self.best_of_softmax(log_probs, mask), np.exp(log_probs)
+
+    def best_of_softmax(self, log_probs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.method == "constrained":
+            return viterbi(log_probs, mask, self.start, self.middle, self.end)
+        return log_probs.argmax(axis=-1)

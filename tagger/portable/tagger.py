@@ -90,6 +90,14 @@ class PortableTagger(TaggerBase):
         best, probabilities = self.decoder(emissions, mask, scores)
         return best.tolist(), probabilities.tolist() if scores and probabilities is not None else None
 
+    def distributions_batch(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        inputs = encode_batch(sentences, documents, self.vocab, self.input_names)
+        emissions = self.emissions(inputs)
+        mask = np.arange(emissions.shape[1])[None, :] < inputs[LENGTHS_INPUT][:, None]
+        return self.decoder.distributions(emissions, mask)
+
     def emissions(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """(batch_size, seq_len, num_labels) float32 emissions for the network's inputs."""
         return self.session.run([EMISSIONS], inputs)[0]
