@@ -14,7 +14,7 @@ import numpy as np
 
 from tagger.corpus.lines import ENCODING_HINT, open_binary
 from tagger.errors import ConfigError, CorpusFormatError
-from tagger.vector_packages import PACKAGES, check_known_rows, is_package_name, package_data_dir
+from tagger.pinned_packages import PACKAGES, VECTORS, check_known_rows, is_package_name, package_data_dir, packages_of
 from tagger.vocab import SPECIALS
 
 SPACY_PREFIX = "spacy:"
@@ -91,11 +91,11 @@ def _percent(part: int, whole: int) -> str:
 
 
 def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -> WordVectors:
-    """A package name (``glove-6b-50d``, see tagger.vector_packages), ``spacy:NAME`` for an installed (or
+    """A package name (``glove-6b-50d``, see tagger.pinned_packages), ``spacy:NAME`` for an installed (or
     saved) spaCy pipeline, anything else a vectors text file."""
-    if is_package_name(spec) or spec.startswith(SPACY_PREFIX):
+    if is_package_name(spec, VECTORS) or spec.startswith(SPACY_PREFIX):
         _check_limit(limit)
-        vectors = package_vectors(spec) if is_package_name(spec) else spacy_vectors(spec[len(SPACY_PREFIX) :])
+        vectors = package_vectors(spec) if is_package_name(spec, VECTORS) else spacy_vectors(spec[len(SPACY_PREFIX) :])
         return vectors if limit is None else vectors.first(limit)
     path = Path(spec)
     if path.is_dir():
@@ -107,7 +107,7 @@ def load_vectors(spec: str, encoding: str = "utf-8", limit: int | None = None) -
         raise ConfigError(
             f"word vectors file '{spec}' does not exist; give a GloVe, word2vec or fastText "
             f"text file (.txt, .vec, optionally .gz), '{SPACY_PREFIX}<pipeline>', or an installed "
-            f"vectors package: {', '.join(PACKAGES)}"
+            f"vectors package: {', '.join(packages_of(VECTORS))}"
         )
     return read_word_vectors(path, encoding, limit)
 
@@ -152,7 +152,7 @@ def _read_glove_package(folder: Path, name: str) -> WordVectors:
     return WordVectors(words, np.asarray(matrix, dtype=np.float32), name)
 
 
-# VectorPackage.layout -> the reader of an installed package's folder
+# PinnedPackage.layout -> the reader of an installed package's folder
 PACKAGE_READERS: dict[str, Callable[[Path, str], WordVectors]] = {
     "glove-npy": _read_glove_package,
     "spacy-pipeline": _read_spacy_package,

