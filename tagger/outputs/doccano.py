@@ -1,6 +1,7 @@
 """doccano JSONL with predicted spans out: one record per paragraph of raw text or per sentence of pre-tokenised
 input (``outputs.tasks``), ``{"text": ..., "label": [[start, end, "TYPE"], ...]}`` with offsets in UTF-16 code units
-as doccano counts them, to import into a sequence-labeling project. doccano has no place for probabilities."""
+as doccano counts them, to import into a sequence-labeling project. doccano has no place for probabilities; a task's
+other fields (``tagger select``'s ``uncertainty``) are written beside ``text``, where doccano keeps them as metadata."""
 
 from __future__ import annotations
 
@@ -15,4 +16,4 @@ class DoccanoWriter(TaskWriter):
 
     def format_task(self, task: Task, number: int) -> str:
         spans = doccano_spans(task.text, [(entity.start, entity.end, entity.label) for entity in task.entities])
-        return json.dumps({"text": task.text, "label": spans}, ensure_ascii=False) + "\n"
+        return json.dumps({"text": task.text, "label": spans, **task.fields}, ensure_ascii=False) + "\n"

@@ -11,7 +11,8 @@ pre-tokenised input is its words joined by spaces (``TaggedSentence.text``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from tagger.corpus import opens_document
 from tagger.errors import ConfigError, setting
@@ -32,6 +33,8 @@ class Task:
     text: str
     entities: list[Entity]
     lowest: float | None  # the lowest probability of any word's tag in the task (None without probabilities)
+    # fields written beside the text, which the tools keep with the task (``tagger select``'s rank and uncertainty)
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class TaskWriter(TextWriter):
@@ -72,15 +75,23 @@ class TaskWriter(TextWriter):
         return self.finish_task() if self.document else ""
 
 
-def build_task(items: list[TaggedSentence]) -> Task:
-    """The task of one sentence of pre-tokenised input, or of the sentences of a paragraph of raw text."""
+def build_task(items: list[TaggedSentence], fields: dict[str, Any] | None = None) -> Task:
+    """The task of one sentence of pre-tokenised input, or of the sentences of a paragraph of raw text.
+
+    Sentences of pre-tokenised input that make one task (a document ``tagger select`` chose) are joined by a space.
+    """
     scores = [score for item in items for score in item.scores]
     lowest = min(scores) if scores and all(item.scores or not item.words for item in items) else None
     if items[0].offsets is None:
-        item = items[0]
-        starts = item.word_starts()
-        entities = [Entity(*item.text_span(starts, s, e), label, item.span_score(s, e)) for label, s, e in item.spans()]
-        return Task(item.text(), entities, lowest)
+        texts, entities, base = [], [], 0
+        for item in items:
+            starts = item.word_starts()
+            for label, s, e in item.spans():
+                start, end = item.text_span(starts, s, e)
+                entities.append(Entity(base + start, base + end, label, item.span_score(s, e)))
+            texts.append(item.text())
+            base += len(texts[-1]) + 1
+        return Task(" ".join(texts), entities, lowest, fields or {})
     offsets = [span for item in items for span in item.offsets or []]
     base, position, pieces = offsets[0][0], offsets[0][0], []
     for item in items:
@@ -94,4 +105,4 @@ def build_task(items: list[TaggedSentence]) -> Task:
             entities.append(
                 Entity(spans[first][0] - base, spans[end - 1][1] - base, label, item.span_score(first, end))
             )
-    return Task("".join(pieces), entities, lowest)
+    return Task("".join(pieces), entities, lowest, fields or {})
