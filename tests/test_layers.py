@@ -43,6 +43,7 @@ LAYERS = {
     "training": 4,
     "batch": 4,
     "serve": 4,
+    "selection": 4,  # tagger select: reads a pool as the batch engine does, ranks it with a model, writes a file
     "cli": 5,
     "spacy_component": 5,
 }

@@ -20,7 +20,7 @@ from tagger.config import PRESETS
 from tagger.corpus.formats import CORPUS_FORMATS, INPUT_FORMATS
 from tagger.errors import TaggerError
 from tagger.outputs.formats import FORMATS as OUTPUT_FORMATS
-from tagger.outputs.formats import RAW_TEXT_OUTPUT
+from tagger.outputs.formats import RAW_TEXT_OUTPUT, SELECTION_FORMATS
 from tagger.runtime import set_runtime_defaults
 
 app = typer.Typer(
@@ -55,6 +55,7 @@ def choices(descriptions: dict[str, str], first: str = "") -> str:
 
 CORPUS_CHOICES = {name: f.description for name, f in CORPUS_FORMATS.items()}
 OUTPUT_CHOICES = {name: f.description for name, f in OUTPUT_FORMATS.items()}
+SELECT_CHOICES = {name: OUTPUT_CHOICES[name] for name in SELECTION_FORMATS}
 CORPUS_FILES = ", ".join(f.description for f in CORPUS_FORMATS.values() if not f.folder) + "; .gz ok"
 
 
@@ -245,6 +246,86 @@ def tag(
         )
         code = run_tag(console, model, inputs, out, output, options, quiet)
     raise typer.Exit(code)
+
+
+@app.command()
+def select(
+    model: Path = typer.Argument(..., help=MODEL_HELP),
+    pool: list[str] = typer.Argument(
+        ...,
+        help="Unlabelled sentences to choose from: files, folders or glob patterns, in any format tagger tag reads "
+        "(raw text included). Ties are broken in this order.",
+    ),
+    count: int = typer.Option(..., "-n", "--count", help="How many sentences (or documents) to choose."),
+    output: str = typer.Option(
+        ...,
+        "-o",
+        "--output",
+        help="The file to write (never a pool file; an existing one only with --overwrite), or - for stdout.",
+    ),
+    strategy: str = typer.Option(
+        "least-confidence",
+        "--strategy",
+        help="How unsure the model is at a word, from every tag's probability there (a CRF's posterior marginals, "
+        "else the softmax): least-confidence (1 - the highest), margin (1 - the gap between the two highest) or "
+        "entropy.",
+    ),
+    aggregate: str = typer.Option(
+        "sum",
+        "--aggregate",
+        help="An item's uncertainty from its words': sum (for least-confidence, the words the model expects to get "
+        "wrong; favours long items), mean or max.",
+    ),
+    by: str = typer.Option("sentence", "--by", help="Choose sentences, or whole documents (as the files mark them)."),
+    output_format: str = typer.Option(
+        "jsonl",
+        "--output-format",
+        "--format",
+        help=choices(SELECT_CHOICES) + "; each with the model's predictions as pre-annotations.",
+    ),
+    max_similarity: float = typer.Option(
+        0.8,
+        "--max-similarity",
+        help="Skip an item whose words (lowercased, digits as 0) have at least this Jaccard similarity with those "
+        "of an item already chosen; 1 skips only items with the same words.",
+    ),
+    input_format: str = typer.Option("auto", "--input-format", help=choices(INPUT_FORMATS, "auto (per file)") + "."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Encoding of the pool's files."),
+    lang: str = typer.Option("en", "--lang", help="spaCy language used to split raw text (spacy.blank + sentencizer)."),
+    spacy_model: str | None = typer.Option(
+        None, "--spacy-model", help="An installed spaCy pipeline to split raw text instead, e.g. en_core_web_sm."
+    ),
+    device: str = DeviceOption,
+    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --output file."),
+    json_output: bool = typer.Option(False, "--json", help="Print what was chosen as JSON on stdout."),
+) -> None:
+    """Choose what to annotate next: the sentences or documents of an unlabelled pool the model is least sure of,
+    near-duplicates skipped, written with the model's predictions, rank and uncertainty for an annotation tool
+    (docs/annotation-tools.md)."""
+    with reported_errors("select"):
+        from tagger.cli.select import print_selection
+        from tagger.errors import ConfigError
+        from tagger.selection import STDOUT, SelectOptions, select_pool
+
+        if json_output and output == STDOUT:
+            raise ConfigError("--json prints on stdout, where --output - writes; choose one")
+        options = SelectOptions(
+            count=count,
+            strategy=strategy,
+            aggregate=aggregate,
+            by=by,
+            output_format=output_format,
+            max_similarity=max_similarity,
+            input_format=input_format,
+            encoding=encoding,
+            lang=lang,
+            spacy_model=spacy_model,
+            device=device,
+            batch_size=batch_size,
+            overwrite=overwrite,
+        )
+        print_selection(console, select_pool(model, pool, output, options), json_output)
 
 
 @app.command()

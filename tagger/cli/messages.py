@@ -46,6 +46,11 @@ OPTIONS = {
     "train.seed": "--seed",
     "train.device": "--device",
     "cache": "--cache",
+    "count": "-n",
+    "strategy": "--strategy",
+    "aggregate": "--aggregate",
+    "by": "--by",
+    "max_similarity": "--max-similarity",
 }
 MENTION = re.compile(r"`([A-Za-z_][\w.]*)(?:=([^`]*))?`")
 
