@@ -512,6 +512,11 @@ def test_bad_input_missing_file_and_corrupt_gzip(tmp_path):
     truncated = write(tmp_path, "cut.conll.gz", gzip.compress(varied)[:2000])
     with pytest.raises(CorpusFormatError, match="corrupt compressed data"):
         read_corpus(truncated)
+    # a JSON extension is told apart by its content: the sniffing meets the bad block first, and leaves it to the reader
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+    bad_block = write(tmp_path, "bad.jsonl.gz", header + b"\x01\x05\x00\x00\x00hello")  # stored block, wrong NLEN
+    with pytest.raises(CorpusFormatError, match="corrupt compressed data"):
+        read_corpus(bad_block)
 
 
 def test_bad_input_raw_exceptions_never_escape_for_a_binary_file(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 from tagger.config import CorpusConfig
 from tagger.corpus.conll import DOCSTART
 from tagger.corpus.formats import RAW_TEXT, RAW_TEXT_SUFFIX, corpus_format, json_format, suffix, suffix_format
-from tagger.corpus.lines import Repairs, is_blank, open_binary, read_lines
+from tagger.corpus.lines import CORRUPT_GZIP, Repairs, is_blank, open_binary, read_lines
 from tagger.corpus.saved_dataset import is_saved_dataset
 from tagger.corpus.sentence import CorpusReport, Sentence, drop_empty, opens_document, word_line
 from tagger.corpus.tagsets import TagProblem, normalize_tags
@@ -47,7 +47,7 @@ def _sample_lines(path: str | Path) -> list[str]:
     try:
         with open_binary(path) as stream:
             head = stream.read(SNIFF_BYTES)
-    except (OSError, EOFError, CorpusFormatError):
+    except (CorpusFormatError, *CORRUPT_GZIP):
         return []  # the reader itself reports the problem with its line
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     lines = ["" if is_blank(line) else line for line in lines]  # a line of invisible characters is blank, as read
