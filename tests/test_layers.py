@@ -19,6 +19,7 @@ LAYERS = {
     "corpus": 1,
     "tokenize": 1,
     "vocab": 1,
+    "feature_specs": 1,  # the input features without torch: the portable tagger encodes with them
     "outputs": 1,
     "vectors": 1,
     "pinned_packages": 1,

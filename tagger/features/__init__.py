@@ -1,20 +1,20 @@
 """The model's inputs, one ``InputFeature`` each (see base.py): words, characters, casing, and optionally
-contextual features from a frozen encoder."""
+contextual features from a frozen encoder and character LMs. Which ones, and in what order, is the table of
+features in ``tagger.feature_specs``; each row names its torch half, one file here."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 
 import torch
 
 from tagger.config import ModelConfig
-from tagger.features.base import FeatureModule, InputFeature
-from tagger.features.casing import Casing
-from tagger.features.chars import Characters
-from tagger.features.words import WordIds
+from tagger.feature_specs import FeatureSpec, model_features
+from tagger.features.base import ExportableFeature, FeatureModule, InputFeature
 from tagger.vocab import Vocab
 
-__all__ = ["FeatureModule", "InputFeature", "build_features"]
+__all__ = ["ExportableFeature", "FeatureModule", "InputFeature", "build_features", "torch_half"]
 
 
 def build_features(
@@ -22,17 +22,14 @@ def build_features(
 ) -> list[InputFeature]:
     """The inputs ``config`` asks for, in the order their embeddings are concatenated; ``weights``: a saved model's,
     for the features whose module holds what they need (character LMs)."""
-    features: list[InputFeature] = [WordIds(vocab, config.word_dim)]
-    if config.char_encoder != "none":
-        features.append(Characters(vocab, config))
-    if config.casing_dim:
-        features.append(Casing(vocab, config.casing_dim))
-    if config.contextual:
-        from tagger.features.contextual import Contextual  # lazily: only such models need the encoder's code
+    return [torch_half(spec).for_model(config, vocab, weights) for spec in model_features(config)]
 
-        features.append(Contextual(config.contextual))
-    if config.charlm:
-        from tagger.features.charlm import CharLM  # lazily, as Contextual
 
-        features.append(CharLM(config, weights))
-    return features
+def torch_half(spec: type[FeatureSpec]) -> type[InputFeature]:
+    """The class ``spec.implementation`` names, imported now: a contextual encoder's or the character LMs' code is
+    read only by the models that have them."""
+    module, _, name = spec.implementation.rpartition(".")
+    feature = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(feature, type) and issubclass(feature, spec) and issubclass(feature, InputFeature)):
+        raise TypeError(f"{spec.__name__}.implementation: {spec.implementation} is not an InputFeature extending it")
+    return feature

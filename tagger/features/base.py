@@ -1,23 +1,30 @@
-"""The one seam for the model's inputs: each input (word ids, characters, casing, contextual features) is an
-``InputFeature`` that encodes a sentence, collates a batch, and builds the module that embeds it. Adding an
-input is one new file beside these and one line in ``build_features``."""
+"""The one seam for the model's inputs: each input (word ids, characters, casing, contextual features, character
+LMs) is an ``InputFeature`` that encodes a sentence, collates a batch, and builds the module that embeds it. It is
+the torch half of a feature whose torch-free half (name, when a configuration has it, its ids and, if it exports,
+its network inputs in numpy) is in ``tagger.feature_specs``, whose table lists every feature."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from tagger.config import ModelConfig
+from tagger.feature_specs import ExportableSpec, FeatureSpec
+from tagger.vocab import Vocab
 
-class InputFeature(ABC):
-    """``name`` keys the feature's tensors in ``Batch.inputs``; ``module_name`` is its module's attribute on
-    the model, and so the prefix of its weights in model.safetensors."""
 
-    name: str
-    module_name: str
+class InputFeature(FeatureSpec):
+    """The torch half of a feature (``name``, ``module_name``: see ``FeatureSpec``)."""
+
+    @classmethod
+    @abstractmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> InputFeature:
+        """The feature as a model of ``config`` has it; ``weights``: a saved model's, for the features whose module
+        holds what they need (character LMs)."""
 
     def to(self, device: torch.device) -> InputFeature:
         """Where the feature computes (an encoder's device); ids need nothing."""
@@ -30,16 +37,36 @@ class InputFeature(ABC):
         return self  # no weights of the model live here: a copy of a model (weight average, int8) shares them
 
     @abstractmethod
-    def encode(self, sentences: Sequence[Sequence[str]]) -> list[Any]:
-        """One value per sentence (word ids, vectors, ...), computed once and kept with the sentence."""
-
-    @abstractmethod
     def collate(self, values: Sequence[Any], mask: torch.Tensor) -> Any:
         """The batch's tensor (or tuple of tensors) from the sentences' values; ``mask`` (batch_size, seq_len)."""
 
     @abstractmethod
     def build_module(self) -> FeatureModule:
         """A fresh module; its ``output_dim`` is this feature's share of the recurrent layer's input."""
+
+
+class ExportableFeature(ExportableSpec, InputFeature):
+    """The torch half of a feature an exported network takes: a batch's tensors are its spec's arrays, and the
+    exported network runs the trained module on the graph inputs that hold them."""
+
+    def collate(self, values: Sequence[Any], mask: torch.Tensor) -> Any:
+        """The spec's arrays as tensors: one tensor, or a tuple in the order of ``graph_inputs``."""
+        tensors = tuple(torch.from_numpy(array) for array in self.arrays(values, mask.numpy()))
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def export_modules(self, module: FeatureModule) -> dict[str, nn.Module]:
+        """Modules the exported network needs beside the trained ``module``, by the attribute the network holds each
+        under; most features need none."""
+        return {}
+
+    def export_forward(
+        self, module: FeatureModule, inputs: Sequence[torch.Tensor], modules: Mapping[str, nn.Module]
+    ) -> torch.Tensor:
+        """(batch_size, seq_len, output_dim) from the graph inputs (in the order of ``graph_inputs``), traced into
+        the ONNX network, so written with operations it holds with every axis dynamic; ``module`` is the trained
+        one, ``modules`` what ``export_modules`` made. By default the module's own forward, on what ``collate``
+        gives it."""
+        return module(inputs[0] if len(inputs) == 1 else tuple(inputs))
 
 
 class FeatureModule(nn.Module):

@@ -1,13 +1,16 @@
-"""Casing classes (numeric, upper, initial_upper, ...): the word embedding is lowercased, so case comes back here."""
+"""Casing classes (``tagger.feature_specs.CasingSpec``) through a small embedding: the word embedding is
+lowercased, so case comes back here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from tagger.features.base import FeatureModule, InputFeature, padded
+from tagger.config import ModelConfig
+from tagger.feature_specs import CasingSpec
+from tagger.features.base import ExportableFeature, FeatureModule
 from tagger.vocab import CASINGS, Vocab
 
 
@@ -17,18 +20,14 @@ class CasingEmbedding(nn.Embedding, FeatureModule):
         self.output_dim = dim
 
 
-class Casing(InputFeature):
-    name, module_name = "casing", "casing_embedding"
-
+class Casing(CasingSpec, ExportableFeature):
     def __init__(self, vocab: Vocab, dim: int):
-        self.vocab, self.dim = vocab, dim
+        super().__init__(vocab)
+        self.dim = dim
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> list[tuple[int, ...]]:
-        encode_word = self.vocab.encode_word
-        return [tuple(encode_word(word)[2] for word in words) for words in sentences]
-
-    def collate(self, values: Sequence[tuple[int, ...]], mask: torch.Tensor) -> torch.Tensor:
-        return padded(values, mask, 0)  # (batch_size, seq_len)
+    @classmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> Casing:
+        return cls(vocab, config.casing_dim)
 
     def build_module(self) -> CasingEmbedding:
         return CasingEmbedding(self.dim)

@@ -43,7 +43,9 @@ from torch import nn
 from tagger.charlm.store import charlm_folder, read_charlm
 from tagger.config import ModelConfig
 from tagger.errors import ConfigError, setting
+from tagger.feature_specs import CharLMSpec
 from tagger.features.base import FeatureModule, InputFeature
+from tagger.vocab import Vocab
 
 DIRECTIONS = ("forward", "backward")  # the order of the feature's parts, whatever the order of model.charlm
 BATCH_CHARS = 4_096  # padded characters per LM call (rows x longest string); 2,048 to 4,096 ran fastest on one thread
@@ -158,10 +160,8 @@ class CharLMInput(FeatureModule):
         return inputs.to(self.dtype_probe.dtype)  # (batch_size, seq_len, output_dim)
 
 
-class CharLM(InputFeature):
+class CharLM(CharLMSpec, InputFeature):
     """``model.charlm``'s LMs. ``weights``: a saved model's tensors, which hold the LMs (no folder is read then)."""
-
-    name, module_name = "charlm", "charlm"
 
     def __init__(self, config: ModelConfig, weights: Mapping[str, torch.Tensor] | None = None):
         self.whitespace = config.charlm_whitespace
@@ -170,6 +170,10 @@ class CharLM(InputFeature):
         self.module: CharLMInput | None = None
         self._cache: dict[tuple[str, ...], torch.Tensor] | None = None  # None: text to tag is new, keep nothing
         self._cached_bytes = 0
+
+    @classmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> CharLM:
+        return cls(config, weights)
 
     def build_module(self) -> CharLMInput:
         self.module = CharLMInput(self.lms)  # the LMs run from it: wherever the model moves them, and as loaded

@@ -1,16 +1,18 @@
-"""Characters: each distinct word of a batch through a char-CNN (Ma & Hovy 2016) or char-BiLSTM (Lample et al. 2016)."""
+"""Characters (``tagger.feature_specs.CharactersSpec``: each distinct word of a batch once): each word through a
+char-CNN (Ma & Hovy 2016) or char-BiLSTM (Lample et al. 2016)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from tagger.config import ModelConfig
-from tagger.features.base import FeatureModule, InputFeature, gather_rows, padded
+from tagger.feature_specs import CharactersSpec
+from tagger.features.base import ExportableFeature, FeatureModule, gather_rows
+from tagger.features.traceable import one_way_lstms, reorder, reversal_index
 from tagger.vocab import PAD_ID, Vocab
 
 
@@ -71,34 +73,43 @@ class CharLSTM(FeatureModule):
 ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM}
 
 
-class Characters(InputFeature):
-    """A batch carries each of its distinct words once (``char_ids``) and, per position, which one it is
-    (``char_index``): the char encoder then runs once per word type, not once per word."""
-
-    name, module_name = "chars", "char_encoder"
-
+class Characters(CharactersSpec, ExportableFeature):
     def __init__(self, vocab: Vocab, config: ModelConfig):
-        self.vocab, self.config = vocab, config
+        super().__init__(vocab)
+        self.config = config
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
-        return [tuple(words) for words in sentences]
-
-    def collate(self, values: Sequence[tuple[str, ...]], mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
-        char_index = padded([[unique_rows.setdefault(w, len(unique_rows)) for w in words] for words in values], mask)
-        return build_char_ids(list(unique_rows), self.vocab), char_index
+    @classmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> Characters:
+        return cls(vocab, config)
 
     def build_module(self) -> FeatureModule:
         return ENCODERS[self.config.char_encoder](len(self.vocab.chars), self.config)
 
+    def export_modules(self, module: FeatureModule) -> dict[str, nn.Module]:
+        """The char-BiLSTM packs its words, which an ONNX network cannot hold: its two directions become one-way
+        LSTMs with its weights (``unpacked_words``)."""
+        return {"char_directions": one_way_lstms(module.lstm)} if isinstance(module, CharLSTM) else {}
 
-def build_char_ids(words: list[str], vocab: Vocab) -> torch.Tensor:
-    """(num_words, word_len) char ids, PAD_ID after each word's end; the empty word (padding) is all PAD_ID."""
-    rows = [vocab.char_ids(w) if w else () for w in words]
-    lengths = torch.tensor([len(r) for r in rows])
-    width = max(1, int(lengths.max()))
-    char_ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
-    char_ids[torch.arange(width)[None, :] < lengths[:, None]] = torch.tensor(
-        list(chain.from_iterable(rows)), dtype=torch.long
-    )
-    return char_ids
+    def export_forward(
+        self, module: FeatureModule, inputs: Sequence[torch.Tensor], modules: Mapping[str, nn.Module]
+    ) -> torch.Tensor:
+        char_ids, char_index = inputs
+        if isinstance(module, CharLSTM):
+            directions = modules["char_directions"]
+            assert isinstance(directions, nn.ModuleList)  # export_modules made it
+            return gather_rows(unpacked_words(module, directions, char_ids), char_index)
+        assert isinstance(module, CharCNN)  # plain tensor operations
+        return gather_rows(module.encode_words(char_ids), char_index)  # (batch_size, seq_len, filters)
+
+
+def unpacked_words(encoder: CharLSTM, directions: nn.ModuleList, char_ids: torch.Tensor) -> torch.Tensor:
+    """``encoder.encode_words`` without packing, for export: ``directions`` are its two directions as one-way LSTMs,
+    the backward one reading each word reversed within its length, and each word's final states are read at its
+    last character, which is what packing computes."""
+    lengths = (char_ids != PAD_ID).sum(dim=1).clamp(min=1)  # (num_words,)
+    embedded = encoder.embedding(char_ids)  # (num_words, word_len, char_dim)
+    char_mask = torch.arange(char_ids.shape[1], device=char_ids.device).unsqueeze(0) < lengths.unsqueeze(1)
+    forward = directions[0](embedded)[0]  # (num_words, word_len, char_hidden)
+    backward = directions[1](reorder(embedded, reversal_index(char_mask)))[0]
+    last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, forward.shape[2])  # (num_words, 1, char_hidden)
+    return torch.cat([forward.gather(1, last).squeeze(1), backward.gather(1, last).squeeze(1)], dim=1)

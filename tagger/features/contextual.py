@@ -8,15 +8,18 @@ words. The encoder is not part of the model directory: it is loaded from its pac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 
+from tagger.config import ModelConfig
 from tagger.errors import ConfigError
+from tagger.feature_specs import ContextualSpec
 from tagger.features.base import FeatureModule, InputFeature
 from tagger.features.bert import BertEncoder, WordPiece, load_bert
 from tagger.pinned_packages import ENCODER, PACKAGES, is_package_name, package_data_dir, packages_of
+from tagger.vocab import Vocab
 
 LAST_LAYERS = 4  # averaged: the feature-based BERT NER of Devlin et al. (2019) pooled the last four
 BATCH_PIECES = 8_192  # word pieces per encoder batch
@@ -54,9 +57,7 @@ class ContextualInput(FeatureModule):
         return inputs.to(self.dtype_probe.dtype)  # (batch_size, seq_len, dim)
 
 
-class Contextual(InputFeature):
-    name, module_name = "contextual", "contextual"
-
+class Contextual(ContextualSpec, InputFeature):
     def __init__(self, spec: str):
         if spec not in _LOADED:
             _LOADED[spec] = load_bert(encoder_folder(spec))
@@ -65,6 +66,10 @@ class Contextual(InputFeature):
         self.window = self.encoder.max_positions - 2  # [CLS] and [SEP]
         self.device = torch.device("cpu")
         self._cache: dict[tuple[str, ...], torch.Tensor] | None = None  # None: text to tag is new, keep nothing
+
+    @classmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> Contextual:
+        return cls(config.contextual)
 
     def to(self, device: torch.device) -> Contextual:
         self.encoder.to(device)

@@ -1,13 +1,15 @@
-"""Word ids: the normalised word (lower case, digits -> 0) through an embedding, pretrained or not."""
+"""Word ids (``tagger.feature_specs.WordIdsSpec``: the normalised word) through an embedding, pretrained or not."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from tagger.features.base import FeatureModule, InputFeature, padded
+from tagger.config import ModelConfig
+from tagger.feature_specs import WordIdsSpec
+from tagger.features.base import ExportableFeature, FeatureModule
 from tagger.vocab import PAD_ID, Vocab
 
 
@@ -17,18 +19,14 @@ class WordEmbedding(nn.Embedding, FeatureModule):
         self.output_dim = dim
 
 
-class WordIds(InputFeature):
-    name, module_name = "words", "word_embedding"
-
+class WordIds(WordIdsSpec, ExportableFeature):
     def __init__(self, vocab: Vocab, dim: int):
-        self.vocab, self.dim = vocab, dim
+        super().__init__(vocab)
+        self.dim = dim
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> list[tuple[int, ...]]:
-        encode_word = self.vocab.encode_word  # remembers each distinct word: most words of a text repeat
-        return [tuple(encode_word(word)[1] for word in words) for words in sentences]
-
-    def collate(self, values: Sequence[tuple[int, ...]], mask: torch.Tensor) -> torch.Tensor:
-        return padded(values, mask, PAD_ID)  # (batch_size, seq_len)
+    @classmethod
+    def for_model(cls, config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.Tensor] | None) -> WordIds:
+        return cls(vocab, config.word_dim)
 
     def build_module(self) -> WordEmbedding:
         return WordEmbedding(len(self.vocab.words), self.dim)
