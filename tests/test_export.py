@@ -105,7 +105,7 @@ def exports(models, tmp_path_factory) -> dict[str, Path]:
 def test_numpy_encoding_gives_the_ids_of_the_torch_features(models, name):
     from tagger.batching import build_batch, encode_sentences
     from tagger.portable.encoding import encode_batch
-    from tagger.portable.files import CASING, CHAR_IDS, CHAR_INDEX, CONTEXT_INDEX, LENGTHS, WORDS, input_names
+    from tagger.portable.files import CONTEXT_INDEX, LENGTHS, input_names
     from tagger.serialization import load_model
 
     loaded = load_model(models[name])
@@ -118,11 +118,11 @@ def test_numpy_encoding_gives_the_ids_of_the_torch_features(models, name):
         documents = sorted(rng.randint(0, 2) for _ in range(size))
         batch = build_batch(encode_sentences(sentences, features, loaded.vocab, documents=documents), features, context)
         ours = encode_batch(sentences, documents, loaded.vocab, input_names(loaded.config.model))
-        expected = {WORDS: batch.inputs["words"], LENGTHS: batch.lengths}
-        if "chars" in batch.inputs:
-            expected[CHAR_IDS], expected[CHAR_INDEX] = batch.inputs["chars"]
-        if "casing" in batch.inputs:
-            expected[CASING] = batch.inputs["casing"]
+        expected = {LENGTHS: batch.lengths}
+        for feature in features:  # each feature's tensors, under the names of its graph inputs
+            tensors = batch.inputs[feature.name]
+            tensors = tensors if isinstance(tensors, tuple) else (tensors,)
+            expected.update(zip((graph_input.name for graph_input in feature.graph_inputs), tensors, strict=True))
         if context:
             expected[CONTEXT_INDEX] = batch.context_index
         assert set(ours) == set(expected)

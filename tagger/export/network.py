@@ -1,19 +1,18 @@
 """The trained network as one traceable function of plain integer tensors, for ONNX export.
 
-``ExportableNetwork`` reuses the trained modules of a ``BiLSTMTagger`` (embeddings, char-CNN, recurrent layers,
-output layer) and changes only what an ONNX graph cannot hold as the model writes it:
+``ExportableNetwork`` reuses the trained modules of a ``BiLSTMTagger`` (input features, recurrent layers, output
+layer) and changes only what an ONNX graph cannot hold as the model writes it:
 
-- the char-BiLSTM packs its words (``pack_padded_sequence``): here each direction is a one-way LSTM with the
-  trained weights, the backward one reading each word reversed within its length, and each word's final
-  states are read at its last character, which is what packing computes;
-- document context pools with ``index_add_``: here with ``scatter_add`` (ONNX ScatterElements, reduction add);
-- the mask comes from ``lengths``, and sentence reversal is computed from it with shape operations only, so
-  every axis of batch, sentence length, distinct words and word length stays dynamic.
+- each input feature runs on its own graph inputs, as the feature says (``ExportableFeature.export_forward``: the
+  char-BiLSTM, which packs its words, as two one-way LSTMs);
+- the recurrent layers pack nothing either: here each direction reads the sentence reversed within its length,
+  with the reversal computed from ``lengths`` with shape operations only, so every axis of batch, sentence
+  length, distinct words and word length stays dynamic;
+- document context pools with ``index_add_``: here with ``scatter_add`` (ONNX ScatterElements, reduction add).
 
-Inputs (names in ``tagger.portable.files``): ``words``, ``char_ids`` + ``char_index`` (char encoder),
-``casing`` (casing feature), ``lengths``, ``context_index`` (document context); output ``emissions``
-(batch_size, seq_len, num_tags) float32, 0 at padding. ``tagger.portable.encoding`` builds the same inputs
-with numpy.
+Inputs (``tagger.portable.files.graph_inputs``): each input feature's (``tagger.feature_specs``), ``lengths`` and,
+with document context, ``context_index``; output ``emissions`` (batch_size, seq_len, num_tags) float32, 0 at
+padding. ``tagger.portable.encoding`` builds the same inputs with numpy.
 """
 
 from __future__ import annotations
@@ -24,21 +23,12 @@ import torch
 from torch import nn
 
 from tagger.errors import ConfigError
+from tagger.feature_specs import PER_WORD
+from tagger.features import ExportableFeature, FeatureModule
 from tagger.features.base import gather_rows
-from tagger.features.chars import CharLSTM
+from tagger.features.traceable import reorder, reversal_index
 from tagger.model import BiLSTMTagger
-from tagger.portable.files import (
-    CASING,
-    CHAR_IDS,
-    CHAR_INDEX,
-    CONTEXT_INDEX,
-    LENGTHS,
-    WORDS,
-    input_names,
-)
-from tagger.vocab import PAD_ID
-
-SUPPORTED_FEATURES = ("words", "chars", "casing")
+from tagger.portable.files import CONTEXT_INDEX, LENGTHS, input_names
 
 
 class ExportableNetwork(nn.Module):
@@ -46,29 +36,42 @@ class ExportableNetwork(nn.Module):
 
     def __init__(self, model: BiLSTMTagger):
         super().__init__()
-        unsupported = [f.name for f in model.features if f.name not in SUPPORTED_FEATURES]
+        unsupported = [f.name for f in model.features if not isinstance(f, ExportableFeature)]
         if unsupported:
             raise ConfigError(f"cannot export a model with the input features {', '.join(unsupported)}")
         self.model = model.eval()
         self.config = model.config
         self.names = input_names(self.config)
-        self.char_directions: nn.ModuleList | None = None
-        if self.config.char_encoder == "lstm":
-            assert isinstance(model.char_encoder, CharLSTM)
-            self.char_directions = one_way_lstms(model.char_encoder.lstm)
+        self.features = [f for f in model.features if isinstance(f, ExportableFeature)]
+        # a per-word input gives the sentences' padded length (the words', which every model has)
+        self.per_word = next(g.name for f in self.features for g in f.graph_inputs if g.axes == PER_WORD)
+        self.feature_modules: dict[str, dict[str, nn.Module]] = {}  # feature name -> what its export_modules made
+        for feature in self.features:
+            made = feature.export_modules(self.trained_module(feature))
+            for name, module in made.items():
+                self.add_module(name, module)
+            self.feature_modules[feature.name] = made
         self.eval()  # the exporter puts the module back in the mode it found it in: eval, so no dropout after it
+
+    def trained_module(self, feature: ExportableFeature) -> FeatureModule:
+        module = getattr(self.model, feature.module_name)
+        assert isinstance(module, FeatureModule)  # the model added it under that name
+        return module
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         named = dict(zip(self.names, inputs))
         lengths = named[LENGTHS]
-        words = named[WORDS]
+        words = named[self.per_word]
         positions = torch.arange(words.shape[1], device=words.device).unsqueeze(0)  # (1, seq_len)
         mask = positions < lengths.unsqueeze(1)  # (batch_size, seq_len)
-        parts = [self.model.word_embedding(words)]
-        if CHAR_IDS in named:
-            parts.append(gather_rows(self.char_words(named[CHAR_IDS]), named[CHAR_INDEX]))
-        if CASING in named:
-            parts.append(self.model.casing_embedding(named[CASING]))
+        parts = [
+            feature.export_forward(
+                self.trained_module(feature),
+                [named[graph_input.name] for graph_input in feature.graph_inputs],
+                self.feature_modules[feature.name],
+            )
+            for feature in self.features
+        ]
         hidden = torch.cat(parts, dim=-1)  # (batch_size, seq_len, input_dim)
         pool = None
         if self.config.document_context:
@@ -81,19 +84,6 @@ class ExportableNetwork(nn.Module):
         # zero at padding: a graph contract (padding was junk), and every export takes ``lengths`` (a one-way
         # network would otherwise not use it, and the exporter drops unused inputs)
         return emissions.masked_fill(~mask.unsqueeze(2), 0.0)
-
-    def char_words(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """(num_words, char feature dim) for (num_words, word_len) char ids, as the model's char encoder."""
-        encoder = self.model.char_encoder
-        if self.char_directions is None:
-            return encoder.encode_words(char_ids)  # char-CNN: plain tensor operations
-        lengths = (char_ids != PAD_ID).sum(dim=1).clamp(min=1)  # (num_words,)
-        embedded = encoder.embedding(char_ids)  # (num_words, word_len, char_dim)
-        char_mask = torch.arange(char_ids.shape[1], device=char_ids.device).unsqueeze(0) < lengths.unsqueeze(1)
-        forward = self.char_directions[0](embedded)[0]  # (num_words, word_len, char_hidden)
-        backward = self.char_directions[1](reorder(embedded, reversal_index(char_mask)))[0]
-        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, forward.shape[2])  # (num_words, 1, char_hidden)
-        return torch.cat([forward.gather(1, last).squeeze(1), backward.gather(1, last).squeeze(1)], dim=1)
 
     def recurrent(
         self, inputs: torch.Tensor, mask: torch.Tensor, pool: Callable[[torch.Tensor], torch.Tensor] | None
@@ -110,34 +100,6 @@ class ExportableNetwork(nn.Module):
                 outputs.append(reorder(directions[1](reorder(hidden, reverse))[0], reverse))
             hidden = torch.cat(outputs, dim=-1)
         return hidden
-
-
-def one_way_lstms(lstm: nn.LSTM) -> nn.ModuleList:
-    """The two directions of a one-layer bidirectional LSTM as two one-way LSTMs with its weights."""
-    directions = nn.ModuleList()
-    for suffix in ("", "_reverse"):
-        one_way = nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True)
-        with torch.no_grad():
-            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-                getattr(one_way, name).copy_(getattr(lstm, name + suffix))
-        directions.append(one_way.eval())
-    return directions
-
-
-def reversal_index(mask: torch.Tensor) -> torch.Tensor:
-    """Flat positions (rows * cols,) that reverse each row's real positions in place, padding left where it is
-    (``tagger.model.reversal_index`` written with shape operations only, so that it traces with dynamic axes)."""
-    positions = torch.cumsum(torch.ones_like(mask, dtype=torch.long), dim=1) - 1  # (rows, cols)
-    lengths = mask.long().sum(dim=1, keepdim=True)  # (rows, 1)
-    reversed_positions = torch.where(positions < lengths, lengths - 1 - positions, positions)
-    row_starts = (torch.cumsum(torch.ones_like(lengths), dim=0) - 1) * mask.shape[1]  # (rows, 1)
-    return (reversed_positions + row_starts).reshape(-1)
-
-
-def reorder(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """The rows of ``values`` (rows, cols, dim) in the flat order ``index``."""
-    flat = values.reshape(-1, values.shape[2])
-    return flat.index_select(0, index).reshape(values.shape)
 
 
 def pool_by_scatter(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -32,18 +32,17 @@ from tagger.config import Config
 from tagger.decoding import TransitionMask
 from tagger.errors import ConfigError, setting
 from tagger.export.network import ExportableNetwork
+from tagger.feature_specs import PER_WORD, GraphInput, model_features
 from tagger.model import BiLSTMTagger
 from tagger.portable.encoding import encode_batch
 from tagger.portable.files import (
-    CHAR_IDS,
     EMISSIONS,
     EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,
-    LENGTHS,
     ONNX_FILE,
     OPTIONAL_FILES,
     Decoding,
-    input_names,
+    graph_inputs,
     to_json_bytes,
 )
 from tagger.portable.tagger import PortableTagger
@@ -109,10 +108,11 @@ def export_model(
 
     network = ExportableNetwork(loaded.model)
     sentences, documents = check_batch(loaded.vocab)
-    names = input_names(loaded.config.model)
+    inputs = graph_inputs(loaded.config.model)
+    names = [graph_input.name for graph_input in inputs]
     # traced on a few sentences, compared on all of them: shapes other than the traced ones must work too
     example = encode_batch(sentences[:TRACED_SENTENCES], documents[:TRACED_SENTENCES], loaded.vocab, names)
-    proto = onnx.load_from_string(trace(network, example, names, opset))
+    proto = onnx.load_from_string(trace(network, example, inputs, opset))
     describe(proto, names, "fp32")
     onnx.checker.check_model(proto, full_check=True)
     if quantize == "int8":
@@ -172,20 +172,12 @@ def export_model(
 
 
 def check_exportable(config: Config, model_dir: Path) -> None:
-    """Refused before the model is built (building it would load the encoder, which may not be installed)."""
-    if config.model.contextual:
-        raise ConfigError(
-            f"{model_dir} uses contextual features ({setting('model.contextual', config.model.contextual)}), "
-            "which cannot be exported yet: they come from a frozen encoder that is not part of the model and runs "
-            "on word pieces from its own tokenizer, so the export would need that encoder as a second network "
-            "and the tokenizer without torch; export a model trained without them"
-        )
-    if config.model.charlm:
-        raise ConfigError(
-            f"{model_dir} uses character language models ({setting('model.charlm', config.model.charlm)}), "
-            "which cannot be exported yet: the export would need each LM run over the sentence's characters "
-            "and its states picked at the word boundaries; export a model trained without them"
-        )
+    """Refused before the model is built (building it would load an encoder, which may not be installed): the first
+    input feature that cannot be exported says why, in one line."""
+    for spec in model_features(config.model):
+        refusal = spec.export_refusal(config.model)
+        if refusal is not None:
+            raise ConfigError(f"{model_dir} {refusal}")
 
 
 def check_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:
@@ -220,15 +212,12 @@ def check_batch(vocab: Vocab) -> tuple[list[list[str]], list[int]]:
     return sentences, [index // 8 for index in range(CHECK_SENTENCES)]
 
 
-def trace(network: ExportableNetwork, example: dict[str, np.ndarray], names: list[str], opset: int) -> bytes:
+def trace(network: ExportableNetwork, example: dict[str, np.ndarray], inputs: list[GraphInput], opset: int) -> bytes:
     """The network as ONNX bytes, every axis dynamic (legacy TorchScript exporter: ONNX LSTM nodes, no onnxscript)."""
+    names = [graph_input.name for graph_input in inputs]
     args = tuple(torch.from_numpy(example[name]) for name in names)
-    per_word = {0: "batch", 1: "length"}
-    axes = {name: per_word for name in names}
-    axes[LENGTHS] = {0: "batch"}
-    if CHAR_IDS in names:
-        axes[CHAR_IDS] = {0: "word_types", 1: "word_length"}
-    axes[EMISSIONS] = per_word
+    axes = {graph_input.name: dict(enumerate(graph_input.axes)) for graph_input in inputs}
+    axes[EMISSIONS] = dict(enumerate(PER_WORD))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice, and LSTM batch_first notes

@@ -6,8 +6,9 @@
                   the training configuration
     metrics.json  and README.md, copied from the model directory when it has them
 
-Everything another runtime (C#, Java, JavaScript) needs is in these files: the inputs are described below and in
-docs/onnx.md, the decoding scores are plain JSON. No torch here: this module is imported by the portable tagger.
+Everything another runtime (C#, Java, JavaScript) needs is in these files: the inputs are described in docs/onnx.md
+(each input feature's with the feature, in ``tagger.feature_specs``; the model's below), the decoding scores are
+plain JSON. No torch here: this module is imported by the portable tagger.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from tagger.atomic import write_atomic
 from tagger.config import Config, ModelConfig
 from tagger.errors import ConfigError, ModelDirError, TaggerError
+from tagger.feature_specs import PER_WORD, ExportableSpec, GraphInput, model_features
 from tagger.version import __version__
 from tagger.vocab import Vocab
 
@@ -36,27 +38,30 @@ WHAT_AN_EXPORT_HOLDS = (
 PRECISIONS = ("fp32", "int8")
 DECODING_METHODS = ("argmax", "constrained", "crf")
 
-# The network's inputs, in this order when present (int64 unless said otherwise):
-WORDS = "words"  # (batch_size, seq_len) word ids of the normalised words, 0 at padding
-CHAR_IDS = "char_ids"  # (word_types, word_len) char ids of each distinct word of the batch; row 0 the padding word
-CHAR_INDEX = "char_index"  # (batch_size, seq_len) each position's row of char_ids, 0 at padding
-CASING = "casing"  # (batch_size, seq_len) casing class ids, 0 at padding
+# The network's inputs beyond its input features' (int64), and its output
 LENGTHS = "lengths"  # (batch_size,) words per sentence, each at least 1
 CONTEXT_INDEX = "context_index"  # (batch_size, seq_len) one id per (document, normalised word) of the batch, 0 padding
 EMISSIONS = "emissions"  # the one output: (batch_size, seq_len, num_labels) float32
 
 
-def input_names(config: ModelConfig) -> list[str]:
-    """The network's inputs for a model configuration, in the order the graph takes them."""
-    names = [WORDS]
-    if config.char_encoder != "none":
-        names += [CHAR_IDS, CHAR_INDEX]
-    if config.casing_dim:
-        names.append(CASING)
-    names.append(LENGTHS)
+def graph_inputs(config: ModelConfig) -> list[GraphInput]:
+    """The network's inputs for a model configuration, in the order the graph takes them: each input feature's, in
+    the order of the features, then the sentences' lengths and, with document context, the context ids."""
+    inputs = [
+        graph_input
+        for spec in model_features(config)
+        if issubclass(spec, ExportableSpec)
+        for graph_input in spec.graph_inputs
+    ]
+    inputs.append(GraphInput(LENGTHS, ("batch",)))
     if config.document_context:
-        names.append(CONTEXT_INDEX)
-    return names
+        inputs.append(GraphInput(CONTEXT_INDEX, PER_WORD))
+    return inputs
+
+
+def input_names(config: ModelConfig) -> list[str]:
+    """The names of ``graph_inputs(config)``."""
+    return [graph_input.name for graph_input in graph_inputs(config)]
 
 
 @dataclass(frozen=True)
