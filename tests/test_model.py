@@ -71,3 +71,31 @@ def test_recurrent_layers_over_padding_equal_a_packed_bidirectional_lstm():
     packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
     expected = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
     assert torch.allclose(recurrent(inputs, mask)[mask], expected[mask], atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_rows_of_very_different_lengths_run_in_groups_with_the_same_bits(cell):
+    """A document batch (sentences of 1 to 60 words) runs each layer in groups of similar length, which must give
+    every real word the bits of one run over the padded batch, and train (gradients reach every weight)."""
+    from tagger.model import LengthGroups, run_directions
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=6, layers=2, cell=cell, recurrent_dropout=0.0)
+    recurrent = Recurrent(config, input_dim=5).eval()
+    lengths = torch.tensor([60, 1, 3, 2] * 10 + [30, 29, 4, 1])  # padded 9x the words
+    mask = torch.arange(60)[None, :] < lengths[:, None]
+    inputs = torch.randn(len(lengths), 60, 5)
+    groups = LengthGroups.of(mask)
+    assert groups.groups is not None and len(groups.groups) > 1  # grouped, longest rows first
+    assert sorted(torch.cat([rows for rows, _ in groups.groups]).tolist()) == list(range(len(lengths)))
+    one_run = inputs
+    for directions in recurrent.layers:
+        one_run = run_directions(directions, one_run, mask)
+    with torch.inference_mode():
+        grouped = recurrent(inputs, mask)
+    assert torch.equal(grouped[mask], one_run.detach()[mask])
+    recurrent.train()
+    recurrent(inputs, mask)[mask].sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recurrent.parameters())
+    # a batch of similar lengths (length-bucketed, as tagging without document context) stays one group
+    assert LengthGroups.of(torch.arange(10)[None, :] < torch.tensor([10, 9, 8, 10])[:, None]).groups is None
