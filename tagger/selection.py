@@ -63,7 +63,7 @@ class SelectOptions:
     strategy: str = "least-confidence"
     aggregate: str = "sum"  # an item's words' uncertainties: sum, mean or max
     by: str = "sentence"  # an item: a sentence or a document
-    output_format: str = "jsonl"
+    output_format: str = SELECTION_FORMATS[0]  # jsonl
     max_similarity: float = DEFAULT_SIMILARITY  # skip an item this similar (Jaccard) to one already chosen
     input_format: str = "auto"  # of the pool's files: auto (per file), a corpus format, or text
     encoding: str = "utf-8"

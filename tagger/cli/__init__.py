@@ -278,7 +278,7 @@ def select(
     ),
     by: str = typer.Option("sentence", "--by", help="Choose sentences, or whole documents (as the files mark them)."),
     output_format: str = typer.Option(
-        "jsonl",
+        SELECTION_FORMATS[0],
         "--output-format",
         "--format",
         help=choices(SELECT_CHOICES) + "; each with the model's predictions as pre-annotations.",

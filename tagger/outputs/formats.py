@@ -60,8 +60,8 @@ FORMATS: dict[str, OutputFormat] = {
     )
 }
 OUTPUT_FORMATS = tuple(FORMATS)
-# What ``tagger select`` writes its chosen sentences as (``tagger.selection``): the formats of a sentence per record
-# or per block, which carry an item's rank and uncertainty beside the predictions
+# What ``tagger select`` writes its chosen sentences as (``tagger.selection``), the first by default: the formats of
+# a sentence per record or per block, which carry an item's rank and uncertainty beside the predictions
 SELECTION_FORMATS = ("jsonl", "labelstudio", "doccano", "conll")
 RAW_TEXT_OUTPUT = "conll"  # raw text has no format of its own to be written in
 
