@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.config import PRESETS, Config, load_config
-from tagger.loading import needs_pytorch
+from tagger.dependencies import needs_pytorch
 from tagger.portable import is_exported_dir, read_exported
 from tagger.schemes import NO_SCHEME, Task, split_tag
 from tagger.vocab import Vocab

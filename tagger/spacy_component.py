@@ -33,9 +33,10 @@ from spacy.training import Example
 from tagger.corpus import Sentence
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
-from tagger.loading import QUANTIZE_MODES, read_tagger_files, tagger_from_files, write_tagger_files
+from tagger.loading import read_tagger_files, tagger_from_files, write_tagger_files
 from tagger.outputs import TaggedSentence
 from tagger.portable.base import TaggerBase
+from tagger.portable.tagger import QUANTIZE_MODES
 
 FACTORY = "bilstm_tagger"
 ATTRIBUTES = ("auto", "ents", "tag", "pos")

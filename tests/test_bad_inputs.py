@@ -850,8 +850,8 @@ def test_bad_input_evaluate_without_seqeval_says_what_to_install_before_tagging(
     def without_seqeval(name, *args, **kwargs):
         return None if name == "seqeval" else find_spec(name, *args, **kwargs)
 
-    monkeypatch.setattr("tagger.loading.importlib.util.find_spec", without_seqeval)
-    monkeypatch.setattr("tagger.loading.read_corpus", None)  # never reached: refused before the data is read
+    monkeypatch.setattr("tagger.dependencies.importlib.util.find_spec", without_seqeval)
+    monkeypatch.setattr("tagger.evaluation.model.read_corpus", None)  # never reached: refused before the data is read
     result = invoke("evaluate", tiny_model, write_conll(tmp_path / "gold.conll"), "--device", "cpu")
     assert_user_error(result, f"scoring the entities of {tiny_model} needs seqeval", "pip install seqeval")
     assert result.stderr.count("\n") == 1

@@ -213,7 +213,7 @@ def test_exported_model_tags_long_sentences_and_documents_as_pytorch(models, exp
 
 
 def test_exported_model_evaluates_as_pytorch(models, exports, tmp_path):
-    from tagger.loading import evaluate_model
+    from tagger.evaluation.model import evaluate_model
 
     data = write_conll(tmp_path / "gold.conll")
     expected = evaluate_model(models["softmax"], data, device="cpu")

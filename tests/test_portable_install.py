@@ -225,7 +225,7 @@ def test_command_line_tags_an_export_where_torch_cannot_be_imported(models, corp
 def test_command_line_evaluates_an_export_where_torch_cannot_be_imported(models, corpus, tmp_path):
     """The scores of an export, as PyTorch's model gets them (the scorer, seqeval, is all it needs beside)."""
     pytest.importorskip("seqeval")
-    from tagger.loading import evaluate_model
+    from tagger.evaluation.model import evaluate_model
 
     for name in ("crf", "context"):
         done = cli_without_torch("evaluate", models[f"{name}-onnx"], corpus, "--json", cwd=tmp_path)
@@ -308,8 +308,8 @@ def test_spacy_component_runs_an_export_where_torch_cannot_be_imported(models, t
 
 
 def test_quantize_modes_of_both_runtimes_agree():
-    from tagger.loading import QUANTIZE_MODES
     from tagger.model import QUANTIZE_MODES as PYTORCH_QUANTIZE_MODES
+    from tagger.portable.tagger import QUANTIZE_MODES
 
     assert QUANTIZE_MODES == PYTORCH_QUANTIZE_MODES
 

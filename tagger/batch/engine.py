@@ -12,7 +12,6 @@ from tagger.atomic import AtomicFile
 from tagger.batch.inputs import InputFile, read_units
 from tagger.corpus import INPUT_FORMATS, Sentence, opens_document
 from tagger.errors import ConfigError, TaggerError, setting
-from tagger.loading import QUANTIZE_MODES
 from tagger.ordering import MAX_CONTEXT_SENTENCES
 from tagger.outputs import OUTPUT_FORMATS, TaggedSentence, WriterOptions, default_output_format, make_writer
 from tagger.outputs.conllu import CONLLU_FIELDS
@@ -20,6 +19,7 @@ from tagger.outputs.formats import FORMATS
 from tagger.outputs.labelstudio import model_version
 from tagger.outputs.tagged import Offsets
 from tagger.portable.base import TaggerBase
+from tagger.portable.tagger import QUANTIZE_MODES
 from tagger.schemes import SCHEMES
 from tagger.tokenize import load_tokenizer
 

@@ -155,7 +155,7 @@ def evaluate(
     """Score a model on a labelled corpus: per-type P/R/F1 (conlleval and strict IOB2) and token accuracy."""
     with reported_errors("evaluate"):
         from tagger.cli.evaluate import print_model_evaluation
-        from tagger.loading import evaluate_model
+        from tagger.evaluation.model import evaluate_model
 
         settings = list(overrides) + corpus_overrides(tag_column, encoding)
         done = evaluate_model(model, data, settings, device, batch_size, quantize, predictions, report)
@@ -609,7 +609,7 @@ def reported_errors(command: str = ""):
         print_error(str(error))
         raise typer.Exit(2) from None
     except ModuleNotFoundError as error:
-        from tagger.loading import missing_dependency
+        from tagger.dependencies import missing_dependency
 
         refused = missing_dependency(error, f"tagger {command}" if command else "this command")
         if refused is None:

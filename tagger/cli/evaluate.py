@@ -1,4 +1,4 @@
-"""`tagger evaluate`: prints what ``tagger.loading.evaluate_model`` scored, as tables or JSON."""
+"""`tagger evaluate`: prints what ``tagger.evaluation.model.evaluate_model`` scored, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.table import Table
 
 from tagger.cli.tables import number, print_table, text
 from tagger.evaluation import EntityReport, Evaluation, percent
-from tagger.loading import ModelEvaluation
+from tagger.evaluation.model import ModelEvaluation
 
 
 def print_model_evaluation(messages: Console, done: ModelEvaluation, source: str, json_output: bool) -> None:
