@@ -18,13 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from tagger.annotate import Tagger
 from tagger.config import corpus_config
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.cpu import describe_cpu
 from tagger.model import build_model
-from tagger.portable.base import TaggerBase
 from tagger.runtime import usable_cpus
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.loading import load_tagger
 
 STARTUP_INPUT = b"EU rejects German call to boycott British lamb.\n"
 
@@ -158,7 +158,7 @@ def benchmark_model(
 ) -> dict[str, Any]:
     """Every figure of ``tagger benchmark`` for the model in ``model_dir`` tagging ``data`` (read as the model's
     training data was, with ``corpus.key=value`` ``overrides``), as JSON-ready data."""
-    tagger = Tagger.load(model_dir, device=device, quantize=quantize)
+    tagger = load_tagger(model_dir, device=device, quantize=quantize)
     sentences, _ = read_corpus(data, corpus_config(overrides, tagger.config.corpus), tags_required=False)
     speeds = tagging_speeds(tagger, sentences, runs, batch_size)
     return {

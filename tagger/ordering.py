@@ -1,6 +1,6 @@
 """The order in which sentences are batched, and long sentences cut, for training and tagging alike: plain Python,
-so the PyTorch path (``tagger.batching``, ``tagger.annotate``) and the torch-free onnxruntime path
-(``tagger.portable``) batch the same sentences together, which document context depends on."""
+so training (``tagger.training``) and tagging on either runtime, PyTorch or the torch-free onnxruntime
+(``tagger.tagging.base``), batch the same sentences together, which document context depends on."""
 
 from __future__ import annotations
 

@@ -35,7 +35,6 @@ from tagger.batch.inputs import InputFile, find_inputs, read_units
 from tagger.corpus import RAW_TEXT, Sentence, document_ids
 from tagger.corpus.conll import DOCSTART
 from tagger.errors import ConfigError, CorpusFormatError, setting
-from tagger.loading import load_tagger
 from tagger.outputs.conll import format_conll
 from tagger.outputs.formats import SELECTION_FORMATS, make_writer
 from tagger.outputs.jsonl import format_record, prediction_fields
@@ -43,8 +42,9 @@ from tagger.outputs.labelstudio import model_version
 from tagger.outputs.tagged import Offsets, TaggedSentence, WriterOptions
 from tagger.outputs.tasks import TaskWriter, build_task
 from tagger.outputs.writer import check_column_words
-from tagger.portable.base import TaggerBase
 from tagger.shipped import model_path
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.loading import load_tagger
 from tagger.tokenize import load_tokenizer
 
 STRATEGIES = ("least-confidence", "margin", "entropy")

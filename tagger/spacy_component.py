@@ -12,7 +12,7 @@ with document context. ``nlp.to_disk`` copies the model directory verbatim into 
 
 ``model`` may also be a directory written by ``tagger export``, which runs on onnxruntime. spaCy imports this
 module whenever it makes a pipeline (``spacy.blank`` included: it loads every registered factory), so nothing here
-imports torch until a PyTorch model is loaded (``tagger.loading``).
+imports torch until a PyTorch model is loaded (``tagger.tagging.loading``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from spacy.training import Example
 from tagger.corpus import Sentence
 from tagger.corpus.tagsets import not_universal_pos, spacy_attribute
 from tagger.errors import ConfigError, ModelDirError
-from tagger.loading import read_tagger_files, tagger_from_files, write_tagger_files
 from tagger.outputs import TaggedSentence
-from tagger.portable.base import TaggerBase
-from tagger.portable.tagger import QUANTIZE_MODES
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.loading import read_tagger_files, tagger_from_files, write_tagger_files
+from tagger.tagging.onnx_tagger import QUANTIZE_MODES
 
 FACTORY = "bilstm_tagger"
 ATTRIBUTES = ("auto", "ents", "tag", "pos")

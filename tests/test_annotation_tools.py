@@ -452,7 +452,7 @@ def test_doccano_written_from_text_with_emoji_counts_utf16_units(tmp_path):
 def test_models_trained_from_label_studio_and_doccano_exports_equal_the_one_from_conll(tmp_path, ner_files):
     """Exports made from the CoNLL files (spans over texts the tokenizer splits into the same words) train the same
     model, bit for bit, so its F1 on the CoNLL dev set is the same."""
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
     from tagger.training import DataSource, train
 
     config = load_config(
@@ -535,7 +535,7 @@ def test_tag_to_label_studio_and_back_gives_the_same_entities(trained_model, tmp
 
 
 def test_pre_tokenised_input_tagged_as_label_studio_or_doccano_reads_back_as_tagged(trained_model, ner_files, tmp_path):
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
 
     sentences = read_corpus(ner_files[1])[0]
     predicted = [t.tags for t in Tagger.load(trained_model, device="cpu").tag_sentences(sentences)]

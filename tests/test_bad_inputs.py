@@ -18,14 +18,15 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tagger.annotate import MAX_WORDS, Tagger, split_long
 from tagger.config import CorpusConfig, load_config
 from tagger.corpus import document_ids, read_corpus, read_sentences
 from tagger.errors import CorpusFormatError, ModelDirError, ScoringError
 from tagger.evaluation import evaluate_tags, token_accuracy
 from tagger.model import build_model
+from tagger.ordering import MAX_WORDS, split_long
 from tagger.schemes import convert_tags, find_violations
 from tagger.serialization import WHAT_A_MODEL_DIR_HOLDS, load_model, save_model
+from tagger.tagging.torch_tagger import Tagger
 from tagger.vocab import build_vocab
 from tests.conftest import NER_SENTENCES, write_conll
 from tests.test_cli import assert_user_error, invoke

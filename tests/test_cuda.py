@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger.annotate import Tagger
 from tagger.corpus import document_ids, read_corpus
+from tagger.tagging.torch_tagger import Tagger
 from tagger.training import DataSource, EpochRecord, run_training, train
 from tests.conftest import NER_SENTENCES, write_conll
 

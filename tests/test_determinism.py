@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import tagger.annotate
+import tagger.tagging.torch_tagger
 import tagger.training.loop
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import load_config
@@ -131,13 +131,13 @@ def test_a_load_that_comes_and_goes_changes_the_speed_and_not_the_model(
 def test_tagging_under_a_load_that_comes_and_goes_gives_the_same_tags_and_probabilities(
     trained_model, monkeypatch, two_threads
 ):
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
 
     sentences = [s.words for s in read_corpus(EWT_TRAIN, load_config().corpus)[0][:300]]
     steady = Tagger.load(trained_model, device="cpu", threads=2)
     assert steady.cpu_threads is None
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(tagger.annotate, "LoadFollowingThreads", LoadThatComesAndGoes)
+    monkeypatch.setattr(tagger.tagging.torch_tagger, "LoadFollowingThreads", LoadThatComesAndGoes)
     busy = Tagger.load(trained_model, device="cpu")
     assert busy.cpu_threads is not None  # the tiny model's forward pass has no sum split by the thread count here
     assert busy.tag(sentences, scores=True, batch_size=16) == steady.tag(sentences, scores=True, batch_size=16)

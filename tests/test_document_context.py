@@ -6,12 +6,12 @@ import pytest
 import torch
 from conftest import NER_SENTENCES, write_conll
 
-from tagger.annotate import Tagger
 from tagger.batching import build_batch, encode_sentence
 from tagger.config import ModelConfig
 from tagger.corpus import Sentence, document_ids, read_corpus
 from tagger.model import build_model, pool_by_index
 from tagger.ordering import MAX_CONTEXT_SENTENCES, document_batches
+from tagger.tagging.torch_tagger import Tagger
 from tagger.vocab import build_vocab
 
 SENTENCES = [["Clinton", "said", "no"], ["President", "Bill", "Clinton", "left"], ["CLINTON", "WINS"]]

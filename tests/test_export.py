@@ -19,14 +19,15 @@ from conftest import NER_SENTENCES, write_conll
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from tagger.annotate import Tagger  # noqa: E402
 from tagger.config import load_config  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.errors import ConfigError, ModelDirError  # noqa: E402
 from tagger.export import export_model  # noqa: E402
 from tagger.model import build_model  # noqa: E402
-from tagger.portable import PortableTagger, is_exported_dir  # noqa: E402
+from tagger.portable import is_exported_dir  # noqa: E402
 from tagger.serialization import save_model  # noqa: E402
+from tagger.tagging.onnx_tagger import PortableTagger  # noqa: E402
+from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 from tagger.vocab import build_vocab  # noqa: E402
 
 TINY = ["model.word_dim=12", "model.char_dim=6", "model.char_filters=5", "model.hidden=10"]
@@ -294,7 +295,7 @@ class NoTorch(importlib.abc.MetaPathFinder):  # as if torch were not installed
         return None
 
 sys.meta_path.insert(0, NoTorch())
-from tagger.portable import PortableTagger
+from tagger.tagging.onnx_tagger import PortableTagger
 from tagger.corpus import read_corpus
 
 tagger = PortableTagger.load(sys.argv[1], device="cpu")

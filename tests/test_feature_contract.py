@@ -222,7 +222,7 @@ sys.path.insert(0, sys.argv[2])
 from toy_feature import WordLengthSpec  # the toy feature's torch-free half
 from tagger.feature_specs import FEATURES
 FEATURES[WordLengthSpec.name] = WordLengthSpec  # and its row
-from tagger.portable import PortableTagger
+from tagger.tagging.onnx_tagger import PortableTagger
 
 tagger = PortableTagger.load(sys.argv[1], device="cpu")
 print(json.dumps({"tags": tagger.tag(json.loads(sys.argv[3])), "inputs": tagger.input_names,

@@ -28,7 +28,15 @@ LAYERS = {
     "evaluation": 1,
     "evaluation/model": 3,  # a model scored on gold data (tagger evaluate): loads the model it scores
     "data_report": 1,
-    "portable": 1,  # tagging an exported model with onnxruntime: below torch's layers, so it can never import torch
+    "portable": 1,  # an export's files, encoding and decoding in numpy: below torch's layers, never importing it
+    # tagging/: one layer per file. The shared base, onnxruntime's tagger and the runtime choice sit below torch's
+    # layers, so tagging an export can never import torch; PyTorch's tagger and load_tagger sit on a model directory.
+    "tagging": 1,  # the package's __init__, which imports nothing
+    "tagging/base": 1,
+    "tagging/onnx_tagger": 1,
+    "tagging/runtime_choice": 1,
+    "tagging/torch_tagger": 3,
+    "tagging/loading": 3,  # load_tagger: imports torch only for a PyTorch model directory
     "charlm": 1,  # character LMs converted from a pickled checkpoint read as data: numpy, never torch
     "batching": 2,
     "model": 2,
@@ -36,8 +44,6 @@ LAYERS = {
     "crf": 2,
     "features": 2,
     "serialization": 3,
-    "annotate": 3,
-    "loading": 3,  # a model with the runtime it needs: imports torch only for a PyTorch model directory
     "model_card": 3,
     "benchmark": 3,
     "model_info": 3,
@@ -69,7 +75,7 @@ OWNERS = {  # third-party package -> the modules allowed to import it
     "pydantic": {"serve"},
     "prometheus_client": {"serve"},
     "onnx": {"export"},  # building and checking the ONNX graph (lazily)
-    "onnxruntime": {"export", "portable"},  # running an export; export quantises and checks it (lazily)
+    "onnxruntime": {"export", "tagging/onnx_tagger"},  # running an export; export quantises and checks it (lazily)
     "pickletools": {"charlm"},  # a pickled checkpoint from elsewhere walked as data, never unpickled
 }
 TORCH_FROM_LAYER = 2
@@ -196,7 +202,8 @@ def test_module_map_lists_every_file_with_its_layer():
     assert not wrong, "docs/architecture.md's module map has wrong layers: " + "; ".join(wrong)
 
 
-SPLIT_PACKAGES = ("cli", "batch", "training")  # packages whose files are checked one by one, not as one module
+# packages whose files are checked one by one, not as one module
+SPLIT_PACKAGES = ("cli", "batch", "training", "tagging")
 CLI_HELPERS = {"tables", "messages"}  # what the command modules of cli/ share; one command never imports another
 
 
@@ -213,7 +220,7 @@ def package_imports(package: str) -> dict[str, set[str]]:
     return graph
 
 
-def test_files_inside_cli_batch_and_training_never_import_their_own_package():
+def test_files_inside_split_packages_never_import_their_own_package():
     for package in SPLIT_PACKAGES:
         for name, deps in package_imports(package).items():
             assert name == "__init__" or "__init__" not in deps, (

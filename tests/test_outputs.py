@@ -559,7 +559,7 @@ def test_bad_input_a_jsonl_word_with_a_tab_or_line_break_cannot_become_a_column(
 
 
 def test_writers_with_a_trained_models_predictions(trained_model, ner_files, tmp_path):
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
 
     tagger = Tagger.load(trained_model, device="cpu")
     sentences = read(ner_files[1], "conll")

@@ -23,9 +23,9 @@ pytest.importorskip("onnxruntime")
 
 from test_export import TEXT, make_model  # noqa: E402
 
-from tagger.annotate import Tagger  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.export import export_model  # noqa: E402
+from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PORTABLE = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"][
@@ -309,14 +309,14 @@ def test_spacy_component_runs_an_export_where_torch_cannot_be_imported(models, t
 
 def test_quantize_modes_of_both_runtimes_agree():
     from tagger.model import QUANTIZE_MODES as PYTORCH_QUANTIZE_MODES
-    from tagger.portable.tagger import QUANTIZE_MODES
+    from tagger.tagging.onnx_tagger import QUANTIZE_MODES
 
     assert QUANTIZE_MODES == PYTORCH_QUANTIZE_MODES
 
 
 def test_load_tagger_chooses_the_runtime_and_carries_an_exports_files(models, tmp_path):
-    from tagger.loading import load_tagger, read_tagger_files, tagger_from_files, write_tagger_files
-    from tagger.portable import PortableTagger
+    from tagger.tagging.loading import load_tagger, read_tagger_files, tagger_from_files, write_tagger_files
+    from tagger.tagging.onnx_tagger import PortableTagger
 
     assert isinstance(load_tagger(models["crf"], device="cpu"), Tagger)
     assert isinstance(load_tagger(models["crf-onnx"], threads=1), PortableTagger)

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from tagger.annotate import Tagger
 from tagger.ordering import bucketed_batches
+from tagger.tagging.torch_tagger import Tagger
 from tests.conftest import NER_SENTENCES
 from tests.test_cli import assert_user_error, invoke
 

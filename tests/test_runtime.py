@@ -27,7 +27,7 @@ def test_usable_cpus_is_capped_by_affinity_and_quota(monkeypatch):
 def test_tagging_holds_the_cycle_collector_off_and_leaves_it_as_it_found_it(trained_model, monkeypatch):
     import gc
 
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
 
     tagger = Tagger.load(trained_model)
     seen = []

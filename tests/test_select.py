@@ -14,14 +14,12 @@ import torch
 from conftest import NER_SENTENCES
 from typer.testing import CliRunner
 
-from tagger.annotate import Tagger
 from tagger.batching import build_batch, encode_sentences
 from tagger.cli import app
 from tagger.config import Config, load_config
 from tagger.corpus import Sentence, opens_document, read_corpus
 from tagger.errors import ConfigError
 from tagger.model import build_model
-from tagger.portable.base import TaggerBase
 from tagger.selection import (
     SelectOptions,
     choose,
@@ -33,6 +31,8 @@ from tagger.selection import (
     word_uncertainties,
 )
 from tagger.serialization import save_model
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.torch_tagger import Tagger
 from tagger.vocab import Vocab, build_vocab
 
 LABELS = ("O", "B-PER", "B-LOC")

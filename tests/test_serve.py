@@ -28,7 +28,6 @@ httpx = pytest.importorskip("httpx")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from tagger.annotate import Tagger  # noqa: E402
 from tagger.batch import BatchOptions, tag_to_stream  # noqa: E402
 from tagger.cli import app  # noqa: E402
 from tagger.errors import ConfigError  # noqa: E402
@@ -38,6 +37,7 @@ from tagger.serve.batcher import Batcher  # noqa: E402
 from tagger.serve.observability import Metrics  # noqa: E402
 from tagger.serve.request import RequestRefused, TagRequest  # noqa: E402
 from tagger.serve.tagging import Answer, Tokenizing, tag_requests  # noqa: E402
+from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = "John Smith lives in Paris. Mary works for Acme Corp in Berlin.\n\nThe EU rejects German call."

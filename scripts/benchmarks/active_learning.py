@@ -132,8 +132,8 @@ def choose(
     if strategy == "random":
         added = random.Random(seed * 1000 + number).sample(pool, min(args.step, len(pool)))
         return sorted(added), time.process_time() - started
-    from tagger.annotate import Tagger
     from tagger.selection import select_sentences
+    from tagger.tagging.torch_tagger import Tagger
 
     model = previous.with_suffix("") / "model"
     if not (model / "config.json").exists():

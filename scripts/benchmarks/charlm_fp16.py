@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tagger.annotate import Tagger  # noqa: E402
 from tagger.config import CorpusConfig, load_config  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.features import charlm  # noqa: E402
+from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 from tagger.training import DataSource, train  # noqa: E402
 
 

@@ -102,7 +102,7 @@ def flat(tags: list[list[str]]) -> list[str]:
 
 def tag_both(exports: Path, corpus: Path, tag_column: int, limit: int) -> dict:
     """Runs in the child: onnxruntime only (tagger.portable imports no torch). ``limit``: the first sentences only."""
-    from tagger.portable import PortableTagger
+    from tagger.tagging.onnx_tagger import PortableTagger
 
     sentences, _ = read_corpus(corpus, corpus_config([f"corpus.tag_column={tag_column}"]))
     sentences = sentences[:limit] if limit else sentences

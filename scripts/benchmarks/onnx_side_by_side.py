@@ -45,12 +45,12 @@ def child(args: argparse.Namespace) -> None:
     if args.runtime == "pytorch":
         import torch
 
-        from tagger.annotate import Tagger
+        from tagger.tagging.torch_tagger import Tagger
 
         torch.set_num_threads(args.threads)
         tagger = Tagger.load(args.model, device="cpu", quantize=args.precision)
     else:
-        from tagger.portable import PortableTagger
+        from tagger.tagging.onnx_tagger import PortableTagger
 
         tagger = PortableTagger.load(args.model, device="cpu", threads=args.threads)
     from tagger.config import corpus_config

@@ -69,8 +69,8 @@ def stage_tagging(ctx: Context, deadline: float) -> dict[str, Any]:
     bf16, one timed pass each after a warm-up, the device synchronised around the timing."""
     import torch
 
-    from tagger.annotate import Tagger
     from tagger.corpus import read_corpus
+    from tagger.tagging.torch_tagger import Tagger
 
     clock = Clock(deadline)
     result: dict[str, Any] = {"status": "partial", "device": ctx.device, "sweep": [], "errors": []}
@@ -124,7 +124,7 @@ def stage_tagging(ctx: Context, deadline: float) -> dict[str, Any]:
 def load_taggers(ctx: Context, model_dir: Path, gold: list[Any], result: dict[str, Any]) -> dict[str, Any]:
     """The model in fp32 and in bf16 on the device, each scored on the test split (not replicated), and how often
     their tags agree; a precision that fails to load or tag is recorded in ``result["errors"]`` and left out."""
-    from tagger.annotate import Tagger
+    from tagger.tagging.torch_tagger import Tagger
     from tagger.training.loop import score_of
 
     taggers, predictions = {}, {}

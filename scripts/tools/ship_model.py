@@ -22,10 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tagger.annotate import Tagger  # noqa: E402
 from tagger.benchmark import benchmark_model  # noqa: E402
 from tagger.cpu import describe_cpu  # noqa: E402
 from tagger.shipped import SHIPPED_FOLDER  # noqa: E402
+from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 
 COPIED = ("config.json", "vocab.json", "model.safetensors", "metrics.json")
 SIZE_LIMIT = 25_000_000

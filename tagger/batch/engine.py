@@ -18,9 +18,9 @@ from tagger.outputs.conllu import CONLLU_FIELDS
 from tagger.outputs.formats import FORMATS
 from tagger.outputs.labelstudio import model_version
 from tagger.outputs.tagged import Offsets
-from tagger.portable.base import TaggerBase
-from tagger.portable.tagger import QUANTIZE_MODES
 from tagger.schemes import SCHEMES
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.onnx_tagger import QUANTIZE_MODES
 from tagger.tokenize import load_tokenizer
 
 POOL_SENTENCES = 2000  # sentences tagged together, across files; bounds memory whatever the file sizes

@@ -80,7 +80,7 @@ class TagFilesActor:
     """One Ray actor: the model loaded once, then files tagged as the local engine tags them."""
 
     def __init__(self, model_dir: str, options: dict[str, Any], threads: int):
-        from tagger.loading import load_tagger
+        from tagger.tagging.loading import load_tagger
 
         self.options = BatchOptions(**options)
         self.tagger = load_tagger(model_dir, self.options.device, self.options.quantize, threads)

@@ -18,9 +18,9 @@ from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile, find_inputs
 from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
 from tagger.errors import ConfigError, setting
-from tagger.loading import gpu_available, load_tagger
 from tagger.outputs import output_suffix
 from tagger.runtime import usable_cpus
+from tagger.tagging.loading import gpu_available, load_tagger
 
 WORKER_DONE = "done"
 # Measured on 2 cores (1M words in 101 files): 2 workers of 1 thread 29,200 words/s, 1 worker of 2 threads 25,200.

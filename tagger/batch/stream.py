@@ -17,9 +17,9 @@ from tagger.batch.run import Listener, annotate_folder
 from tagger.corpus import RAW_TEXT
 from tagger.corpus.lines import BINARY_SNIFF_BYTES, binary_file_error
 from tagger.errors import ConfigError, CorpusFormatError, setting
-from tagger.loading import load_tagger
 from tagger.outputs.formats import FORMATS
 from tagger.shipped import model_path
+from tagger.tagging.loading import load_tagger
 
 STDIN = "stdin"  # what messages call standard input (it is read from a temporary copy)
 STDOUT = "-"  # as an output, and as an input (standard input)

@@ -16,8 +16,8 @@ from tagger.dependencies import check_installed
 from tagger.errors import ConfigError, setting
 from tagger.evaluation.report import write_evaluation_report, written_by_us
 from tagger.evaluation.scoring import Evaluation
-from tagger.loading import load_tagger
 from tagger.outputs import format_predictions
+from tagger.tagging.loading import load_tagger
 
 
 @dataclass(frozen=True)

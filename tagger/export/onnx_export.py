@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagger.annotate import Tagger
 from tagger.atomic import check_output_folder, write_atomic
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import Config
@@ -45,8 +44,9 @@ from tagger.portable.files import (
     graph_inputs,
     to_json_bytes,
 )
-from tagger.portable.tagger import PortableTagger
 from tagger.serialization import LoadedModel, load_model_files, parse_json, read_config, read_model_files
+from tagger.tagging.onnx_tagger import PortableTagger
+from tagger.tagging.torch_tagger import Tagger
 from tagger.version import __version__
 from tagger.vocab import Vocab
 

@@ -23,10 +23,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from tagger.annotate import Tagger
 from tagger.errors import TaggerError
 from tagger.model_info import entity_types
-from tagger.portable.base import TaggerBase
 from tagger.runtime import usable_cpus
 from tagger.schemes import NO_SCHEME, SCHEMES
 from tagger.serve.batcher import RETRY_AFTER, Batcher
@@ -42,6 +40,8 @@ from tagger.serve.request import (
 )
 from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import encode_answer
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.torch_tagger import Tagger
 from tagger.version import __version__
 
 TAG_PATH = "/v1/tag"

@@ -13,11 +13,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tagger.portable.base import TaggerBase
 from tagger.serve.observability import Metrics
 from tagger.serve.request import RequestRefused, TagRequest
 from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import Answer, Tokenizing, tag_requests
+from tagger.tagging.base import TaggerBase
 
 RETRY_AFTER = "1"  # seconds: a batch takes milliseconds, so a full queue has room again within one
 WARM_UP = (

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from tagger.corpus import RAW_TEXT, Sentence
 from tagger.outputs import TaggedSentence, WriterOptions
 from tagger.outputs.jsonl import JsonlWriter
-from tagger.portable.base import TaggerBase
 from tagger.serve.request import TagRequest
+from tagger.tagging.base import TaggerBase
 
 
 @dataclass(frozen=True)

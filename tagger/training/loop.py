@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from tagger.annotate import Tagger
 from tagger.atomic import remove_temporaries, write_atomic
 from tagger.batching import EncodedSentence, build_batch
 from tagger.config import Config
@@ -31,6 +30,7 @@ from tagger.ordering import bucketed_batches, document_batches
 from tagger.runtime import LoadFollowingThreads, usable_cpus
 from tagger.schemes import Task
 from tagger.serialization import add_model_files, save_model
+from tagger.tagging.torch_tagger import Tagger
 from tagger.training.checkpoint import LoopState, Trainee, load_checkpoint, save_checkpoint
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.training.distributed import (

@@ -1,5 +1,7 @@
-"""Tagger: the public inference API. Every caller (CLI, training's dev scoring, spaCy) tags through it, and gets
-its predictions as ``TaggedSentence`` records (``tag`` keeps plain lists of tags for pre-tokenised words)."""
+"""``Tagger``: a trained model directory tagged on PyTorch, the public inference API. Every caller (CLI, training's
+dev scoring, spaCy) tags through ``Tagger`` or its onnxruntime twin ``PortableTagger``, and gets its predictions as
+``TaggedSentence`` records (``tag`` keeps plain lists of tags for pre-tokenised words). ``Tagger.load`` takes the one
+runtime choice (``tagging.runtime_choice``), so an export given to it runs on onnxruntime."""
 
 from __future__ import annotations
 
@@ -16,11 +18,10 @@ from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.model import BiLSTMTagger, resolve_device, same_bits_on_one_thread
 from tagger.model import quantize as quantize_model
-from tagger.ordering import MAX_PADDING, MAX_WORDS, bucketed_batches, document_batches, split_long  # noqa: F401
-from tagger.portable import PortableTagger, is_exported_dir
-from tagger.portable.base import TaggerBase
 from tagger.runtime import LoadFollowingThreads, set_runtime_defaults, usable_cpus
 from tagger.serialization import load_model_files, read_model_files
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.runtime_choice import load_on_its_runtime
 from tagger.vocab import Vocab
 
 
@@ -48,7 +49,7 @@ class Tagger(TaggerBase):
     @classmethod
     def load(
         cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
-    ) -> Tagger | PortableTagger:
+    ) -> TaggerBase:
         """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
 
         ``threads``: torch's threads on the CPU; by default as many as this process's CPUs (or OMP_NUM_THREADS),
@@ -56,11 +57,17 @@ class Tagger(TaggerBase):
         probabilities do not change).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
-        same methods, in its export's precision, on as many threads as torch would use here.
+        same methods, in its export's precision, on ``threads`` threads (default: OMP_NUM_THREADS when set, else
+        onnxruntime's own); ``tagging.runtime_choice`` decides, as it does for ``load_tagger``.
         """
         set_runtime_defaults()  # before the model's first kernel, as the command line does
-        if is_exported_dir(directory):
-            return PortableTagger.load(directory, device, quantize, threads=threads or torch.get_num_threads())
+        return load_on_its_runtime(directory, device, quantize, threads, cls.from_directory)
+
+    @classmethod
+    def from_directory(
+        cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+    ) -> Tagger:
+        """A model directory (not an export: ``load`` takes either) on PyTorch; arguments as in ``load``."""
         return cls.from_files(read_model_files(directory), directory, device, quantize, threads)
 
     @classmethod

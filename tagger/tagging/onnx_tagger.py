@@ -1,5 +1,5 @@
 """``PortableTagger``: an exported model (``tagger export``) run by onnxruntime, with numpy encoding and decoding.
-No torch is imported on this path; the public methods are those of ``tagger.annotate.Tagger``."""
+No torch is imported on this path; the public methods are those of ``tagger.tagging.torch_tagger.Tagger``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from tagger.errors import ConfigError, setting
-from tagger.portable.base import TaggerBase
 from tagger.portable.decoding import Decoder
 from tagger.portable.encoding import encode_batch
 from tagger.portable.files import (
@@ -24,6 +23,7 @@ from tagger.portable.files import (
     refuse,
 )
 from tagger.portable.files import LENGTHS as LENGTHS_INPUT
+from tagger.tagging.base import TaggerBase
 
 QUANTIZE_MODES = ("none", "int8", "bf16")  # as tagger.model.QUANTIZE_MODES: what callers may ask for
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -41,7 +41,7 @@ def import_onnxruntime() -> Any:
 
 
 class PortableTagger(TaggerBase):
-    """Tags like ``tagger.annotate.Tagger`` from an exported directory, on onnxruntime."""
+    """Tags like ``tagger.tagging.torch_tagger.Tagger`` from an exported directory, on onnxruntime."""
 
     def __init__(
         self,

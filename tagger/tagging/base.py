@@ -1,5 +1,5 @@
 """What a tagger does around its network, whatever runs the network: pieces of long sentences, documents, label
-ids -> tags in a scheme, ``TaggedSentence`` records, raw text, scoring. ``Tagger`` (PyTorch, ``tagger.annotate``)
+ids -> tags in a scheme, ``TaggedSentence`` records, raw text, scoring. ``Tagger`` (PyTorch, ``torch_tagger``)
 has the same methods with the same behaviour; ``PortableTagger`` (onnxruntime) gets them from here, torch-free.
 A subclass provides ``predict_batch`` and ``distributions_batch``: its network over one batch.
 """

@@ -1,10 +1,10 @@
-"""A model with the runtime it needs.
+"""A model with the runtime it needs, for callers that may run without PyTorch.
 
-A directory written by ``tagger export`` runs on onnxruntime (``PortableTagger``, no torch); a model directory runs
-on PyTorch (``tagger.annotate.Tagger``), which is imported only then. So a deployment without PyTorch loads an
-export through here, and a PyTorch model there is refused with one line saying what to install
-(``tagger.dependencies``), never an ImportError's traceback. Batch annotation, the spaCy component, the command line
-and ``evaluation.model.evaluate_model`` load models this way.
+``load_tagger`` takes the one runtime choice (``runtime_choice``): an export runs on onnxruntime (``PortableTagger``,
+no torch), a model directory on PyTorch (``tagger.tagging.torch_tagger.Tagger``), which is imported only then. So a
+deployment without PyTorch loads an export through here, and a PyTorch model there is refused with one line saying
+what to install (``tagger.dependencies``), never an ImportError's traceback. The command line, batch annotation, the
+HTTP service, the spaCy component and ``evaluation.model.evaluate_model`` load models this way.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tagger.dependencies import needs_pytorch
-from tagger.portable import PortableTagger, is_exported_dir, read_export_files, write_export_files
-from tagger.portable.base import TaggerBase
-from tagger.portable.files import ONNX_FILE
-from tagger.portable.tagger import PROVIDERS, import_onnxruntime
+from tagger.portable.files import ONNX_FILE, is_exported_dir, read_export_files, write_export_files
+from tagger.tagging.base import TaggerBase
+from tagger.tagging.onnx_tagger import PROVIDERS, PortableTagger, import_onnxruntime
+from tagger.tagging.runtime_choice import load_on_its_runtime
 
 
 def load_tagger(
@@ -24,13 +24,17 @@ def load_tagger(
     """The tagger of ``directory``: an export on onnxruntime, a model directory on PyTorch (imported here).
 
     ``threads``: the CPU threads it may use (worker processes share the cores); default: onnxruntime's own
-    (OMP_NUM_THREADS when set, else every core), PyTorch's as ``Tagger.load`` says (this process's CPUs, fewer
+    (OMP_NUM_THREADS when set, else every core), PyTorch's as ``Tagger.from_files`` says (this process's CPUs, fewer
     while other processes keep some busy)."""
-    if is_exported_dir(directory):
-        return PortableTagger.load(directory, device, quantize, threads)
+    return load_on_its_runtime(directory, device, quantize, threads, load_on_pytorch)
+
+
+def load_on_pytorch(directory: str | Path, device: str, quantize: str, threads: int | None) -> TaggerBase:
+    """A model directory's tagger on PyTorch, which is imported here: where it is not installed, one line saying
+    what to install."""
     with needs_pytorch(directory):
-        from tagger.annotate import Tagger
-    return Tagger.load(directory, device, quantize, threads)
+        from tagger.tagging.torch_tagger import Tagger
+    return Tagger.from_directory(directory, device, quantize, threads)
 
 
 def gpu_available(directory: str | Path) -> bool:
@@ -60,7 +64,7 @@ def tagger_from_files(
     if ONNX_FILE in files:
         return PortableTagger.from_files(files, source, device, quantize)
     with needs_pytorch(source):
-        from tagger.annotate import Tagger
+        from tagger.tagging.torch_tagger import Tagger
     return Tagger.from_files(files, source, device, quantize)
 
 
