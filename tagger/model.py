@@ -6,8 +6,7 @@ No strings and no files here: the model sees only ids and sizes.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -22,36 +21,10 @@ from tagger.features.base import gather_rows
 from tagger.features.casing import CasingEmbedding
 from tagger.features.chars import CharCNN, CharLSTM
 from tagger.features.words import WordEmbedding
+from tagger.threads import orthogonal_on_one_thread
 from tagger.vocab import PAD_ID, Vocab
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """torch on one thread for a while, then on as many as before."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def orthogonal_on_one_thread(tensor: torch.Tensor) -> None:
-    """``nn.init.orthogonal_`` with one thread: its QR decomposition (LAPACK) splits the work by the thread count,
-    and with it the last bits of the result, so the same seed started on 1 and 2 threads trained different models."""
-    with one_thread():
-        nn.init.orthogonal_(tensor)
-
-
-def same_bits_on_one_thread(compute: Callable[[], list[torch.Tensor]]) -> bool:
-    """Whether ``compute`` gives the same bits on one thread as on torch's present thread count (kept). Then the
-    count may follow the machine's load without changing a result; most kernels split their work so that it
-    cannot, but a matrix product with a few output rows splits its sums by the thread count on some CPUs."""
-    with one_thread():
-        alone = compute()
-    return all(torch.equal(a, b) for a, b in zip(alone, compute(), strict=True))
 
 
 class BiLSTMTagger(nn.Module):

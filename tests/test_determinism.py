@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import tagger.tagging.torch_tagger
-import tagger.training.loop
+import tagger.threads
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import load_config
 from tagger.corpus import read_corpus
 from tagger.cpu import describe_cpu
-from tagger.model import build_model, same_bits_on_one_thread
-from tagger.runtime import LoadFollowingThreads
+from tagger.model import build_model
+from tagger.threads import LoadFollowingThreads, same_bits_on_one_thread
 from tagger.training import DataSource, train
 from tagger.vocab import build_vocab
 
@@ -36,7 +35,8 @@ def two_threads():
 
 def model_and_batch(preset: str, batch_sentences: int = 128):
     """A model of UD EWT's 17 tags (an output layer of 5 to 11 labels sums its weight gradient by the thread count
-    on some CPUs, which training's probe catches: tagger.training.loop.follow_the_load) and a batch of it."""
+    on some CPUs, which training's probe catches: tagger.training.loop.follow_the_load_in_training) and a batch of
+    it."""
     config = load_config(
         preset=preset, overrides=["model.embedding_dropout=0", "model.recurrent_dropout=0", "model.output_dropout=0"]
     )
@@ -82,7 +82,8 @@ def test_the_same_seed_builds_the_same_model_and_gradients_on_one_thread_and_two
     if split:
         # Some CPUs split a small matrix product's sums by the thread count (with document context, the output
         # layer's weight gradient on an Intel Xeon with AVX-512 and AMX). Training's probe must then see it and hold
-        # its threads, so that the same seed still gives the same model (tagger.training.loop.follow_the_load).
+        # its threads, so that the same seed still gives the same model
+        # (tagger.training.loop.follow_the_load_in_training).
         assert not same_bits_on_one_thread(lambda: list(gradients(model, batch).values()))
         pytest.skip(
             f"needs a CPU whose kernels keep their sums whatever the thread count; on {describe_cpu()} these "
@@ -118,7 +119,7 @@ def test_a_load_that_comes_and_goes_changes_the_speed_and_not_the_model(
         config = replace(tiny_config, train=replace(tiny_config.train, epochs=4, word_dropout=0.1))
         source = DataSource(*ner_files)
     steady = train(replace(config, train=replace(config.train, threads=2)), source, tmp_path / "steady")
-    monkeypatch.setattr(tagger.training.loop, "LoadFollowingThreads", LoadThatComesAndGoes)
+    monkeypatch.setattr(tagger.threads, "LoadFollowingThreads", LoadThatComesAndGoes)
     coming_and_going = train(config, source, tmp_path / "busy")
     assert (tmp_path / "busy" / "model.safetensors").read_bytes() == (
         tmp_path / "steady" / "model.safetensors"
@@ -137,7 +138,7 @@ def test_tagging_under_a_load_that_comes_and_goes_gives_the_same_tags_and_probab
     steady = Tagger.load(trained_model, device="cpu", threads=2)
     assert steady.cpu_threads is None
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(tagger.tagging.torch_tagger, "LoadFollowingThreads", LoadThatComesAndGoes)
+    monkeypatch.setattr(tagger.threads, "LoadFollowingThreads", LoadThatComesAndGoes)
     busy = Tagger.load(trained_model, device="cpu")
     assert busy.cpu_threads is not None  # the tiny model's forward pass has no sum split by the thread count here
     assert busy.tag(sentences, scores=True, batch_size=16) == steady.tag(sentences, scores=True, batch_size=16)

@@ -40,6 +40,9 @@ LAYERS = {
     "charlm": 1,  # character LMs converted from a pickled checkpoint read as data: numpy, never torch
     "batching": 2,
     "model": 2,
+    # the thread policy: sets and probes torch's threads (importing torch only there, so that serving or batch-tagging
+    # an export takes its shares from here without it)
+    "threads": 2,
     "decoding": 2,
     "crf": 2,
     "features": 2,

@@ -16,9 +16,9 @@ def test_cpu_max_quota_is_rounded_up_to_whole_cpus():
 
 def test_usable_cpus_is_capped_by_affinity_and_quota(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
-    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: 2)
+    monkeypatch.setattr(runtime, "cgroup_quota", lambda: 2)
     assert runtime.usable_cpus() == 2  # a 2-CPU container on an 8-core host
-    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
+    monkeypatch.setattr(runtime, "cgroup_quota", lambda: None)
     assert runtime.usable_cpus() == 8
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
     assert runtime.usable_cpus() == 1  # pinned to one core (taskset)
@@ -47,33 +47,3 @@ def test_tagging_holds_the_cycle_collector_off_and_leaves_it_as_it_found_it(trai
             assert not gc.isenabled()
         assert not gc.isenabled()  # the inner one found it off
     assert gc.isenabled()
-
-
-def test_threads_follow_the_cpus_other_processes_leave_free(monkeypatch):
-    # (seconds, these CPUs' busy seconds, this process's CPU seconds), half a second apart; the clock at each check
-    samples = iter([(0.0, 0.0, 0.0), (0.5, 1.0, 1.0), (1.0, 2.0, 1.5), (1.5, 2.9, 1.9), (2.0, 3.9, 2.9)])
-    clock = iter([0.5, 1.0, 1.2, 1.5, 2.0])
-    monkeypatch.setattr(runtime.LoadFollowingThreads, "_sample", lambda self: next(samples))
-    monkeypatch.setattr(runtime.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    chosen = []
-    threads = runtime.LoadFollowingThreads(2, chosen.append, interval=0.5)
-    assert chosen == [1]  # one thread until the first interval says the CPUs are free
-    assert threads.check() == 2  # all the busy time was this process's own
-    assert threads.check() == 1  # another process kept one CPU busy
-    assert threads.check() == 1  # 0.2 s later: too soon to look again, and /proc/stat is not read
-    assert threads.check() == 1  # half a second on: the other process still keeps a CPU busy
-    assert threads.check() == 2  # it stopped
-    assert chosen == [1, 2, 1, 2]
-
-
-def test_threads_stay_fixed_where_the_load_cannot_be_read(monkeypatch):
-    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: 2)  # a container's quota: /proc/stat shows the host
-    chosen = []
-    threads = runtime.LoadFollowingThreads(2, chosen.append)
-    assert not threads.following and chosen == [2] and threads.check() == 2
-    chosen.clear()
-    monkeypatch.setattr(runtime, "_cgroup_quota", lambda: None)
-    threads = runtime.LoadFollowingThreads(1, chosen.append)  # one CPU: nothing to follow
-    assert not threads.following and chosen == [1]

@@ -40,7 +40,7 @@ class BatchOptions:
     spacy_model: str | None = None
     batch_size: int = 256
     device: str = "auto"
-    workers: int = 0  # 0: as many as the CPU has cores (at most MAX_AUTO_WORKERS), 1 on a GPU
+    workers: int = 0  # 0: as many as the CPU has cores (at most threads.MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
     quantize: str = "none"  # none | int8 | bf16 (tagger.model.quantize)
     engine: str = "local"  # local (this machine's processes) | ray (a Ray cluster's actors)

@@ -17,6 +17,7 @@ from typing import Any
 from tagger.batch.engine import BatchOptions, FileResult, FileTask, tag_files
 from tagger.batch.inputs import InputFile
 from tagger.errors import ConfigError, setting
+from tagger.threads import cpu_share
 
 
 def run_on_ray(
@@ -28,7 +29,7 @@ def run_on_ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     quiet_ray_data(ray)
     actors = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    threads = max(1, int(ray.cluster_resources().get("CPU", 1)) // actors)
+    threads = cpu_share(actors, int(ray.cluster_resources().get("CPU", 1)))
     rows = ray.data.from_items([task_row(task) for task in tasks], override_num_blocks=len(tasks))
     tagged = rows.map_batches(
         TagFilesActor,

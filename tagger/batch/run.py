@@ -19,13 +19,10 @@ from tagger.batch.inputs import InputFile, find_inputs
 from tagger.batch.manifest import Manifest, exclusive_folder, file_fingerprint, job_fingerprint
 from tagger.errors import ConfigError, setting
 from tagger.outputs import output_suffix
-from tagger.runtime import usable_cpus
 from tagger.tagging.loading import gpu_available, load_tagger
+from tagger.threads import auto_workers, cpu_share
 
 WORKER_DONE = "done"
-# Measured on 2 cores (1M words in 101 files): 2 workers of 1 thread 29,200 words/s, 1 worker of 2 threads 25,200.
-# Each worker holds its own model and spaCy (~0.7 GB), hence the cap.
-MAX_AUTO_WORKERS = 8
 
 
 @dataclass
@@ -151,7 +148,7 @@ def run_tasks(
         for result in run_on_ray(model_dir, tasks, options, options.address, listener.words):
             yield result, by_input[result.input]
         return
-    workers = options.workers or auto_workers(model_dir, options.device)
+    workers = options.workers or auto_workers_for(model_dir, options.device)
     if workers <= 1 or len(tasks) <= 1:
         tagger = load_tagger(model_dir, device=options.device, quantize=options.quantize)
         for result in tag_files(tagger, tasks, options, on_words=listener.words):
@@ -161,11 +158,9 @@ def run_tasks(
         yield result, by_input[result.input]
 
 
-def auto_workers(model_dir: Path, device: str) -> int:
-    """One process per core on CPU; one on a GPU, which a single process keeps busy."""
-    if device == "cuda" or (device == "auto" and gpu_available(model_dir)):
-        return 1
-    return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
+def auto_workers_for(model_dir: Path, device: str) -> int:
+    """As many worker processes as the thread policy gives the device the model runs on (``threads.auto_workers``)."""
+    return auto_workers(device == "cuda" or (device == "auto" and gpu_available(model_dir)))
 
 
 def split_work(tasks: list[FileTask], workers: int) -> list[list[FileTask]]:
@@ -187,7 +182,7 @@ def run_in_workers(
     context = multiprocessing.get_context("spawn")  # not fork: a forked process inherits torch's thread pools
     messages = context.Queue()
     shares = split_work(tasks, options.workers)
-    threads = max(1, usable_cpus() // len(shares))
+    threads = cpu_share(len(shares))
     processes = [
         context.Process(
             target=worker_main, args=(model_dir, share, options, threads, messages, os.getpid()), daemon=True

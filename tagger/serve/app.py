@@ -18,14 +18,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import torch
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from tagger.errors import TaggerError
 from tagger.model_info import entity_types
-from tagger.runtime import usable_cpus
 from tagger.schemes import NO_SCHEME, SCHEMES
 from tagger.serve.batcher import RETRY_AFTER, Batcher
 from tagger.serve.observability import NOTE, Metrics, Observed, worker_exited
@@ -42,6 +40,7 @@ from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import encode_answer
 from tagger.tagging.base import TaggerBase
 from tagger.tagging.torch_tagger import Tagger
+from tagger.threads import serving_threads
 from tagger.version import __version__
 
 TAG_PATH = "/v1/tag"
@@ -109,8 +108,8 @@ def malloc_trim() -> Callable[[int], int] | None:
 
 def load_taggers(settings: ServeSettings) -> dict[str, TaggerBase]:
     """Each model loaded once, in this process. One worker has every CPU, fewer while other processes keep some
-    busy (``Tagger.load``); several keep their share (``share_cores``)."""
-    threads = torch.get_num_threads() if settings.workers > 1 else None
+    busy; several keep their share (``threads.serving_threads``)."""
+    threads = serving_threads(settings.workers)
     return {
         name: Tagger.load(path, settings.device, settings.quantize, threads) for name, path in settings.models.items()
     }
@@ -118,7 +117,6 @@ def load_taggers(settings: ServeSettings) -> dict[str, TaggerBase]:
 
 def create_app(settings: ServeSettings, taggers: dict[str, TaggerBase] | None = None) -> FastAPI:
     """The application serving ``settings.models`` (loaded here unless ``taggers`` are given)."""
-    share_cores(settings.workers)
     service = Service(settings, taggers if taggers is not None else load_taggers(settings))
 
     @asynccontextmanager
@@ -188,12 +186,6 @@ def app_from_environment() -> FastAPI:
     """The application of a worker process (``uvicorn --factory``), from the settings its parent left in the
     environment; each worker loads every model once."""
     return create_app(ServeSettings.from_json(os.environ[SETTINGS_ENV]))
-
-
-def share_cores(workers: int) -> None:
-    """Each worker process takes its share of the cores for torch's threads (an explicit OMP_NUM_THREADS wins)."""
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, usable_cpus() // workers))
 
 
 async def refused(request: Request, error: Exception) -> Response:

@@ -24,7 +24,7 @@ def load_on_its_runtime(
     """The tagger of ``directory``: an export on onnxruntime, a model directory by ``on_pytorch``.
 
     ``threads``: the CPU threads it may use; None leaves the count to the runtime's policy (onnxruntime:
-    OMP_NUM_THREADS when set, else its own; PyTorch: as ``Tagger.from_files`` says)."""
+    OMP_NUM_THREADS when set, else its own; PyTorch: ``tagger.threads.set_tagging_threads``)."""
     if is_exported_dir(directory):
         return PortableTagger.load(directory, device, quantize, threads)
     return on_pytorch(directory, device, quantize, threads)

@@ -5,8 +5,7 @@ runtime choice (``tagging.runtime_choice``), so an export given to it runs on on
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,13 @@ import torch
 from tagger.batching import build_batch, encode_sentences
 from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
-from tagger.model import BiLSTMTagger, resolve_device, same_bits_on_one_thread
+from tagger.model import BiLSTMTagger, resolve_device
 from tagger.model import quantize as quantize_model
-from tagger.runtime import LoadFollowingThreads, set_runtime_defaults, usable_cpus
+from tagger.runtime import set_runtime_defaults
 from tagger.serialization import load_model_files, read_model_files
 from tagger.tagging.base import TaggerBase
 from tagger.tagging.runtime_choice import load_on_its_runtime
+from tagger.threads import LoadFollowingThreads, set_tagging_threads
 from tagger.vocab import Vocab
 
 
@@ -44,7 +44,7 @@ class Tagger(TaggerBase):
         self.model = quantize_model(model.to(self.device).eval(), quantize)
         super().__init__(vocab, config, metrics)
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
-        self.cpu_threads: LoadFollowingThreads | None = None  # set by load() and from_files()
+        self.cpu_threads: LoadFollowingThreads | None = None  # set by from_files(), as the thread policy says
 
     @classmethod
     def load(
@@ -53,7 +53,7 @@ class Tagger(TaggerBase):
         """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
 
         ``threads``: torch's threads on the CPU; by default as many as this process's CPUs (or OMP_NUM_THREADS),
-        fewer while other processes keep some of them busy (``runtime.LoadFollowingThreads``; the tags and
+        fewer while other processes keep some of them busy (``tagger.threads``, the thread policy; the tags and
         probabilities do not change).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
@@ -84,27 +84,25 @@ class Tagger(TaggerBase):
         set_runtime_defaults()
         loaded = load_model_files(files, source)
         tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
-        if threads is not None:
-            torch.set_num_threads(threads)
-        elif "OMP_NUM_THREADS" not in os.environ and tagger.device.type == "cpu":  # an explicit count is kept
-            torch.set_num_threads(usable_cpus())
-            tagger.follow_the_load()
+        tagger.cpu_threads = set_tagging_threads(threads, tagger.device.type == "cpu", tagger.probe)
         return tagger
 
     @torch.inference_mode()
-    def follow_the_load(self) -> None:
-        """Threads that follow the load (one fewer for each CPU other processes keep busy), where that cannot change
-        a tag or probability: the network's output for a probe batch must be the same bits on one thread."""
-        if torch.get_num_threads() < 2:
-            return
+    def probe(self) -> Callable[[], list[torch.Tensor]]:
+        """A sample of tagging for the thread policy (``threads.follow_the_load``), which compares its output on one
+        thread and on all: the network over a probe batch."""
         words = self.vocab.words or ("word",)
         # 8 sentences of 3 to 38 words: the output rows of a batch range from few to many, and a contextual model's
         # encoder (run twice here, as part of loading) keeps the probe to a small share of its start-up
         probe = [[words[(7 * i + j) % len(words)] for j in range(3 + 5 * i)] for i in range(8)]
         encoded = encode_sentences(probe, self.features, self.vocab, documents=[0] * len(probe))
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
-        if same_bits_on_one_thread(lambda: [self.model(batch)]):
-            self.cpu_threads = LoadFollowingThreads(torch.get_num_threads(), torch.set_num_threads)
+
+        @torch.inference_mode()
+        def outputs() -> list[torch.Tensor]:
+            return [self.model(batch)]
+
+        return outputs
 
     @torch.inference_mode()
     def predict_batch(

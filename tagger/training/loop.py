@@ -25,12 +25,17 @@ from tagger.config import Config
 from tagger.corpus import CorpusReport
 from tagger.errors import setting
 from tagger.evaluation import Evaluation
-from tagger.model import BiLSTMTagger, build_model, resolve_device, same_bits_on_one_thread
+from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.ordering import bucketed_batches, document_batches
-from tagger.runtime import LoadFollowingThreads, usable_cpus
 from tagger.schemes import Task
 from tagger.serialization import add_model_files, save_model
 from tagger.tagging.torch_tagger import Tagger
+from tagger.threads import (
+    LoadFollowingThreads,
+    follow_the_load,
+    set_training_threads,
+    training_may_follow_the_load,
+)
 from tagger.training.checkpoint import LoopState, Trainee, load_checkpoint, save_checkpoint
 from tagger.training.data import Data, DataSource, build_vocabulary, encode_training_data, read_data, singleton_ids
 from tagger.training.distributed import (
@@ -242,11 +247,7 @@ def run_training(
     out_dir = Path(out_dir)
     requested = resolve_device(config.train.device)
     ranks = join_process_group(requested)
-    # Threads for the CPUs this process may use (affinity, container quota), not the host's cores; data-parallel
-    # ranks keep the count torchrun gave them (OMP_NUM_THREADS=1 each), so that ranks x threads fit the cores.
-    if config.train.threads or ranks.world == 1:
-        torch.set_num_threads(config.train.threads or usable_cpus())
-    threads = torch.get_num_threads()
+    threads = set_training_threads(config.train.threads, ranks.world)
     device = local_device(requested, ranks)
     check_precision(device, config.train.precision)
     if keep is not None:
@@ -259,9 +260,8 @@ def run_training(
     data = read_data(config, source)
     vocab, embeddings = build_vocabulary(config, data)
     run = Run(config, data, vocab, out_dir, device, ranks, build_trainee(config, vocab, embeddings, device, ranks))
-    # Data-parallel ranks already share the cores between them (docs/distributed.md): their counts stay as set.
-    alone_on_cpu = not config.train.threads and device.type == "cpu" and ranks.world == 1
-    cpu_threads = follow_the_load(run) if alone_on_cpu else None
+    alone_on_cpu = training_may_follow_the_load(config.train.threads, device.type == "cpu", ranks.world)
+    cpu_threads = follow_the_load_in_training(run) if alone_on_cpu else None
     if resume and ranks.main:
         remove_temporaries(run_files(out_dir))  # what a killed run was writing; the checkpoint is whole
     if resume:
@@ -312,28 +312,31 @@ def stop_reason(state: LoopState, config: Config) -> str:
     return "epochs" if state.epoch >= train.epochs else ""
 
 
-def follow_the_load(run: Run) -> LoadFollowingThreads | None:
-    """Threads that follow the load (one fewer for each CPU other processes keep busy: a 2-thread epoch beside one
-    busy process took minutes instead of seconds), where that cannot change the model: one training step's
-    gradients on one thread and on all of them must be equal to the bit. They are for the presets here; a kernel
-    that splits a sum by the thread count (a matrix product with a few output rows, e.g. an output layer of 5 to
-    11 labels, on this CPU) keeps the thread count fixed instead, so the same seed still gives the same model."""
-    if torch.get_num_threads() < 2:
-        return None
+def follow_the_load_in_training(run: Run) -> LoadFollowingThreads | None:
+    """Training's threads following the load where the thread policy allows it (``threads.follow_the_load``): its
+    probe is one training step, whose gradients on one thread and on all of them must be equal to the bit. They are
+    for the presets here; an output layer of 5 to 11 labels splits its weight gradient by the thread count on some
+    CPUs, and there the count stays fixed, so the same seed still gives the same model."""
     model = run.trainee.model
-    probe = build_batch(run.encoded[: run.config.train.batch_size], model.features, run.config.model.document_context)
     random_state = torch.get_rng_state()  # dropout draws: the probe leaves them to training
 
-    def gradients() -> list[torch.Tensor]:
-        torch.set_rng_state(random_state)
-        model.zero_grad(set_to_none=True)
-        model.loss(probe).backward()  # the model alone: no data-parallel reduction for a probe
-        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    def probe() -> Callable[[], list[torch.Tensor]]:
+        batch = build_batch(
+            run.encoded[: run.config.train.batch_size], model.features, run.config.model.document_context
+        )
 
-    following = same_bits_on_one_thread(gradients)
+        def gradients() -> list[torch.Tensor]:
+            torch.set_rng_state(random_state)
+            model.zero_grad(set_to_none=True)
+            model.loss(batch).backward()  # the model alone: no data-parallel reduction for a probe
+            return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+        return gradients
+
+    following = follow_the_load(probe)
     model.zero_grad(set_to_none=True)
     torch.set_rng_state(random_state)
-    return LoadFollowingThreads(torch.get_num_threads(), torch.set_num_threads) if following else None
+    return following
 
 
 class Run:
