@@ -399,6 +399,72 @@ def test_texts_pay_for_probabilities_only_when_they_ask(trained_model):
     assert [r["tags"] for r in plain] == [r["tags"] for r in scored]
 
 
+SERVE_AN_EXPORT = """
+import importlib.abc, json, sys
+
+class NoTorch(importlib.abc.MetaPathFinder):  # as if torch were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+export, workers, without_torch, body = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "without-torch", sys.argv[4]
+if without_torch:
+    sys.meta_path.insert(0, NoTorch())
+from starlette.testclient import TestClient
+from tagger.serve import ServeSettings, create_app
+
+app = create_app(ServeSettings(models={"ner": export}, device="cpu", workers=workers))  # the models are loaded here
+loaded_torch = "torch" in sys.modules
+with TestClient(app) as client:
+    models = client.get("/v1/models")
+    answer = client.post("/v1/tag", json=json.loads(body))
+print(json.dumps({"loaded_torch": loaded_torch, "status": [models.status_code, answer.status_code], "answer": answer.json()}))
+"""
+
+
+def serve_an_export(export: Path, workers: int, torch_installed: bool, body: dict) -> dict:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE_AN_EXPORT,
+            str(export),
+            str(workers),
+            "with-torch" if torch_installed else "without-torch",
+            json.dumps(body),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_server_of_an_export_never_imports_torch(trained_model, tmp_path):
+    """The server loads an export on onnxruntime through load_tagger, as the command line does: loading its models
+    imports no torch, and where torch cannot be imported at all the server starts (its warm-up loads spaCy, whose
+    thinc imports torch only where it is installed), lists its model and answers sentences and texts, with the tags
+    of the PyTorch model the export was made from."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from tagger.export import export_model
+
+    export = export_model(trained_model, tmp_path / "onnx").out_dir
+    expected = Tagger.load(trained_model, device="cpu").tag(SENTENCES)
+    served = serve_an_export(export, 1, torch_installed=True, body={"sentences": SENTENCES})
+    assert served["loaded_torch"] is False and served["status"] == [200, 200]
+    assert [record["tags"] for record in served["answer"]["sentences"]] == expected
+    for body in ({"sentences": SENTENCES}, {"texts": [TEXT]}):  # two workers: each its share of the CPUs
+        served = serve_an_export(export, 2, torch_installed=False, body=body)
+        assert served["loaded_torch"] is False and served["status"] == [200, 200], body
+    assert [r["tags"] for r in served["answer"]["texts"][0]] == [
+        t.tags for t in Tagger.load(trained_model, device="cpu").tag_texts([TEXT])[0]
+    ]
+
+
 def test_a_request_to_full_queues_is_refused_before_its_body_is_read(trained_model, monkeypatch):
     """Past its capacity the server spends next to nothing on a request it cannot take: 503 with Retry-After
     before the body is read. The same request with room in the queue is read and tagged. And once started, what

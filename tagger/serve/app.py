@@ -39,7 +39,7 @@ from tagger.serve.request import (
 from tagger.serve.settings import ServeSettings
 from tagger.serve.tagging import encode_answer
 from tagger.tagging.base import TaggerBase
-from tagger.tagging.torch_tagger import Tagger
+from tagger.tagging.loading import load_tagger
 from tagger.threads import serving_threads
 from tagger.version import __version__
 
@@ -107,11 +107,12 @@ def malloc_trim() -> Callable[[int], int] | None:
 
 
 def load_taggers(settings: ServeSettings) -> dict[str, TaggerBase]:
-    """Each model loaded once, in this process. One worker has every CPU, fewer while other processes keep some
-    busy; several keep their share (``threads.serving_threads``)."""
+    """Each model loaded once, in this process, on the runtime it needs (an export without importing torch). One
+    worker has every CPU, fewer while other processes keep some busy; several keep their share
+    (``threads.serving_threads``)."""
     threads = serving_threads(settings.workers)
     return {
-        name: Tagger.load(path, settings.device, settings.quantize, threads) for name, path in settings.models.items()
+        name: load_tagger(path, settings.device, settings.quantize, threads) for name, path in settings.models.items()
     }
 
 

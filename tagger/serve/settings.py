@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.errors import ConfigError, setting
-from tagger.model import QUANTIZE_MODES
+from tagger.tagging.onnx_tagger import QUANTIZE_MODES  # what a caller may ask of either runtime
 
 # A name a client can send in "model" and a URL or a metric label can carry unquoted.
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
