@@ -14,8 +14,8 @@ from pathlib import Path
 from tagger.dependencies import needs_pytorch
 from tagger.portable.files import ONNX_FILE, is_exported_dir, read_export_files, write_export_files
 from tagger.tagging.base import TaggerBase
-from tagger.tagging.onnx_tagger import PROVIDERS, PortableTagger, import_onnxruntime
-from tagger.tagging.runtime_choice import load_on_its_runtime
+from tagger.tagging.onnx_tagger import PROVIDERS, import_onnxruntime
+from tagger.tagging.runtime_choice import files_on_their_runtime, load_on_its_runtime
 
 
 def load_tagger(
@@ -60,9 +60,14 @@ def read_tagger_files(directory: str | Path) -> dict[str, bytes]:
 def tagger_from_files(
     files: dict[str, bytes], source: str | Path, device: str = "auto", quantize: str = "none"
 ) -> TaggerBase:
-    """The tagger of ``read_tagger_files``' bytes: an export's on onnxruntime, a model directory's on PyTorch."""
-    if ONNX_FILE in files:
-        return PortableTagger.from_files(files, source, device, quantize)
+    """The tagger of ``read_tagger_files``' bytes: an export's on onnxruntime, a model directory's on PyTorch
+    (imported here), as ``runtime_choice`` decides."""
+    return files_on_their_runtime(files, source, device, quantize, files_on_pytorch)
+
+
+def files_on_pytorch(files: dict[str, bytes], source: str | Path, device: str, quantize: str) -> TaggerBase:
+    """A model directory's files on PyTorch, which is imported here: where it is not installed, one line saying
+    what to install."""
     with needs_pytorch(source):
         from tagger.tagging.torch_tagger import Tagger
     return Tagger.from_files(files, source, device, quantize)
