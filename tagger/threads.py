@@ -65,6 +65,20 @@ def set_tagging_threads(threads: int | None, on_cpu: bool, probe: Probe) -> Load
     return follow_the_load(probe)
 
 
+def batches_at_once(following: LoadFollowingThreads | None) -> int:
+    """How many batches tagging runs at once, each on one thread: where the thread count may follow the load (one
+    thread gives the same bits as all, ``follow_the_load``), one batch per thread, PyTorch's threads set to one;
+    otherwise one batch at a time on every thread. One batch on two threads leaves its Python share (encoding,
+    decoding, about 40% of the default model's time) on one core; two batches overlap it, and a busy CPU slows two
+    one-thread batches gradually, where threads that wait on each other collapse."""
+    import torch
+
+    if following is None:
+        return 1
+    torch.set_num_threads(1)
+    return following.most
+
+
 def auto_workers(on_gpu: bool) -> int:
     """Worker processes for batch annotation when not asked for: one per CPU this process may use (at most
     ``MAX_AUTO_WORKERS``); one on a GPU, which a single process keeps busy."""

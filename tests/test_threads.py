@@ -117,3 +117,30 @@ def test_threads_stay_fixed_where_the_load_cannot_be_read(monkeypatch):
     monkeypatch.setattr(threads, "cgroup_quota", lambda: None)
     fixed = threads.LoadFollowingThreads(1, chosen.append)  # one CPU: nothing to follow
     assert not fixed.following and chosen == [1]
+
+
+def test_tagging_runs_one_batch_per_thread_where_one_thread_gives_the_same_bits(torch_threads):
+    probe_calls = []
+
+    def same_everywhere() -> list[torch.Tensor]:
+        probe_calls.append(1)
+        return [torch.ones(3)]
+
+    assert threads.batches_at_once(None) == 1  # a count that cannot follow the load: one batch on every thread
+    torch.set_num_threads(2)
+    following = threads.follow_the_load(lambda: same_everywhere)
+    assert following is not None and probe_calls
+    assert threads.batches_at_once(following) == 2 and torch.get_num_threads() == 1
+
+
+def test_batches_tagged_at_once_give_the_tags_and_probabilities_of_batches_in_turn(trained_model, ner_files):
+    from tagger.corpus import read_corpus
+    from tagger.tagging.torch_tagger import Tagger
+
+    tagger = Tagger.load(trained_model, device="cpu", threads=1)
+    assert tagger.batch_workers == 1  # an explicit thread count: one batch at a time, as before
+    words = [sentence.words for sentence in read_corpus(ner_files[1])[0]]
+    in_turn = tagger.predict(words, batch_size=2)
+    tagger.batch_workers = 3
+    assert tagger.predict(words, batch_size=2) == in_turn  # several batches, results in the sentences' order
+    assert [tags for tags, _ in tagger.predict_distributions(words, batch_size=2)] == [tags for tags, _ in in_turn]

@@ -7,8 +7,9 @@ A subclass provides ``predict_batch`` and ``distributions_batch``: its network o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,8 +25,13 @@ from tagger.schemes import NO_SCHEME, Task, convert_tags, per_tag_conversion, re
 from tagger.tokenize import load_tokenizer, raw_text_sentences, text_paragraphs
 from tagger.vocab import Vocab
 
+Result = TypeVar("Result")
+
 
 class TaggerBase(ABC):
+    # Batches tagged at once, each in its own thread on one of the network's threads (the thread policy sets it):
+    # their Python (encoding, decoding) then overlaps the others' kernels, which one batch on every thread cannot.
+    batch_workers: int = 1
     vocab: Vocab
     config: Config
     metrics: dict[str, Any]
@@ -54,10 +60,12 @@ class TaggerBase(ABC):
         """
         results: list[tuple[list[int], list[float]]] = [([], [])] * len(sentences)
         documents = documents or [0] * len(sentences)
-        for chosen in self.batch_order(sentences, batch_size, documents):
-            best, probabilities = self.predict_batch(
-                [sentences[i] for i in chosen], [documents[i] for i in chosen], scores
-            )
+        batches = list(self.batch_order(sentences, batch_size, documents))
+
+        def predict_one(chosen: list[int]) -> tuple[list[list[int]], list[list[float]] | None]:
+            return self.predict_batch([sentences[i] for i in chosen], [documents[i] for i in chosen], scores)
+
+        for chosen, (best, probabilities) in zip(batches, self.map_batches(predict_one, batches)):
             for row, i in enumerate(chosen):
                 n = len(sentences[i])
                 results[i] = (best[row][:n], probabilities[row][:n] if scores and probabilities is not None else [])
@@ -72,14 +80,24 @@ class TaggerBase(ABC):
         empty: tuple[list[int], np.ndarray] = ([], np.zeros((0, num_labels), dtype=np.float32))
         results = [empty] * len(sentences)
         documents = documents or [0] * len(sentences)
-        for chosen in self.batch_order(sentences, batch_size, documents):
-            best, distributions = self.distributions_batch(
-                [sentences[i] for i in chosen], [documents[i] for i in chosen]
-            )
+        batches = list(self.batch_order(sentences, batch_size, documents))
+
+        def distributions_one(chosen: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            return self.distributions_batch([sentences[i] for i in chosen], [documents[i] for i in chosen])
+
+        for chosen, (best, distributions) in zip(batches, self.map_batches(distributions_one, batches)):
             for row, i in enumerate(chosen):
                 n = len(sentences[i])
                 results[i] = (best[row, :n].tolist(), distributions[row, :n])
         return results
+
+    def map_batches(self, work: Callable[[list[int]], Result], batches: list[list[int]]) -> list[Result]:
+        """``work`` on each batch, the results in the batches' order: in turn, or ``batch_workers`` at once."""
+        workers = min(self.batch_workers, len(batches))
+        if workers <= 1:
+            return [work(chosen) for chosen in batches]
+        with ThreadPoolExecutor(workers, thread_name_prefix="tagger-batch") as pool:
+            return list(pool.map(work, batches))
 
     def batch_order(
         self, sentences: Sequence[Sequence[str]], batch_size: int, documents: Sequence[int]

@@ -21,7 +21,7 @@ from tagger.runtime import set_runtime_defaults
 from tagger.serialization import load_model_files, read_model_files
 from tagger.tagging.base import TaggerBase
 from tagger.tagging.runtime_choice import load_on_its_runtime
-from tagger.threads import LoadFollowingThreads, set_tagging_threads
+from tagger.threads import LoadFollowingThreads, batches_at_once, set_tagging_threads
 from tagger.vocab import Vocab
 
 
@@ -52,9 +52,10 @@ class Tagger(TaggerBase):
     ) -> TaggerBase:
         """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
 
-        ``threads``: torch's threads on the CPU; by default as many as this process's CPUs (or OMP_NUM_THREADS),
-        fewer while other processes keep some of them busy (``tagger.threads``, the thread policy; the tags and
-        probabilities do not change).
+        ``threads``: torch's threads on the CPU, one batch at a time. By default (unless OMP_NUM_THREADS sets the
+        count) one per CPU this process may use: where a probe batch gives the same bits on one thread as on all,
+        as many batches at once, each on one thread; otherwise one batch on all of them, fewer while other
+        processes keep some busy (``tagger.threads``, the thread policy; the tags and probabilities do not change).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
         same methods, in its export's precision, on ``threads`` threads (default: OMP_NUM_THREADS when set, else
@@ -84,7 +85,9 @@ class Tagger(TaggerBase):
         set_runtime_defaults()
         loaded = load_model_files(files, source)
         tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
-        tagger.cpu_threads = set_tagging_threads(threads, tagger.device.type == "cpu", tagger.probe)
+        following = set_tagging_threads(threads, tagger.device.type == "cpu", tagger.probe)
+        tagger.batch_workers = batches_at_once(following)
+        tagger.cpu_threads = following if tagger.batch_workers == 1 else None
         return tagger
 
     @torch.inference_mode()
