@@ -144,3 +144,14 @@ def test_batches_tagged_at_once_give_the_tags_and_probabilities_of_batches_in_tu
     tagger.batch_workers = 3
     assert tagger.predict(words, batch_size=2) == in_turn  # several batches, results in the sentences' order
     assert [tags for tags, _ in tagger.predict_distributions(words, batch_size=2)] == [tags for tags, _ in in_turn]
+
+
+def test_each_tagger_tags_with_its_own_thread_count_whatever_was_loaded_after_it(trained_model, torch_threads):
+    from tagger.tagging.torch_tagger import Tagger
+
+    two = Tagger.load(trained_model, device="cpu", threads=2)
+    one = Tagger.load(trained_model, device="cpu", threads=1)  # PyTorch's count is one for the whole process
+    two.predict([["Peter", "lives", "here"]])
+    assert torch.get_num_threads() == 2
+    one.predict([["Peter", "lives", "here"]])
+    assert torch.get_num_threads() == 1

@@ -93,11 +93,16 @@ class TaggerBase(ABC):
 
     def map_batches(self, work: Callable[[list[int]], Result], batches: list[list[int]]) -> list[Result]:
         """``work`` on each batch, the results in the batches' order: in turn, or ``batch_workers`` at once."""
+        self.claim_threads()
         workers = min(self.batch_workers, len(batches))
         if workers <= 1:
             return [work(chosen) for chosen in batches]
         with ThreadPoolExecutor(workers, thread_name_prefix="tagger-batch") as pool:
             return list(pool.map(work, batches))
+
+    def claim_threads(self) -> None:  # noqa: B027 (a hook: a runtime whose thread count is per session has none)
+        """Before a call's batches: set the process-wide thread count this tagger was loaded with, which another
+        tagger loaded in the same process since may have changed (PyTorch's count is one for the whole process)."""
 
     def batch_order(
         self, sentences: Sequence[Sequence[str]], batch_size: int, documents: Sequence[int]

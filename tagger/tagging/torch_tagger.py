@@ -45,6 +45,7 @@ class Tagger(TaggerBase):
         super().__init__(vocab, config, metrics)
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
         self.cpu_threads: LoadFollowingThreads | None = None  # set by from_files(), as the thread policy says
+        self.threads: int | None = None  # torch's count for this tagger's batches (from_files); None: leave it
 
     @classmethod
     def load(
@@ -88,7 +89,13 @@ class Tagger(TaggerBase):
         following = set_tagging_threads(threads, tagger.device.type == "cpu", tagger.probe)
         tagger.batch_workers = batches_at_once(following)
         tagger.cpu_threads = following if tagger.batch_workers == 1 else None
+        if tagger.device.type == "cpu":
+            tagger.threads = torch.get_num_threads()
         return tagger
+
+    def claim_threads(self) -> None:
+        if self.threads is not None:
+            torch.set_num_threads(self.cpu_threads.threads if self.cpu_threads is not None else self.threads)
 
     @torch.inference_mode()
     def probe(self) -> Callable[[], list[torch.Tensor]]:
