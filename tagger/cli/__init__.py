@@ -458,9 +458,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; 0.0.0.0 for every interface."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     workers: int = typer.Option(
-        1,
+        0,
         "--workers",
-        help="Processes sharing the port, each loading every model once, each with its share of the cores.",
+        help="Processes sharing the port, each loading every model once, each with its share of the cores; "
+        "default: one per CPU core (at most 8), one on a GPU.",
+        show_default=False,
     ),
     max_batch_words: int = typer.Option(
         4096, "--max-batch-words", help="Micro-batching: at most this many words tagged together."

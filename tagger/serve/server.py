@@ -13,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import uvicorn
@@ -23,14 +24,30 @@ from tagger.serve.app import SETTINGS_ENV, create_app, load_taggers
 from tagger.serve.observability import MULTIPROCESS_DIR
 from tagger.serve.protocol import HEAD_TIMEOUT, BoundedHttpProtocol
 from tagger.serve.settings import ServeSettings
+from tagger.tagging.loading import gpu_available
+from tagger.threads import auto_workers
 
 BACKLOG = 2048  # connections the kernel holds for accept(): a burst of clients is queued, not refused
 KEEP_ALIVE = 5  # seconds an idle connection stays open (uvicorn's default)
 
 
+def serving_workers(settings: ServeSettings) -> int:
+    """The worker processes: as many as asked, else one per CPU this process may use (at most
+    ``threads.MAX_AUTO_WORKERS``) on the CPU, one on a GPU. Python's share of each request (HTTP, JSON, encoding and
+    decoding) holds one process's lock whatever its threads: a second process on 2 cores took one-sentence requests
+    from 1,406 to 2,501 per second (BENCHMARKS.md, Serving)."""
+    if settings.workers:
+        return settings.workers
+    on_gpu = settings.device.startswith("cuda") or (
+        settings.device == "auto" and gpu_available(settings.models[settings.default_model])
+    )
+    return auto_workers(on_gpu)
+
+
 def run_server(settings: ServeSettings, listening: Callable[[str], None] = lambda url: None) -> None:
     """Serve until SIGTERM or SIGINT. Every model is loaded (and so checked) before the port opens, so a bad
     model directory or a port in use is one clear error; ``listening`` hears the URL once the port is open."""
+    settings = replace(settings, workers=serving_workers(settings))
     taggers = load_taggers(settings)
     sock = listen(settings.host, settings.port)
     host, port = sock.getsockname()[:2]

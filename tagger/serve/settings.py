@@ -38,7 +38,9 @@ class ServeSettings:
     models: dict[str, str]
     host: str = "127.0.0.1"  # loopback: exposing the service is a choice (--host 0.0.0.0), not a default
     port: int = 8080
-    workers: int = 1  # processes, each loading every model once and serving from the same port
+    # processes, each loading every model once and serving from the same port; 0: as many as the server chooses
+    # (serve.server.serving_workers: one per CPU on the CPU, one on a GPU)
+    workers: int = 0
     # Micro-batching: requests waiting for a model are tagged together, up to max_batch_words words (estimated
     # for raw text), waiting at most max_wait_ms after the first for others to join. Under load the queue
     # fills while the model works, so batches form without waiting; idle, one request waits max_wait_ms.
@@ -70,8 +72,9 @@ class ServeSettings:
         whole = ("port", "workers", "max_batch_words", "max_queue", "batch_size")
         for name in whole:
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
-                raise ConfigError(f"{setting(name, value)}: expected a whole number of at least 1")
+            least = 0 if name in ("port", "workers") else 1
+            if not isinstance(value, int) or value < least or (name == "port" and value > 65535):
+                raise ConfigError(f"{setting(name, value)}: expected a whole number of at least {least}")
         for name in ("max_wait_ms", "request_timeout", "receive_timeout", "drain_timeout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or (value == 0 and name != "max_wait_ms"):
