@@ -139,10 +139,11 @@ def test_tagging_under_a_load_that_comes_and_goes_gives_the_same_tags_and_probab
     assert steady.cpu_threads is None
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(tagger.threads, "LoadFollowingThreads", LoadThatComesAndGoes)
+    monkeypatch.setattr(tagger.threads, "usable_cpus", lambda: 2)
     busy = Tagger.load(trained_model, device="cpu")
     expected = steady.tag(sentences, scores=True, batch_size=16)
-    # The tiny model's forward pass has no sum split by the thread count here, so tagging runs a batch on each
-    # thread (threads.batches_at_once), which a load slows without changing a bit ...
+    # By default tagging runs a batch on each CPU, each on one thread (threads.batches_at_once), which a load slows
+    # without changing a bit (the tiny model's forward pass has no sum split by the thread count here) ...
     assert busy.batch_workers == 2 and busy.cpu_threads is None
     assert busy.tag(sentences, scores=True, batch_size=16) == expected
     # ... and one batch at a time on threads that follow the load gives the same bits too

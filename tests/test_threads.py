@@ -119,18 +119,19 @@ def test_threads_stay_fixed_where_the_load_cannot_be_read(monkeypatch):
     assert not fixed.following and chosen == [1]
 
 
-def test_tagging_runs_one_batch_per_thread_where_one_thread_gives_the_same_bits(torch_threads):
-    probe_calls = []
-
-    def same_everywhere() -> list[torch.Tensor]:
-        probe_calls.append(1)
-        return [torch.ones(3)]
-
-    assert threads.batches_at_once(None) == 1  # a count that cannot follow the load: one batch on every thread
+def test_tagging_runs_one_batch_per_cpu_each_on_one_thread_unless_given_a_count(monkeypatch, torch_threads):
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_num_threads(2)
-    following = threads.follow_the_load(lambda: same_everywhere)
-    assert following is not None and probe_calls
-    assert threads.batches_at_once(following) == 2 and torch.get_num_threads() == 1
+    assert threads.batches_at_once(None, on_cpu=True) == 4 and torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    assert threads.batches_at_once(3, on_cpu=True) == 1  # a count given: one batch at a time on it
+    assert threads.batches_at_once(None, on_cpu=False) == 1  # a GPU
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert threads.batches_at_once(None, on_cpu=True) == 1 and torch.get_num_threads() == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 1)
+    assert threads.batches_at_once(None, on_cpu=True) == 1
 
 
 def test_batches_tagged_at_once_give_the_tags_and_probabilities_of_batches_in_turn(trained_model, ner_files):

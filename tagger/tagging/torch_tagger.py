@@ -54,9 +54,8 @@ class Tagger(TaggerBase):
         """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
 
         ``threads``: torch's threads on the CPU, one batch at a time. By default (unless OMP_NUM_THREADS sets the
-        count) one per CPU this process may use: where a probe batch gives the same bits on one thread as on all,
-        as many batches at once, each on one thread; otherwise one batch on all of them, fewer while other
-        processes keep some busy (``tagger.threads``, the thread policy; the tags and probabilities do not change).
+        count) as many batches at once as this process has CPUs, each on one thread, which gives one thread's bits
+        whatever the number of cores (``tagger.threads.batches_at_once``, the thread policy).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
         same methods, in its export's precision, on ``threads`` threads (default: OMP_NUM_THREADS when set, else
@@ -86,9 +85,10 @@ class Tagger(TaggerBase):
         set_runtime_defaults()
         loaded = load_model_files(files, source)
         tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
-        following = set_tagging_threads(threads, tagger.device.type == "cpu", tagger.probe)
-        tagger.batch_workers = batches_at_once(following)
-        tagger.cpu_threads = following if tagger.batch_workers == 1 else None
+        on_cpu = tagger.device.type == "cpu"
+        tagger.batch_workers = batches_at_once(threads, on_cpu)
+        if tagger.batch_workers == 1:
+            tagger.cpu_threads = set_tagging_threads(threads, on_cpu, tagger.probe)
         if tagger.device.type == "cpu":
             tagger.threads = torch.get_num_threads()
         return tagger
