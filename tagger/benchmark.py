@@ -94,14 +94,18 @@ def flops_per_word(model: nn.Module, chars_per_word: float) -> float:
 
 
 def matmul_flops_per_second(size: int = 1024, runs: int = 10) -> float:
-    """The rate of fp32 matrix products on torch's present threads (the best of ``runs`` square products), the
-    compute bound that a tagger's figure is compared with."""
+    """The rate of fp32 matrix products on one thread per CPU this process may use (the best of ``runs`` square
+    products), the compute bound that a tagger's figure is compared with, however the tagger spreads its work."""
     left, right = torch.randn(size, size), torch.randn(size, size)
-    best = float("inf")
-    for _ in range(runs + 1):  # the first warms the threads up
-        start = time.perf_counter()
-        torch.mm(left, right)
-        best = min(best, time.perf_counter() - start)
+    best, threads = float("inf"), torch.get_num_threads()
+    torch.set_num_threads(usable_cpus())
+    try:
+        for _ in range(runs + 1):  # the first warms the threads up
+            start = time.perf_counter()
+            torch.mm(left, right)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
     return 2 * size**3 / best
 
 

@@ -126,7 +126,6 @@ def main() -> None:
     from tagger.corpus import document_ids, read_corpus
     from tagger.cpu import describe_cpu
     from tagger.evaluation import evaluate_tags
-    from tagger.runtime import usable_cpus
 
     nlp = spacy.load(train_spacy(args.data, args.spacy_cache))
     test = read_corpus(args.data / "eng.testb")[0]
@@ -161,9 +160,9 @@ def main() -> None:
     bounds: dict[str, dict[str, float | None]] = {}
     for model in args.models:
         for mode in args.quantize:
-            # Every CPU, fixed: the interleaved rounds put spaCy's worker processes just before each tagger pass,
-            # and a tagger that follows the load would take them for another program's and give up a thread.
-            tagger = Tagger.load(model, device="cpu", quantize=mode, threads=usable_cpus())
+            # As a user loads it, the threads as the thread policy chooses them (``tagger.threads``): the default
+            # is what the table is about.
+            tagger = Tagger.load(model, device="cpu", quantize=mode)
             name = f"tagger {model}" + (f" --quantize {mode}" if mode != "none" else "")
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
             bounds[name] = compute_bound(tagger, test)
@@ -200,8 +199,8 @@ def main() -> None:
     )
     table = "\n".join(
         [
-            f"{date.today()}, {describe_cpu()}; {isa}; torch {torch.__version__} with {torch.get_num_threads()} "
-            f"threads, onnxruntime {versions['onnxruntime'] or 'not installed'}, spaCy {spacy.__version__}; "
+            f"{date.today()}, {describe_cpu()}; {isa}; torch {torch.__version__} (threads as Tagger.load sets them), "
+            f"onnxruntime {versions['onnxruntime'] or 'not installed'}, spaCy {spacy.__version__}; "
             f"eng.testb pre-tokenised ({words:,} words), median of {args.rounds} interleaved rounds after a warm-up; "
             f"fp32 matmul {max(rates, default=0) / 1e9:,.0f} GFLOP/s.",
             "",

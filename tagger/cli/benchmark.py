@@ -45,7 +45,7 @@ def print_benchmark(console: Console, report: dict[str, Any], json_output: bool)
     if bound["flops_per_word"] is not None:
         console.print(
             f"compute bound: {bound['flops_per_word'] / 1e6:.2f} MFLOP per word (the network's matrix products), "
-            f"matmul {bound['matmul_flops_per_second'] / 1e9:,.0f} GFLOP/s on {report['threads']} threads",
+            f"matmul {bound['matmul_flops_per_second'] / 1e9:,.0f} GFLOP/s on {report['cpus']} threads",
             highlight=False,
         )
     console.print(
