@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from markdown_section import replace_section  # noqa: E402
+
 from tagger.atomic import write_atomic  # noqa: E402
 from tagger.corpus import CORPUS_FORMATS, Sentence, read_corpus  # noqa: E402
 from tagger.cpu import describe_cpu  # noqa: E402
@@ -288,15 +290,6 @@ def draw(args: argparse.Namespace, curves: dict[str, dict[int, list[dict]]], pat
     write_atomic(path, png.getvalue())
 
 
-def replace_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    if MARK_START not in text or MARK_END not in text:
-        raise SystemExit(f"{path}: add the lines {MARK_START} and {MARK_END} where the table belongs")
-    before, rest = text.split(MARK_START, 1)
-    after = rest.split(MARK_END, 1)[1]
-    write_atomic(path, f"{before}{MARK_START}\n{table}\n{MARK_END}{after}".encode())
-
-
 def main() -> None:
     args = parse_args()
     if args.work.resolve().is_relative_to(ROOT):
@@ -318,7 +311,7 @@ def main() -> None:
     print(table)
     draw(args, curves, args.plot or args.work / "active_learning.png")
     if args.benchmarks:
-        replace_section(args.benchmarks, table)
+        replace_section(args.benchmarks, table, MARK_START, MARK_END)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ def main() -> None:
     table = render(results, args)
     print(table)
     if args.benchmarks:
-        replace_block(args.benchmarks, table)
+        from markdown_section import replace_section
+
+        replace_section(args.benchmarks, table, MARK_START, MARK_END)
 
 
 def fmt_seconds(value: float | None, timeout: float) -> str:
@@ -201,12 +203,6 @@ def render(results: dict[tuple[str, str], tuple[float | None, float | None]], ar
             rate_text += f" ({rate / idle_rate:.0%})"
         lines.append(f"| {condition} | {layout} | {epoch_text} | {rate_text} |")
     return "\n".join(lines)
-
-
-def replace_block(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    start, end = text.index(MARK_START) + len(MARK_START), text.index(MARK_END)
-    path.write_text(text[:start] + "\n" + table + "\n" + text[end:], encoding="utf-8")
 
 
 if __name__ == "__main__":

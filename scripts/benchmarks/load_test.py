@@ -27,6 +27,7 @@ import asyncio
 import ipaddress
 import json
 import multiprocessing
+import os
 import random
 import signal
 import socket
@@ -296,11 +297,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model_dir: Path, extra: list[str], log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    model_dir: Path, extra: list[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`tagger serve MODEL_DIR EXTRA...` on a free loopback port, with ``env`` added to the environment, once
+    /ready answers 200; its standard error to ``log``."""
     port = free_port()
     command = [sys.executable, "-m", "tagger", "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as err:  # the access log (standard output) is written, as in service, and dropped
-        process = subprocess.Popen(command + extra, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+        process = subprocess.Popen(
+            command + extra, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env={**os.environ, **(env or {})}
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_test import free_port, http_status  # noqa: E402 (the script's folder, above)
+from load_test import http_status, start_server  # noqa: E402 (the script's folder, above)
 
 MARK_START, MARK_END = "<!-- serve-wrk:start -->", "<!-- serve-wrk:end -->"
 
@@ -100,25 +98,6 @@ def run_wrk(url: str, lua: Path, connections: int, seconds: float) -> WrkRun:
     return WrkRun(rate, p50, p90, p99, statuses, errors.group(1) if errors else "none")
 
 
-def start_server(model: Path, env: dict[str, str], args: list[str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "tagger", "serve", str(model), "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as err:
-        process = subprocess.Popen(
-            command + args, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env={**os.environ, **env}
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"error: tagger serve exited with {process.returncode}:\n{log.read_text()}")
-        if http_status(f"{url}/ready") == 200:
-            return process, url
-        time.sleep(0.3)
-    process.kill()
-    sys.exit(f"error: tagger serve was not ready within 180 s:\n{log.read_text()}")
-
-
 def parse_config(text: str) -> tuple[dict[str, str], list[str]]:
     env_part, _, args_part = text.partition(":")
     env = dict(item.split("=", 1) for item in env_part.split(",") if "=" in item)
@@ -151,7 +130,7 @@ def main() -> None:
         for round_ in range(args.rounds + 1):  # the first round warms the machine up and is not counted
             for config in configs:
                 env, server_args = parse_config(config)
-                server, url = start_server(args.model, env, server_args, Path(folder) / "server.log")
+                server, url = start_server(args.model, server_args, Path(folder) / "server.log", env)
                 try:
                     run_wrk(url, lua, args.connections, 2)  # each server's own warm-up
                     run = run_wrk(url, lua, args.connections, args.seconds)
@@ -195,7 +174,7 @@ def main() -> None:
     )
     print(table)
     if args.benchmarks:
-        from spacy_side_by_side import replace_section
+        from markdown_section import replace_section
 
         replace_section(args.benchmarks, table, MARK_START, MARK_END)
 

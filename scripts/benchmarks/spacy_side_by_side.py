@@ -213,18 +213,9 @@ def main() -> None:
     )
     print(table)
     if args.benchmarks:
+        from markdown_section import replace_section
+
         replace_section(args.benchmarks, table, *markers(args.isa))
-
-
-def replace_section(path: Path, table: str, start: str, end: str) -> None:
-    from tagger.atomic import write_atomic
-
-    text = path.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise SystemExit(f"{path}: add the lines {start} and {end} where the table belongs")
-    before, rest = text.split(start, 1)
-    after = rest.split(end, 1)[1]
-    write_atomic(path, f"{before}{start}\n{table}\n{end}{after}".encode())
 
 
 if __name__ == "__main__":
