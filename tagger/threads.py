@@ -5,7 +5,8 @@ load, and what runs on one thread so that no result depends on the count.
 The same seed gives the same weights, and a model the same tags and probabilities, on any thread count. A sum whose
 order would depend on the count is avoided (the orthogonal initialisation runs on one thread) or probed: a matrix
 product with few output rows splits its sums by the thread count on some CPUs, so a sample of the work runs on one
-thread and on all, and the count follows the load only where the bits agree. Counts a caller sets (``train.threads``,
+thread and on all, and training's count follows the load only where the bits agree. Tagging by default runs one
+batch per CPU at once, each on one thread: one thread's bits whatever the number of cores. Counts a caller sets (``train.threads``,
 ``threads=``, OMP_NUM_THREADS, worker processes and data-parallel ranks sharing the cores) are kept as given.
 
 torch is imported inside the functions that set or probe its threads, so that a process tagging or serving an export
@@ -50,32 +51,20 @@ def training_may_follow_the_load(explicit: int, on_cpu: bool, world: int) -> boo
     return not explicit and on_cpu and world == 1
 
 
-def set_tagging_threads(threads: int | None, on_cpu: bool, probe: Probe) -> LoadFollowingThreads | None:
-    """PyTorch's threads for tagging, set: ``threads`` when given (worker processes share the cores); else, on the
-    CPU and unless OMP_NUM_THREADS sets the count, one per CPU this process may use, following the load where
-    ``probe`` shows that the count cannot change a tag or probability (``follow_the_load``)."""
+def set_tagging_threads(threads: int | None, on_cpu: bool) -> int:
+    """PyTorch's threads for tagging, set, and how many batches run at once on them: ``threads`` when given (worker
+    processes share the cores), one batch at a time; unchanged with OMP_NUM_THREADS or on a GPU, one batch at a time;
+    else one batch per CPU this process may use, each on one thread, which gives one thread's bits whatever the
+    number of cores (the same tags as one batch on all of them, on CoNLL-2003 test for each shipped model, on
+    AVX-512 and AVX2 kernels). One batch on two threads left its Python share (encoding, decoding, about 40% of the
+    default model's time) on one core; two batches overlap it, and a busy CPU slows two one-thread batches
+    gradually, where threads that wait on each other collapse."""
     import torch
 
     if threads is not None:
         torch.set_num_threads(threads)
-        return None
+        return 1
     if "OMP_NUM_THREADS" in os.environ or not on_cpu:  # an explicit count is kept
-        return None
-    torch.set_num_threads(usable_cpus())
-    return follow_the_load(probe)
-
-
-def batches_at_once(threads: int | None, on_cpu: bool) -> int:
-    """How many batches tagging runs at once, each on one thread. By default on the CPU (no ``threads`` given, no
-    OMP_NUM_THREADS), one per CPU this process may use, PyTorch's count set to one: a batch then gets the bits of one
-    thread whatever the number of cores (the same tags as one batch on all of them, on CoNLL-2003 test for each
-    shipped model, on AVX-512 and AVX2 kernels). One batch on two threads left its Python share (encoding,
-    decoding, about 40% of the default model's time) on one core; two batches overlap it, and a busy CPU slows
-    two one-thread batches gradually, where threads that wait on each other collapse. Otherwise one batch at a time
-    (``set_tagging_threads``)."""
-    import torch
-
-    if threads is not None or "OMP_NUM_THREADS" in os.environ or not on_cpu or usable_cpus() < 2:
         return 1
     torch.set_num_threads(1)
     return usable_cpus()

@@ -39,9 +39,7 @@ def test_a_server_alone_follows_the_load_and_its_workers_take_their_share(monkey
     assert threads.serving_threads(4) is None  # an explicit count is kept: the runtime reads it
 
 
-def test_tagging_keeps_a_count_it_is_given_and_follows_the_load_only_where_the_bits_agree(monkeypatch, torch_threads):
-    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+def test_training_follows_the_load_only_where_a_probe_gives_the_same_bits_on_one_thread(torch_threads):
     prepared = []
 
     def probe(compute):
@@ -51,21 +49,15 @@ def test_tagging_keeps_a_count_it_is_given_and_follows_the_load_only_where_the_b
 
         return prepare
 
-    same = probe(lambda: [torch.arange(4.0)])
-    assert threads.set_tagging_threads(1, on_cpu=True, probe=same) is None and torch.get_num_threads() == 1
-    assert not prepared  # a count given is kept: nothing to probe
-    assert threads.set_tagging_threads(None, on_cpu=False, probe=same) is None and not prepared  # a GPU
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert threads.set_tagging_threads(None, on_cpu=True, probe=same) is None and not prepared
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    following = threads.set_tagging_threads(None, on_cpu=True, probe=same)
+    torch.set_num_threads(2)
+    following = threads.follow_the_load(probe(lambda: [torch.arange(4.0)]))
     assert isinstance(following, threads.LoadFollowingThreads) and prepared == [True]
     torch.set_num_threads(2)
     by_count = probe(lambda: [torch.tensor([float(torch.get_num_threads())])])  # a sum split by the thread count
     assert threads.follow_the_load(by_count) is None and torch.get_num_threads() == 2  # the count stays fixed
     torch.set_num_threads(1)
     prepared.clear()
-    assert threads.follow_the_load(same) is None and not prepared  # one thread: nothing to follow, nor to probe
+    assert threads.follow_the_load(probe(lambda: [torch.ones(1)])) is None and not prepared  # nothing to follow
 
 
 def test_training_sets_its_own_count_unless_given_one_or_sharing_the_cpus(monkeypatch, torch_threads):
@@ -123,15 +115,15 @@ def test_tagging_runs_one_batch_per_cpu_each_on_one_thread_unless_given_a_count(
     monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_num_threads(2)
-    assert threads.batches_at_once(None, on_cpu=True) == 4 and torch.get_num_threads() == 1
+    assert threads.set_tagging_threads(None, on_cpu=True) == 4 and torch.get_num_threads() == 1
+    assert threads.set_tagging_threads(3, on_cpu=True) == 1 and torch.get_num_threads() == 3  # a count given
     torch.set_num_threads(2)
-    assert threads.batches_at_once(3, on_cpu=True) == 1  # a count given: one batch at a time on it
-    assert threads.batches_at_once(None, on_cpu=False) == 1  # a GPU
+    assert threads.set_tagging_threads(None, on_cpu=False) == 1 and torch.get_num_threads() == 2  # a GPU: left
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert threads.batches_at_once(None, on_cpu=True) == 1 and torch.get_num_threads() == 2
+    assert threads.set_tagging_threads(None, on_cpu=True) == 1 and torch.get_num_threads() == 2  # an explicit count
     monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setattr(threads, "usable_cpus", lambda: 1)
-    assert threads.batches_at_once(None, on_cpu=True) == 1
+    assert threads.set_tagging_threads(None, on_cpu=True) == 1 and torch.get_num_threads() == 1
 
 
 def test_batches_tagged_at_once_give_the_tags_and_probabilities_of_batches_in_turn(trained_model, ner_files):

@@ -5,7 +5,7 @@ runtime choice (``tagging.runtime_choice``), so an export given to it runs on on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tagger.runtime import set_runtime_defaults
 from tagger.serialization import load_model_files, read_model_files
 from tagger.tagging.base import TaggerBase
 from tagger.tagging.runtime_choice import load_on_its_runtime
-from tagger.threads import LoadFollowingThreads, batches_at_once, set_tagging_threads
+from tagger.threads import set_tagging_threads
 from tagger.vocab import Vocab
 
 
@@ -44,7 +44,6 @@ class Tagger(TaggerBase):
         self.model = quantize_model(model.to(self.device).eval(), quantize)
         super().__init__(vocab, config, metrics)
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
-        self.cpu_threads: LoadFollowingThreads | None = None  # set by from_files(), as the thread policy says
         self.threads: int | None = None  # torch's count for this tagger's batches (from_files); None: leave it
 
     @classmethod
@@ -55,7 +54,7 @@ class Tagger(TaggerBase):
 
         ``threads``: torch's threads on the CPU, one batch at a time. By default (unless OMP_NUM_THREADS sets the
         count) as many batches at once as this process has CPUs, each on one thread, which gives one thread's bits
-        whatever the number of cores (``tagger.threads.batches_at_once``, the thread policy).
+        whatever the number of cores (``tagger.threads.set_tagging_threads``, the thread policy).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
         same methods, in its export's precision, on ``threads`` threads (default: OMP_NUM_THREADS when set, else
@@ -86,40 +85,19 @@ class Tagger(TaggerBase):
         loaded = load_model_files(files, source)
         tagger = cls(loaded.model, loaded.vocab, loaded.config, device, loaded.metrics, quantize)
         on_cpu = tagger.device.type == "cpu"
-        tagger.batch_workers = batches_at_once(threads, on_cpu)
-        if tagger.batch_workers == 1:
-            tagger.cpu_threads = set_tagging_threads(threads, on_cpu, tagger.probe)
-        if tagger.device.type == "cpu":
+        tagger.batch_workers = set_tagging_threads(threads, on_cpu)
+        if on_cpu:
             tagger.threads = torch.get_num_threads()
         return tagger
 
     def claim_threads(self) -> None:
         if self.threads is not None:
-            torch.set_num_threads(self.cpu_threads.threads if self.cpu_threads is not None else self.threads)
-
-    @torch.inference_mode()
-    def probe(self) -> Callable[[], list[torch.Tensor]]:
-        """A sample of tagging for the thread policy (``threads.follow_the_load``), which compares its output on one
-        thread and on all: the network over a probe batch."""
-        words = self.vocab.words or ("word",)
-        # 8 sentences of 3 to 38 words: the output rows of a batch range from few to many, and a contextual model's
-        # encoder (run twice here, as part of loading) keeps the probe to a small share of its start-up
-        probe = [[words[(7 * i + j) % len(words)] for j in range(3 + 5 * i)] for i in range(8)]
-        encoded = encode_sentences(probe, self.features, self.vocab, documents=[0] * len(probe))
-        batch = build_batch(encoded, self.features, self.document_context).to(self.device)
-
-        @torch.inference_mode()
-        def outputs() -> list[torch.Tensor]:
-            return [self.model(batch)]
-
-        return outputs
+            torch.set_num_threads(self.threads)
 
     @torch.inference_mode()
     def predict_batch(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
     ) -> tuple[list[list[int]], list[list[float]] | None]:
-        if self.cpu_threads is not None:
-            self.cpu_threads.check()
         encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         best, best_probs = self.decode(self.model(batch).float(), batch.mask, scores)  # (batch_size, seq_len)
@@ -129,8 +107,6 @@ class Tagger(TaggerBase):
     def distributions_batch(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        if self.cpu_threads is not None:
-            self.cpu_threads.check()
         encoded = encode_sentences(sentences, self.features, self.vocab, documents=documents)
         batch = build_batch(encoded, self.features, self.document_context).to(self.device)
         emissions = self.model(batch).float()  # (batch_size, seq_len, num_tags)
