@@ -343,8 +343,9 @@ def upgrade_weight_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 # test F1 at two decimals (scripts/benchmarks/vector_rows.py, BENCHMARKS.md issue 15). Weights are trained and used in fp32.
 COMPACT_TENSORS = ("word_embedding.weight",)
 # Frozen character LMs (features/charlm.py) are stored in fp16 too: training rounds them to fp16 before using
-# them, so the stored LM is exactly the one the model was trained with.
-COMPACT_PREFIXES = ("charlm.",)
+# them, so the stored LM is exactly the one the model was trained with. (The feature's trained projection is not
+# one of them: it is kept in fp32 like every trained weight.)
+COMPACT_PREFIXES = ("charlm.forward_lm.", "charlm.backward_lm.")
 
 
 def compact_state(state: dict[str, torch.Tensor], config: Config) -> dict[str, torch.Tensor]:

@@ -181,7 +181,10 @@ print(json.dumps(tagger.tag(json.loads(sys.argv[2]), scores=True)))
 """
 
 
-def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(lm_dirs, ner_files, tiny_config, tmp_path):
+@pytest.mark.parametrize("projection", [0, 6])
+def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(
+    lm_dirs, ner_files, tiny_config, tmp_path, projection
+):
     from safetensors import safe_open
 
     from tagger import Tagger
@@ -190,7 +193,7 @@ def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(lm_dirs
     folders = [shutil.copytree(folder, tmp_path / folder.name) for folder in lm_dirs]
     config = replace(
         tiny_config,
-        model=replace(tiny_config.model, charlm=f"{folders[0]},{folders[1]}"),
+        model=replace(tiny_config.model, charlm=f"{folders[0]},{folders[1]}", charlm_projection=projection),
         train=replace(tiny_config.train, epochs=3, threads=1),
     )
     out = tmp_path / "model"
@@ -201,6 +204,12 @@ def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(lm_dirs
         names = set(weights.keys())
         assert weights.get_tensor("charlm.backward_lm.weight_hh").dtype == torch.float16
         assert weights.get_tensor("charlm.forward_lm.characters").dtype == torch.int32
+        if projection:  # trained, so kept in fp32; it maps both LMs' states side by side
+            lm_width = weights.get_tensor("charlm.forward_lm.weight_hh").shape[1]
+            assert weights.get_tensor("charlm.projection.weight").dtype == torch.float32
+            assert weights.get_tensor("charlm.projection.weight").shape == (projection, 2 * lm_width)
+        else:
+            assert not any(name.startswith("charlm.projection") for name in names)
     assert {f"charlm.{d}_lm.{n}" for d in ("forward", "backward") for n in ("embedding", "weight_ih")} <= names
     assert not (out / "model.safetensors").read_bytes().startswith((b"\x80", b"PK"))  # safetensors, no pickle
     for folder in folders:

@@ -142,22 +142,26 @@ def boundary_positions(words: Sequence[str], backward: bool, whitespace: bool) -
 
 class CharLMInput(FeatureModule):
     """Holds the frozen LMs (their buffers are the model's to save and load) and passes the features on in the
-    model's precision; the feature runs the LMs (in training, before any batch exists)."""
+    model's precision, through a trained linear map to ``projection`` wide if one is asked for; the feature runs
+    the LMs (in training, before any batch exists)."""
 
     dtype_probe: torch.Tensor  # the buffer registered in __init__, declared for the type checker
 
-    def __init__(self, lms: Mapping[str, Mapping[str, torch.Tensor]]):
+    def __init__(self, lms: Mapping[str, Mapping[str, torch.Tensor]], projection: int = 0):
         super().__init__()
         self.forward_lm = FrozenCharLM(lms["forward"]) if "forward" in lms else None
         self.backward_lm = FrozenCharLM(lms["backward"]) if "backward" in lms else None
-        self.output_dim = sum(lm.output_dim for lm in self.lms())
+        states_dim = sum(lm.output_dim for lm in self.lms())
+        self.projection = nn.Linear(states_dim, projection) if projection else None
+        self.output_dim = projection or states_dim
         self.register_buffer("dtype_probe", torch.zeros(()), persistent=False)  # follows .to(bfloat16)
 
     def lms(self) -> list[FrozenCharLM]:
         return [lm for lm in (self.forward_lm, self.backward_lm) if lm is not None]
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return inputs.to(self.dtype_probe.dtype)  # (batch_size, seq_len, output_dim)
+        states = inputs.to(self.dtype_probe.dtype)  # (batch_size, seq_len, states_dim)
+        return states if self.projection is None else self.projection(states)  # (batch_size, seq_len, output_dim)
 
 
 class CharLM(CharLMSpec, InputFeature):
@@ -165,6 +169,7 @@ class CharLM(CharLMSpec, InputFeature):
 
     def __init__(self, config: ModelConfig, weights: Mapping[str, torch.Tensor] | None = None):
         self.whitespace = config.charlm_whitespace
+        self.projection = config.charlm_projection
         self.lms = lms_from_weights(weights, config) if weights is not None else lms_from_folders(config.charlm)
         self.dim = sum(output_dim(lm) for lm in self.lms.values())
         self.module: CharLMInput | None = None
@@ -176,7 +181,7 @@ class CharLM(CharLMSpec, InputFeature):
         return cls(config, weights)
 
     def build_module(self) -> CharLMInput:
-        self.module = CharLMInput(self.lms)  # the LMs run from it: wherever the model moves them, and as loaded
+        self.module = CharLMInput(self.lms, self.projection)  # the LMs run from it: wherever the model moves them, and as loaded
         return self.module
 
     def keep_encodings(self) -> None:
