@@ -266,6 +266,60 @@ def test_prodigy_records_use_their_own_tokens_and_skip_what_was_not_accepted(tmp
     assert report.format == "prodigy" and report.repaired_lines == {PRODIGY_SKIPPED: 2}
 
 
+def test_given_sentences_split_given_tokens_or_the_tokenizers_words_in_every_format(tmp_path):
+    text = 'LONDON 1996-08-30 " I \'m sure . " Hoddle said .'
+    words = ["LONDON", "1996-08-30", '"', "I", "'m", "sure", ".", '"', "Hoddle", "said", "."]
+    starts, position = [], 0
+    for word in words:
+        starts.append(text.index(word, position))
+        position = starts[-1] + len(word)
+    tokens = [{"text": w, "start": a, "end": a + len(w)} for w, a in zip(words, starts)]
+    sents = [{"start": 0, "end": 17}, {"start": 18, "end": len(text)}]
+    spans = [(0, 6, "LOC"), (34, 40, "PER")]
+    given = {"tokens": tokens, "sents": sents}
+    exports = {
+        "labelstudio": write(
+            tmp_path,
+            "ls.json",
+            json.dumps([{"data": {"text": text, **given}, "annotations": [{"result": [labels(*s) for s in spans]}]}]),
+        ),
+        "doccano": jsonl(tmp_path, "d.jsonl", {"text": text, "label": [list(s) for s in spans], **given}),
+        "prodigy": jsonl(
+            tmp_path,
+            "p.jsonl",
+            {"text": text, "spans": [dict(zip(("start", "end", "label"), s)) for s in spans], **given},
+        ),
+    }
+    for fmt, path in exports.items():
+        assert detect_format(path) == fmt
+        assert (
+            words_and_tags(path)
+            == [  # the given words and sentences, where spaCy would split both otherwise
+                (["LONDON", "1996-08-30"], ["B-LOC", "O"]),
+                (words[2:], ["O", "O", "O", "O", "O", "O", "B-PER", "O", "O"]),
+            ]
+        ), fmt
+    sentences_only = jsonl(
+        tmp_path, "s.jsonl", {"text": "Mr. Smith came. He left.", "label": [], "sents": [{"start": 0, "end": 24}]}
+    )
+    assert [s.words for s in read_corpus(sentences_only)[0]] == [["Mr.", "Smith", "came", ".", "He", "left", "."]]
+
+
+@pytest.mark.parametrize(
+    "sents, found",
+    [
+        ('{"start": 0, "end": 5}', '"sents": {"start": 0, "end": 5}'),
+        ('[{"start": 0}]', 'sentence {"start": 0}'),
+        ('[{"start": 6, "end": 9}, {"start": 0, "end": 5}]', 'sentence {"start": 0, "end": 5}'),
+        ('[{"start": 0, "end": 99}]', 'sentence {"start": 0, "end": 99}'),
+    ],
+)
+def test_bad_input_given_sentences_out_of_order_or_outside_the_text(tmp_path, sents, found):
+    path = write(tmp_path, "s.jsonl", f'{{"text": "Paris is big", "label": [], "sents": {sents}}}\n')
+    message = str(one_line_error(path))
+    assert message.startswith(f"{path}:1: ") and found in message and "character ranges of the text" in message
+
+
 def test_bad_input_prodigy_tokens_that_are_not_the_text(tmp_path):
     path = jsonl(
         tmp_path, "t.jsonl", {"text": "Paris", "tokens": [{"text": "Rome", "start": 0, "end": 5}], "spans": []}
@@ -420,7 +474,9 @@ def test_tagger_data_counts_the_tasks_skipped(tmp_path):
 
 @pytest.mark.parametrize("fmt, name", [("labelstudio", "ner.json"), ("doccano", "ner.jsonl"), ("prodigy", "ner.jsonl")])
 def test_a_conll_file_converted_reads_back_as_the_same_words_and_tags(tmp_path, fmt, name):
-    conll = ner_conll(tmp_path, "ner.conll")
+    # words the tokenizer would split and a sentence the sentencizer would cut come back as they went out
+    unsplit = [("LONDON 1996-08-30", "B-LOC O"), ('" I \'m sure . " Hoddle said .', "O O O O O O B-PER O O")]
+    conll = ner_conll(tmp_path, "ner.conll", NER_SENTENCES + unsplit)
     result = invoke("convert", conll, tmp_path / name, "--to", fmt)
     assert result.exit_code == 0, result.output
     assert detect_format(tmp_path / name) == fmt
@@ -439,10 +495,11 @@ def test_writers_refuse_what_a_text_cannot_keep(tmp_path):
 def test_doccano_written_from_text_with_emoji_counts_utf16_units(tmp_path):
     source = jsonl(tmp_path, "e.jsonl", {"words": ["😀", "Ann", "Lee"], "tags": ["O", "B-PER", "I-PER"]})
     convert_corpus(source, tmp_path / "d.jsonl", ConvertOptions(target_format="doccano"))
-    assert json.loads((tmp_path / "d.jsonl").read_text(encoding="utf-8")) == {
-        "text": "😀 Ann Lee",
-        "label": [[3, 10, "PER"]],
-    }
+    record = json.loads((tmp_path / "d.jsonl").read_text(encoding="utf-8"))
+    assert (record["text"], record["label"]) == ("😀 Ann Lee", [[3, 10, "PER"]])
+    # the words tagger writes beside them are its own field, in characters like every offset it reads
+    assert [(t["text"], t["start"]) for t in record["tokens"]] == [("😀", 0), ("Ann", 2), ("Lee", 6)]
+    assert words_and_tags(tmp_path / "d.jsonl") == [(["😀", "Ann", "Lee"], ["O", "B-PER", "I-PER"])]
     assert words_and_tags(tmp_path / "d.jsonl") == words_and_tags(source)
 
 
@@ -542,9 +599,11 @@ def test_pre_tokenised_input_tagged_as_label_studio_or_doccano_reads_back_as_tag
     output = tag(trained_model, ner_files[1], tmp_path / "dev.json", "labelstudio")
     tasks = json.loads(output.read_text(encoding="utf-8"))
     assert [t["data"]["text"] for t in tasks] == [" ".join(s.words) for s in sentences]  # a task per sentence
-    assert [s.tags for s in read_corpus(accepted(output, tmp_path / "export.json"))[0]] == predicted
+    read_back = read_corpus(accepted(output, tmp_path / "export.json"))[0]
+    assert [(s.words, s.tags) for s in read_back] == [(s.words, tags) for s, tags in zip(sentences, predicted)]
     doccano = tag(trained_model, ner_files[1], tmp_path / "dev.jsonl", "doccano")
-    assert [s.tags for s in read_corpus(doccano)[0]] == predicted
+    read_back = read_corpus(doccano)[0]
+    assert [(s.words, s.tags) for s in read_back] == [(s.words, tags) for s, tags in zip(sentences, predicted)]
 
 
 def test_doccano_output_of_raw_text_counts_utf16_units(trained_model, tmp_path):

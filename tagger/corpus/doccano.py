@@ -9,8 +9,12 @@ browser front end does (a character beyond U+FFFF, such as most emoji, counts tw
 characters, and written back the same way. (A project set to count grapheme clusters as one character exports
 offsets that neither count gives: it is not read correctly.)
 
-Written (``tagger convert --to doccano``): one record per sentence, ``text`` its words joined by spaces and
-``label`` its entities.
+A record may also give its words and sentences (``tokens``, ``sents``, in characters: ``corpus.spans``); doccano
+keeps a record's other keys as its metadata and exports them beside ``text``.
+
+Written (``tagger convert --to doccano``): one record per sentence, ``text`` its words joined by spaces, ``label``
+its entities, and those words and its one sentence as ``tokens`` and ``sents`` (so that it reads back as the same
+words).
 """
 
 from __future__ import annotations
@@ -24,7 +28,18 @@ from typing import Any, TextIO
 
 from tagger.config import CorpusConfig
 from tagger.corpus.sentence import Sentence
-from tagger.corpus.spans import Alignment, CharSpan, SpanRecord, check_label, offset, read_record_lines, sentence_spans
+from tagger.corpus.spans import (
+    Alignment,
+    CharSpan,
+    SpanRecord,
+    check_label,
+    given_words_fields,
+    offset,
+    read_record_lines,
+    sentence_spans,
+    with_given_words,
+    words_text,
+)
 from tagger.corpus.writing import unencodable
 
 EXPECTED = 'one JSON object per line like {"text": "Paris is big", "label": [[0, 5, "LOC"]]}'
@@ -61,7 +76,7 @@ def line_record(value: Any, path: str, line_no: int, tags_required: bool) -> Spa
     record_id = value.get("id")
     known = isinstance(record_id, (int, str)) and not isinstance(record_id, bool) and not unencodable(str(record_id))
     mark = {"newdoc id": str(record_id)} if known else {"newdoc": str(line_no)}
-    record = SpanRecord(text, None, path, line_no, metadata=mark)
+    record = with_given_words(value, SpanRecord(text, None, path, line_no, metadata=mark))
     if not tags_required:
         return record
     key = next((k for k in SPAN_KEYS if k in value), None)
@@ -136,6 +151,7 @@ def write_doccano(sentences: Iterable[Sentence], stream: TextIO) -> None:
         record: dict[str, Any] = {"text": text}
         if sentence.tags:
             record["label"] = doccano_spans(text, spans)
+        record.update(given_words_fields(sentence.words, words_text(sentence.words)[1], [len(sentence.words)]))
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

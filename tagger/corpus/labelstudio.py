@@ -8,9 +8,13 @@ refused. A task without such an annotation is skipped and counted; one whose ann
 Label Studio before 1.0 named annotations ``completions``, which are read the same way. ``value.text``, where a
 result gives it, must be the text at its offsets.
 
-Written (``tagger convert --to labelstudio``): one task per sentence, its words joined by spaces, its entities as
-an annotation's ``labels`` results (``from_name`` ``label``, ``to_name`` ``text``, as Label Studio's named-entity
-template names them), each task on a line of its own.
+A task's ``data`` may also give its words and sentences (``tokens``, ``sents``: ``corpus.spans``); Label Studio keeps
+them through an export, as it keeps every field of a task's data.
+
+Written (``tagger convert --to labelstudio``): one task per sentence, its words joined by spaces, with those words
+and its one sentence as ``data.tokens`` and ``data.sents`` (so that it reads back as the same words), its entities
+as an annotation's ``labels`` results (``from_name`` ``label``, ``to_name`` ``text``, as Label Studio's
+named-entity template names them), each task on a line of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ from typing import Any, TextIO
 from tagger.config import CorpusConfig
 from tagger.corpus.lines import count_repair, read_lines
 from tagger.corpus.sentence import Sentence
-from tagger.corpus.spans import Alignment, CharSpan, SpanRecord, check_label, offset, sentence_spans
+from tagger.corpus.spans import (
+    Alignment,
+    CharSpan,
+    SpanRecord,
+    check_label,
+    given_words_fields,
+    offset,
+    sentence_spans,
+    with_given_words,
+    words_text,
+)
 from tagger.corpus.writing import unencodable
 from tagger.errors import CorpusFormatError
 
@@ -137,6 +151,7 @@ def task_record(
             'the text as "data": {"text": "..."}',
             "a labeling config that names it otherwise ($document) needs the key renamed to text",
         )
+    record = with_given_words(task["data"], record)
     if not tags_required:
         return record
     annotation = latest_annotation(task, record)
@@ -216,7 +231,8 @@ def write_labelstudio(sentences: Iterable[Sentence], stream: TextIO) -> None:
     stream.write("[")
     for index, sentence in enumerate(sentences):
         text, spans = sentence_spans(sentence, "Label Studio JSON")
-        task: dict[str, Any] = {"data": {"text": text}}
+        words = given_words_fields(sentence.words, words_text(sentence.words)[1], [len(sentence.words)])
+        task: dict[str, Any] = {"data": {"text": text, **words}}
         if sentence.tags:
             results = [
                 span_result(f"{index + 1}-{n + 1}", text, start, end, label)

@@ -3,12 +3,12 @@
 
 A record's text is ``text``; its spans are ``spans``, ``[{"start": 0, "end": 5, "label": "TYPE"}, ...]`` (other
 keys, such as ``token_start``, are passed over). Where a record gives ``tokens``
-(``[{"text": "Paris", "start": 0, "end": 5}, ...]``, as Prodigy saves them), they are its words, split into
-sentences by the sentencizer; else the tokenizer of ``tagger tag`` splits the text. A record Prodigy saved with an
+(``[{"text": "Paris", "start": 0, "end": 5}, ...]``, as Prodigy saves them) and ``sents``, they are its words and
+sentences (``corpus.spans``); else the tokenizer of ``tagger tag`` splits the text. A record Prodigy saved with an
 ``answer`` other than ``accept`` (``reject``, ``ignore``), or without ``spans``, is skipped and counted.
 
-Written (``tagger convert --to prodigy``): one record per sentence, with its words as ``tokens``, so that it reads
-back as the same words, and ``"answer": "accept"``.
+Written (``tagger convert --to prodigy``): one record per sentence, with its words as ``tokens`` and its one
+sentence as ``sents``, so that it reads back as the same words, and ``"answer": "accept"``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,22 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from tagger.config import CorpusConfig
 from tagger.corpus.sentence import Sentence
-from tagger.corpus.spans import Alignment, CharSpan, SpanRecord, check_label, offset, read_record_lines, sentence_spans
-
-if TYPE_CHECKING:
-    from tagger.tokenize import Token
+from tagger.corpus.spans import (
+    Alignment,
+    CharSpan,
+    SpanRecord,
+    check_label,
+    given_words_fields,
+    offset,
+    read_record_lines,
+    sentence_spans,
+    with_given_words,
+    words_text,
+)
 
 EXPECTED = 'one JSON object per line like {"text": "Paris is big", "spans": [{"start": 0, "end": 5, "label": "LOC"}]}'
 NO_ANNOTATION = "record without spans, or not accepted, skipped"
@@ -61,9 +69,7 @@ def line_record(value: Any, path: str, line_no: int, tags_required: bool) -> Spa
     if not isinstance(text, str):
         found = f"keys {sorted(value)}" if isinstance(value, dict) else f"a JSON {type(value).__name__}"
         raise SpanRecord("", None, path, line_no).problem(found, EXPECTED)
-    record = SpanRecord(text, None, path, line_no, metadata={"newdoc": str(line_no)})
-    if "tokens" in value:
-        record = replace(record, tokens=read_tokens(value["tokens"], record))
+    record = with_given_words(value, SpanRecord(text, None, path, line_no, metadata={"newdoc": str(line_no)}))
     if not tags_required:
         return record
     if value.get("answer", ACCEPTED) != ACCEPTED or "spans" not in value:
@@ -83,34 +89,13 @@ def read_span(item: Any, record: SpanRecord) -> CharSpan:
     return CharSpan(start, end, check_label(fields["label"], record))
 
 
-def read_tokens(items: Any, record: SpanRecord) -> list[Token]:
-    """The record's tokens, each the text at its offsets."""
-    from tagger.tokenize import Token  # lazily, as corpus.spans does: tokenize imports corpus modules
-
-    expected = 'tokens like {"text": "Paris", "start": 0, "end": 5}, each the text at its offsets'
-    if not isinstance(items, list):
-        raise record.problem(f'"tokens": {json.dumps(items)[:60]}', expected)
-    tokens: list[Token] = []
-    for item in items:
-        fields = item if isinstance(item, dict) else {}
-        start, end, text = offset(fields.get("start")), offset(fields.get("end")), fields.get("text")
-        if start is None or end is None or not text or not isinstance(text, str) or record.text[start:end] != text:
-            raise record.problem(f"token {json.dumps(item, ensure_ascii=False)[:80]}", expected)
-        if tokens and start < tokens[-1].end:
-            raise record.problem(
-                f"token {text!r} at {start}, before the end of {tokens[-1].text!r}", expected + ", in order"
-            )
-        tokens.append(Token(text, start, end))
-    return tokens
-
-
 def write_prodigy(sentences: Iterable[Sentence], stream: TextIO) -> None:
     """One record per sentence: ``text``, ``tokens`` and ``spans``; an untagged sentence has no ``spans``."""
     for sentence in sentences:
         text, spans = sentence_spans(sentence, "spaCy/Prodigy JSONL")
-        record: dict[str, Any] = {"text": text, "tokens": tokens_of(sentence.words)}
+        starts = words_text(sentence.words)[1]
+        record: dict[str, Any] = {"text": text, **given_words_fields(sentence.words, starts, [len(sentence.words)])}
         if sentence.tags:
-            starts = [token["start"] for token in record["tokens"]]
             record["spans"] = [
                 {
                     "start": start,
@@ -123,15 +108,6 @@ def write_prodigy(sentences: Iterable[Sentence], stream: TextIO) -> None:
             ]
             record["answer"] = ACCEPTED
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def tokens_of(words: list[str]) -> list[dict[str, Any]]:
-    tokens, position = [], 0
-    for index, word in enumerate(words):
-        ws = index < len(words) - 1
-        tokens.append({"text": word, "start": position, "end": position + len(word), "id": index, "ws": ws})
-        position += len(word) + 1
-    return tokens
 
 
 def ends_at(starts: list[int], end: int) -> int:

@@ -2,9 +2,15 @@
 spaCy/Prodigy readers share, and what their writers share.
 
 Each record is one document. Its text is split into sentences and words by the tokenizer ``tagger tag`` uses on
-raw text (``tokenize``: spaCy's rules for English and its sentencizer), or into the record's own tokens where it
-gives them (spaCy/Prodigy), so that a model trained on the spans sees the words it will be given when tagging. A
-span becomes IOB2 tags on the words it covers:
+raw text (``tokenize``: spaCy's rules for English and its sentencizer), so that a model trained on the spans sees
+the words it will be given when tagging. A record may give its own words and sentences instead, in every format:
+``tokens`` (``[{"text": "Paris", "start": 0, "end": 5}, ...]``, as Prodigy saves them) and ``sents``
+(``[{"start": 0, "end": 12}, ...]``, character ranges, as spaCy's ``Doc.to_json`` writes them); the sentencizer
+splits given tokens where ``sents`` is missing, and ``sents`` alone splits the tokenizer's words. tagger's own
+writers give both, because the tools keep a record's other fields through an export (Label Studio in the task's
+``data``, doccano beside ``text``): words that go out to be annotated come back as the same words and sentences,
+which the text alone cannot promise (the tokenizer splits ``1996-08-30``, and the sentencizer a quote). A span
+becomes IOB2 tags on the words it covers:
 
 - a span that cuts a word (starts or ends inside it) is refused, all such spans of the file counted and the first
   few shown, once the whole file is read; with ``corpus.snap_spans`` each is widened to whole words (counted);
@@ -15,10 +21,11 @@ span becomes IOB2 tags on the words it covers:
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -60,7 +67,10 @@ class SpanRecord:
     path: str
     line: int  # of the record (a JSON line, or where a task of a JSON array starts)
     name: str = ""  # how messages name the record beside its line: "task 3 (id 17)"; "" for a JSON line
-    tokens: list[Token] | None = None  # the record's own tokens (spaCy/Prodigy); None: the tokenizer's
+    tokens: list[Token] | None = None  # the record's own tokens (``tokens``); None: the tokenizer's
+    sentences: list[tuple[int, int]] | None = (
+        None  # its own sentences' character ranges (``sents``); None: the sentencizer's
+    )
     metadata: dict[str, str] = field(default_factory=dict)  # given to its first sentence: the document mark
 
     def problem(self, found: str, expected: str, hint: str = "") -> CorpusFormatError:
@@ -113,6 +123,84 @@ def check_label(label: Any, record: SpanRecord) -> str:
             "rename the label in the tool, or in the export",
         ) from None
     return label
+
+
+TOKENS_EXPECTED = 'tokens like {"text": "Paris", "start": 0, "end": 5}, each the text at its offsets, in order'
+SENTS_EXPECTED = 'sentences like {"start": 0, "end": 12}, character ranges of the text, in order'
+
+
+def with_given_words(fields: dict[str, Any], record: SpanRecord) -> SpanRecord:
+    """The record with the words and sentences ``fields`` give (``tokens``, ``sents``), where it gives them."""
+    if "tokens" in fields:
+        record = replace(record, tokens=read_tokens(fields["tokens"], record))
+    if "sents" in fields:
+        record = replace(record, sentences=read_sentences(fields["sents"], record))
+    return record
+
+
+def read_tokens(items: Any, record: SpanRecord) -> list[Token]:
+    """The record's tokens, each the text at its offsets."""
+    from tagger.tokenize import Token  # lazily: tokenize imports corpus modules
+
+    if not isinstance(items, list):
+        raise record.problem(f'"tokens": {json.dumps(items)[:60]}', TOKENS_EXPECTED)
+    tokens: list[Token] = []
+    for item in items:
+        fields = item if isinstance(item, dict) else {}
+        start, end, text = offset(fields.get("start")), offset(fields.get("end")), fields.get("text")
+        if start is None or end is None or not text or not isinstance(text, str) or record.text[start:end] != text:
+            raise record.problem(f"token {json.dumps(item, ensure_ascii=False)[:80]}", TOKENS_EXPECTED)
+        if tokens and start < tokens[-1].end:
+            raise record.problem(f"token {text!r} at {start}, before the end of {tokens[-1].text!r}", TOKENS_EXPECTED)
+        tokens.append(Token(text, start, end))
+    return tokens
+
+
+def read_sentences(items: Any, record: SpanRecord) -> list[tuple[int, int]]:
+    """The record's sentences as character ranges within its text, in order and apart."""
+    if not isinstance(items, list):
+        raise record.problem(f'"sents": {json.dumps(items)[:60]}', SENTS_EXPECTED)
+    ranges: list[tuple[int, int]] = []
+    for item in items:
+        fields = item if isinstance(item, dict) else {}
+        start, end = offset(fields.get("start")), offset(fields.get("end"))
+        ordered = start is not None and end is not None and (ranges[-1][1] if ranges else 0) <= start <= end
+        if not ordered or end > len(record.text):  # type: ignore[operator]  # both known once ordered
+            raise record.problem(f"sentence {json.dumps(item)[:60]}", SENTS_EXPECTED)
+        ranges.append((start, end))  # type: ignore[arg-type]
+    return ranges
+
+
+def split_by_ranges(tokens: list[Token], ranges: list[tuple[int, int]]) -> list[list[Token]]:
+    """Tokens into the sentences whose ranges they start in; tokens before the first range open a sentence of
+    their own, and a token between two ranges joins the one before."""
+    starts = [start for start, _ in ranges]
+    sentences: dict[int, list[Token]] = {}
+    for token in tokens:
+        sentences.setdefault(bisect_right(starts, token.start), []).append(token)
+    return list(sentences.values())
+
+
+def given_words_fields(words: Sequence[str], starts: Sequence[int], sentence_lengths: Sequence[int]) -> dict[str, Any]:
+    """``tokens`` and ``sents`` for a record whose words start at ``starts`` in its text, ``sentence_lengths``
+    words to a sentence: what ``with_given_words`` reads back (``id`` and ``ws`` as Prodigy writes tokens)."""
+    ends = [start + len(word) for word, start in zip(words, starts, strict=True)]
+    tokens = [
+        {
+            "text": word,
+            "start": start,
+            "end": end,
+            "id": index,
+            "ws": index + 1 < len(words) and starts[index + 1] > end,
+        }
+        for index, (word, start, end) in enumerate(zip(words, starts, ends))
+    ]
+    sents, first = [], 0
+    for length in sentence_lengths:
+        if length:
+            sents.append({"start": starts[first], "end": ends[first + length - 1]})
+        first += length
+    return {"tokens": tokens, "sents": sents}
 
 
 @cache
@@ -263,14 +351,19 @@ def check_text(record: SpanRecord) -> None:
 
 def record_tokens(record: SpanRecord) -> list[list[Token]]:
     """The record's sentences of words: the tokenizer's (as ``tagger tag`` splits raw text), or the record's own
-    tokens split into sentences by the same sentencizer."""
+    tokens; split into the record's own sentences where it gives them, else by the same sentencizer."""
     from tagger.tokenize import split_texts, visible_token
 
     if record.tokens is None:
-        return next(split_texts([record.text], _tokenizer()))
+        sentences = next(split_texts([record.text], _tokenizer()))
+        if record.sentences is None:
+            return sentences
+        return split_by_ranges([token for sentence in sentences for token in sentence], record.sentences)
     tokens = [t for token in record.tokens if token.text.strip() and (t := visible_token(token.text, token.start))]
     if not tokens:
         return []
+    if record.sentences is not None:
+        return split_by_ranges(tokens, record.sentences)
     from spacy.tokens import Doc
 
     nlp = _tokenizer()

@@ -2,7 +2,8 @@
 raw text or per sentence of pre-tokenised input (``outputs.tasks``), each on a line of its own.
 
 Each task is ``{"data": {"text": ...}, "predictions": [...]}`` (``data`` also holds the task's other fields, such as
-``tagger select``'s ``uncertainty``, which the Data Manager shows as columns), its one prediction holding a
+``tagger select``'s ``uncertainty``, which the Data Manager shows as columns, and its words and sentences as
+``tokens`` and ``sents``), its one prediction holding a
 ``labels`` result per predicted entity (``from_name`` ``label``, ``to_name`` ``text``: the names of Label Studio's
 named-entity template, which a project's labeling config must share) with the entity's probability, the mean of its
 words' tag probabilities, in ``value.score``. The prediction's ``score`` is the lowest tag probability in the task, so that
@@ -36,7 +37,7 @@ class LabelStudioWriter(TaskWriter):
         if task.lowest is not None:
             prediction["score"] = round(task.lowest, 4)
         prediction["result"] = results
-        record = {"data": {"text": task.text, **task.fields}, "predictions": [prediction]}
+        record = {"data": {"text": task.text, **task.fields, **task.words}, "predictions": [prediction]}
         return ("\n" if number == 1 else ",\n") + json.dumps(record, ensure_ascii=False)
 
     def end(self) -> str:

@@ -5,7 +5,9 @@ A task is a paragraph of raw text (a document, as ``tokenize`` reads raw text) o
 input. Raw text keeps each word in its place: the task's text runs from the paragraph's first word to its last,
 and whatever lies between two words (spaces, line breaks, a character the tokenizer drops) becomes as many spaces,
 so an entity's offsets are those the JSONL output gives, less where the paragraph's first word starts. A sentence of
-pre-tokenised input is its words joined by spaces (``TaggedSentence.text``).
+pre-tokenised input is its words joined by spaces (``TaggedSentence.text``). Either way the task also gives its
+words and sentences (``tokens``, ``sents``), which the tools keep with it, so that the words a corrected export
+trains on are the words that were tagged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tagger.corpus import opens_document
+from tagger.corpus.spans import given_words_fields
 from tagger.errors import ConfigError, setting
 from tagger.outputs.tagged import TaggedSentence, WriterOptions, check_lengths
 from tagger.outputs.writer import TextWriter
@@ -35,6 +38,9 @@ class Task:
     lowest: float | None  # the lowest probability of any word's tag in the task (None without probabilities)
     # fields written beside the text, which the tools keep with the task (``tagger select``'s rank and uncertainty)
     fields: dict[str, Any] = field(default_factory=dict)
+    # the task's words and sentences as ``tokens`` and ``sents`` (``corpus.spans``), so that a corrected export
+    # trains on the words that were tagged
+    words: dict[str, Any] = field(default_factory=dict)
 
 
 class TaskWriter(TextWriter):
@@ -82,16 +88,19 @@ def build_task(items: list[TaggedSentence], fields: dict[str, Any] | None = None
     """
     scores = [score for item in items for score in item.scores]
     lowest = min(scores) if scores and all(item.scores or not item.words for item in items) else None
+    words = [word for item in items for word in item.words]
+    lengths = [len(item.words) for item in items]
     if items[0].offsets is None:
-        texts, entities, base = [], [], 0
+        texts, entities, word_starts, base = [], [], [], 0
         for item in items:
             starts = item.word_starts()
             for label, s, e in item.spans():
                 start, end = item.text_span(starts, s, e)
                 entities.append(Entity(base + start, base + end, label, item.span_score(s, e)))
+            word_starts += [base + start for start in starts]
             texts.append(item.text())
             base += len(texts[-1]) + 1
-        return Task(" ".join(texts), entities, lowest, fields or {})
+        return Task(" ".join(texts), entities, lowest, fields or {}, given_words_fields(words, word_starts, lengths))
     offsets = [span for item in items for span in item.offsets or []]
     base, position, pieces = offsets[0][0], offsets[0][0], []
     for item in items:
@@ -105,4 +114,5 @@ def build_task(items: list[TaggedSentence], fields: dict[str, Any] | None = None
             entities.append(
                 Entity(spans[first][0] - base, spans[end - 1][1] - base, label, item.span_score(first, end))
             )
-    return Task("".join(pieces), entities, lowest, fields or {})
+    word_starts = [start - base for start, _ in offsets]
+    return Task("".join(pieces), entities, lowest, fields or {}, given_words_fields(words, word_starts, lengths))
