@@ -181,7 +181,8 @@ class CharLM(CharLMSpec, InputFeature):
         return cls(config, weights)
 
     def build_module(self) -> CharLMInput:
-        self.module = CharLMInput(self.lms, self.projection)  # the LMs run from it: wherever the model moves them, and as loaded
+        # the LMs run from it: wherever the model moves them, and as loaded
+        self.module = CharLMInput(self.lms, self.projection)
         return self.module
 
     def keep_encodings(self) -> None:
