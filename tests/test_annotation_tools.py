@@ -330,6 +330,17 @@ def test_bad_input_prodigy_tokens_that_are_not_the_text(tmp_path):
 # --- detection --------------------------------------------------------------------------------------------------------
 
 
+def test_a_label_studio_export_on_one_long_line_is_known_by_its_start(tmp_path):
+    from tagger.corpus.reading import SNIFF_BYTES
+
+    tasks = [task(TEXT, {"result": [labels(0, 10, "PER")]}) for _ in range(SNIFF_BYTES // len(TEXT) + 1)]
+    one_line = write(tmp_path, "export.json", json.dumps(tasks))
+    assert one_line.stat().st_size > SNIFF_BYTES and detect_format(one_line) == "labelstudio"
+    no_extension = write(tmp_path, "export", json.dumps(tasks))
+    assert detect_format(no_extension) == "labelstudio"
+    assert len(read_corpus(one_line)[0]) == 2 * len(tasks)
+
+
 def test_formats_are_detected_by_content_under_json_extensions_and_forced_by_corpus_format(tmp_path):
     records = {
         "labelstudio": "[\n" + json.dumps(task("Paris", {"result": []})) + "\n]\n",

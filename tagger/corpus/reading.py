@@ -51,7 +51,9 @@ def _sample_lines(path: str | Path) -> list[str]:
         return []  # the reader itself reports the problem with its line
     lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     lines = ["" if is_blank(line) else line for line in lines]  # a line of invisible characters is blank, as read
-    return lines[:-1] if len(head) == SNIFF_BYTES else lines  # the last line may be cut short
+    # The last line may be cut short, and is left out, unless it is the only one: a JSON export on one line (Label
+    # Studio's array of tasks) is still known by its start.
+    return lines[:-1] if len(head) == SNIFF_BYTES and len(lines) > 1 else lines
 
 
 def _sniff_format(lines: list[str]) -> str | None:
