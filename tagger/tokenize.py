@@ -54,10 +54,9 @@ def load_tokenizer(lang: str = "en", pipeline: str | None = None) -> Any:
 def keep_hyphenated_words(nlp: Any) -> None:
     """Drop the plain hyphen from the tokenizer's infixes, so ``all-rounder``, ``Anglo-Dutch``, ``1996-08-30`` and
     ``3-1`` stay one word each, as CoNLL-2003 writes them, where spaCy's rules split them; dashes (``–``, ``—``,
-    ``--``) still split. The shipped NER model, trained on CoNLL-2003, scored
-    89.74 instead of 86.25 entity F1 on eng.testb's sentences given as text; UD EWT's gold words, which split some
-    hyphens and not others, were matched at 97.42 instead of 97.48 word F1 (scripts/benchmarks/raw_text_words.py,
-    BENCHMARKS.md)."""
+    ``--``) still split. The shipped NER model, trained on CoNLL-2003, scored 89.74 instead of 86.25 entity F1 on
+    eng.testb's sentences given as text; UD EWT's gold words, which split some hyphens and not others, were matched
+    at 97.42 instead of 97.48 word F1 (scripts/benchmarks/raw_text_words.py, BENCHMARKS.md)."""
     from spacy.lang.char_classes import HYPHENS
     from spacy.util import compile_infix_regex
 

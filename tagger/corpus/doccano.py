@@ -33,12 +33,10 @@ from tagger.corpus.spans import (
     CharSpan,
     SpanRecord,
     check_label,
-    given_words_fields,
     offset,
     read_record_lines,
     sentence_spans,
     with_given_words,
-    words_text,
 )
 from tagger.corpus.writing import unencodable
 
@@ -147,11 +145,11 @@ def utf16_offset(text: str, index: int) -> int:
 def write_doccano(sentences: Iterable[Sentence], stream: TextIO) -> None:
     """One record per sentence: ``text`` and ``label`` (UTF-16 offsets); an untagged sentence has no ``label``."""
     for sentence in sentences:
-        text, spans = sentence_spans(sentence, "doccano JSONL")
+        text, spans, words = sentence_spans(sentence, "doccano JSONL")
         record: dict[str, Any] = {"text": text}
         if sentence.tags:
             record["label"] = doccano_spans(text, spans)
-        record.update(given_words_fields(sentence.words, words_text(sentence.words)[1], [len(sentence.words)]))
+        record.update(words)
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

@@ -36,11 +36,9 @@ from tagger.corpus.spans import (
     CharSpan,
     SpanRecord,
     check_label,
-    given_words_fields,
     offset,
     sentence_spans,
     with_given_words,
-    words_text,
 )
 from tagger.corpus.writing import unencodable
 from tagger.errors import CorpusFormatError
@@ -230,8 +228,7 @@ def write_labelstudio(sentences: Iterable[Sentence], stream: TextIO) -> None:
     """One task per sentence, each on its own line of the JSON array; an untagged sentence has no annotation."""
     stream.write("[")
     for index, sentence in enumerate(sentences):
-        text, spans = sentence_spans(sentence, "Label Studio JSON")
-        words = given_words_fields(sentence.words, words_text(sentence.words)[1], [len(sentence.words)])
+        text, spans, words = sentence_spans(sentence, "Label Studio JSON")
         task: dict[str, Any] = {"data": {"text": text, **words}}
         if sentence.tags:
             results = [

@@ -27,12 +27,10 @@ from tagger.corpus.spans import (
     CharSpan,
     SpanRecord,
     check_label,
-    given_words_fields,
     offset,
     read_record_lines,
     sentence_spans,
     with_given_words,
-    words_text,
 )
 
 EXPECTED = 'one JSON object per line like {"text": "Paris is big", "spans": [{"start": 0, "end": 5, "label": "LOC"}]}'
@@ -92,10 +90,10 @@ def read_span(item: Any, record: SpanRecord) -> CharSpan:
 def write_prodigy(sentences: Iterable[Sentence], stream: TextIO) -> None:
     """One record per sentence: ``text``, ``tokens`` and ``spans``; an untagged sentence has no ``spans``."""
     for sentence in sentences:
-        text, spans = sentence_spans(sentence, "spaCy/Prodigy JSONL")
-        starts = words_text(sentence.words)[1]
-        record: dict[str, Any] = {"text": text, **given_words_fields(sentence.words, starts, [len(sentence.words)])}
+        text, spans, words = sentence_spans(sentence, "spaCy/Prodigy JSONL")
+        record: dict[str, Any] = {"text": text, **words}
         if sentence.tags:
+            starts = [token["start"] for token in words["tokens"]]
             record["spans"] = [
                 {
                     "start": start,

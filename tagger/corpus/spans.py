@@ -68,9 +68,8 @@ class SpanRecord:
     line: int  # of the record (a JSON line, or where a task of a JSON array starts)
     name: str = ""  # how messages name the record beside its line: "task 3 (id 17)"; "" for a JSON line
     tokens: list[Token] | None = None  # the record's own tokens (``tokens``); None: the tokenizer's
-    sentences: list[tuple[int, int]] | None = (
-        None  # its own sentences' character ranges (``sents``); None: the sentencizer's
-    )
+    # its own sentences' character ranges (``sents``); None: the sentencizer's
+    sentences: list[tuple[int, int]] | None = None
     metadata: dict[str, str] = field(default_factory=dict)  # given to its first sentence: the document mark
 
     def problem(self, found: str, expected: str, hint: str = "") -> CorpusFormatError:
@@ -164,10 +163,10 @@ def read_sentences(items: Any, record: SpanRecord) -> list[tuple[int, int]]:
     for item in items:
         fields = item if isinstance(item, dict) else {}
         start, end = offset(fields.get("start")), offset(fields.get("end"))
-        ordered = start is not None and end is not None and (ranges[-1][1] if ranges else 0) <= start <= end
-        if not ordered or end > len(record.text):  # type: ignore[operator]  # both known once ordered
+        previous_end = ranges[-1][1] if ranges else 0
+        if start is None or end is None or not previous_end <= start <= end <= len(record.text):
             raise record.problem(f"sentence {json.dumps(item)[:60]}", SENTS_EXPECTED)
-        ranges.append((start, end))  # type: ignore[arg-type]
+        ranges.append((start, end))
     return ranges
 
 
@@ -377,10 +376,11 @@ def record_tokens(record: SpanRecord) -> list[list[Token]]:
 # --- writing ---------------------------------------------------------------------------------------------------
 
 
-def sentence_spans(sentence: Sentence, fmt: str) -> tuple[str, list[tuple[int, int, str]]]:
-    """A sentence as an annotation tool's record: its words joined by spaces, and the character span and label
-    of each entity its IOB2 tags mark. Refused: a word the text cannot keep apart (whitespace inside it, or an
-    invisible character first, which reading drops) and tags that are not spans."""
+def sentence_spans(sentence: Sentence, fmt: str) -> tuple[str, list[tuple[int, int, str]], dict[str, Any]]:
+    """A sentence as an annotation tool's record: its words joined by spaces, the character span and label of each
+    entity its IOB2 tags mark, and its words and its one sentence as ``tokens`` and ``sents`` (``given_words_fields``).
+    Refused: a word the text cannot keep apart (whitespace inside it, or an invisible character first, which reading
+    drops) and tags that are not spans."""
     for word in sentence.words:
         problem = "empty" if not word else text_problem(word, " \t\n") or invisible_start(word) or unencodable(word)
         if not problem and word.strip() != word:
@@ -401,7 +401,7 @@ def sentence_spans(sentence: Sentence, fmt: str) -> tuple[str, list[tuple[int, i
         if sentence.tags
         else []
     )
-    return text, spans
+    return text, spans, given_words_fields(sentence.words, starts, [len(sentence.words)])
 
 
 def words_text(words: Sequence[str]) -> tuple[str, list[int]]:
