@@ -52,8 +52,10 @@ def encode_sentences(
     tag_seqs: Sequence[Sequence[str]] | None = None,
     documents: Sequence[int] | None = None,
 ) -> list[EncodedSentence]:
-    """Each feature encodes all the sentences at once (an encoder runs in batches), each sentence once."""
-    per_feature = [feature.encode(word_seqs) for feature in features]
+    """Each feature encodes all the sentences at once (an encoder runs in batches), each sentence once.
+    ``documents`` numbers each sentence's document; without it the sentences are one document."""
+    documents = [0] * len(word_seqs) if documents is None else documents
+    per_feature = [feature.encode_in_documents(word_seqs, documents) for feature in features]
     encoded = []
     for index, words in enumerate(word_seqs):
         tags = None if tag_seqs is None else tuple(vocab.label_id(t) for t in tag_seqs[index])
@@ -64,7 +66,7 @@ def encode_sentences(
                 forms,
                 tuple(values[index] for values in per_feature),
                 tags,
-                0 if documents is None else documents[index],
+                documents[index],
             )
         )
     return encoded

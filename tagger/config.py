@@ -73,6 +73,10 @@ class ModelConfig:
     # a trained linear map of the LMs' states (2,048 wide for Flair's news LMs) to this width before the BiLSTM,
     # which then reads a few hundred inputs per word instead of thousands; 0 = the states as they are
     charlm_projection: int = 0
+    # each LM reads the sentences of a document as one text (in windows of the document context's 128 sentences),
+    # so a word's forward state carries the sentences before it and its backward state those after it;
+    # false: each sentence is read alone, from zero states, as Flair reads it
+    charlm_document: bool = False
 
     def __post_init__(self) -> None:
         names = [name.strip() for name in self.charlm.split(",")] if self.charlm else []

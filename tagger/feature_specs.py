@@ -62,6 +62,11 @@ class FeatureSpec(ABC):
     def encode(self, sentences: Sequence[Sequence[str]]) -> list[Any]:
         """One value per sentence (word ids, vectors, ...), computed once and kept with the sentence."""
 
+    def encode_in_documents(self, sentences: Sequence[Sequence[str]], documents: Sequence[int]) -> list[Any]:
+        """``encode`` for sentences numbered by their document (``document_windows`` groups them). A feature whose
+        value for a sentence depends on the sentences around it overrides this; the others read each alone."""
+        return self.encode(sentences)
+
 
 class ExportableSpec(FeatureSpec):
     """A feature an exported network takes: its ``graph_inputs``, in the order the network takes them, and

@@ -280,6 +280,9 @@ def build_model(config: ModelConfig, vocab: Vocab, weights: Mapping[str, torch.T
     the saved weights it is built to load, from which a feature may take what its module holds (character LMs)."""
     if config.context_between_layers and not config.document_context:
         raise ConfigError("model.context_between_layers needs model.document_context = true")
+    if config.charlm_document and not (config.charlm and config.document_context):
+        # tagging batches whole documents only for a model with document context
+        raise ConfigError("model.charlm_document needs model.charlm and model.document_context = true")
     if config.context_between_layers and config.layers < 2:
         raise ConfigError("model.context_between_layers needs model.layers = 2 or more (there is no layer between)")
     transitions = TransitionMask(vocab.labels, vocab.scheme) if config.head == "crf" else None

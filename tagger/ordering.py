@@ -52,6 +52,17 @@ def bucketed_batches(
     yield from batches
 
 
+def document_windows(documents: Sequence[int]) -> list[list[int]]:
+    """Indices of consecutive sentences of one document, in windows of at most MAX_CONTEXT_SENTENCES: what
+    document context pools over, and what a character LM reads as one text (``model.charlm_document``)."""
+    windows: list[list[int]] = []
+    for index, document in enumerate(documents):
+        if not windows or documents[windows[-1][-1]] != document or len(windows[-1]) >= MAX_CONTEXT_SENTENCES:
+            windows.append([])
+        windows[-1].append(index)
+    return windows
+
+
 def document_batches(
     documents: Sequence[int], batch_size: int, shuffle: bool, rng: random.Random | None = None
 ) -> Iterator[list[int]]:
@@ -60,11 +71,7 @@ def document_batches(
     Document context pools over the sentences of a document inside one batch, so a batch never cuts a
     document, except one longer than MAX_CONTEXT_SENTENCES, which is cut into windows of that many.
     """
-    windows: list[list[int]] = []
-    for index, document in enumerate(documents):
-        if not windows or documents[windows[-1][-1]] != document or len(windows[-1]) >= MAX_CONTEXT_SENTENCES:
-            windows.append([])
-        windows[-1].append(index)
+    windows = document_windows(documents)
     if shuffle:
         (rng or random).shuffle(windows)
     batch: list[int] = []

@@ -173,6 +173,56 @@ def test_bad_input_lm_settings_and_folders(lm_dirs, tmp_path):
     assert load_config(preset="charlm").model.charlm == "news-forward-fast,news-backward-fast"
 
 
+DOCUMENT = [["John", "Smith", "lives", "in", "Paris", "."], ["He", "likes", "it", "."], ["Mary", "agrees", "."]]
+
+
+def test_charlm_document_reads_each_documents_sentences_as_one_text(lm_dirs, monkeypatch):
+    feature = feature_for(lm_dirs, "model.document_context=true", "model.charlm_document=true")
+    alone = feature.features(DOCUMENT)
+    monkeypatch.setattr(charlm, "DOCUMENT_BATCH_CHARS", 64)  # several LM calls, each over one text longer than that
+    read = feature.encode_in_documents([*DOCUMENT, ["Mary"]], [0, 0, 0, 1])
+    assert torch.equal(torch.cat(read[:3]), feature.features([[w for s in DOCUMENT for w in s]])[0])
+    # the forward LM has read nothing past the first sentence yet, the backward LM nothing before the last
+    assert torch.equal(read[0][:, :12], alone[0][:, :12]) and torch.equal(read[2][:, 12:], alone[2][:, 12:])
+    assert not torch.allclose(read[1][:, :12], alone[1][:, :12]) and not torch.allclose(
+        read[1][:, 12:], alone[1][:, 12:]
+    )
+    assert torch.equal(read[3], feature.features([["Mary"]])[0])  # the next document starts from zero states
+    # in sentence mode the neighbours change nothing
+    plain = feature_for(lm_dirs, "model.document_context=true")
+    assert plain.encode_in_documents(DOCUMENT, [0, 0, 0]) == [tuple(words) for words in DOCUMENT]
+
+
+def test_charlm_document_reads_a_long_document_in_the_windows_of_document_context(lm_dirs, monkeypatch):
+    from tagger import ordering
+
+    feature = feature_for(lm_dirs, "model.document_context=true", "model.charlm_document=true")
+    monkeypatch.setattr(ordering, "MAX_CONTEXT_SENTENCES", 2)
+    read = feature.encode_in_documents(DOCUMENT, [0, 0, 0])
+    assert torch.equal(torch.cat(read[:2]), feature.features([DOCUMENT[0] + DOCUMENT[1]])[0])
+    assert torch.equal(read[2], feature.features([DOCUMENT[2]])[0])
+
+
+def test_charlm_document_keeps_each_window_once_in_training(lm_dirs):
+    feature = feature_for(lm_dirs, "model.document_context=true", "model.charlm_document=true")
+    calls = []
+    hook = feature.module.forward_lm.register_forward_hook(lambda *args: calls.append(1))
+    feature.keep_encodings()
+    first = feature.encode_in_documents(DOCUMENT, [0, 0, 0])
+    again = feature.encode_in_documents(DOCUMENT, [0, 0, 0])
+    assert len(calls) == 1 and all(a is b for a, b in zip(first, again, strict=True))
+    hook.remove()
+
+
+def test_charlm_document_needs_document_context(lm_dirs):
+    from tagger.model import build_model
+    from tagger.vocab import build_vocab
+
+    vocab = build_vocab([["a"]], ["O"], "IOB2")
+    with pytest.raises(ConfigError, match="model.charlm_document needs model.charlm and model.document_context"):
+        build_model(model_config(lm_dirs, "model.charlm_document=true"), vocab)
+
+
 TAG_SCRIPT = """
 import json, sys
 from tagger import Tagger
@@ -181,9 +231,11 @@ print(json.dumps(tagger.tag(json.loads(sys.argv[2]), scores=True)))
 """
 
 
-@pytest.mark.parametrize("projection", [0, 6])
+@pytest.mark.parametrize(
+    "settings", [{}, {"charlm_projection": 6}, {"charlm_document": True, "document_context": True}]
+)
 def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(
-    lm_dirs, ner_files, tiny_config, tmp_path, projection
+    lm_dirs, ner_files, tiny_config, tmp_path, settings
 ):
     from safetensors import safe_open
 
@@ -193,13 +245,14 @@ def test_trains_saves_and_tags_in_a_fresh_process_without_the_lm_folders(
     folders = [shutil.copytree(folder, tmp_path / folder.name) for folder in lm_dirs]
     config = replace(
         tiny_config,
-        model=replace(tiny_config.model, charlm=f"{folders[0]},{folders[1]}", charlm_projection=projection),
+        model=replace(tiny_config.model, charlm=f"{folders[0]},{folders[1]}", **settings),
         train=replace(tiny_config.train, epochs=3, threads=1),
     )
     out = tmp_path / "model"
     train(config, DataSource(ner_files[0], ner_files[1]), out)
     sentences = [w.split() for w, _ in NER_SENTENCES] + [SENTENCES[2]]
     here = Tagger.load(out, device="cpu").tag(sentences, scores=True)
+    projection = settings.get("charlm_projection", 0)
     with safe_open(str(out / "model.safetensors"), "pt") as weights:
         names = set(weights.keys())
         assert weights.get_tensor("charlm.backward_lm.weight_hh").dtype == torch.float16

@@ -16,8 +16,9 @@ backward       ``L - s_i + 1``: the space before it (the final " ")   ``L - s_i`
 =============  ====================================================  ===========================================
 
 (``boundary_positions``; tests/test_charlm_feature.py checks them against a walk over the characters and against
-Flair's own offset loop). A word's feature is the forward LM's state, then the backward LM's: 2 × 1,024 wide for
-Flair's news LMs. ``whitespace`` is the default: it probed 77.57 dev F1 on CoNLL-2003 against 76.64.
+Flair's own offset loop). With ``model.charlm_document`` the text is a document's window of sentences
+(``tagger.ordering.document_windows``) joined the same way, so each LM's state carries across its sentences.
+A word's feature is the forward LM's state, then the backward LM's: 2 × 1,024 wide for Flair's news LMs. ``whitespace`` is the default: it probed 77.57 dev F1 on CoNLL-2003 against 76.64.
 
 The LMs are frozen and travel inside the model: their weights, characters (as code points), unknown id and
 delimiter are buffers of the feature's module (``charlm.forward_lm.*``, ``charlm.backward_lm.*`` in
@@ -45,10 +46,12 @@ from tagger.config import ModelConfig
 from tagger.errors import ConfigError, setting
 from tagger.feature_specs import CharLMSpec
 from tagger.features.base import FeatureModule, InputFeature
+from tagger.ordering import document_windows
 from tagger.vocab import Vocab
 
 DIRECTIONS = ("forward", "backward")  # the order of the feature's parts, whatever the order of model.charlm
 BATCH_CHARS = 4_096  # padded characters per LM call (rows x longest string); 2,048 to 4,096 ran fastest on one thread
+DOCUMENT_BATCH_CHARS = 16_384  # the same for documents, whose strings are longer: 4,096 took 2.3x as long (CoNLL dev)
 CACHE_BYTES = 2 * 1024**3  # training's kept features: CoNLL-2003's 300,000 words take 1.2 GB at 2,048 wide in fp16
 STORED_DTYPE = torch.float16  # the LMs' weights as a model stores them (and as training rounds them)
 NOT_A_CHARACTER = -1  # code of a dictionary entry that is no single character (<unk>): no input maps to it
@@ -169,11 +172,13 @@ class CharLM(CharLMSpec, InputFeature):
 
     def __init__(self, config: ModelConfig, weights: Mapping[str, torch.Tensor] | None = None):
         self.whitespace = config.charlm_whitespace
+        self.document = config.charlm_document
         self.projection = config.charlm_projection
         self.lms = lms_from_weights(weights, config) if weights is not None else lms_from_folders(config.charlm)
         self.dim = sum(output_dim(lm) for lm in self.lms.values())
         self.module: CharLMInput | None = None
-        self._cache: dict[tuple[str, ...], torch.Tensor] | None = None  # None: text to tag is new, keep nothing
+        # a sentence's words -> its features; with ``document``, a window's sentences -> each one's features
+        self._cache: dict[tuple[Any, ...], Any] | None = None  # None: text to tag is new, keep nothing
         self._cached_bytes = 0
 
     @classmethod
@@ -206,6 +211,29 @@ class CharLM(CharLMSpec, InputFeature):
             self._cached_bytes += features.numel() * features.element_size()
         return [self._cache.get(key, key) for key in keys]
 
+    def encode_in_documents(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+    ) -> list[torch.Tensor | tuple[str, ...]]:
+        """With ``document``, each window of a document's sentences (``document_windows``) is one LM text: the
+        features are computed here, for the whole window at once, and kept where training keeps them."""
+        if not self.document:
+            return self.encode(sentences)
+        windows = document_windows(documents)
+        keys = [tuple(tuple(sentences[i]) for i in window) for window in windows]
+        known = {} if self._cache is None else {key: self._cache[key] for key in keys if key in self._cache}
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        texts = [[word for sentence in key for word in sentence] for key in missing]
+        for key, states in zip(missing, self.features(texts, DOCUMENT_BATCH_CHARS), strict=True):
+            known[key] = states.split([len(sentence) for sentence in key])
+            if self._cache is not None and self._cached_bytes + states.nbytes <= CACHE_BYTES:
+                self._cache[key] = known[key]
+                self._cached_bytes += states.nbytes
+        values: list[torch.Tensor | tuple[str, ...]] = [torch.zeros(0, self.dim, dtype=torch.float16)] * len(sentences)
+        for window, key in zip(windows, keys, strict=True):
+            for i, part in zip(window, known[key], strict=True):
+                values[i] = part
+        return values
+
     def collate(self, values: Sequence[torch.Tensor | tuple[str, ...]], mask: torch.Tensor) -> torch.Tensor:
         words = {i: value for i, value in enumerate(values) if not isinstance(value, torch.Tensor)}
         computed = dict(zip(words, self.features(list(words.values())), strict=True))
@@ -215,18 +243,22 @@ class CharLM(CharLMSpec, InputFeature):
         return batch
 
     @torch.inference_mode()
-    def features(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
-        """(num_words, dim) fp16 CPU features per sentence: each LM's states at the words' boundaries, side by side."""
+    def features(self, sentences: Sequence[Sequence[str]], batch_chars: int = BATCH_CHARS) -> list[torch.Tensor]:
+        """(num_words, dim) fp16 CPU features per sentence (or per document's words, read as one text): each LM's
+        states at the words' boundaries, side by side."""
         module = self.module
         if module is None:
             raise RuntimeError("the LMs run from the model's module: build_module() first")
         parts = [
-            self.run(lm, sentences, backward=lm is module.backward_lm) for lm in module.lms()
+            self.run(lm, sentences, lm is module.backward_lm, batch_chars) for lm in module.lms()
         ]  # per LM, per sentence: (num_words, lm.output_dim)
         return [torch.cat(per_lm, dim=1) for per_lm in zip(*parts, strict=True)]
 
-    def run(self, lm: FrozenCharLM, sentences: Sequence[Sequence[str]], backward: bool) -> list[torch.Tensor]:
-        """One LM's states at each sentence's word boundaries, the strings batched by length and characters."""
+    def run(
+        self, lm: FrozenCharLM, sentences: Sequence[Sequence[str]], backward: bool, batch_chars: int
+    ) -> list[torch.Tensor]:
+        """One LM's states at each sentence's word boundaries, the strings batched by length, ``batch_chars``
+        padded characters per call."""
         texts = [lm_input(words, backward, lm.start) for words in sentences]
         results = [torch.zeros(0, lm.output_dim, dtype=torch.float16)] * len(sentences)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
@@ -234,7 +266,7 @@ class CharLM(CharLMSpec, InputFeature):
         start = 0
         while start < len(order):
             longest = len(texts[order[start]])
-            end = start + max(1, min(len(order) - start, BATCH_CHARS // longest))
+            end = start + max(1, min(len(order) - start, batch_chars // longest))
             rows = order[start:end]
             char_ids = torch.zeros(len(rows), longest, dtype=torch.long)  # padding: read after every word
             for row, i in enumerate(rows):
