@@ -305,6 +305,36 @@ def test_tagger_tag_and_the_spacy_component(charlm_model):
     assert [(e.label_, e.start, e.end) for e in doc.ents] == spans
 
 
+def test_the_spacy_component_reads_each_doc_as_one_document_with_charlm_document(lm_dirs, tmp_path):
+    import spacy
+
+    from tagger import Tagger
+    from tagger.model import build_model
+    from tagger.serialization import save_model
+    from tagger.vocab import build_vocab
+
+    settings = ["model.word_dim=12", "model.hidden=10", "model.document_context=true", "model.charlm_document=true"]
+    config = load_config(None, [*settings, f"model.charlm={lm_dirs[0]},{lm_dirs[1]}"])
+    first, second = "John Smith lives in Paris .".split(), "Mary visits Berlin .".split()
+    vocab = build_vocab([first, second], ["NOUN", "VERB", "ADP", "PUNCT"], "none")
+    torch.manual_seed(3)
+    save_model(tmp_path / "m", config, vocab, build_model(config.model, vocab))
+    tagger = Tagger.load(tmp_path / "m", device="cpu")
+    sentences = [first, second, second, first]
+    together = tagger.tag(sentences, documents=[0, 0, 1, 1], scores=True)
+    apart = tagger.tag(sentences, documents=[0, 1, 2, 3], scores=True)
+    assert together[1] != apart[1] and together[2] != apart[2]  # the LMs read the neighbour sentence
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_tagger", config={"model": str(tmp_path / "m"), "device": "cpu", "scores": "attribute"})
+    docs = list(nlp.pipe([" ".join(first + second), " ".join(second + first)]))
+    attribute = "pos_" if nlp.get_pipe("bilstm_tagger").target == "pos" else "tag_"
+    found = [[(getattr(token, attribute), token._.score) for token in doc] for doc in docs]
+    expected = [together[0] + together[1], together[2] + together[3]]
+    for doc_found, doc_expected in zip(found, expected, strict=True):
+        assert [tag for tag, _ in doc_found] == [tag for tag, _ in doc_expected]
+        assert [score for _, score in doc_found] == pytest.approx([score for _, score in doc_expected], abs=1e-6)
+
+
 def test_export_refuses_a_charlm_model_in_one_line(charlm_model, tmp_path):
     from tagger.export import export_model
 
