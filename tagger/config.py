@@ -110,6 +110,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = this process's CPUs, fewer while other processes use some
     precision: str = "auto"  # forward pass: auto (bf16 autocast on a CUDA GPU that has bf16, else fp32) | fp32 | bf16
     max_minutes: float = 0.0  # stop before the epochs add up to more minutes (across --resume); 0 = no limit
+    # a final model: the dev corpus joins the training data, so nothing stops early and each epoch's model is kept
+    # (the last one is the model); dev is still scored, but on data the model was trained on
+    with_dev: bool = False
 
 
 @dataclass(frozen=True)

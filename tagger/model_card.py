@@ -19,11 +19,12 @@ def scores_table(metrics: dict[str, Any]) -> list[str]:
         evaluation = metrics.get(split)
         if not evaluation:
             continue
+        shown = "dev (trained on)" if split == "dev" and metrics.get("dev_trained_on") else split
         conll = evaluation.get("conlleval")
         strict = evaluation.get("strict")
         headline = f"F1 {percent(conll['micro']['f1'])} (conlleval)" if conll else "—"
         strict_f1 = percent(strict["micro"]["f1"]) if strict else "—"
-        rows.append(f"| {split} | {headline} | {strict_f1} | {percent(evaluation['token_accuracy'])} |")
+        rows.append(f"| {shown} | {headline} | {strict_f1} | {percent(evaluation['token_accuracy'])} |")
     return rows
 
 
@@ -43,9 +44,17 @@ def per_type_table(evaluation: dict[str, Any]) -> list[str]:
 
 def training_section(directory: Path, metrics: dict[str, Any]) -> list[str]:
     minutes = metrics.get("train_seconds", 0) / 60
+    if metrics.get("dev_trained_on"):
+        kept = (
+            f"Epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}, the last, trained on the training and "
+            "dev data (`train.with_dev`: no early stopping; the dev score is no estimate of accuracy)"
+        )
+    else:
+        kept = (
+            f"Best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')} (early stopping on the dev score)"
+        )
     lines = [
-        f"Best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')} (early stopping on the dev "
-        f"score), {minutes:.1f} minutes on {metrics.get('device', '?')}, seed {metrics.get('seed', '?')}. "
+        f"{kept}, {minutes:.1f} minutes on {metrics.get('device', '?')}, seed {metrics.get('seed', '?')}. "
         "One record per epoch is in `train_log.jsonl`."
     ]
     if (directory / PLOT_FILE).is_file():

@@ -245,6 +245,28 @@ def test_train_from_a_dataset_with_class_label_tags(tmp_path, monkeypatch):
     assert set(json.loads((out / "vocab.json").read_text())["labels"]) >= {"B-PER", "E-PER", "S-LOC"}
 
 
+def test_train_with_dev_says_the_dev_scores_are_on_training_data(ner_files, tmp_path):
+    out = tmp_path / "final"
+    args = [
+        "--dev",
+        ner_files[1],
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--set",
+        "model.hidden=8",
+        "--set",
+        "model.word_dim=8",
+    ]
+    result = invoke("train", "--train", ner_files[0], *args, "--set", "train.with_dev=true")
+    assert result.exit_code == 0, result.output
+    assert "train.with_dev: the dev corpus is training data too" in result.output
+    assert "epoch 2, the last (dev trained on)" in result.output and "dev (trained on)" in result.output
+    refused = invoke("train", "--train", ner_files[0], "--out", tmp_path / "m", "--set", "train.with_dev=true")
+    assert_user_error(refused, "trains on the dev corpus as well: name one with --dev")
+
+
 def test_bad_input_train_without_data(tmp_path):
     assert_user_error(invoke("train", "--out", tmp_path / "m"), "needs a --train corpus file", "--dataset")
 

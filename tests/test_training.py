@@ -311,3 +311,39 @@ def test_bf16_refusal_names_the_fix_and_fp32_is_never_refused(monkeypatch):
         precision.check_precision(cpu, "bf16")
     for allowed in ("fp32", "auto"):
         precision.check_precision(cpu, allowed)
+
+
+def test_with_dev_trains_on_dev_too_and_keeps_the_last_epoch(tmp_path, tiny_config):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+    from tests.conftest import write_conll
+
+    train_file = write_conll(tmp_path / "train.conll", NER_SENTENCES[1:])
+    dev_file = write_conll(tmp_path / "dev.conll", [("Zorblax visits Paris .", "B-PER O B-LOC O")])
+    # a learning rate too small to change a tag: dev never improves after epoch 1, so patience 1 ends a normal run
+    frozen = replace(tiny_config.train, lr=1e-12, patience=1, epochs=4)
+    normal = train(replace(tiny_config, train=frozen), DataSource(train_file, dev_file), tmp_path / "normal")
+    assert (normal.metrics["epochs_run"], normal.best_epoch, normal.stopped_by) == (2, 1, "patience")
+    assert normal.metrics["dev_trained_on"] is False
+
+    config = replace(tiny_config, train=replace(frozen, with_dev=True))
+    final = train(config, DataSource(train_file, dev_file), tmp_path / "final")
+    assert (final.metrics["epochs_run"], final.best_epoch, final.stopped_by) == (4, 4, "epochs")
+    assert final.metrics["dev_trained_on"] is True
+    vocab = json.loads((tmp_path / "final" / "vocab.json").read_text(encoding="utf-8"))
+    assert "zorblax" in json.dumps(vocab).lower() and "zorblax" not in (tmp_path / "normal" / "vocab.json").read_text()
+    card = (tmp_path / "final" / "README.md").read_text(encoding="utf-8")
+    assert "| dev (trained on) |" in card and "the last, trained on the training and dev data" in card
+
+
+def test_with_dev_needs_a_dev_corpus(ner_files, tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from tagger.errors import ConfigError
+    from tagger.training import DataSource, train
+
+    config = replace(tiny_config, train=replace(tiny_config.train, with_dev=True))
+    with pytest.raises(ConfigError, match="train.with_dev=true` trains on the dev corpus as well: name one with"):
+        train(config, DataSource(ner_files[0]), tmp_path / "m")
+    assert not (tmp_path / "m").exists()

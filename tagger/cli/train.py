@@ -94,6 +94,12 @@ def print_start(console: Console, start: TrainingStart) -> None:
         f"{start.parameters:,} parameters, device {start.device}",
         highlight=False,
     )
+    if start.dev_trained_on:
+        console.print(
+            "train.with_dev: the dev corpus is training data too; every epoch's model is kept in turn, "
+            "and the dev column scores data the model trains on",
+            highlight=False,
+        )
     if start.resumed_after:
         console.print(f"resumed from the checkpoint of epoch {start.resumed_after}", highlight=False)
     console.print(
@@ -120,7 +126,9 @@ def epoch_line(record: EpochRecord) -> str:
 
 
 def print_result(console: Console, result: TrainingResult) -> None:
-    table = Table(title=f"best epoch {result.best_epoch}, {result.seconds / 60:.1f} min → {result.out_dir}")
+    with_dev = bool(result.metrics.get("dev_trained_on"))
+    kept = f"epoch {result.best_epoch}, the last (dev trained on)" if with_dev else f"best epoch {result.best_epoch}"
+    table = Table(title=f"{kept}, {result.seconds / 60:.1f} min → {result.out_dir}")
     text(table, "split")
     for column in ("headline", "strict IOB2 F1", "token accuracy"):
         number(table, column)
@@ -132,7 +140,8 @@ def print_result(console: Console, result: TrainingResult) -> None:
             strict = reports[1].micro.percents()[2]
         else:
             headline, strict = f"accuracy {percent(evaluation.token_accuracy)}", "—"
-        table.add_row(split, headline, strict, percent(evaluation.token_accuracy))
+        shown = "dev (trained on)" if split == "dev" and with_dev else split
+        table.add_row(shown, headline, strict, percent(evaluation.token_accuracy))
     print_table(console, table)
     if result.going_on:
         console.print(command_line_message(result.going_on), highlight=False)

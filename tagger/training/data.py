@@ -67,8 +67,13 @@ def read_data(config: Config, source: DataSource) -> Data:
     sentences, reports = [s for s, _ in splits], [r for _, r in splits]
     fingerprints = [fingerprint(s, r) for s, r in splits]
     spans = is_span_tagset(t for s in sentences[0] for t in s.tags)
+    if config.train.with_dev and reports[1].held_out:
+        raise ConfigError(
+            f"{setting('train.with_dev', 'true')} trains on the dev corpus as well: name one with {setting('dev')} "
+            "(or use a dataset with a validation split); a split held out of the training file adds nothing"
+        )
     return Data(
-        sentences[0],
+        sentences[0] + sentences[1] if config.train.with_dev else sentences[0],
         sentences[1],
         sentences[2] if len(splits) > 2 else None,
         reports,

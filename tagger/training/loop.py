@@ -96,6 +96,7 @@ class TrainingStart:
     device: str
     vectors: str  # coverage of the pretrained vectors, "" without them
     resumed_after: int = 0  # the epoch a resumed run's checkpoint ended; 0 for a fresh run
+    dev_trained_on: bool = False  # train.with_dev
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,7 @@ def run_training(
         str(device),
         embeddings.coverage if embeddings else "",
         run.state.epoch,
+        config.train.with_dev,
     )
     for epoch in range(run.state.epoch + 1, config.train.epochs + 1):
         if run.state.finished:
@@ -374,7 +376,8 @@ class Run:
         )
         (score,) = from_main([score_of(dev_eval) if dev_eval else 0.0], self.ranks, self.device)
         self.step_schedule(score)
-        improved = score > self.state.best_score
+        # with train.with_dev the dev score measures training data: each epoch's model replaces the last
+        improved = score > self.state.best_score or self.config.train.with_dev
         if improved:
             self.state.best_score, self.state.best_epoch, self.best_dev = score, epoch, dev_eval
         record = EpochRecord(
@@ -463,6 +466,7 @@ def finish(
         "threads": threads,  # the most it trained on; the weights' bits do not depend on it
         "threads_follow_load": following,
         "seed": config.train.seed,
+        "dev_trained_on": config.train.with_dev,
         "dev": dev_eval.to_dict(),
         "test": test_eval.to_dict() if test_eval else None,
         "data": data.fingerprints,
