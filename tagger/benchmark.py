@@ -156,7 +156,7 @@ def benchmark_model(
     runs: int = 5,
     batch_size: int = 256,
     device: str = "auto",
-    quantize: str = "none",
+    quantize: str = "auto",
     overrides: Sequence[str] = (),
     startup: bool = True,
 ) -> dict[str, Any]:

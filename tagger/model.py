@@ -252,13 +252,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-QUANTIZE_MODES = ("none", "int8", "bf16")
+QUANTIZE_MODES = ("auto", "none", "int8", "bf16")
 
 
 def quantize(model: BiLSTMTagger, mode: str) -> BiLSTMTagger:
-    """The model for tagging in ``mode``: none (fp32, as trained); int8: dynamic quantisation of the
-    recurrent and linear layers (CPU); bf16: weights and activations in bfloat16 (fast on CPUs with bf16
-    instructions, such as AVX-512 BF16 or AMX, and on GPUs)."""
+    """The model for tagging in ``mode``: none (fp32, as trained); int8: dynamic quantisation of the recurrent and
+    linear layers (CPU); bf16: weights and activations in bfloat16 (fast on CPUs with bf16 instructions, such as
+    AVX-512 BF16 or AMX, and on GPUs). auto is none or bf16, as ``tagger.precision.tagging_mode`` decides first."""
     if mode == "bf16":
         return model.to(torch.bfloat16)
     if mode == "int8":
@@ -270,7 +270,7 @@ def quantize(model: BiLSTMTagger, mode: str) -> BiLSTMTagger:
         with warnings.catch_warnings():  # torch's notice that eager quantisation is moving to torchao
             warnings.simplefilter("ignore")
             return torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8)
-    if mode != "none":
+    if mode not in ("auto", "none"):  # auto: left as trained when nothing resolved it
         raise ConfigError(f"{setting('quantize', repr(mode))}: expected one of {', '.join(QUANTIZE_MODES)}")
     return model
 

@@ -49,7 +49,7 @@ DEFAULT_CONFIG = {
     "overwrite": False,
     "scores": "none",
     "spans_key": FACTORY,
-    "quantize": "none",
+    "quantize": "auto",
 }
 
 
@@ -111,7 +111,7 @@ class BiLSTMTaggerComponent(Pipe):
         overwrite: bool = False,
         scores: str = "none",
         spans_key: str = FACTORY,
-        quantize: str = "none",
+        quantize: str = "auto",
     ):
         check_choice("attr", attr, ATTRIBUTES)
         check_choice("scores", scores, SCORE_MODES)

@@ -9,7 +9,7 @@ import platform
 import pytest
 import torch
 
-from tagger.training.precision import runs_bf16_lstm
+from tagger.precision import runs_bf16_lstm
 
 CPU = torch.device("cpu")
 X86 = platform.machine().lower() in {"x86_64", "amd64"}

@@ -15,6 +15,7 @@ import pytest
 import torch
 from charlm_fixture import build_lm_folder
 from conftest import NER_SENTENCES
+from cpu_features import requires_bf16_lstm
 
 from tagger.charlm.store import charlm_folder
 from tagger.config import load_config
@@ -221,6 +222,57 @@ def test_charlm_document_needs_document_context(lm_dirs):
     vocab = build_vocab([["a"]], ["O"], "IOB2")
     with pytest.raises(ConfigError, match="model.charlm_document needs model.charlm and model.document_context"):
         build_model(model_config(lm_dirs, "model.charlm_document=true"), vocab)
+
+
+@pytest.mark.parametrize(
+    ("quantize", "native_bf16", "mode"),
+    [
+        ("auto", True, "bf16"),
+        ("auto", False, "none"),
+        ("none", True, "none"),
+        ("int8", True, "int8"),
+        ("bf16", False, "bf16"),
+    ],
+)
+def test_a_tagger_chooses_its_precision(charlm_model, trained_model, monkeypatch, quantize, native_bf16, mode):
+    from tagger import Tagger, precision
+
+    monkeypatch.setattr(precision, "runs_bf16_lstm", lambda device: native_bf16)
+    tagger = Tagger.load(charlm_model, device="cpu", quantize=quantize)
+    (feature,) = [f for f in tagger.features if isinstance(f, CharLM)]
+    assert tagger.quantize == mode
+    assert feature.precision == (torch.bfloat16 if mode == "bf16" else torch.float32)
+    assert tagger.model.charlm.forward_lm.embedding.dtype == (torch.bfloat16 if mode == "bf16" else torch.float32)
+    # a model without frozen networks gains less from bf16 and may change a tag: auto keeps it in fp32
+    assert Tagger.load(trained_model, device="cpu").quantize == "none"
+    assert precision.tagging_mode("auto", torch.device("cuda"), True) == "none"  # a GPU: fp32 unless asked
+
+
+@requires_bf16_lstm
+def test_the_lms_in_bf16_give_states_close_to_fp32(lm_dirs):
+    feature = feature_for(lm_dirs)
+    fp32 = feature.features(SENTENCES)
+    feature.set_precision(torch.bfloat16)
+    bf16 = feature.features(SENTENCES)
+    assert any(not torch.equal(a, b) for a, b in zip(bf16, fp32, strict=True))  # bf16 did run
+    for a, b in zip(bf16, fp32, strict=True):
+        torch.testing.assert_close(a.float(), b.float(), atol=0.05, rtol=0.05)
+
+
+def test_training_computes_the_lm_states_in_fp32_on_every_cpu(lm_dirs, ner_files, tiny_config, tmp_path, monkeypatch):
+    from tagger import precision
+    from tagger.training import DataSource, train
+
+    monkeypatch.setattr(precision, "runs_bf16_lstm", lambda device: True)  # as on a CPU with AMX
+    asked = []
+    monkeypatch.setattr(CharLM, "set_precision", lambda self, dtype: asked.append(dtype))
+    config = replace(
+        tiny_config,
+        model=replace(tiny_config.model, charlm=f"{lm_dirs[0]},{lm_dirs[1]}"),
+        train=replace(tiny_config.train, epochs=2, threads=1),
+    )
+    train(config, DataSource(ner_files[0], ner_files[1]), tmp_path / "m")
+    assert asked and set(asked) == {torch.float32}  # dev each epoch, then dev and test at the end
 
 
 TAG_SCRIPT = """

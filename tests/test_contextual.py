@@ -55,6 +55,17 @@ def test_features_per_word_pool_its_pieces_and_are_computed_once_in_training(enc
     hook.remove()
 
 
+def test_the_encoder_runs_under_bf16_autocast_when_a_tagger_asks(encoder_dir):
+    fp32 = Contextual(str(encoder_dir)).encode([WORDS])[0]
+    feature = Contextual(str(encoder_dir))
+    feature.set_precision(torch.bfloat16)
+    bf16 = feature.encode([WORDS])[0]
+    assert not torch.equal(bf16, fp32)  # it did run in bf16 (8 bits of mantissa), close to fp32
+    torch.testing.assert_close(bf16.float(), fp32.float(), atol=0.1, rtol=0.05)
+    feature.set_precision(torch.float32)
+    assert torch.equal(feature.encode([WORDS])[0], fp32)
+
+
 def test_sentences_longer_than_the_window_are_encoded_in_windows(encoder_dir):
     feature = Contextual(str(encoder_dir))  # a window of 10 word pieces
     long = ["john", "lives", "in", "paris", "."] * 7

@@ -40,6 +40,7 @@ LAYERS = {
     "charlm": 1,  # character LMs converted from a pickled checkpoint read as data: numpy, never torch
     "batching": 2,
     "model": 2,
+    "precision": 2,
     # the thread policy: sets and probes torch's threads (importing torch only there, so that serving or batch-tagging
     # an export takes its shares from here without it)
     "threads": 2,

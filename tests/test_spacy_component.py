@@ -150,7 +150,7 @@ def test_pipe_equals_one_doc_at_a_time(trained_model):
 def test_quantized_component_finds_the_same_entities(trained_model):
     expected = [entities(doc) for doc in make_nlp(trained_model).pipe(TEXTS)]
     assert [entities(doc) for doc in make_nlp(trained_model, quantize="int8").pipe(TEXTS)] == expected
-    with pytest.raises(ConfigError, match="quantize='fp16' is not one of none, int8, bf16"):
+    with pytest.raises(ConfigError, match="quantize='fp16' is not one of auto, none, int8, bf16"):
         make_nlp(trained_model, quantize="fp16")
 
 

@@ -42,7 +42,7 @@ class BatchOptions:
     device: str = "auto"
     workers: int = 0  # 0: as many as the CPU has cores (at most threads.MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
-    quantize: str = "none"  # none | int8 | bf16 (tagger.model.quantize)
+    quantize: str = "auto"  # auto | none | int8 | bf16 (tagger.model.quantize)
     engine: str = "local"  # local (this machine's processes) | ray (a Ray cluster's actors)
     address: str | None = None  # the Ray cluster; None starts a local Ray instance
 

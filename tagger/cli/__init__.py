@@ -35,9 +35,10 @@ DeviceOption = typer.Option("auto", "--device", help="auto (CUDA when present), 
 TagColumnOption = typer.Option(None, "--tag-column", help="CoNLL column of the tags (0-based; -1 = last).")
 EncodingOption = typer.Option(None, "--encoding", help="Encoding of the corpus files (default utf-8).")
 QuantizeOption = typer.Option(
-    "none",
+    "auto",
     "--quantize",
-    help="none (fp32, as trained); int8: dynamic quantisation of the "
+    help="auto: bf16 for a model with character LMs or contextual features where the CPU has bf16 instructions "
+    "(AVX-512 BF16, AMX), else fp32; none: fp32, as trained; int8: dynamic quantisation of the "
     "recurrent and linear layers (CPU); bf16: bfloat16 weights and activations (CPUs "
     "with AVX-512 BF16 or AMX, GPUs). See BENCHMARKS.md for their speed and F1. An exported model "
     "runs in the precision chosen when exporting it (tagger export --quantize).",

@@ -36,7 +36,7 @@ def evaluate_model(
     overrides: Sequence[str] = (),
     device: str = "auto",
     batch_size: int = 256,
-    quantize: str = "none",
+    quantize: str = "auto",
     predictions_path: str | Path | None = None,
     report_dir: str | Path | None = None,
 ) -> ModelEvaluation:

@@ -327,7 +327,7 @@ def compare(
     got = portable.emissions(encode_batch(sentences, documents, loaded.vocab, portable.input_names))
     mask = batch.mask.numpy()
     difference = float(np.abs(expected - got)[mask].max())
-    reference = Tagger(loaded.model, loaded.vocab, loaded.config, "cpu", loaded.metrics)
+    reference = Tagger(loaded.model, loaded.vocab, loaded.config, "cpu", loaded.metrics, quantize="none")
     tags_torch: Sequence[Sequence[object]] = reference.tag(sentences, documents=documents)
     tags_portable: Sequence[Sequence[object]] = portable.tag(sentences, documents=documents)
     words = sum(len(s) for s in sentences)

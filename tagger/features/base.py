@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -29,6 +29,14 @@ class InputFeature(FeatureSpec):
     def to(self, device: torch.device) -> InputFeature:
         """Where the feature computes (an encoder's device); ids need nothing."""
         return self
+
+    # the feature runs a frozen network of its own (character LMs, a contextual encoder): most of the tagging time
+    # of a model that has one, which decides its default precision (tagger.precision.tagging_mode)
+    frozen_network: ClassVar[bool] = False
+
+    def set_precision(self, dtype: torch.dtype) -> None:  # noqa: B027 (a hook: most features run no network)
+        """The precision of the frozen network the feature runs itself: float32, or bfloat16 when the tagger runs in
+        bf16 (``tagger.precision.tagging_mode``)."""
 
     def keep_encodings(self) -> None:  # noqa: B027 (a hook, not abstract: most features have nothing to keep)
         """Training encodes the same sentences every epoch: a feature whose encoding is costly keeps it from now on."""

@@ -116,14 +116,16 @@ class FrozenCharLM(nn.Module):
     def char_ids(self, text: str) -> list[int]:
         return [self.ids.get(c, self.unknown) for c in text]
 
-    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """(rows, length) ids -> (rows, length, output_dim) states, each after reading its character."""
-        weights = [getattr(self, name) for name in RNN_NAMES]
-        embedded = nn.functional.embedding(char_ids, self.embedding)  # (rows, length, embedding)
+    def forward(self, char_ids: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """(rows, length) ids -> (rows, length, output_dim) states, each after reading its character; computed in
+        ``dtype`` (by default the buffers' own)."""
+        dtype = dtype or self.embedding.dtype
+        weights = [getattr(self, name).to(dtype) for name in RNN_NAMES]
+        embedded = nn.functional.embedding(char_ids, self.embedding.to(dtype))  # (rows, length, embedding)
         zeros = embedded.new_zeros(1, char_ids.shape[0], self.hidden_size)  # (layers, rows, hidden)
         states = torch.lstm(embedded, (zeros, zeros), weights, True, 1, 0.0, False, False, True)[0]
         if hasattr(self, "proj_weight"):
-            states = nn.functional.linear(states, self.proj_weight, self.proj_bias)
+            states = nn.functional.linear(states, self.proj_weight.to(dtype), self.proj_bias.to(dtype))
         return states  # (rows, length, output_dim)
 
 
@@ -170,6 +172,8 @@ class CharLMInput(FeatureModule):
 class CharLM(CharLMSpec, InputFeature):
     """``model.charlm``'s LMs. ``weights``: a saved model's tensors, which hold the LMs (no folder is read then)."""
 
+    frozen_network = True
+
     def __init__(self, config: ModelConfig, weights: Mapping[str, torch.Tensor] | None = None):
         self.whitespace = config.charlm_whitespace
         self.document = config.charlm_document
@@ -177,6 +181,7 @@ class CharLM(CharLMSpec, InputFeature):
         self.lms = lms_from_weights(weights, config) if weights is not None else lms_from_folders(config.charlm)
         self.dim = sum(output_dim(lm) for lm in self.lms.values())
         self.module: CharLMInput | None = None
+        self.precision: torch.dtype | None = None  # the LMs' when they run; None: their buffers' (fp32 as built)
         # a sentence's words -> its features; with ``document``, a window's sentences -> each one's features
         self._cache: dict[tuple[Any, ...], Any] | None = None  # None: text to tag is new, keep nothing
         self._cached_bytes = 0
@@ -189,6 +194,9 @@ class CharLM(CharLMSpec, InputFeature):
         # the LMs run from it: wherever the model moves them, and as loaded
         self.module = CharLMInput(self.lms, self.projection)
         return self.module
+
+    def set_precision(self, dtype: torch.dtype) -> None:
+        self.precision = dtype
 
     def keep_encodings(self) -> None:
         """Training: each sentence's features are kept (fp16), up to ``CACHE_BYTES``."""
@@ -271,7 +279,7 @@ class CharLM(CharLMSpec, InputFeature):
             char_ids = torch.zeros(len(rows), longest, dtype=torch.long)  # padding: read after every word
             for row, i in enumerate(rows):
                 char_ids[row, : len(texts[i])] = torch.tensor(lm.char_ids(texts[i]))
-            states = lm(char_ids.to(device))  # (rows, longest, output_dim)
+            states = lm(char_ids.to(device), self.precision)  # (rows, longest, output_dim)
             spots = [boundary_positions(sentences[i], backward, self.whitespace) for i in rows]
             row_index = torch.tensor(
                 [r for r, found in enumerate(spots) for _ in found], dtype=torch.long, device=device

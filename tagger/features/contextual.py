@@ -58,6 +58,8 @@ class ContextualInput(FeatureModule):
 
 
 class Contextual(ContextualSpec, InputFeature):
+    frozen_network = True
+
     def __init__(self, spec: str):
         if spec not in _LOADED:
             _LOADED[spec] = load_bert(encoder_folder(spec))
@@ -65,6 +67,7 @@ class Contextual(ContextualSpec, InputFeature):
         self.dim = self.encoder.hidden_size
         self.window = self.encoder.max_positions - 2  # [CLS] and [SEP]
         self.device = torch.device("cpu")
+        self.precision = torch.float32  # the encoder's: bfloat16 runs it under autocast (tagger.precision)
         self._cache: dict[tuple[str, ...], torch.Tensor] | None = None  # None: text to tag is new, keep nothing
 
     @classmethod
@@ -75,6 +78,9 @@ class Contextual(ContextualSpec, InputFeature):
         self.encoder.to(device)
         self.device = device
         return self
+
+    def set_precision(self, dtype: torch.dtype) -> None:
+        self.precision = dtype
 
     def keep_encodings(self) -> None:
         """Training: every sentence's features are kept (fp16; 0.23 GB for CoNLL-2003's 300,000 words at 384 wide)."""
@@ -143,8 +149,9 @@ class Contextual(ContextualSpec, InputFeature):
         for row, window in enumerate(windows):
             piece_ids[row, : len(window) + 2] = torch.tensor([self.tokenizer.cls, *window, self.tokenizer.sep])
         padding = piece_ids == 0
-        layers = self.encoder(piece_ids.to(self.device), padding.to(self.device))
-        mixed = self.mix_layers(layers).float().cpu()  # (windows, length, dim)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == torch.bfloat16):
+            layers = self.encoder(piece_ids.to(self.device), padding.to(self.device))
+        mixed = self.mix_layers([layer.float() for layer in layers]).cpu()  # (windows, length, dim)
         return [mixed[row, 1 : len(window) + 1] for row, window in enumerate(windows)]
 
     def mix_layers(self, layers: list[torch.Tensor]) -> torch.Tensor:

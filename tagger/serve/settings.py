@@ -52,7 +52,7 @@ class ServeSettings:
     drain_timeout: float = 20.0  # seconds after SIGTERM for requests in flight, then the process exits
     limits: Limits = field(default_factory=Limits)
     device: str = "auto"
-    quantize: str = "none"
+    quantize: str = "auto"
     lang: str = "en"  # spaCy language that splits raw text; a server setting, so a client cannot load languages
     spacy_model: str | None = None
     batch_size: int = 256  # sentences per model batch inside one micro-batch (Tagger's batch_size)

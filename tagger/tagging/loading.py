@@ -19,7 +19,7 @@ from tagger.tagging.runtime_choice import files_on_their_runtime, load_on_its_ru
 
 
 def load_tagger(
-    directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+    directory: str | Path, device: str = "auto", quantize: str = "auto", threads: int | None = None
 ) -> TaggerBase:
     """The tagger of ``directory``: an export on onnxruntime, a model directory on PyTorch (imported here).
 
@@ -58,7 +58,7 @@ def read_tagger_files(directory: str | Path) -> dict[str, bytes]:
 
 
 def tagger_from_files(
-    files: dict[str, bytes], source: str | Path, device: str = "auto", quantize: str = "none"
+    files: dict[str, bytes], source: str | Path, device: str = "auto", quantize: str = "auto"
 ) -> TaggerBase:
     """The tagger of ``read_tagger_files``' bytes: an export's on onnxruntime, a model directory's on PyTorch
     (imported here), as ``runtime_choice`` decides."""

@@ -25,7 +25,7 @@ from tagger.portable.files import (
 from tagger.portable.files import LENGTHS as LENGTHS_INPUT
 from tagger.tagging.base import TaggerBase
 
-QUANTIZE_MODES = ("none", "int8", "bf16")  # as tagger.model.QUANTIZE_MODES: what callers may ask for
+QUANTIZE_MODES = ("auto", "none", "int8", "bf16")  # as tagger.model.QUANTIZE_MODES: what callers may ask for
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
@@ -48,7 +48,7 @@ class PortableTagger(TaggerBase):
         exported: ExportedModel,
         source: str | Path,
         device: str = "auto",
-        quantize: str = "none",
+        quantize: str = "auto",
         threads: int | None = None,
     ):
         super().__init__(exported.vocab, exported.config, exported.metrics)
@@ -62,9 +62,10 @@ class PortableTagger(TaggerBase):
 
     @classmethod
     def load(
-        cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+        cls, directory: str | Path, device: str = "auto", quantize: str = "auto", threads: int | None = None
     ) -> PortableTagger:
-        """``quantize``: none, or int8 when the export was quantised (``tagger export --quantize int8``);
+        """``quantize``: auto or none (the export's precision), or int8 when the export was quantised
+        (``tagger export --quantize int8``);
         ``threads``: onnxruntime's intra-op threads (default: OMP_NUM_THREADS when set, else all cores)."""
         return cls(read_exported(directory), directory, device, quantize, threads)
 
@@ -74,7 +75,7 @@ class PortableTagger(TaggerBase):
         files: dict[str, bytes],
         source: str | Path,
         device: str = "auto",
-        quantize: str = "none",
+        quantize: str = "auto",
         threads: int | None = None,
     ) -> PortableTagger:
         """A tagger from the bytes of an export's files (``read_export_files``); ``source`` names them in errors."""

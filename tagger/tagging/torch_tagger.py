@@ -17,6 +17,7 @@ from tagger.config import Config
 from tagger.decoding import TransitionMask, decode_argmax, decode_constrained
 from tagger.model import BiLSTMTagger, resolve_device
 from tagger.model import quantize as quantize_model
+from tagger.precision import tagging_mode
 from tagger.runtime import set_runtime_defaults
 from tagger.serialization import load_model_files, read_model_files
 from tagger.tagging.base import TaggerBase
@@ -36,21 +37,25 @@ class Tagger(TaggerBase):
         config: Config,
         device: str | torch.device = "cpu",
         metrics: dict[str, Any] | None = None,
-        quantize: str = "none",
+        quantize: str = "auto",
     ):
         self.device = resolve_device(device)
-        self.quantize = quantize
         self.features = [feature.to(self.device) for feature in model.features]
-        self.model = quantize_model(model.to(self.device).eval(), quantize)
+        self.quantize = tagging_mode(quantize, self.device, any(f.frozen_network for f in self.features))
+        for feature in self.features:  # shared with the model: the last tagger built on it sets them
+            feature.set_precision(torch.bfloat16 if self.quantize == "bf16" else torch.float32)
+        self.model = quantize_model(model.to(self.device).eval(), self.quantize)
         super().__init__(vocab, config, metrics)
         self.transitions = TransitionMask(vocab.labels, vocab.scheme).to(self.device) if vocab.task == "spans" else None
         self.threads: int | None = None  # torch's count for this tagger's batches (from_files); None: leave it
 
     @classmethod
     def load(
-        cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+        cls, directory: str | Path, device: str = "auto", quantize: str = "auto", threads: int | None = None
     ) -> TaggerBase:
-        """``quantize``: none (fp32, as trained), int8 (CPU) or bf16; see ``tagger.model.quantize``.
+        """``quantize``: auto (bf16 for a model with character LMs or contextual features on a CPU with native bf16,
+        else fp32: ``tagger.precision.tagging_mode``), none (fp32, as trained), int8 (CPU) or bf16; see
+        ``tagger.model.quantize``.
 
         ``threads``: torch's threads on the CPU, one batch at a time. By default (unless OMP_NUM_THREADS sets the
         count) as many batches at once as this process has CPUs, each on one thread, which gives one thread's bits
@@ -65,7 +70,7 @@ class Tagger(TaggerBase):
 
     @classmethod
     def from_directory(
-        cls, directory: str | Path, device: str = "auto", quantize: str = "none", threads: int | None = None
+        cls, directory: str | Path, device: str = "auto", quantize: str = "auto", threads: int | None = None
     ) -> Tagger:
         """A model directory (not an export: ``load`` takes either) on PyTorch; arguments as in ``load``."""
         return cls.from_files(read_model_files(directory), directory, device, quantize, threads)
@@ -76,7 +81,7 @@ class Tagger(TaggerBase):
         files: dict[str, bytes],
         source: str | Path,
         device: str = "auto",
-        quantize: str = "none",
+        quantize: str = "auto",
         threads: int | None = None,
     ) -> Tagger:
         """A tagger from the bytes of a model directory's files; ``source`` names them in errors; ``threads`` as

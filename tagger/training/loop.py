@@ -370,7 +370,7 @@ class Run:
         random_states = gather_random_states(self.ranks, self.device)  # every rank takes part
         lr = self.trainee.optimizer.param_groups[0]["lr"]
         dev_eval = (
-            Tagger(self.scored, self.vocab, self.config, self.device).evaluate(self.data.dev)[0]
+            Tagger(self.scored, self.vocab, self.config, self.device, quantize="none").evaluate(self.data.dev)[0]
             if self.ranks.main
             else None
         )
@@ -451,7 +451,8 @@ def finish(
     following: bool = False,
 ) -> TrainingResult:
     """Score the saved best model on test (and on dev, after a resume), then write its metrics and model card."""
-    best = Tagger.load(out_dir, device=str(device), threads=config.train.threads or None)
+    # in fp32, as the model trained: a run's scores are the same on every CPU
+    best = Tagger.load(out_dir, device=str(device), quantize="none", threads=config.train.threads or None)
     dev_eval = dev_eval or best.evaluate(data.dev)[0]
     test_eval = best.evaluate(data.test)[0] if data.test else None
     stopped_by = stop_reason(state, config)

@@ -3,13 +3,12 @@ GPU with bf16), refused before any work where the device cannot run it."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
-from torch import nn
 
 from tagger.errors import ConfigError, setting
+from tagger.precision import runs_bf16_lstm
 
 
 def check_precision(device: torch.device, precision: str) -> None:
@@ -26,22 +25,6 @@ def check_precision(device: torch.device, precision: str) -> None:
             f"PyTorch has no bf16 LSTM kernel for this CPU (it needs AVX-512 BF16 or AMX; this one offers {capability})"
         )
     raise ConfigError(f"{setting('train.precision', 'bf16')}: {where}; use {setting('train.precision', 'fp32')}")
-
-
-@functools.cache
-def runs_bf16_lstm(device: torch.device) -> bool:
-    """Whether a bf16 autocast LSTM runs forward and backward on ``device``: tried once on a tiny LSTM, since the
-    CPU flags that decide it differ between oneDNN releases and CPU vendors."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    lstm = nn.LSTM(4, 4, batch_first=True, bidirectional=True).to(device)
-    try:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            output, _ = lstm(torch.ones(1, 2, 4, device=device))
-        output.float().sum().backward()
-    except RuntimeError:
-        return False
-    return True
 
 
 def autocast(device: torch.device, precision: str) -> Any:
