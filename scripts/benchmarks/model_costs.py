@@ -2,6 +2,9 @@
 the models, so a busy machine slows them alike), load time in a fresh process, and size on disk.
 
     python scripts/benchmarks/model_costs.py runs/accurate runs/vectors runs/contextual --data eng.testb --rounds 5
+    python scripts/benchmarks/model_costs.py tagger/models/en-ner runs/contextual --data eng.testb --quantize none auto
+
+``--quantize`` loads each model in each of these precisions (``Tagger.load``'s; default: auto, as a user gets it).
 
 Contextual features are computed afresh in every round, as for new text (only training keeps them).
 """
@@ -47,6 +50,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
+    parser.add_argument("--quantize", nargs="+", default=["auto"], help="precisions to load each model in")
     args = parser.parse_args()
     import torch
 
@@ -55,7 +59,8 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    taggers = [Tagger.load(m, device="cpu") for m in args.models]
+    loads = [(model, mode) for model in args.models for mode in args.quantize]
+    taggers = [Tagger.load(model, device="cpu", quantize=mode) for model, mode in loads]
     corpus = read_corpus(args.data, taggers[0].config.corpus)[0]
     sentences, documents = [s.words for s in corpus], document_ids(corpus)
     words = sum(map(len, sentences))
@@ -67,11 +72,12 @@ def main() -> None:
             if round_:
                 speeds[index].append(words / (time.perf_counter() - started))
     print(f"{words:,} words, median of {args.rounds} interleaved rounds, torch threads {torch.get_num_threads()}")
-    print("| model | words/s | load s (fresh process) | size MB |")
-    print("| --- | --- | --- | --- |")
-    for model, speed in zip(args.models, speeds):
+    print("| model | --quantize (runs in) | words/s | load s (fresh process) | size MB |")
+    print("| --- | --- | --- | --- | --- |")
+    for (model, mode), tagger, speed in zip(loads, taggers, speeds):
         print(
-            f"| {model} | {statistics.median(speed):,.0f} | {load_seconds(model):.2f} | {size_mb(model):.1f} |",
+            f"| {model} | {mode} ({tagger.quantize}) | {statistics.median(speed):,.0f} | {load_seconds(model):.2f} "
+            f"| {size_mb(model):.1f} |",
             flush=True,
         )
 
