@@ -35,8 +35,9 @@ class InputFeature(FeatureSpec):
     frozen_network: ClassVar[bool] = False
 
     def set_precision(self, dtype: torch.dtype) -> None:  # noqa: B027 (a hook: most features run no network)
-        """The precision of the frozen network the feature runs itself: float32, or bfloat16 when the tagger runs in
-        bf16 (``tagger.precision.tagging_mode``)."""
+        """The precision of a frozen network the feature runs outside the model (a contextual encoder): float32, or
+        bfloat16 when the tagger runs in bf16 (``tagger.precision.tagging_mode``). A network the model holds (the
+        character LMs) is converted with the model."""
 
     def keep_encodings(self) -> None:  # noqa: B027 (a hook, not abstract: most features have nothing to keep)
         """Training encodes the same sentences every epoch: a feature whose encoding is costly keeps it from now on."""

@@ -18,7 +18,8 @@ backward       ``L - s_i + 1``: the space before it (the final " ")   ``L - s_i`
 (``boundary_positions``; tests/test_charlm_feature.py checks them against a walk over the characters and against
 Flair's own offset loop). With ``model.charlm_document`` the text is a document's window of sentences
 (``tagger.ordering.document_windows``) joined the same way, so each LM's state carries across its sentences.
-A word's feature is the forward LM's state, then the backward LM's: 2 × 1,024 wide for Flair's news LMs. ``whitespace`` is the default: it probed 77.57 dev F1 on CoNLL-2003 against 76.64.
+A word's feature is the forward LM's state, then the backward LM's: 2 × 1,024 wide for Flair's news LMs.
+``whitespace`` is the default: it probed 77.57 dev F1 on CoNLL-2003 against 76.64.
 
 The LMs are frozen and travel inside the model: their weights, characters (as code points), unknown id and
 delimiter are buffers of the feature's module (``charlm.forward_lm.*``, ``charlm.backward_lm.*`` in
@@ -116,16 +117,15 @@ class FrozenCharLM(nn.Module):
     def char_ids(self, text: str) -> list[int]:
         return [self.ids.get(c, self.unknown) for c in text]
 
-    def forward(self, char_ids: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """(rows, length) ids -> (rows, length, output_dim) states, each after reading its character; computed in
-        ``dtype`` (by default the buffers' own)."""
-        dtype = dtype or self.embedding.dtype
-        weights = [getattr(self, name).to(dtype) for name in RNN_NAMES]
-        embedded = nn.functional.embedding(char_ids, self.embedding.to(dtype))  # (rows, length, embedding)
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """(rows, length) ids -> (rows, length, output_dim) states, each after reading its character, in the buffers'
+        precision (bf16 where the tagger runs in bf16: it converts the whole model, these buffers included)."""
+        weights = [getattr(self, name) for name in RNN_NAMES]
+        embedded = nn.functional.embedding(char_ids, self.embedding)  # (rows, length, embedding)
         zeros = embedded.new_zeros(1, char_ids.shape[0], self.hidden_size)  # (layers, rows, hidden)
         states = torch.lstm(embedded, (zeros, zeros), weights, True, 1, 0.0, False, False, True)[0]
         if hasattr(self, "proj_weight"):
-            states = nn.functional.linear(states, self.proj_weight.to(dtype), self.proj_bias.to(dtype))
+            states = nn.functional.linear(states, self.proj_weight, self.proj_bias)
         return states  # (rows, length, output_dim)
 
 
@@ -181,7 +181,6 @@ class CharLM(CharLMSpec, InputFeature):
         self.lms = lms_from_weights(weights, config) if weights is not None else lms_from_folders(config.charlm)
         self.dim = sum(output_dim(lm) for lm in self.lms.values())
         self.module: CharLMInput | None = None
-        self.precision: torch.dtype | None = None  # the LMs' when they run; None: their buffers' (fp32 as built)
         # a sentence's words -> its features; with ``document``, a window's sentences -> each one's features
         self._cache: dict[tuple[Any, ...], Any] | None = None  # None: text to tag is new, keep nothing
         self._cached_bytes = 0
@@ -194,9 +193,6 @@ class CharLM(CharLMSpec, InputFeature):
         # the LMs run from it: wherever the model moves them, and as loaded
         self.module = CharLMInput(self.lms, self.projection)
         return self.module
-
-    def set_precision(self, dtype: torch.dtype) -> None:
-        self.precision = dtype
 
     def keep_encodings(self) -> None:
         """Training: each sentence's features are kept (fp16), up to ``CACHE_BYTES``."""
@@ -279,7 +275,7 @@ class CharLM(CharLMSpec, InputFeature):
             char_ids = torch.zeros(len(rows), longest, dtype=torch.long)  # padding: read after every word
             for row, i in enumerate(rows):
                 char_ids[row, : len(texts[i])] = torch.tensor(lm.char_ids(texts[i]))
-            states = lm(char_ids.to(device), self.precision)  # (rows, longest, output_dim)
+            states = lm(char_ids.to(device))  # (rows, longest, output_dim)
             spots = [boundary_positions(sentences[i], backward, self.whitespace) for i in rows]
             row_index = torch.tensor(
                 [r for r, found in enumerate(spots) for _ in found], dtype=torch.long, device=device
