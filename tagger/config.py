@@ -95,7 +95,9 @@ class TrainConfig:
     optimizer: str = "adam"  # adam | sgd (with momentum)
     lr: float = 0.002
     momentum: float = 0.9  # sgd only
-    schedule: str = "decay"  # decay: lr / (1 + lr_decay * epoch) | plateau: halve lr when dev stops improving
+    # decay: lr / (1 + lr_decay * epoch) | plateau: halve lr when dev stops improving | linear: lr falls step by step
+    # to zero at the end of train.epochs, so the last epochs settle into a minimum (the run's length must be known)
+    schedule: str = "decay"
     lr_decay: float = 0.05
     plateau_patience: int = 2  # epochs without a better dev score before the plateau schedule halves lr
     weight_decay: float = 0.0
@@ -142,7 +144,7 @@ CHOICES = {
     ("model", "cell"): {"lstm", "gru", "rnn"},
     ("model", "head"): {"softmax", "crf"},
     ("train", "optimizer"): {"adam", "sgd"},
-    ("train", "schedule"): {"decay", "plateau"},
+    ("train", "schedule"): {"decay", "plateau", "linear"},
     ("train", "scheme"): {"IOB2", "BIOES"},
     ("train", "device"): {"auto", "cpu", "cuda"},
     ("train", "precision"): {"auto", "fp32", "bf16"},

@@ -47,7 +47,7 @@ def stop_after(config, source, out: Path, epochs: int) -> None:
             return
 
 
-@pytest.mark.parametrize("schedule", ["decay", "plateau"])
+@pytest.mark.parametrize("schedule", ["decay", "plateau", "linear"])
 def test_resumed_run_ends_with_the_same_weights_log_and_scores(ner_files, tiny_config, tmp_path, schedule):
     config = settings(tiny_config, schedule=schedule, optimizer="sgd" if schedule == "plateau" else "adam")
     source = DataSource(ner_files[0], ner_files[1])

@@ -103,6 +103,29 @@ def test_crf_head_and_plateau_schedule_overfit_too(ner_files, tiny_config, tmp_p
     assert all(0.0 < p <= 1.0 for s in tagged for _, p in s)  # CRF posterior marginals
 
 
+def test_linear_schedule_falls_step_by_step_to_zero_at_the_last_epoch(ner_files, tiny_config, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from tagger.training import DataSource, train
+
+    rates = []
+    adam_step = torch.optim.Adam.step
+
+    def recording_step(optimizer, *args, **kwargs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        return adam_step(optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    train_settings = replace(tiny_config.train, optimizer="adam", schedule="linear", epochs=4, patience=4, lr=0.01)
+    train(replace(tiny_config, train=train_settings), DataSource(ner_files[0], ner_files[1]), tmp_path / "linear")
+    steps = len(rates) // 4
+    assert len(rates) == 4 * steps and steps > 1
+    assert rates[0] == 0.01 and all(a > b > 0 for a, b in zip(rates, rates[1:]))
+    expected = [0.01 * (1 - (epoch + step / steps) / 4) for epoch in range(4) for step in range(steps)]
+    assert rates == pytest.approx(expected)
+    assert rates[-1] == pytest.approx(0.01 / (4 * steps))
+
+
 def test_seeds_report_mean_and_keep_the_best_dev_model(ner_files, tiny_config, tmp_path):
     from dataclasses import replace
 

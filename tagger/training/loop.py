@@ -138,9 +138,16 @@ def build_optimizer(model: BiLSTMTagger, config: Config) -> tuple[torch.optim.Op
         schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=0.5, patience=train.plateau_patience
         )
+    elif train.schedule == "linear":  # each epoch starts here; train_epoch goes on falling within it
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: linear_fraction(train.epochs, epoch))
     else:
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1 / (1 + train.lr_decay * epoch))
     return optimizer, schedule
+
+
+def linear_fraction(epochs: int, epochs_done: float) -> float:
+    """The linear schedule's share of the peak learning rate after ``epochs_done`` (fractional) of ``epochs``."""
+    return max(0.0, 1.0 - epochs_done / epochs)
 
 
 def replace_with_unk(
@@ -210,6 +217,10 @@ def train_epoch(
         batch = build_batch([encoded[i] for i in indices], trainee.model.features, context).to(device)
         batch.inputs["words"] = replace_with_unk(batch.inputs["words"], batch.mask, config, singletons)
         trainee.optimizer.zero_grad(set_to_none=True)
+        if config.train.schedule == "linear":
+            fraction = linear_fraction(config.train.epochs, epoch - 1 + (step - 1) / len(batches))
+            for group in trainee.optimizer.param_groups:
+                group["lr"] = config.train.lr * fraction
         with autocast(device, config.train.precision):
             loss = trainee.step(batch)
         loss.backward()
