@@ -489,3 +489,20 @@ def test_portable_tagger_leaves_probabilities_out_unless_asked_as_pytorch_does(m
         for tagger in (Tagger.load(models[name], device="cpu"), Tagger.load(exports[name], device="cpu")):
             assert all(t.scores == [] for t in tagger.tag_sentences(sentences, documents=DOCUMENTS))
             assert all(len(t.scores) == len(t.tags) for t in tagger.tag_sentences(sentences, scores=True))
+
+
+def test_portable_tagger_runs_one_batch_per_cpu_each_on_one_thread_unless_given_a_count(exports, monkeypatch):
+    import tagger.tagging.onnx_tagger as onnx_tagger
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(onnx_tagger, "usable_cpus", lambda: 3)
+    default = PortableTagger.load(exports["softmax"], device="cpu")
+    assert default.batch_workers == 3 and default.session.get_session_options().intra_op_num_threads == 1
+    given = PortableTagger.load(exports["softmax"], device="cpu", threads=2)
+    assert given.batch_workers == 1 and given.session.get_session_options().intra_op_num_threads == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    from_environment = PortableTagger.load(exports["softmax"], device="cpu")
+    assert from_environment.batch_workers == 1
+    assert from_environment.session.get_session_options().intra_op_num_threads == 2
+    sentences = TEXT * 40  # several batches of 16 at once, in their order
+    assert default.tag(sentences, batch_size=16, scores=True) == given.tag(sentences, batch_size=16, scores=True)

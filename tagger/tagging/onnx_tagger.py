@@ -23,6 +23,7 @@ from tagger.portable.files import (
     refuse,
 )
 from tagger.portable.files import LENGTHS as LENGTHS_INPUT
+from tagger.runtime import usable_cpus
 from tagger.tagging.base import TaggerBase
 
 QUANTIZE_MODES = ("auto", "none", "int8", "bf16")  # as tagger.model.QUANTIZE_MODES: what callers may ask for
@@ -58,7 +59,10 @@ class PortableTagger(TaggerBase):
         self.quantize = "int8" if self.precision == "int8" else "none"  # as Tagger.quantize names it
         self.input_names = exported.inputs
         self.decoder = Decoder(exported.decoding)
-        self.session, self.device = open_session(exported, self.source, device, threads)
+        session_threads, self.batch_workers = onnx_threads(threads, device)
+        self.session, self.device = open_session(exported, self.source, device, session_threads)
+        if self.device != "cpu":
+            self.batch_workers = 1
 
     @classmethod
     def load(
@@ -66,7 +70,8 @@ class PortableTagger(TaggerBase):
     ) -> PortableTagger:
         """``quantize``: auto or none (the export's precision), or int8 when the export was quantised
         (``tagger export --quantize int8``);
-        ``threads``: onnxruntime's intra-op threads (default: OMP_NUM_THREADS when set, else all cores)."""
+        ``threads``: onnxruntime's intra-op threads, one batch at a time. By default, as on PyTorch, one batch per
+        CPU this process may use, each on one thread (OMP_NUM_THREADS, when set, is the thread count instead)."""
         return cls(read_exported(directory), directory, device, quantize, threads)
 
     @classmethod
@@ -124,6 +129,19 @@ def threads_from_environment() -> int:
     """OMP_NUM_THREADS when set to a number (onnxruntime does not read it itself), else 0: onnxruntime's default."""
     value = os.environ.get("OMP_NUM_THREADS", "")
     return int(value) if value.isdigit() and int(value) > 0 else 0
+
+
+def onnx_threads(threads: int | None, device: str) -> tuple[int, int]:
+    """(intra-op threads of the session, batches tagged at once), the thread policy of ``tagger.threads`` for
+    onnxruntime: ``threads`` when given, one batch at a time; OMP_NUM_THREADS when set, likewise; else one batch per
+    CPU, each on one thread. onnxruntime's threads split one batch's LSTM poorly: on two cores one batch on both
+    threads tagged no faster than PyTorch, two one-thread batches at once (a session runs them concurrently and
+    leaves the GIL while it computes) overlap each batch's Python (encoding, decoding) with the other's network."""
+    if threads is not None:
+        return threads, 1
+    if "OMP_NUM_THREADS" in os.environ or device.startswith("cuda"):
+        return threads_from_environment(), 1
+    return 1, usable_cpus()
 
 
 def open_session(exported: ExportedModel, source: Path, device: str, threads: int | None) -> tuple[Any, str]:
