@@ -125,14 +125,13 @@ def load_taggers(ctx: Context, model_dir: Path, gold: list[Any], result: dict[st
     """The model in fp32 and in bf16 on the device, each scored on the test split (not replicated), and how often
     their tags agree; a precision that fails to load or tag is recorded in ``result["errors"]`` and left out."""
     from tagger.tagging.torch_tagger import Tagger
-    from tagger.training.loop import score_of
 
     taggers, predictions = {}, {}
     for precision in ("fp32", "bf16"):
         try:
             tagger = Tagger.load(model_dir, device=ctx.device, quantize="bf16" if precision == "bf16" else "none")
             evaluation, predictions[precision] = tagger.evaluate(gold)
-            result[f"test_score_{precision}"] = score_of(evaluation)
+            result[f"test_score_{precision}"] = evaluation.score
             taggers[precision] = tagger
         except Exception as error:  # noqa: BLE001 - recorded; the other precision goes on
             result["errors"].append({"precision": precision, "where": "load/evaluate", "error": error_text(error)})

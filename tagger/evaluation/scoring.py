@@ -98,6 +98,12 @@ class Evaluation:
     words: int
 
     @property
+    def score(self) -> float:
+        """The one figure a model is judged by (early stopping, seeds, a carried export's check): conlleval entity
+        F1 for span tags, token accuracy for labels."""
+        return self.conlleval.micro.f1 if self.conlleval is not None else self.token_accuracy
+
+    @property
     def entity_reports(self) -> tuple[EntityReport, EntityReport] | None:
         """(conlleval, strict) for span tags; None for labels, which token accuracy alone scores."""
         if self.conlleval is None or self.strict is None:

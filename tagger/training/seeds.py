@@ -14,7 +14,7 @@ from tagger.config import Config
 from tagger.errors import ConfigError, setting
 from tagger.serialization import read_model_files, to_json_bytes, write_model_files
 from tagger.training.data import DataSource
-from tagger.training.loop import TrainingResult, run_training, score_of
+from tagger.training.loop import TrainingResult, run_training
 from tagger.training.out_dir import SEEDS_DIR, SEEDS_SUMMARY, check_keep, check_out_dir, kept_line, prune_run
 
 
@@ -67,7 +67,7 @@ def run_seeds(
             if isinstance(event, TrainingResult):
                 results.append(event)
             yield event
-    best = max(results, key=lambda r: score_of(r.dev))
+    best = max(results, key=lambda r: r.dev.score)
     summary = summarise(results)
     copy_model(best.out_dir, out_dir)
     write_atomic(out_dir / SEEDS_SUMMARY, to_json_bytes(summary))
@@ -83,7 +83,7 @@ def summarise(results: list[TrainingResult]) -> dict[str, Any]:
         evaluations = [getattr(r, split) for r in results]
         if any(e is None for e in evaluations):
             continue
-        scores = [100 * score_of(e) for e in evaluations]
+        scores = [100 * e.score for e in evaluations]
         summary[split] = {
             "metric": "entity F1 (conlleval)" if evaluations[0].task == "spans" else "token accuracy",
             "scores": [round(s, 2) for s in scores],
