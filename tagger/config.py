@@ -115,6 +115,10 @@ class TrainConfig:
     # a final model: the dev corpus joins the training data, so nothing stops early and each epoch's model is kept
     # (the last one is the model); dev is still scored, but on data the model was trained on
     with_dev: bool = False
+    # at the end, the model's own ONNX export beside its weights (int8 where it tags dev as the model does, else
+    # fp32), which loading runs on onnxruntime where that is installed; only for models it tags faster there
+    # (no document context) and that can be exported (tagger.export.carried)
+    carry_export: bool = True
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from tagger.config import PRESETS, Config, load_config
 from tagger.dependencies import needs_pytorch
 from tagger.portable import is_exported_dir, read_exported
+from tagger.portable.files import CARRIED_FILES, carried_from_files
 from tagger.schemes import NO_SCHEME, Task, split_tag
 from tagger.vocab import Vocab
 
@@ -40,6 +41,9 @@ class ModelInfo:
     runtime: str = "pytorch"  # pytorch (a model directory) or onnxruntime (an export, written by tagger export)
     precision: str = "fp32"  # an export's: fp32 or int8 (tagger export --quantize int8)
     export: dict[str, Any] | None = None  # an export's config.json but its configuration and decoding scores
+    # a model directory's own export (onnx.json but its configuration and decoding scores, with its check on dev),
+    # which loading runs on onnxruntime where that is installed; None when it carries none
+    carried: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,7 +72,16 @@ def read_model_info(directory: str | Path) -> ModelInfo:
         config=loaded.config.to_dict(),
         card=card.decode("utf-8", errors="replace") if card is not None else None,
         preset=matching_preset(loaded.config),
+        carried=carried_info(files, directory),
     )
+
+
+def carried_info(files: dict[str, bytes], directory: str | Path) -> dict[str, Any] | None:
+    """The export a model directory carries, checked as loading checks it; None when it carries none."""
+    if not all(name in files for name in CARRIED_FILES):
+        return None
+    header = carried_from_files(files, directory).header
+    return {key: value for key, value in header.items() if key not in ("config", "decoding")}
 
 
 def vocabulary_fields(vocab: Vocab) -> dict[str, Any]:

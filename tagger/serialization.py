@@ -25,6 +25,7 @@ from tagger.atomic import write_atomic
 from tagger.config import Config
 from tagger.errors import ConfigError, ModelDirError, TaggerError, setting
 from tagger.model import BiLSTMTagger, build_model
+from tagger.portable.files import CARRIED_FILES, MODEL_MANIFEST
 from tagger.shipped import model_path, shipped_names_hint
 from tagger.version import __version__
 from tagger.vocab import Vocab
@@ -40,18 +41,20 @@ MODEL_FILES = (
     "README.md",
     "train_log.jsonl",
     "training.png",
+    *CARRIED_FILES,  # the model's own export (model.onnx, onnx.json), when it carries one: checked when it runs
     "config.json",
 )
 WHAT_A_MODEL_DIR_HOLDS = (
     "a model directory holds config.json, vocab.json and model.safetensors, as written by `tagger train`"
 )
 PICKLE_SIGNATURES = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+ opcode; zip archive as written by torch.save
-MANIFEST = "files"  # config.json's map of every other file of the model to its SHA-256
+MANIFEST = MODEL_MANIFEST  # config.json's map of every other file of the model to its SHA-256
 # The files that decide the tags, checked byte for byte against the manifest. The others describe the model
-# (scores, card, log, curves): a person may edit or delete them without the model being refused, and a save
-# never rewrites them without first rewriting the weights, unless the weights stay the same (same model).
+# (scores, card, log, curves) or carry its export, which is checked when it runs (portable.files): a person may
+# edit or delete them without the model being refused, and a save never rewrites them without first rewriting
+# the weights, unless the weights stay the same (same model).
 CHECKED_FILES = ("model.safetensors", "vocab.json")
-DESCRIPTIVE_FILES = set(MODEL_FILES) - set(CHECKED_FILES) - {"config.json"}
+DESCRIPTIVE_FILES = set(MODEL_FILES) - set(CHECKED_FILES) - {"config.json"}  # added after a save (add_model_files)
 RESUME_FIX = (
     "retrain the model; if its training was stopped, run the same training again with "
     f"{setting('resume', True)} to go on"

@@ -57,6 +57,7 @@ def tiny_config():
             "train.patience=60",
             "train.lr=0.02",
             "train.lr_decay=0.0",
+            "train.carry_export=false",  # tests of the PyTorch path; tests/test_carried_export.py turns it on
             "train.batch_size=4",
             "train.word_dropout=0.0",
             "train.device=cpu",

@@ -1,5 +1,6 @@
 """Exact resume: a run stopped at any moment and resumed with --resume ends with the same bytes as one that never stopped."""
 
+import importlib.util
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import tagger.training.checkpoint
 import tagger.training.loop
 from tagger.batch.manifest import job_fingerprint
 from tagger.errors import ConfigError, ModelDirError
+from tagger.portable.files import CARRIED_FILES
 from tagger.runtime import usable_cpus
 from tagger.serialization import add_model_files, load_model
 from tagger.training import DataSource, EpochRecord, run_training, train
@@ -354,6 +356,8 @@ def test_a_run_killed_between_any_two_writes_loads_whole_or_refused_and_resumes_
 
 MODEL_FILES = {"config.json", "vocab.json", "model.safetensors", "metrics.json", "README.md", "train_log.jsonl"}
 MODEL_FILES |= {"training.png"}
+if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
+    MODEL_FILES |= set(CARRIED_FILES)  # the model's own export, which training adds where it can (train.carry_export)
 TINY_RUN = ["--epochs", "2", "--device", "cpu", "--set", "model.hidden=8", "--set", "model.word_dim=8"]
 
 

@@ -50,7 +50,9 @@ def job_fingerprint(model_dir: Path, settings: dict[str, Any]) -> str:
 def without_described_files(config: bytes) -> bytes:
     """config.json without the checksums its manifest gives of the files that only describe the model (scores,
     card, log, curves): scoring the model again (``tagger train --resume`` on a finished run) changes them, and
-    its outputs stay current. A config.json without a manifest, as it is."""
+    its outputs stay current. The export a model carries stays in: it decides the tags where it runs. A
+    config.json without a manifest, as it is."""
+    from tagger.portable.files import CARRIED_FILES
     from tagger.serialization import CHECKED_FILES, MANIFEST  # a model directory's: imports torch, which it needs
 
     try:
@@ -60,7 +62,8 @@ def without_described_files(config: bytes) -> bytes:
         return config
     if not isinstance(listed, dict):
         return config
-    kept = {**header, MANIFEST: {name: listed.get(name) for name in CHECKED_FILES}}
+    deciding = [*CHECKED_FILES, *(name for name in CARRIED_FILES if name in listed)]
+    kept = {**header, MANIFEST: {name: listed.get(name) for name in deciding}}
     return json.dumps(kept, sort_keys=True).encode()
 
 

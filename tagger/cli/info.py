@@ -54,6 +54,7 @@ def overview_table(info: ModelInfo) -> Table:
     ]
     if info.export is None:
         rows.append(("trained with", f"tagger {info.tagger_version} (model format {info.format_version})"))
+        rows.append(("runtime", runtime_line(info.carried)))
     else:
         rows += export_rows(info)
     rows.append(("weights sha256", info.weights_sha256))
@@ -63,6 +64,22 @@ def overview_table(info: ModelInfo) -> Table:
     for name, value in rows:
         table.add_row(name, escape(str(value)))
     return table
+
+
+def runtime_line(carried: dict[str, Any] | None) -> str:
+    """Where a model directory runs by default: its own export on onnxruntime, checked on dev, or PyTorch."""
+    if carried is None:
+        return "pytorch"
+    precision = carried.get("onnx", {}).get("precision", "?")
+    checked = carried.get("checked_on_dev") or {}
+    if checked.get("sentences"):
+        found = (
+            f"dev {percent(checked.get('pytorch_fp32_score'))} → {percent(checked.get('score'))}, "
+            f"{percent(checked.get('tags_equal'))}% of tags as PyTorch fp32"
+        )
+    else:
+        found = "not checked on dev"
+    return f"onnxruntime {precision}, its own export ({found}), where installed; else pytorch"
 
 
 def export_rows(info: ModelInfo) -> list[tuple[str, str]]:

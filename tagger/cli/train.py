@@ -145,6 +145,8 @@ def print_result(console: Console, result: TrainingResult) -> None:
     print_table(console, table)
     if result.going_on:
         console.print(command_line_message(result.going_on), highlight=False)
+    if result.carried:
+        console.print(command_line_message(result.carried), highlight=False)
     if result.kept:
         console.print(command_line_message(result.kept), highlight=False, soft_wrap=True)
 

@@ -103,6 +103,58 @@ def export_model(
     check_out_dir(out_dir, model_dir, overwrite)
     files = read_model_files(model_dir)
     check_exportable(read_config(parse_json(files["config.json"], model_dir / "config.json"), model_dir), model_dir)
+    built = build_export(files, model_dir, quantize, opset)
+    written = built.files()
+    for name, data in written.items():
+        write_atomic(out_dir / name, data)
+
+    difference, agreement, words = compare(built, PortableTagger.load(out_dir, device="cpu"))
+    if quantize == "none" and difference > FP32_TOLERANCE:
+        (out_dir / "config.json").unlink()  # the commit file: without it the folder is no export to load
+        raise fp32_mismatch(difference)
+    return ExportResult(
+        out_dir,
+        built.precision,
+        opset,
+        built.inputs,
+        {name: len(data) for name, data in written.items()},
+        len(built.sentences),
+        words,
+        difference,
+        agreement,
+    )
+
+
+@dataclass(frozen=True)
+class BuiltExport:
+    """An export in memory: the network's ONNX bytes, the header that describes them (an export's config.json),
+    the model it came from and the check batch it is compared on."""
+
+    loaded: LoadedModel
+    source_files: dict[str, bytes]  # the model directory's files
+    onnx_bytes: bytes
+    header: dict[str, Any]
+    sentences: list[list[str]]
+    documents: list[int]
+
+    @property
+    def precision(self) -> str:
+        return str(self.header["onnx"]["precision"])
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.header["onnx"]["inputs"])
+
+    def files(self) -> dict[str, bytes]:
+        """The export's files by name, in the order they are written (config.json, the commit file, last)."""
+        written = {ONNX_FILE: self.onnx_bytes, "vocab.json": self.source_files["vocab.json"]}
+        written.update({name: self.source_files[name] for name in OPTIONAL_FILES if name in self.source_files})
+        written["config.json"] = to_json_bytes(self.header)
+        return written
+
+
+def build_export(files: dict[str, bytes], model_dir: Path, quantize: str, opset: int = DEFAULT_OPSET) -> BuiltExport:
+    """The network of a model directory's files traced to ONNX, checked, quantised when asked, and described."""
     loaded = load_model_files(files, model_dir, "cpu")
     onnx = import_onnx()
 
@@ -145,29 +197,13 @@ def export_model(
         "decoding": decoding_scores(loaded.model, loaded.vocab).to_dict(),
         "config": loaded.config.to_dict(),
     }
-    written = {ONNX_FILE: onnx_bytes, "vocab.json": files["vocab.json"]}
-    written.update({name: files[name] for name in OPTIONAL_FILES if name in files})
-    written["config.json"] = to_json_bytes(header)  # last: it holds the network's checksum
-    for name, data in written.items():
-        write_atomic(out_dir / name, data)
+    return BuiltExport(loaded, files, onnx_bytes, header, sentences, documents)
 
-    difference, agreement, words = compare(loaded, out_dir, sentences, documents)
-    if quantize == "none" and difference > FP32_TOLERANCE:
-        (out_dir / "config.json").unlink()  # the commit file: without it the folder is no export to load
-        raise RuntimeError(
-            f"the exported network's emissions differ from PyTorch's by {difference:.2e} (more than "
-            f"{FP32_TOLERANCE:.0e}) on the check batch: a bug in the export of this model's settings"
-        )
-    return ExportResult(
-        out_dir,
-        header["onnx"]["precision"],
-        opset,
-        names,
-        {name: len(data) for name, data in written.items()},
-        len(sentences),
-        words,
-        difference,
-        agreement,
+
+def fp32_mismatch(difference: float) -> RuntimeError:
+    return RuntimeError(
+        f"the exported network's emissions differ from PyTorch's by {difference:.2e} (more than "
+        f"{FP32_TOLERANCE:.0e}) on the check batch: a bug in the export of this model's settings"
     )
 
 
@@ -307,15 +343,10 @@ def exporter_versions(onnx: Any) -> dict[str, str]:
     return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-def compare(
-    loaded: LoadedModel,
-    out_dir: Path,
-    sentences: list[list[str]],
-    documents: list[int],
-) -> tuple[float, float, int]:
-    """The export read back as a user will and run beside PyTorch on the check batch: the largest emission
-    difference and the share of words tagged alike."""
-    portable = PortableTagger.load(out_dir, device="cpu")
+def compare(built: BuiltExport, portable: PortableTagger) -> tuple[float, float, int]:
+    """The export, as a user will read it (``portable``), run beside PyTorch on the check batch: the largest
+    emission difference and the share of words tagged alike."""
+    loaded, sentences, documents = built.loaded, built.sentences, built.documents
     features = loaded.model.features
     batch = build_batch(
         encode_sentences(sentences, features, loaded.vocab, documents=documents),

@@ -6,6 +6,10 @@
                   the training configuration
     metrics.json  and README.md, copied from the model directory when it has them
 
+A PyTorch model directory may carry its own export (``CARRIED_FILES``): the same model.onnx, and the export's
+config.json as onnx.json, both named in the model's manifest; loading then runs it on onnxruntime where that is
+installed (``tagging.runtime_choice``). Training writes it (``tagger.export.carried``).
+
 Everything another runtime (C#, Java, JavaScript) needs is in these files: the inputs are described in docs/onnx.md
 (each input feature's with the feature, in ``tagger.feature_specs``; the model's below), the decoding scores are
 plain JSON. No torch here: this module is imported by the portable tagger.
@@ -36,6 +40,9 @@ WHAT_AN_EXPORT_HOLDS = (
     "an exported model directory holds config.json, vocab.json and model.onnx, as written by `tagger export`"
 )
 PRECISIONS = ("fp32", "int8")
+CARRIED_HEADER = "onnx.json"  # a model directory's own export: its config.json under this name, beside model.onnx
+CARRIED_FILES = (ONNX_FILE, CARRIED_HEADER)
+MODEL_MANIFEST = "files"  # a model directory's config.json: every other file's SHA-256 (tagger.serialization)
 DECODING_METHODS = ("argmax", "constrained", "crf")
 
 # The network's inputs beyond its input features' (int64), and its output
@@ -102,6 +109,44 @@ class ExportedModel:
 
 def to_json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def carries_export(directory: str | Path) -> bool:
+    """Whether a model directory holds its own export (``CARRIED_FILES``) beside its weights."""
+    directory = Path(directory)
+    return (directory / "model.safetensors").is_file() and all((directory / name).is_file() for name in CARRIED_FILES)
+
+
+def read_carried_export(directory: str | Path) -> ExportedModel:
+    """A model directory's own export, read and checked without PyTorch (``carried_from_files``)."""
+    directory = Path(directory)
+    names = ("config.json", "vocab.json", "metrics.json", *CARRIED_FILES)
+    files = {name: (directory / name).read_bytes() for name in names if (directory / name).is_file()}
+    return carried_from_files(files, directory)
+
+
+def carried_from_files(files: dict[str, bytes], source: str | Path) -> ExportedModel:
+    """The export a model directory carries, from the directory's files by name: both carried files named with
+    their checksums in the model's manifest, and exported from the weights the manifest names. One
+    ``ModelDirError`` otherwise, saying how to go on."""
+    source = Path(source)
+    fix = f"delete {' and '.join(CARRIED_FILES)} from the model directory (it tags on PyTorch without them)"
+    model_header = parse_json(files["config.json"], source / "config.json")
+    listed = model_header.get(MODEL_MANIFEST) if isinstance(model_header, dict) else None
+    for name in CARRIED_FILES:
+        if not isinstance(listed, dict) or listed.get(name) != hashlib.sha256(files[name]).hexdigest():
+            raise ModelDirError(str(source / name), "is not the model's: config.json does not name its checksum", fix)
+    export_files = {
+        "config.json": files[CARRIED_HEADER],
+        "vocab.json": files["vocab.json"],
+        ONNX_FILE: files[ONNX_FILE],
+    }
+    if "metrics.json" in files:
+        export_files["metrics.json"] = files["metrics.json"]
+    exported = exported_from_files(export_files, source)
+    if exported.header.get("source", {}).get("weights_sha256") != model_header.get("weights_sha256"):
+        raise ModelDirError(str(source / CARRIED_HEADER), "was exported from other weights than the model's", fix)
+    return exported
 
 
 def is_exported_dir(directory: str | Path) -> bool:

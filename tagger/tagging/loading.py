@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tagger.dependencies import needs_pytorch
-from tagger.portable.files import ONNX_FILE, is_exported_dir, read_export_files, write_export_files
+from tagger.portable.files import is_exported_dir, read_export_files, write_export_files
 from tagger.tagging.base import TaggerBase
 from tagger.tagging.onnx_tagger import PROVIDERS, import_onnxruntime
-from tagger.tagging.runtime_choice import files_on_their_runtime, load_on_its_runtime
+from tagger.tagging.runtime_choice import files_on_their_runtime, is_export_files, load_on_its_runtime
 
 
 def load_tagger(
@@ -26,7 +26,7 @@ def load_tagger(
     ``threads``: the CPU threads it may use (worker processes share the cores); default: onnxruntime's own
     (OMP_NUM_THREADS when set, else every core), PyTorch's as ``Tagger.from_files`` says (this process's CPUs, fewer
     while other processes keep some busy)."""
-    return load_on_its_runtime(directory, device, quantize, threads, load_on_pytorch)
+    return load_on_its_runtime(directory, device, quantize, threads, load_on_pytorch, pytorch_has_gpu)
 
 
 def load_on_pytorch(directory: str | Path, device: str, quantize: str, threads: int | None) -> TaggerBase:
@@ -35,6 +35,15 @@ def load_on_pytorch(directory: str | Path, device: str, quantize: str, threads: 
     with needs_pytorch(directory):
         from tagger.tagging.torch_tagger import Tagger
     return Tagger.from_directory(directory, device, quantize, threads)
+
+
+def pytorch_has_gpu() -> bool:
+    """Whether PyTorch, where it is installed, sees a CUDA GPU."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def gpu_available(directory: str | Path) -> bool:
@@ -62,7 +71,7 @@ def tagger_from_files(
 ) -> TaggerBase:
     """The tagger of ``read_tagger_files``' bytes: an export's on onnxruntime, a model directory's on PyTorch
     (imported here), as ``runtime_choice`` decides."""
-    return files_on_their_runtime(files, source, device, quantize, files_on_pytorch)
+    return files_on_their_runtime(files, source, device, quantize, files_on_pytorch, pytorch_has_gpu)
 
 
 def files_on_pytorch(files: dict[str, bytes], source: str | Path, device: str, quantize: str) -> TaggerBase:
@@ -75,7 +84,7 @@ def files_on_pytorch(files: dict[str, bytes], source: str | Path, device: str, q
 
 def write_tagger_files(directory: str | Path, files: dict[str, bytes]) -> None:
     """Write ``read_tagger_files``' bytes into ``directory``, each file atomically, config.json last."""
-    if ONNX_FILE in files:
+    if is_export_files(files):
         write_export_files(directory, files)
         return
     with needs_pytorch(directory):

@@ -62,11 +62,13 @@ class Tagger(TaggerBase):
         whatever the number of cores (``tagger.threads.set_tagging_threads``, the thread policy).
 
         A directory written by ``tagger export`` is run by onnxruntime instead: a ``PortableTagger``, with the
-        same methods, in its export's precision, on ``threads`` threads (default: OMP_NUM_THREADS when set, else
-        onnxruntime's own); ``tagging.runtime_choice`` decides, as it does for ``load_tagger``.
+        same methods, in its export's precision, with the same thread policy. So is a model directory that carries
+        its own export (training writes one: ``tagger.export.carried``) where ``quantize`` is auto on a CPU with
+        onnxruntime installed; ``quantize="none"`` is always PyTorch in fp32. ``tagging.runtime_choice`` decides,
+        as it does for ``load_tagger``.
         """
         set_runtime_defaults()  # before the model's first kernel, as the command line does
-        return load_on_its_runtime(directory, device, quantize, threads, cls.from_directory)
+        return load_on_its_runtime(directory, device, quantize, threads, cls.from_directory, torch.cuda.is_available)
 
     @classmethod
     def from_directory(

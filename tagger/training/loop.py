@@ -25,6 +25,7 @@ from tagger.config import Config
 from tagger.corpus import CorpusReport
 from tagger.errors import setting
 from tagger.evaluation import Evaluation
+from tagger.export.carried import carry_export
 from tagger.model import BiLSTMTagger, build_model, resolve_device
 from tagger.ordering import bucketed_batches, document_batches
 from tagger.schemes import Task
@@ -110,13 +111,7 @@ class TrainingResult:
     metrics: dict[str, Any] = field(repr=False)
     going_on: str = ""  # when a limit stopped a run whose last epoch was its best: how to give it more
     kept: str = ""  # what the run left beside the model (checkpoint/, last/) and its size; "" when not pruned
-
-
-def score_of(evaluation: Evaluation) -> float:
-    """The early-stopping figure: conlleval entity F1 for span tasks, token accuracy for POS."""
-    if evaluation.conlleval is not None:  # span tags
-        return evaluation.conlleval.micro.f1
-    return evaluation.token_accuracy
+    carried: str = ""  # the model's own onnxruntime export: which, or why none (train.carry_export)
 
 
 def seed_everything(seed: int) -> None:
@@ -385,7 +380,7 @@ class Run:
             if self.ranks.main
             else None
         )
-        (score,) = from_main([score_of(dev_eval) if dev_eval else 0.0], self.ranks, self.device)
+        (score,) = from_main([dev_eval.score if dev_eval else 0.0], self.ranks, self.device)
         self.step_schedule(score)
         # with train.with_dev the dev score measures training data: each epoch's model replaces the last
         improved = score > self.state.best_score or self.config.train.with_dev
@@ -485,7 +480,10 @@ def finish(
     }
     add_model_files(out_dir, describe_model(config, best.vocab, metrics, state.log, data.task))
     going_on = how_to_go_on(state, config, stopped_by)
-    return TrainingResult(out_dir, state.best_epoch, dev_eval, test_eval, seconds, stopped_by, metrics, going_on)
+    carried = carry_export(out_dir, data.dev, config.train.threads or None).line if config.train.carry_export else ""
+    return TrainingResult(
+        out_dir, state.best_epoch, dev_eval, test_eval, seconds, stopped_by, metrics, going_on, carried=carried
+    )
 
 
 def how_to_go_on(state: LoopState, config: Config, stopped_by: str) -> str:
