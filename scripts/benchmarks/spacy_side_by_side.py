@@ -8,13 +8,14 @@ the same CoNLL-2003 train/dev files with ``spacy train``; it is trained once and
 Each round times spaCy and then every tagger configuration on the same words: spaCy through ``nlp.pipe`` on Docs
 made from the words (its tokenizer skipped), one Doc per document and one Doc per sentence, each in one process
 and with ``n_process`` = cores; the "× best spaCy" column divides by the fastest of them; tagger through
-``Tagger.tag``, as loaded by default (an export directory runs on onnxruntime). Each system's F1 is scored by the
+``Tagger.tag``, as loaded by default (``--quantize auto``: an export directory, or a model directory's own export
+where onnxruntime is installed, runs on onnxruntime; each row names the runtime and precision that ran). Each system's F1 is scored by the
 same scorer (conlleval-compatible, seqeval). The "compute bound" column is words/s × the network's FLOPs per word
 (``tagger.benchmark.flops_per_word``) ÷ the fp32 matmul rate measured in the same run on the same threads.
 
 ``--isa avx2`` runs PyTorch on its AVX2 kernels only (oneDNN, MKL and ATen limited by their environment
 variables) on a CPU that has more: an approximation of an AVX2-only CPU's instruction set, not of its cores or
-memory. spaCy is not limited, so tagger's ratio to it there is, if anything, understated.
+memory. onnxruntime has no such setting: its rows there still use every instruction set the CPU has. spaCy is not limited, so tagger's ratio to it there is, if anything, understated.
 With ``--benchmarks``, the table replaces the one between this script's markers (per ``--isa``) in that file.
 """
 
@@ -108,7 +109,9 @@ def main() -> None:
     parser.add_argument("models", type=Path, nargs="+", help="tagger model directories")
     parser.add_argument("--data", type=Path, default=Path("../shared/corpora/conll2003"))
     parser.add_argument("--spacy-cache", type=Path, default=Path("runs/spacy-ner"))
-    parser.add_argument("--quantize", nargs="+", default=["none"], help="tagger modes to time: none int8 bf16")
+    parser.add_argument(
+        "--quantize", nargs="+", default=["auto"], help="tagger modes to time: auto (the default path) none int8 bf16"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--benchmarks", type=Path, help="replace this script's table in this Markdown file")
@@ -163,7 +166,9 @@ def main() -> None:
             # As a user loads it, the threads as the thread policy chooses them (``tagger.threads``): the default
             # is what the table is about.
             tagger = Tagger.load(model, device="cpu", quantize=mode)
-            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "none" else "")
+            runtime = "onnxruntime" if type(tagger).__name__ == "PortableTagger" else "PyTorch"
+            precision = {"none": "fp32"}.get(tagger.quantize, tagger.quantize)
+            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "auto" else "") + f" ({runtime} {precision})"
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
             bounds[name] = compute_bound(tagger, test)
 
