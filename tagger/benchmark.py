@@ -171,7 +171,9 @@ def benchmark_model(
         "device": str(tagger.device),
         "cpu": describe_cpu().to_dict(),
         "versions": runtime_versions(),
-        "threads": torch.get_num_threads(),
+        "runtime": tagger.runtime,  # what ran the network, in which precision (quantize auto chooses)
+        "batches_at_once": tagger.batch_workers,
+        "threads": torch.get_num_threads() if tagger.runtime_name == "PyTorch" else None,
         "cpus": usable_cpus(),
         "batch_size": batch_size,
         "runs": runs,

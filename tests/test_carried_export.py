@@ -162,3 +162,15 @@ def test_info_says_where_the_model_runs_and_a_batch_job_knows_its_export(carried
     assert "decoding" not in info.carried and "config" not in info.carried
     kept = json.loads(without_described_files((model_dir / "config.json").read_bytes()))["files"]
     assert set(kept) == {"model.safetensors", "vocab.json", *CARRIED_FILES}  # int8 or PyTorch decides the tags
+
+
+def test_benchmark_names_the_runtime_that_ran(carried_model, tmp_path):
+    from tagger.benchmark import benchmark_model
+
+    model_dir, _ = carried_model
+    precision = json.loads((model_dir / CARRIED_HEADER).read_text())["onnx"]["precision"]
+    report = benchmark_model(model_dir, write_dev(tmp_path), runs=1, device="cpu", startup=False)
+    assert report["runtime"] == f"onnxruntime {precision}" and report["threads"] is None
+    assert benchmark_model(model_dir, write_dev(tmp_path), runs=1, quantize="none", startup=False)["runtime"] == (
+        "PyTorch fp32"
+    )

@@ -331,12 +331,14 @@ def test_benchmark_reports_speed_memory_and_startup(trained_model, ner_files):
     # every speed figure says on which CPU, with which instruction sets, and with which runtime versions
     assert report["cpu"]["model"] and report["cpu"]["cores"] >= 1 and isinstance(report["cpu"]["flags"], list)
     assert report["versions"]["torch"] == torch.__version__
+    assert report["runtime"] == "PyTorch fp32" and report["threads"] >= 1 and report["batches_at_once"] >= 1
     # and what share of the compute bound it reaches: the network's FLOPs per word beside the measured matmul rate
     bound = report["compute_bound"]
     assert bound["flops_per_word"] > 0 and bound["matmul_flops_per_second"] > 1e8
     table = invoke("benchmark", trained_model, ner_files[1], "--runs", "1", "--no-startup", "--device", "cpu")
     assert table.exit_code == 0 and f"CPU: {report['cpu']['model']}" in " ".join(table.output.split()), table.output
     assert "MFLOP per word" in table.output and re.search(r"\d+%", table.output), table.output
+    assert "PyTorch fp32" in " ".join(table.output.split())
 
 
 def test_flops_per_word_counts_the_networks_matrix_products():

@@ -166,9 +166,7 @@ def main() -> None:
             # As a user loads it, the threads as the thread policy chooses them (``tagger.threads``): the default
             # is what the table is about.
             tagger = Tagger.load(model, device="cpu", quantize=mode)
-            runtime = "onnxruntime" if type(tagger).__name__ == "PortableTagger" else "PyTorch"
-            precision = {"none": "fp32"}.get(tagger.quantize, tagger.quantize)
-            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "auto" else "") + f" ({runtime} {precision})"
+            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "auto" else "") + f" ({tagger.runtime})"
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
             bounds[name] = compute_bound(tagger, test)
 

@@ -4,7 +4,7 @@
         --train-command "tagger train ..." --test-file eng.testb --test-settings corpus.tag_column=3
 
 What decides the tags is copied byte for byte (config.json, whose manifest holds the weights' SHA-256,
-vocab.json, model.safetensors) with metrics.json; the training's checkpoint, last epoch, log and curves stay
+vocab.json, model.safetensors, and the model's own onnxruntime export when it carries one) with metrics.json; the training's checkpoint, last epoch, log and curves stay
 behind. The model card (README.md) is the training's card under a head that says what a user of the shipped model
 needs first: the data and its licence, the test score with the command that reproduces it, the speed on the CPU
 it was measured on, and the size. The model's tags for a fixed set of sentences (tests/fixtures/shipped/NAME.json)
@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from tagger.benchmark import benchmark_model  # noqa: E402
 from tagger.cpu import describe_cpu  # noqa: E402
+from tagger.portable.files import CARRIED_FILES, carries_export  # noqa: E402
 from tagger.shipped import SHIPPED_FOLDER  # noqa: E402
 from tagger.tagging.torch_tagger import Tagger  # noqa: E402
 
@@ -58,7 +59,8 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for name in COPIED:
+    copied = COPIED + (CARRIED_FILES if carries_export(args.model) else ())
+    for name in copied:
         shutil.copyfile(args.model / name, out / name)
 
     speed = benchmark_model(out, args.test_file, runs=1, device="cpu", overrides=args.test_settings, startup=False)
@@ -69,7 +71,7 @@ def main() -> None:
     measure = "entity F1 (conlleval)" if test.get("conlleval") else "token accuracy"
     settings = " ".join(f"--set {s}" for s in args.test_settings)
     test_name = args.test_file_name or args.test_file.name
-    size = sum((out / name).stat().st_size for name in COPIED)
+    size = sum((out / name).stat().st_size for name in copied)
     head = "\n".join(
         [
             f"# {args.name}: shipped with tagger",
@@ -82,9 +84,10 @@ def main() -> None:
             f"`{f'tagger evaluate {args.name} {test_name} {settings}'.rstrip()}`.",
             f"- **Trained with**: `{args.train_command}` (train split only; dev for early stopping).",
             f"- **Speed**: {pre_tokenised:,.0f} words/s pre-tokenised ({test_name}, batch 256, "
-            f"{speed['threads']} threads) on {describe_cpu()}, torch {speed['versions']['torch']}"
+            f"{speed['runtime']}, {speed['batches_at_once']} at once) on {describe_cpu()}, torch {speed['versions']['torch']}, "
+            f"onnxruntime {speed['versions']['onnxruntime'] or 'not installed'}"
             + (f"; {args.load}." if args.load else "."),
-            f"- **Size**: {size / 1e6:.1f} MB ({', '.join(COPIED)}).",
+            f"- **Size**: {size / 1e6:.1f} MB ({', '.join(copied)}).",
             "",
             "The card written by training follows.",
             "",

@@ -15,10 +15,10 @@ def print_benchmark(console: Console, report: dict[str, Any], json_output: bool)
     if json_output:
         print(json.dumps(report, indent=2))
         return
-    quantize = report["quantize"]
+    threads = f"{report['threads']} threads, " if report["threads"] else ""
     table = Table(
-        title=f"{report['model']} on {report['data']} ({report['device']}, {report['threads']} threads, "
-        f"batch {report['batch_size']}" + (f", {quantize})" if quantize != "none" else ")")
+        title=f"{report['model']} on {report['data']} ({report['runtime']}, {report['device']}, {threads}"
+        f"{report['batches_at_once']} batches of {report['batch_size']} at once)"
     )
     text(table, "input")
     for column in ("words", "words/s (median)", "spread", "passes", "share of compute bound"):

@@ -44,6 +44,13 @@ class TaggerBase(ABC):
         self._per_tag: dict[str, list[str] | None] = {}  # output scheme -> label id's tag, when per-tag
 
     @property
+    def runtime(self) -> str:
+        """What runs the network and in which precision, for speed tables: "PyTorch fp32", "onnxruntime int8", ..."""
+        return f"{self.runtime_name} {'fp32' if self.quantize == 'none' else self.quantize}"
+
+    runtime_name = "PyTorch"
+
+    @property
     def document_context(self) -> bool:
         return self.config.model.document_context
 

@@ -44,6 +44,8 @@ def import_onnxruntime() -> Any:
 class PortableTagger(TaggerBase):
     """Tags like ``tagger.tagging.torch_tagger.Tagger`` from an exported directory, on onnxruntime."""
 
+    runtime_name = "onnxruntime"
+
     def __init__(
         self,
         exported: ExportedModel,
