@@ -37,15 +37,17 @@ EncodingOption = typer.Option(None, "--encoding", help="Encoding of the corpus f
 QuantizeOption = typer.Option(
     "auto",
     "--quantize",
-    help="auto: bf16 for a model with character LMs or contextual features where the CPU has bf16 instructions "
-    "(AVX-512 BF16, AMX), else fp32; none: fp32, as trained; int8: dynamic quantisation of the "
+    help="auto: the model's own onnxruntime export where it carries one (training writes it; tagger info says "
+    "which) and onnxruntime is installed, else bf16 for a model with character LMs or contextual features where the "
+    "CPU has bf16 instructions (AVX-512 BF16, AMX), else fp32; none: fp32 on PyTorch, as trained; int8: dynamic quantisation of the "
     "recurrent and linear layers (CPU); bf16: bfloat16 weights and activations (CPUs "
     "with AVX-512 BF16 or AMX, GPUs). See BENCHMARKS.md for their speed and F1. An exported model "
     "runs in the precision chosen when exporting it (tagger export --quantize).",
 )
 SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
-# Where a model is loaded, the directory chooses the runtime: a model directory runs on PyTorch, a directory
-# written by `tagger export` on onnxruntime (tagger.portable), in its export's precision.
+# Where a model is loaded, the directory chooses the runtime: a model directory runs on PyTorch (or its own export on
+# onnxruntime, under --quantize auto), a directory written by `tagger export` on onnxruntime (tagger.portable), in
+# its export's precision.
 MODEL_HELP = "Model directory, or one written by tagger export (then run by onnxruntime)."
 
 
