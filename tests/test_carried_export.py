@@ -174,3 +174,18 @@ def test_benchmark_names_the_runtime_that_ran(carried_model, tmp_path):
     assert benchmark_model(model_dir, write_dev(tmp_path), runs=1, quantize="none", startup=False)["runtime"] == (
         "PyTorch fp32"
     )
+
+
+def test_the_spacy_component_runs_the_export_and_a_saved_pipeline_keeps_it(carried_model, tmp_path):
+    spacy = pytest.importorskip("spacy")
+    model_dir, _ = carried_model
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("bilstm_tagger", config={"model": str(model_dir), "device": "cpu"})
+    text = "John Smith lives in Paris ."
+    entities = [(e.text, e.label_) for e in nlp(text).ents]
+    assert isinstance(component._tagger, PortableTagger)
+    nlp.to_disk(tmp_path / "pipeline")
+    assert carries_export(tmp_path / "pipeline" / "bilstm_tagger")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert [(e.text, e.label_) for e in loaded(text).ents] == entities
+    assert isinstance(loaded.get_pipe("bilstm_tagger")._tagger, PortableTagger)
