@@ -189,3 +189,12 @@ def test_the_spacy_component_runs_the_export_and_a_saved_pipeline_keeps_it(carri
     loaded = spacy.load(tmp_path / "pipeline")
     assert [(e.text, e.label_) for e in loaded(text).ents] == entities
     assert isinstance(loaded.get_pipe("bilstm_tagger")._tagger, PortableTagger)
+
+
+def test_without_onnx_installed_training_says_how_to_get_the_faster_runtime(tiny_config, monkeypatch):
+    find_spec = carried.importlib.util.find_spec
+    monkeypatch.setattr(carried.importlib.util, "find_spec", lambda name: None if name == "onnx" else find_spec(name))
+    assert carried.why_not_carried(carrying(tiny_config)) == (
+        "onnx and onnxruntime are not installed (pip install 'bilstm-tagger[onnx]')"
+    )
+    assert "cannot be exported" in carried.why_not_carried(carrying(tiny_config, charlm="news-forward-fast"))
