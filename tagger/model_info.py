@@ -16,7 +16,7 @@ from typing import Any
 from tagger.config import PRESETS, Config, load_config
 from tagger.dependencies import needs_pytorch
 from tagger.portable import is_exported_dir, read_exported
-from tagger.portable.files import CARRIED_FILES, carried_from_files
+from tagger.portable.files import carried_from_files, has_carried_files
 from tagger.schemes import NO_SCHEME, Task, split_tag
 from tagger.vocab import Vocab
 
@@ -78,7 +78,7 @@ def read_model_info(directory: str | Path) -> ModelInfo:
 
 def carried_info(files: dict[str, bytes], directory: str | Path) -> dict[str, Any] | None:
     """The export a model directory carries, checked as loading checks it; None when it carries none."""
-    if not all(name in files for name in CARRIED_FILES):
+    if not has_carried_files(files):
         return None
     header = carried_from_files(files, directory).header
     return {key: value for key, value in header.items() if key not in ("config", "decoding")}

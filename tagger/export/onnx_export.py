@@ -210,10 +210,18 @@ def fp32_mismatch(difference: float) -> RuntimeError:
 def check_exportable(config: Config, model_dir: Path) -> None:
     """Refused before the model is built (building it would load an encoder, which may not be installed): the first
     input feature that cannot be exported says why, in one line."""
+    unexportable = unexportable_feature(config)
+    if unexportable is not None:
+        raise ConfigError(f"{model_dir} {unexportable[1]}")
+
+
+def unexportable_feature(config: Config) -> tuple[str, str] | None:
+    """The first input feature of ``config`` that cannot be exported, as (its name, why); None when all can."""
     for spec in model_features(config.model):
         refusal = spec.export_refusal(config.model)
         if refusal is not None:
-            raise ConfigError(f"{model_dir} {refusal}")
+            return spec.name, refusal
+    return None
 
 
 def check_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:

@@ -117,6 +117,11 @@ def carries_export(directory: str | Path) -> bool:
     return (directory / "model.safetensors").is_file() and all((directory / name).is_file() for name in CARRIED_FILES)
 
 
+def has_carried_files(files: dict[str, bytes]) -> bool:
+    """Whether a model directory's files by name include the export it carries."""
+    return all(name in files for name in CARRIED_FILES)
+
+
 def read_carried_export(directory: str | Path) -> ExportedModel:
     """A model directory's own export, read and checked without PyTorch (``carried_from_files``)."""
     directory = Path(directory)

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tagger.portable.files import (
-    CARRIED_FILES,
     ONNX_FILE,
     ExportedModel,
     carried_from_files,
     carries_export,
+    has_carried_files,
     is_exported_dir,
     read_carried_export,
 )
@@ -50,8 +50,9 @@ def load_on_its_runtime(
     ``threads``: the CPU threads it may use; None leaves the count to the thread policy (``tagger.threads``)."""
     if is_exported_dir(directory):
         return PortableTagger.load(directory, device, quantize, threads)
-    if carries_export(model_path(directory)) and runs_its_export(device, quantize, has_gpu):
-        return carried_tagger(read_carried_export(model_path(directory)), directory, threads)
+    folder = model_path(directory)  # a shipped model's name, or the path
+    if carries_export(folder) and runs_its_export(device, quantize, has_gpu):
+        return carried_tagger(read_carried_export(folder), directory, threads)
     return on_pytorch(directory, device, quantize, threads)
 
 
@@ -67,7 +68,7 @@ def files_on_their_runtime(
     for a directory; ``source`` names them in errors."""
     if is_export_files(files):
         return PortableTagger.from_files(files, source, device, quantize)
-    if all(name in files for name in CARRIED_FILES) and runs_its_export(device, quantize, has_gpu):
+    if has_carried_files(files) and runs_its_export(device, quantize, has_gpu):
         return carried_tagger(carried_from_files(files, source), source, None)
     return on_pytorch(files, source, device, quantize)
 
