@@ -135,7 +135,7 @@ def carried_from_files(files: dict[str, bytes], source: str | Path) -> ExportedM
     their checksums in the model's manifest, and exported from the weights the manifest names. One
     ``ModelDirError`` otherwise, saying how to go on."""
     source = Path(source)
-    fix = f"delete {' and '.join(CARRIED_FILES)} from the model directory (it tags on PyTorch without them)"
+    fix = f"delete {' and '.join(CARRIED_FILES)} from the model directory, which then tags on PyTorch"
     model_header = parse_json(files["config.json"], source / "config.json")
     listed = model_header.get(MODEL_MANIFEST) if isinstance(model_header, dict) else None
     for name in CARRIED_FILES:
