@@ -32,8 +32,24 @@ def decode_argmax(log_probs: torch.Tensor) -> torch.Tensor:
 
 
 def decode_constrained(log_probs: torch.Tensor, mask: torch.Tensor, transitions: TransitionMask) -> torch.Tensor:
-    """Best tag sequence per sentence that only uses allowed transitions (softmax head)."""
-    return viterbi(log_probs, mask, transitions.start, transitions.middle, transitions.end)
+    """Best tag sequence per sentence that only uses allowed transitions (softmax head).
+
+    Allowed transitions score 0, so where a sentence's argmax path is allowed it is the best allowed path: only the
+    other sentences (a few in a hundred, for a trained model) go through Viterbi's loop over positions.
+    """
+    best = log_probs.argmax(dim=-1)  # (batch_size, seq_len)
+    lengths = mask.sum(dim=1)
+    rows = torch.arange(best.shape[0], device=best.device)
+    last = best[rows, lengths - 1]
+    best = torch.where(mask, best, last.unsqueeze(1))  # as Viterbi's: beyond its length a path repeats its last tag
+    forbidden = (transitions.start[best[:, 0]] != 0) | (transitions.end[last] != 0)
+    if best.shape[1] > 1:
+        steps = transitions.middle[best[:, :-1], best[:, 1:]] != 0  # (batch_size, seq_len - 1)
+        forbidden |= (steps & mask[:, 1:]).any(dim=1)
+    if forbidden.any():
+        again = forbidden.nonzero().squeeze(1)
+        best[again] = viterbi(log_probs[again], mask[again], transitions.start, transitions.middle, transitions.end)
+    return best
 
 
 def viterbi(

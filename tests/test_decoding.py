@@ -38,3 +38,32 @@ def test_constrained_decoding_never_emits_inside_after_outside():
     tags = [LABELS[i] for i in decoded[0].tolist()]
     assert find_violations(tags, "IOB2") == []
     assert tags != ["O", "I-PER"]
+
+
+def test_argmax_paths_the_scheme_allows_skip_viterbi_with_the_same_result_in_torch_and_numpy():
+    import numpy as np
+
+    from tagger.decoding import viterbi
+    from tagger.portable.decoding import Decoder
+    from tagger.portable.files import Decoding
+
+    labels = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+    transitions = TransitionMask(labels, "BIOES")
+    scores = [s.tolist() for s in (transitions.start, transitions.middle, transitions.end)]
+    numpy_decoder = Decoder(Decoding("constrained", *scores))
+    torch.manual_seed(5)
+    allowed_rows = forbidden_rows = 0
+    for batch_size, seq_len in ((1, 1), (6, 2), (16, 12), (32, 30)):
+        # mostly O, as in text: many argmax paths are allowed, the rest are not
+        emissions = torch.randn(batch_size, seq_len, len(labels)) * 2
+        emissions[:, :, 0] += 3
+        log_probs = torch.log_softmax(emissions, dim=-1)
+        lengths = torch.randint(1, seq_len + 1, (batch_size,))
+        mask = torch.arange(seq_len)[None, :] < lengths[:, None]
+        full = viterbi(log_probs, mask, transitions.start, transitions.middle, transitions.end)
+        assert torch.equal(decode_constrained(log_probs, mask, transitions), full)
+        assert np.array_equal(numpy_decoder.best_allowed(log_probs.numpy(), mask.numpy()), full.numpy())
+        plain = log_probs.argmax(dim=-1)
+        same = ((plain == full) | ~mask).all(dim=1)
+        allowed_rows, forbidden_rows = allowed_rows + int(same.sum()), forbidden_rows + int((~same).sum())
+    assert allowed_rows > 5 and forbidden_rows > 5  # both ways through were taken

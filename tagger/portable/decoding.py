@@ -108,5 +108,19 @@ class Decoder:
 
     def best_of_softmax(self, log_probs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.method == "constrained":
-            return viterbi(log_probs, mask, self.start, self.middle, self.end)
+            return self.best_allowed(log_probs, mask)
         return log_probs.argmax(axis=-1)
+
+    def best_allowed(self, log_probs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """``tagger.decoding.decode_constrained``: the argmax path where the scheme allows it (allowed transitions
+        score 0, so it is then the best allowed path), Viterbi for the other sentences."""
+        best = log_probs.argmax(axis=-1)  # (batch_size, seq_len)
+        last = best[np.arange(best.shape[0]), mask.sum(axis=1) - 1]
+        best = np.where(mask, best, last[:, None])  # as Viterbi's: beyond its length a path repeats its last tag
+        forbidden = (self.start[best[:, 0]] != 0) | (self.end[last] != 0)
+        if best.shape[1] > 1:
+            forbidden |= ((self.middle[best[:, :-1], best[:, 1:]] != 0) & mask[:, 1:]).any(axis=1)
+        if forbidden.any():
+            again = np.flatnonzero(forbidden)
+            best[again] = viterbi(log_probs[again], mask[again], self.start, self.middle, self.end)
+        return best
