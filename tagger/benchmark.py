@@ -52,7 +52,7 @@ def time_passes(name: str, work: Callable[[], Any], words: int, runs: int) -> Sp
 
 
 def tagging_speeds(
-    tagger: TaggerBase, sentences: Sequence[Sentence], runs: int = 5, batch_size: int = 256
+    tagger: TaggerBase, sentences: Sequence[Sentence], runs: int = 5, batch_size: int | None = None
 ) -> list[Speed]:
     """Pre-tokenised (``Tagger.tag``, documents kept) and raw text (``Tagger.tag_texts``: spaCy's tokenizer
     and sentencizer included; each document one text, its words joined by spaces)."""
@@ -154,7 +154,7 @@ def benchmark_model(
     model_dir: str | Path,
     data: str | Path,
     runs: int = 5,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     device: str = "auto",
     quantize: str = "auto",
     overrides: Sequence[str] = (),
@@ -175,7 +175,7 @@ def benchmark_model(
         "batches_at_once": tagger.batch_workers,
         "threads": torch.get_num_threads() if tagger.runtime_name == "PyTorch" else None,
         "cpus": usable_cpus(),
-        "batch_size": batch_size,
+        "batch_size": tagger.default_batch_size if batch_size is None else batch_size,
         "runs": runs,
         "quantize": quantize,
         "speeds": [speed.to_dict() for speed in speeds],

@@ -70,7 +70,7 @@ class SelectOptions:
     lang: str = "en"  # spaCy language that splits raw text
     spacy_model: str | None = None
     device: str = "auto"
-    batch_size: int = 256
+    batch_size: int | None = None  # None: the runtime's fastest (TaggerBase.default_batch_size)
     overwrite: bool = False  # replace an existing output file (never a pool file)
 
     def __post_init__(self) -> None:
@@ -89,7 +89,7 @@ class SelectOptions:
                 f"{setting('max_similarity', self.max_similarity)}: expected a Jaccard similarity above 0 and at "
                 "most 1 (1 skips only items with the same words)"
             )
-        if self.batch_size <= 0:
+        if self.batch_size is not None and self.batch_size <= 0:
             raise ConfigError(f"{setting('batch_size', self.batch_size)}: expected 1 or more sentences per batch")
 
 
@@ -209,7 +209,7 @@ def select_sentences(
     by: str = "sentence",
     max_similarity: float = DEFAULT_SIMILARITY,
     offsets: Sequence[Offsets | None] | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> Selection:
     """The ``count`` items of ``sentences`` (each sentence, or each document, ``by``) the model is least sure of,
     most uncertain first, near-duplicates skipped (see the module's text); each with the model's predictions

@@ -44,7 +44,7 @@ SCORE_MODES = ("none", "attribute", "spans")
 DEFAULT_CONFIG = {
     "model": "",
     "attr": "auto",
-    "batch_size": 256,
+    "batch_size": None,  # sentences per batch; None: the runtime's fastest (TaggerBase.default_batch_size)
     "device": "auto",
     "overwrite": False,
     "scores": "none",
@@ -71,7 +71,7 @@ def make_bilstm_tagger(
     name: str,
     model: str,
     attr: str,
-    batch_size: int,
+    batch_size: int | None,
     device: str,
     overwrite: bool,
     scores: str,
@@ -106,7 +106,7 @@ class BiLSTMTaggerComponent(Pipe):
         model: str = "",
         *,
         attr: str = "auto",
-        batch_size: int = 256,
+        batch_size: int | None = None,
         device: str = "auto",
         overwrite: bool = False,
         scores: str = "none",
@@ -116,7 +116,7 @@ class BiLSTMTaggerComponent(Pipe):
         check_choice("attr", attr, ATTRIBUTES)
         check_choice("scores", scores, SCORE_MODES)
         check_choice("quantize", quantize, QUANTIZE_MODES)
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise ConfigError(f"{FACTORY}: batch_size must be a positive number of sentences, got {batch_size}")
         self.vocab, self.name, self.model_path = nlp.vocab, name, model
         self.attr, self.batch_size, self.device = attr, batch_size, device

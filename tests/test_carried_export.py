@@ -164,16 +164,18 @@ def test_info_says_where_the_model_runs_and_a_batch_job_knows_its_export(carried
     assert set(kept) == {"model.safetensors", "vocab.json", *CARRIED_FILES}  # int8 or PyTorch decides the tags
 
 
-def test_benchmark_names_the_runtime_that_ran(carried_model, tmp_path):
+def test_benchmark_names_the_runtime_and_batch_size_that_ran(carried_model, tmp_path):
     from tagger.benchmark import benchmark_model
 
     model_dir, _ = carried_model
     precision = json.loads((model_dir / CARRIED_HEADER).read_text())["onnx"]["precision"]
     report = benchmark_model(model_dir, write_dev(tmp_path), runs=1, device="cpu", startup=False)
     assert report["runtime"] == f"onnxruntime {precision}" and report["threads"] is None
-    assert benchmark_model(model_dir, write_dev(tmp_path), runs=1, quantize="none", startup=False)["runtime"] == (
-        "PyTorch fp32"
-    )
+    assert report["batch_size"] == 64
+    pytorch = benchmark_model(model_dir, write_dev(tmp_path), runs=1, quantize="none", startup=False)
+    assert (pytorch["runtime"], pytorch["batch_size"]) == ("PyTorch fp32", 256)
+    given = benchmark_model(model_dir, write_dev(tmp_path), runs=1, batch_size=8, device="cpu", startup=False)
+    assert given["batch_size"] == 8
 
 
 def test_the_spacy_component_runs_the_export_and_a_saved_pipeline_keeps_it(carried_model, tmp_path):

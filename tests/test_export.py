@@ -506,3 +506,25 @@ def test_portable_tagger_runs_one_batch_per_cpu_each_on_one_thread_unless_given_
     assert from_environment.session.get_session_options().intra_op_num_threads == 2
     sentences = TEXT * 40  # several batches of 16 at once, in their order
     assert default.tag(sentences, batch_size=16, scores=True) == given.tag(sentences, batch_size=16, scores=True)
+
+
+def test_each_runtime_batches_in_its_own_fastest_size_unless_given_one(models, exports, monkeypatch):
+    import tagger.tagging.base as base
+
+    sizes: list[int] = []
+    batch_order = base.TaggerBase.batch_order
+
+    def spy(self, sentences, batch_size, documents):
+        batches = list(batch_order(self, sentences, batch_size, documents))
+        sizes.append(max(len(batch) for batch in batches))
+        return iter(batches)
+
+    monkeypatch.setattr(base.TaggerBase, "batch_order", spy)
+    sentences = [TEXT[0]] * 300 + [TEXT[1]] * 20  # one length: batches as large as asked
+    portable, pytorch = (
+        PortableTagger.load(exports["softmax"], device="cpu"),
+        Tagger.load(models["softmax"], device="cpu"),
+    )
+    assert (portable.default_batch_size, pytorch.default_batch_size) == (64, 256)
+    assert portable.tag(sentences) == portable.tag(sentences, batch_size=256) == pytorch.tag(sentences)
+    assert sizes == [64, 256, 256]

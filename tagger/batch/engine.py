@@ -38,7 +38,7 @@ class BatchOptions:
     encoding: str = "utf-8"
     lang: str = "en"
     spacy_model: str | None = None
-    batch_size: int = 256
+    batch_size: int | None = None  # None: the runtime's fastest (TaggerBase.default_batch_size)
     device: str = "auto"
     workers: int = 0  # 0: as many as the CPU has cores (at most threads.MAX_AUTO_WORKERS), 1 on a GPU
     overwrite: bool = False
@@ -59,7 +59,7 @@ class BatchOptions:
             value = getattr(self, name)
             if value not in valid:
                 raise ConfigError(f"{setting(name, repr(value))}: expected one of {', '.join(valid)}")
-        if self.workers < 0 or self.batch_size < 1:
+        if self.workers < 0 or (self.batch_size is not None and self.batch_size < 1):
             raise ConfigError(
                 f"{setting('workers')} must be 0 (one per core) or more, {setting('batch_size')} at least 1"
             )

@@ -44,6 +44,12 @@ QuantizeOption = typer.Option(
     "with AVX-512 BF16 or AMX, GPUs). See BENCHMARKS.md for their speed and F1. An exported model "
     "runs in the precision chosen when exporting it (tagger export --quantize).",
 )
+BatchSizeOption = typer.Option(
+    None,
+    "--batch-size",
+    min=1,
+    help="Sentences per batch (default: the runtime's fastest, 64 on onnxruntime's CPU and 256 on PyTorch).",
+)
 SetOption = typer.Option([], "--set", help="Config override section.key=value, e.g. model.hidden=256 (repeatable).")
 # Where a model is loaded, the directory chooses the runtime: a model directory runs on PyTorch (or its own export on
 # onnxruntime, under --quantize auto), a directory written by `tagger export` on onnxruntime (tagger.portable), in
@@ -152,7 +158,7 @@ def evaluate(
     tag_column: int | None = TagColumnOption,
     encoding: str | None = EncodingOption,
     device: str = DeviceOption,
-    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    batch_size: int | None = BatchSizeOption,
     quantize: str = QuantizeOption,
 ) -> None:
     """Score a model on a labelled corpus: per-type P/R/F1 (conlleval and strict IOB2) and token accuracy."""
@@ -196,7 +202,7 @@ def tag(
     ),
     scheme: str = typer.Option("IOB2", "--scheme", help="Output scheme for span tags: IOB2, BIOES or IOB1."),
     device: str = DeviceOption,
-    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    batch_size: int | None = BatchSizeOption,
     workers: int = typer.Option(
         0,
         "--workers",
@@ -299,7 +305,7 @@ def select(
         None, "--spacy-model", help="An installed spaCy pipeline to split raw text instead, e.g. en_core_web_sm."
     ),
     device: str = DeviceOption,
-    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    batch_size: int | None = BatchSizeOption,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --output file."),
     json_output: bool = typer.Option(False, "--json", help="Print what was chosen as JSON on stdout."),
 ) -> None:
@@ -380,7 +386,7 @@ def benchmark(
         ..., help=f"Corpus to tag ({CORPUS_FILES}); its words are also joined into raw text, one text per document."
     ),
     runs: int = typer.Option(5, "--runs", help="Timed passes after one warm-up; the median is reported."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per batch."),
+    batch_size: int | None = BatchSizeOption,
     device: str = DeviceOption,
     quantize: str = QuantizeOption,
     startup: bool = typer.Option(True, "--startup/--no-startup", help="Also time tagger tag to its first output."),
@@ -491,7 +497,12 @@ def serve(
     ),
     device: str = DeviceOption,
     quantize: str = QuantizeOption,
-    batch_size: int = typer.Option(256, "--batch-size", help="Sentences per model batch within a micro-batch."),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help="Sentences per model batch within a micro-batch (default: the runtime's fastest, as for tagger tag).",
+    ),
 ) -> None:
     """Serve models over HTTP: POST /v1/tag (raw texts or sentences, the records of tagger tag's jsonl), GET
     /health, /ready, /v1/models, /metrics and /docs. Stops on SIGTERM or Ctrl-C after the requests in flight."""

@@ -35,7 +35,7 @@ def evaluate_model(
     data: str | Path,
     overrides: Sequence[str] = (),
     device: str = "auto",
-    batch_size: int = 256,
+    batch_size: int | None = None,
     quantize: str = "auto",
     predictions_path: str | Path | None = None,
     report_dir: str | Path | None = None,

@@ -55,7 +55,7 @@ class ServeSettings:
     quantize: str = "auto"
     lang: str = "en"  # spaCy language that splits raw text; a server setting, so a client cannot load languages
     spacy_model: str | None = None
-    batch_size: int = 256  # sentences per model batch inside one micro-batch (Tagger's batch_size)
+    batch_size: int | None = None  # sentences per model batch inside one micro-batch; None: the runtime's fastest
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -72,6 +72,8 @@ class ServeSettings:
         whole = ("port", "workers", "max_batch_words", "max_queue", "batch_size")
         for name in whole:
             value = getattr(self, name)
+            if name == "batch_size" and value is None:  # the runtime's fastest
+                continue
             least = 0 if name in ("port", "workers") else 1
             if not isinstance(value, int) or value < least or (name == "port" and value > 65535):
                 raise ConfigError(f"{setting(name, value)}: expected a whole number of at least {least}")

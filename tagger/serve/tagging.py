@@ -29,7 +29,7 @@ class Tokenizing:
 
     lang: str = "en"
     spacy_model: str | None = None
-    batch_size: int = 256  # sentences per model batch (``Tagger``'s batch_size)
+    batch_size: int | None = None  # sentences per model batch (``Tagger``'s batch_size; None: the runtime's)
 
 
 def tag_requests(

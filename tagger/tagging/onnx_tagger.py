@@ -88,6 +88,13 @@ class PortableTagger(TaggerBase):
         """A tagger from the bytes of an export's files (``read_export_files``); ``source`` names them in errors."""
         return cls(exported_from_files(files, source), source, device, quantize, threads)
 
+    @property
+    def default_batch_size(self) -> int:
+        """onnxruntime's int8 and fp32 CPU kernels tag fastest in batches of about 64 sentences (eng.testb, two
+        batches at once on two cores: 158,967 words/s at 64 against 142,060 at 256; 32 and 128 in between); on a
+        GPU, PyTorch's 256."""
+        return 64 if self.device == "cpu" else super().default_batch_size
+
     def predict_batch(
         self, sentences: Sequence[Sequence[str]], documents: Sequence[int], scores: bool
     ) -> tuple[list[list[int]], list[list[float]] | None]:
