@@ -113,7 +113,7 @@ def main() -> None:
         "--quantize", nargs="+", default=["auto"], help="tagger modes to time: auto (the default path) none int8 bf16"
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, help="sentences per batch (default: each runtime's own)")
     parser.add_argument("--benchmarks", type=Path, help="replace this script's table in this Markdown file")
     parser.add_argument("--isa", choices=["native", "avx2"], default="native", help="PyTorch's instruction sets")
     args = parser.parse_args()
@@ -166,7 +166,12 @@ def main() -> None:
             # As a user loads it, the threads as the thread policy chooses them (``tagger.threads``): the default
             # is what the table is about.
             tagger = Tagger.load(model, device="cpu", quantize=mode)
-            name = f"tagger {model}" + (f" --quantize {mode}" if mode != "auto" else "") + f" ({tagger.runtime})"
+            batch_size = tagger.default_batch_size if args.batch_size is None else args.batch_size
+            name = (
+                f"tagger {model}"
+                + (f" --quantize {mode}" if mode != "auto" else "")
+                + f" ({tagger.runtime}, batches of {batch_size})"
+            )
             systems[name] = lambda tagger=tagger: tagger.tag(sentences, batch_size=args.batch_size, documents=documents)
             bounds[name] = compute_bound(tagger, test)
 
