@@ -175,7 +175,7 @@ def benchmark_model(
         "batches_at_once": tagger.batch_workers,
         "threads": torch.get_num_threads() if tagger.runtime_name == "PyTorch" else None,
         "cpus": usable_cpus(),
-        "batch_size": tagger.default_batch_size if batch_size is None else batch_size,
+        "batch_size": tagger.batch_size_for(batch_size),
         "runs": runs,
         "quantize": quantize,
         "speeds": [speed.to_dict() for speed in speeds],

@@ -166,7 +166,7 @@ def main() -> None:
             # As a user loads it, the threads as the thread policy chooses them (``tagger.threads``): the default
             # is what the table is about.
             tagger = Tagger.load(model, device="cpu", quantize=mode)
-            batch_size = tagger.default_batch_size if args.batch_size is None else args.batch_size
+            batch_size = tagger.batch_size_for(args.batch_size)
             name = (
                 f"tagger {model}"
                 + (f" --quantize {mode}" if mode != "auto" else "")

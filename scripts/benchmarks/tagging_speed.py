@@ -15,24 +15,28 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tagger.tagging.base import TaggerBase
 
 
 def tagging_speed(
     model_dir: Path, data: Path, runs: int = 5, batch_size: int | None = None
 ) -> tuple[float, float, int]:
     """(median words/s, standard deviation, words per pass) after one warm-up pass."""
-    speeds, words = tagging_speeds(model_dir, data, runs, [batch_size])
+    from tagger import Tagger
+
+    speeds, words = tagging_speeds(Tagger.load(model_dir, device="cpu"), data, runs, [batch_size])
     return statistics.median(speeds[batch_size]), statistics.pstdev(speeds[batch_size]), words
 
 
 def tagging_speeds(
-    model_dir: Path, data: Path, runs: int, batch_sizes: list[int | None], quantize: str = "auto"
+    tagger: TaggerBase, data: Path, runs: int, batch_sizes: list[int | None]
 ) -> tuple[dict[int | None, list[float]], int]:
     """Words/s of each pass per batch size (None: the runtime's own), the sizes interleaved; words per pass."""
-    from tagger import Tagger
     from tagger.corpus import document_ids, read_corpus
 
-    tagger = Tagger.load(model_dir, device="cpu", quantize=quantize)
     corpus = read_corpus(data, tagger.config.corpus)[0]
     sentences, documents = [s.words for s in corpus], document_ids(corpus)
     words = sum(map(len, sentences))
@@ -58,15 +62,14 @@ def main() -> None:
     from tagger import Tagger
     from tagger.cpu import describe_cpu
 
-    sizes: list[int | None] = list(args.batch_size) if args.batch_size else [None]
-    speeds, words = tagging_speeds(args.model, args.data, args.runs, sizes, args.quantize)
     tagger = Tagger.load(args.model, device="cpu", quantize=args.quantize)
+    sizes: list[int | None] = list(args.batch_size) if args.batch_size else [None]
+    speeds, words = tagging_speeds(tagger, args.data, args.runs, sizes)
     print(f"{describe_cpu()}; {tagger.runtime}, {tagger.batch_workers} batches at once; {words:,} words per pass")
     for size, passes in speeds.items():
-        shown = tagger.default_batch_size if size is None else size
         print(
-            f"batch {shown}: {statistics.median(passes):,.0f} ± {statistics.pstdev(passes):,.0f} words/s "
-            f"(median of {args.runs} passes)"
+            f"batch {tagger.batch_size_for(size)}: {statistics.median(passes):,.0f} ± "
+            f"{statistics.pstdev(passes):,.0f} words/s (median of {args.runs} passes)"
         )
 
 
