@@ -12,6 +12,8 @@ from typing import IO, Any
 from tagger.errors import ConfigError, setting
 
 TEMPORARY_SUFFIX = ".tmp"
+# How often a folder that vanished under us (another run's check removing what it made) is made and tried again.
+FOLDER_CHECK_ATTEMPTS = 5
 
 
 def _current_umask() -> int:
@@ -92,24 +94,40 @@ def unwritable_folder(folder: Path) -> str | None:
     its missing parents created for it, then removed again), since what a process may write is not all in the
     mode bits (root, ACLs, read-only mounts, quotas). Asked before any work, so that a run does not fail at its
     first output, after the work."""
+    # Two runs started together on one new folder both check it: one may remove the folder it created between
+    # the other's mkdir and its write. Gone-again is not unwritable, so the check is tried again.
+    for attempt in range(FOLDER_CHECK_ATTEMPTS):
+        try:
+            _write_a_file_in(folder)
+        except FileNotFoundError as error:
+            if attempt + 1 == FOLDER_CHECK_ATTEMPTS:
+                return f"cannot write in {folder} ({error.strerror or error})"
+        except OSError as error:
+            return f"cannot write in {folder} ({error.strerror or error})"
+        else:
+            return None
+    return None
+
+
+def _write_a_file_in(folder: Path) -> None:
     created: list[Path] = []
     try:
         for path in reversed((folder, *folder.parents)):
             if not path.is_dir():
-                path.mkdir()
+                try:
+                    path.mkdir()
+                except FileExistsError:  # another process made it since is_dir: it is not ours to remove
+                    continue
                 created.append(path)
         handle, name = tempfile.mkstemp(prefix=".tagger-write-check.", suffix=TEMPORARY_SUFFIX, dir=folder)
         os.close(handle)
         os.unlink(name)
-    except OSError as error:
-        return f"cannot write in {folder} ({error.strerror or error})"
     finally:
         for path in reversed(created):
             try:
                 path.rmdir()
-            except OSError:
+            except OSError:  # not empty: another run has begun to use it
                 pass
-    return None
 
 
 def check_output_file(

@@ -45,6 +45,22 @@ def test_a_folder_is_tried_with_a_temporary_file_and_left_as_it_was(tmp_path, mo
     assert os.listdir(tmp_path) == ["mine.txt"]
 
 
+def test_a_new_folder_removed_by_a_concurrent_check_is_made_and_tried_again(tmp_path, monkeypatch):
+    # Two runs check one new folder together: the other run's check removes the folder it made just before
+    # this one writes its trial file there.
+    folder, real_mkstemp, removals = tmp_path / "out", tempfile.mkstemp, []
+
+    def removed_first(*args, **kwargs):
+        if not removals:
+            removals.append(folder)
+            folder.rmdir()
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", removed_first)
+    assert unwritable_folder(folder) is None and removals == [folder]
+    assert os.listdir(tmp_path) == []
+
+
 def test_output_paths_are_checked_before_any_work_and_named_by_their_option(tmp_path, monkeypatch):
     gold = tmp_path / "gold.conll"
     gold.write_text("John B-PER\n")

@@ -21,6 +21,7 @@ import torch
 import tagger.atomic
 import tagger.batch.run
 import tagger.serialization
+from tagger.batch.manifest import LOCK_NAME, exclusive_folder
 from tagger.config import load_config
 from tagger.errors import ModelDirError
 from tagger.model import build_model
@@ -142,6 +143,22 @@ def test_two_processes_started_together_on_one_output_folder(trained_model, tmp_
     alone = tmp_path / "alone"
     assert tag_into(trained_model, inputs, alone, "--workers", "1").exit_code == 0
     assert outputs(out) == outputs(alone) and no_temporaries(out)
+
+
+def test_the_lock_is_taken_in_a_folder_another_runs_check_removed_meanwhile(tmp_path, monkeypatch):
+    # The other run's output check made the folder and removes it again between this run's mkdir and its open.
+    out, real_open, removals = tmp_path / "out", open, []
+
+    def removed_first(path, *args, **kwargs):
+        if Path(path).name == LOCK_NAME and not removals:
+            removals.append(path)
+            out.rmdir()
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", removed_first)
+    with exclusive_folder(out):
+        assert (out / LOCK_NAME).exists() and removals
+    assert list(out.iterdir()) == []
 
 
 # --- a model directory saved all or nothing --------------------------------------------------------------------

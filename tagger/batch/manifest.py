@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from tagger.atomic import FOLDER_CHECK_ATTEMPTS
 from tagger.errors import ConfigError, setting
 from tagger.portable import is_exported_dir
 from tagger.version import __version__
@@ -138,7 +139,7 @@ def exclusive_folder(out_dir: Path) -> Iterator[None]:
 def take_lock(path: Path, fcntl: Any) -> IO:
     """The open lock file at ``path``, locked; ConfigError when another run holds it."""
     while True:
-        lock = open(path, "a")
+        lock = open_lock_file(path)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -150,6 +151,20 @@ def take_lock(path: Path, fcntl: Any) -> IO:
         if is_same_file(lock, path):
             return lock
         lock.close()  # locked the file of a run that has just finished and deleted it: lock the current one
+
+
+def open_lock_file(path: Path) -> IO:
+    """``path`` opened for appending, its folder made again if another run's output check removed it meanwhile
+    (that check removes only folders it made itself, and only while they are empty)."""
+    for _ in range(FOLDER_CHECK_ATTEMPTS):
+        try:
+            return open(path, "a")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    raise ConfigError(
+        f"{path.parent} keeps disappearing while this run takes its lock; "
+        f"check what else removes it, or choose another {setting('out_dir')}"
+    )
 
 
 def is_same_file(stream: IO, path: Path) -> bool:
