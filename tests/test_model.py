@@ -4,7 +4,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.batching import build_batch, encode_sentence
 from tagger.config import ModelConfig
-from tagger.model import Recurrent, build_model
+from tagger.model import LockedDropout, Recurrent, build_model
 from tagger.vocab import build_vocab
 
 SENTENCES = [["John", "lives", "in", "Paris"], ["Hi"], ["Acme", "Corp", "hired", "Anna", "Lee", "yesterday"]]
@@ -99,3 +99,25 @@ def test_rows_of_very_different_lengths_run_in_groups_with_the_same_bits(cell):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in recurrent.parameters())
     # a batch of similar lengths (length-bucketed, as tagging without document context) stays one group
     assert LengthGroups.of(torch.arange(10)[None, :] < torch.tensor([10, 9, 8, 10])[:, None]).groups is None
+
+
+def test_locked_dropout_drops_the_same_inputs_at_every_word_of_a_sentence():
+    dropout = LockedDropout(0.5).train()
+    inputs = torch.ones(4, 7, 300)
+    dropped = dropout(inputs)
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}  # kept inputs are scaled by 1 / (1 - p)
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # one mask per sentence
+    assert not torch.equal(dropped[0], dropped[1])  # and its own for each sentence
+    assert 0.4 < (dropped == 0).float().mean().item() < 0.6
+    assert torch.equal(dropout.eval()(inputs), inputs)
+
+
+def test_a_model_with_locked_dropout_uses_it_in_all_three_places_and_trains():
+    vocab = build_vocab(SENTENCES, {t for s in TAGS for t in s}, "IOB2")
+    config = ModelConfig(word_dim=8, char_dim=4, char_filters=6, hidden=5, layers=2, locked_dropout=True)
+    model = build_model(config, vocab)
+    assert [type(m) for m in (model.embedding_dropout, model.rnn.dropout, model.output_dropout)] == [LockedDropout] * 3
+    assert isinstance(build_model(ModelConfig(), vocab).embedding_dropout, torch.nn.Dropout)  # the default
+    batch = build_batch([encode_sentence(w, model.features, vocab, t) for w, t in zip(SENTENCES, TAGS)], model.features)
+    model.loss(batch).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
