@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from tagger.errors import ConfigError, setting
 
 TEMPORARY_SUFFIX = ".tmp"
 # How often a folder that vanished under us (another run's check removing what it made) is made and tried again.
 FOLDER_CHECK_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 def _current_umask() -> int:
@@ -94,19 +95,38 @@ def unwritable_folder(folder: Path) -> str | None:
     its missing parents created for it, then removed again), since what a process may write is not all in the
     mode bits (root, ACLs, read-only mounts, quotas). Asked before any work, so that a run does not fail at its
     first output, after the work."""
-    # Two runs started together on one new folder both check it: one may remove the folder it created between
-    # the other's mkdir and its write. Gone-again is not unwritable, so the check is tried again.
-    for attempt in range(FOLDER_CHECK_ATTEMPTS):
-        try:
-            _write_a_file_in(folder)
-        except FileNotFoundError as error:
-            if attempt + 1 == FOLDER_CHECK_ATTEMPTS:
-                return f"cannot write in {folder} ({error.strerror or error})"
-        except OSError as error:
-            return f"cannot write in {folder} ({error.strerror or error})"
-        else:
-            return None
+    try:
+        again_if_vanished(lambda: _write_a_file_in(folder))
+    except OSError as error:
+        return f"cannot write in {folder} ({error.strerror or error})"
     return None
+
+
+def again_if_vanished(action: Callable[[], T]) -> T:
+    """``action()``, run again while it raises FileNotFoundError, ``FOLDER_CHECK_ATTEMPTS`` times in all. Two runs
+    started together on one new folder both check it: one may remove the folder it made for its check between the
+    other's mkdir and its write. Gone-again is not unwritable."""
+    for _ in range(FOLDER_CHECK_ATTEMPTS - 1):
+        try:
+            return action()
+        except FileNotFoundError:
+            pass
+    return action()
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` and its missing parents made (``mkdir -p``), also while another run's output check makes and
+    removes the same new folder: pathlib's mkdir then raises FileExistsError for a folder already gone again."""
+
+    def made() -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            if folder.exists():
+                raise  # a file in the way: the caller's checks say so
+            raise FileNotFoundError(f"{folder} vanished while it was made") from None
+
+    again_if_vanished(made)
 
 
 def _write_a_file_in(folder: Path) -> None:

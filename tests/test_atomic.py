@@ -4,10 +4,18 @@ import errno
 import os
 import re
 import tempfile
+from pathlib import Path
 
 import pytest
 
-from tagger.atomic import check_output_file, check_output_folder, open_atomic, unwritable_folder, write_atomic
+from tagger.atomic import (
+    check_output_file,
+    check_output_folder,
+    make_folder,
+    open_atomic,
+    unwritable_folder,
+    write_atomic,
+)
 from tagger.errors import ConfigError
 
 
@@ -59,6 +67,24 @@ def test_a_new_folder_removed_by_a_concurrent_check_is_made_and_tried_again(tmp_
     monkeypatch.setattr(tempfile, "mkstemp", removed_first)
     assert unwritable_folder(folder) is None and removals == [folder]
     assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_made_while_another_run_makes_and_removes_it_is_made(tmp_path, monkeypatch):
+    # pathlib's mkdir(exist_ok=True) raises FileExistsError when the folder it found existing is gone again
+    folder, real_mkdir, raced = tmp_path / "out", Path.mkdir, []
+
+    def gone_again(self, *args, **kwargs):
+        if self == folder and not raced:
+            raced.append(self)
+            raise FileExistsError(errno.EEXIST, "File exists", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", gone_again)
+    make_folder(folder)
+    assert folder.is_dir() and raced == [folder]
+    (tmp_path / "file").write_text("mine\n")
+    with pytest.raises(FileExistsError):  # a file in the way is not a race
+        make_folder(tmp_path / "file")
 
 
 def test_output_paths_are_checked_before_any_work_and_named_by_their_option(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tagger.atomic import FOLDER_CHECK_ATTEMPTS
+from tagger.atomic import again_if_vanished, make_folder
 from tagger.errors import ConfigError, setting
 from tagger.portable import is_exported_dir
 from tagger.version import __version__
@@ -119,7 +119,7 @@ class Manifest:
 def exclusive_folder(out_dir: Path) -> Iterator[None]:
     """Hold the output folder's lock for the run: a second run on the same folder is refused, not interleaved.
     The lock file is deleted when the run ends, so a finished folder holds only outputs and the manifest."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; documented
@@ -156,15 +156,18 @@ def take_lock(path: Path, fcntl: Any) -> IO:
 def open_lock_file(path: Path) -> IO:
     """``path`` opened for appending, its folder made again if another run's output check removed it meanwhile
     (that check removes only folders it made itself, and only while they are empty)."""
-    for _ in range(FOLDER_CHECK_ATTEMPTS):
-        try:
-            return open(path, "a")
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-    raise ConfigError(
-        f"{path.parent} keeps disappearing while this run takes its lock; "
-        f"check what else removes it, or choose another {setting('out_dir')}"
-    )
+
+    def made_and_opened() -> IO:
+        make_folder(path.parent)
+        return open(path, "a")
+
+    try:
+        return again_if_vanished(made_and_opened)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path.parent} keeps disappearing while this run takes its lock; "
+            f"check what else removes it, or choose another {setting('out_dir')}"
+        ) from None
 
 
 def is_same_file(stream: IO, path: Path) -> bool:
