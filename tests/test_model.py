@@ -121,3 +121,19 @@ def test_a_model_with_locked_dropout_uses_it_in_all_three_places_and_trains():
     batch = build_batch([encode_sentence(w, model.features, vocab, t) for w, t in zip(SENTENCES, TAGS)], model.features)
     model.loss(batch).backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_the_char_cnn_with_bias_and_mask_folded_into_its_table_computes_what_it_trained_with():
+    """The exported char-CNN takes the bias and the padding mask from its lookup table (``folded_table``): the same
+    features for real words of any length, and zeros for the padding word, which has no chars."""
+    torch.manual_seed(0)
+    vocab, model = make()
+    cnn = model.char_encoder
+    with torch.no_grad():
+        cnn.conv.bias.normal_()  # a bias far from zero, so that leaving it out or adding it twice shows
+    char_ids = torch.tensor([[0, 0, 0, 0, 0], [5, 0, 0, 0, 0], [3, 7, 2, 0, 0], [4, 4, 6, 8, 9]])  # row 0: padding
+    char_ids = char_ids.clamp(max=len(vocab.chars) - 1)
+    trained = cnn.encode_words(char_ids)
+    folded = cnn.encode_words_folded(char_ids, cnn.folded_table())
+    assert torch.allclose(folded, trained, atol=1e-6)
+    assert torch.all(folded[0] == 0) and torch.all(torch.isfinite(folded))

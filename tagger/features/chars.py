@@ -30,19 +30,48 @@ class CharCNN(FeatureModule):
         # row of one small table (every char's embedding times the kernel), and the padding char's row is zero as
         # its embedding is. oneDNN's conv1d summed its weight gradient in an order that depends on the thread
         # count (tests/test_determinism.py); a lookup's gradient adds rows in the input's order. Also faster here.
-        kernel, half = self.conv.kernel_size[0], int(self.conv.padding[0])
         table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight)  # (kernel, num_chars, filters)
-        padded_ids = nn.functional.pad(char_ids, (half, half), value=PAD_ID)
-        length = char_ids.shape[1]
+        features = self.convolved(char_ids, table)  # (num_words, word_len, filters)
         bias = self.conv.bias
         assert bias is not None  # built with one (nn.Conv1d's default)
-        # Summed in place, in the order of offsets and then the bias (the same bits as a sum of fresh tensors, with
-        # a quarter less time here): the lookups' and additions' backward passes need none of the values overwritten.
-        features = nn.functional.embedding(padded_ids[:, :length], table[0])  # (num_words, word_len, filters)
-        for offset in range(1, kernel):
-            features.add_(nn.functional.embedding(padded_ids[:, offset : offset + length], table[offset]))
         padding = (char_ids == PAD_ID).unsqueeze(2)  # (num_words, word_len, 1)
         features = features.add_(bias).masked_fill_(padding, float("-inf")).amax(dim=1)  # (num_words, filters)
+        return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
+
+    def convolved(self, char_ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """(num_words, word_len, filters): at each position, the sum over the kernel's offsets of the rows of
+        ``table`` (kernel, num_chars, filters) for the chars around it. Summed in place, in the order of the offsets
+        (the same bits as a sum of fresh tensors, with a quarter less time here): the lookups' and additions'
+        backward passes need none of the values overwritten."""
+        kernel, half = self.conv.kernel_size[0], int(self.conv.padding[0])
+        padded_ids = nn.functional.pad(char_ids, (half, half), value=PAD_ID)
+        length = char_ids.shape[1]
+        features = nn.functional.embedding(padded_ids[:, :length], table[0])
+        for offset in range(1, kernel):
+            features.add_(nn.functional.embedding(padded_ids[:, offset : offset + length], table[offset]))
+        return features
+
+    def folded_table(self) -> torch.Tensor:
+        """``encode_words``'s table for inference, with the bias and the padding mask folded in: the bias added to
+        the rows of the kernel's centre offset, whose lookup every real char's position makes once, and the padding
+        char's centre row at -inf, so a padding position sums to -inf (its other rows are zero, as the padding
+        char's embedding is, and no row is +inf). An exported network then makes two passes fewer over its
+        (num_words, word_len, filters) values, the bias's and the mask's: the shipped en-upos's int8 graph ran
+        1.14x as fast on one thread."""
+        half = int(self.conv.padding[0])
+        bias = self.conv.bias
+        assert bias is not None
+        with torch.no_grad():
+            table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight).clone()
+            table[half] += bias
+            table[half, PAD_ID] = float("-inf")
+        return table
+
+    def encode_words_folded(self, char_ids: torch.Tensor, folded_table: torch.Tensor) -> torch.Tensor:
+        """``encode_words`` from ``folded_table`` (inference only): the bias and the mask come with the lookups.
+        The bias is added before the other offsets' rows instead of after them, so values may differ from
+        ``encode_words`` in the last bit."""
+        features = self.convolved(char_ids, folded_table).amax(dim=1)  # (num_words, filters)
         return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -88,7 +117,10 @@ class Characters(CharactersSpec, ExportableFeature):
     def export_modules(self, module: FeatureModule) -> dict[str, nn.Module]:
         """The char-BiLSTM packs its words, which an ONNX network cannot hold: its two directions become one-way
         LSTMs with its weights (``unpacked_words``)."""
-        return {"char_directions": one_way_lstms(module.lstm)} if isinstance(module, CharLSTM) else {}
+        if isinstance(module, CharLSTM):
+            return {"char_directions": one_way_lstms(module.lstm)}
+        assert isinstance(module, CharCNN)
+        return {"char_table": FoldedTable(module.folded_table())}
 
     def export_forward(
         self, module: FeatureModule, inputs: Sequence[torch.Tensor], modules: Mapping[str, nn.Module]
@@ -99,7 +131,18 @@ class Characters(CharactersSpec, ExportableFeature):
             assert isinstance(directions, nn.ModuleList)  # export_modules made it
             return gather_rows(unpacked_words(module, directions, char_ids), char_index)
         assert isinstance(module, CharCNN)  # plain tensor operations
-        return gather_rows(module.encode_words(char_ids), char_index)  # (batch_size, seq_len, filters)
+        table = modules["char_table"]
+        assert isinstance(table, FoldedTable)  # export_modules made it
+        return gather_rows(module.encode_words_folded(char_ids, table.table), char_index)  # (batch, seq_len, filters)
+
+
+class FoldedTable(nn.Module):
+    """A char-CNN's ``folded_table``, held by the exported network as a constant of its graph."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.register_buffer("table", table)
+        self.table: torch.Tensor
 
 
 def unpacked_words(encoder: CharLSTM, directions: nn.ModuleList, char_ids: torch.Tensor) -> torch.Tensor:
