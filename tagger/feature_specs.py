@@ -110,7 +110,8 @@ class WordIdsSpec(ExportableSpec):
 class CharactersSpec(ExportableSpec):
     """Each word's characters (the first ``vocab.max_word_len``). A batch carries each of its distinct words once
     (``char_ids``) and, per position, which one it is (``char_index``): the char encoder then runs once per word
-    type, not once per word."""
+    type, not once per word. The distinct words come longest first, so that an exported char-CNN can convolve
+    runs of them in widths near their own (``features/chars.py``); any order gives the same values."""
 
     name, module_name = "chars", "char_encoder"
     implementation = "tagger.features.chars.Characters"
@@ -128,9 +129,15 @@ class CharactersSpec(ExportableSpec):
         return [tuple(words) for words in sentences]
 
     def arrays(self, values: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, ...]:
-        unique_rows: dict[str, int] = {"": 0}  # row 0 is the padding word
-        char_index = padded([[unique_rows.setdefault(w, len(unique_rows)) for w in words] for words in values], mask)
-        return build_char_ids(list(unique_rows), self.vocab), char_index
+        first_seen: dict[str, int] = {"": 0}  # row 0 is the padding word
+        index = padded([[first_seen.setdefault(w, len(first_seen)) for w in words] for words in values], mask)
+        words = list(first_seen)
+        lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+        # longest first after the padding word; a stable sort keeps the rows of one batch the same on every run
+        order = np.concatenate(([0], 1 + np.argsort(-np.minimum(lengths[1:], self.vocab.max_word_len), kind="stable")))
+        row_of = np.empty_like(order)
+        row_of[order] = np.arange(len(order))
+        return build_char_ids([words[i] for i in order], self.vocab), row_of[index]
 
 
 class CasingSpec(ExportableSpec):

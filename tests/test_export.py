@@ -183,6 +183,24 @@ def test_exported_model_tags_as_pytorch(models, exports, name):
         )
 
 
+def test_exported_char_cnn_gives_the_same_emissions_for_its_rows_in_any_order(exports):
+    """The encoding puts a batch's distinct words longest first, so that the exported char-CNN convolves runs of
+    them only as wide as their longest; a runtime that orders them otherwise gets the same emissions."""
+    from tagger.portable.encoding import encode_batch
+
+    portable = Tagger.load(exports["softmax"], device="cpu", threads=1)
+    assert isinstance(portable, PortableTagger)
+    inputs = encode_batch(TEXT, DOCUMENTS, portable.vocab, portable.input_names)
+    lengths = (inputs["char_ids"] != 0).sum(axis=1)
+    assert lengths[0] == 0 and list(lengths[1:]) == sorted(lengths[1:], reverse=True)  # the padding word, then longest
+    rows = len(lengths)
+    order = np.concatenate(([0], np.arange(rows - 1, 0, -1)))  # shortest first
+    row_of = np.empty_like(order)
+    row_of[order] = np.arange(rows)
+    reordered = {**inputs, "char_ids": inputs["char_ids"][order], "char_index": row_of[inputs["char_index"]]}
+    np.testing.assert_allclose(portable.emissions(reordered), portable.emissions(inputs), atol=1e-6)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_exported_model_gives_pytorchs_probabilities_of_every_label(models, exports, name):
     from tagger.corpus import Sentence
