@@ -110,8 +110,8 @@ class WordIdsSpec(ExportableSpec):
 class CharactersSpec(ExportableSpec):
     """Each word's characters (the first ``vocab.max_word_len``). A batch carries each of its distinct words once
     (``char_ids``) and, per position, which one it is (``char_index``): the char encoder then runs once per word
-    type, not once per word. The distinct words come longest first, so that an exported char-CNN can convolve
-    runs of them in widths near their own (``features/chars.py``); any order gives the same values."""
+    type, not once per word. The distinct words come longest first, so that the char-CNN, when tagging, can
+    convolve runs of them in widths near their own (``features/chars.py``); any order gives the same values."""
 
     name, module_name = "chars", "char_encoder"
     implementation = "tagger.features.chars.Characters"

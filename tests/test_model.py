@@ -131,9 +131,16 @@ def test_the_char_cnn_with_bias_and_mask_folded_into_its_table_computes_what_it_
     cnn = model.char_encoder
     with torch.no_grad():
         cnn.conv.bias.normal_()  # a bias far from zero, so that leaving it out or adding it twice shows
-    char_ids = torch.tensor([[0, 0, 0, 0, 0], [5, 0, 0, 0, 0], [3, 7, 2, 0, 0], [4, 4, 6, 8, 9]])  # row 0: padding
-    char_ids = char_ids.clamp(max=len(vocab.chars) - 1)
+    lengths = [0, 1, 3, 5, 2, 7, 1, 4, 7, 6, 2, 3, 1]  # row 0: the padding word; the others in no order
+    char_ids = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+    for row, length in enumerate(lengths):
+        char_ids[row, :length] = torch.randint(1, len(vocab.chars), (length,))
     trained = cnn.encode_words(char_ids)
-    folded = cnn.encode_words_folded(char_ids, cnn.folded_table())
-    assert torch.allclose(folded, trained, atol=1e-6)
-    assert torch.all(folded[0] == 0) and torch.all(torch.isfinite(folded))
+    for rows in (2, 3, len(lengths)):  # fewer rows than runs of rows, too
+        folded = cnn.encode_words_folded(char_ids[:rows], cnn.folded_table())
+        assert torch.allclose(folded, trained[:rows], atol=1e-6)
+        assert torch.all(folded[0] == 0) and torch.all(torch.isfinite(folded))
+    cnn.eval()
+    with torch.no_grad():  # tagging takes the folded table
+        index = torch.tensor([[1, 2, 3], [4, 5, 0]])
+        assert torch.allclose(cnn((char_ids, index)), trained[index], atol=1e-6)
