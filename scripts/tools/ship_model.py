@@ -95,7 +95,7 @@ def main() -> None:
             f"- **Test {measure}**: **{100 * score:.2f}** on {test_name}; reproduce with "
             f"`{f'tagger evaluate {args.name} {test_name} {settings}'.rstrip()}`.{runtime_note}",
             f"- **Trained with**: `{args.train_command}` (train split only; dev for early stopping).",
-            f"- **Speed**: {pre_tokenised:,.0f} words/s pre-tokenised ({test_name}, batch 256, "
+            f"- **Speed**: {pre_tokenised:,.0f} words/s pre-tokenised ({test_name}, batches of {speed['batch_size']}, "
             f"{speed['runtime']}, {speed['batches_at_once']} at once) on {describe_cpu()}, torch {speed['versions']['torch']}, "
             f"onnxruntime {speed['versions']['onnxruntime'] or 'not installed'}"
             + (f"; {args.load}." if args.load else "."),
