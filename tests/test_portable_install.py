@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 PORTABLE = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"][
     "portable"
 ]
-SOURCE_FILES = ("pyproject.toml", "README.md", "tagger")  # what building tagger's wheel reads
+SOURCE_FILES = ("pyproject.toml", "README.md", "LICENSE", "tagger")  # what building tagger's wheel reads
 NO_TORCH = """
 import importlib.abc, sys
 
