@@ -34,13 +34,16 @@ class CharCNN(FeatureModule):
         # row of one small table (every char's embedding times the kernel), and the padding char's row is zero as
         # its embedding is. oneDNN's conv1d summed its weight gradient in an order that depends on the thread
         # count (tests/test_determinism.py); a lookup's gradient adds rows in the input's order. Also faster here.
-        table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight)  # (kernel, num_chars, filters)
-        features = self.convolved(char_ids, table)  # (num_words, word_len, filters)
+        features = self.convolved(char_ids, self.lookup_table())  # (num_words, word_len, filters)
         bias = self.conv.bias
         assert bias is not None  # built with one (nn.Conv1d's default)
         padding = (char_ids == PAD_ID).unsqueeze(2)  # (num_words, word_len, 1)
         features = features.add_(bias).masked_fill_(padding, float("-inf")).amax(dim=1)  # (num_words, filters)
         return features.masked_fill(torch.isinf(features), 0.0)  # the padding word has no chars
+
+    def lookup_table(self) -> torch.Tensor:
+        """(kernel, num_chars, filters): each char's contribution at each offset of the kernel."""
+        return torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight)
 
     def convolved(self, char_ids: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """(num_words, word_len, filters): at each position, the sum over the kernel's offsets of the rows of
@@ -66,7 +69,7 @@ class CharCNN(FeatureModule):
         bias = self.conv.bias
         assert bias is not None
         with torch.no_grad():
-            table = torch.einsum("cd,fdk->kcf", self.embedding.weight, self.conv.weight).clone()
+            table = self.lookup_table()
             table[half] += bias
             table[half, PAD_ID] = float("-inf")
         return table
